@@ -1,0 +1,463 @@
+//! The Metabase API client: credentials on every request, the session
+//! lifecycle, retries, and turning non-2xx answers into [`Error`]s.
+//!
+//! This is the only place that knows about auth and retries; streams, check
+//! and discover only ask for an endpoint and get a 2xx response back.
+//!
+//! Sessions: with username + password the client logs in lazily on the first
+//! request (`POST /api/session`), reuses that session for the whole run, logs
+//! in again once if the server answers 401 mid-run (sessions expire), and
+//! ends it with `DELETE /api/session` in [`Client::logout`].
+
+use crate::config::{BaseUrl, Config, Credentials};
+use crate::error::{Error, Result};
+use crate::http::{Method, Request, Response, Transport, TransportError};
+use crate::retry::{is_retryable_status, parse_retry_after, Backoff};
+use std::io::Read;
+
+/// Error bodies are read up to this size: enough for any Metabase message,
+/// bounded for a proxy that sends a huge page.
+const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+
+pub struct Client<T: Transport> {
+    transport: T,
+    config: Config,
+    /// The session this client created with username + password.
+    session: Option<String>,
+    log: fn(crate::LogLevel, &str),
+}
+
+impl<T: Transport> Client<T> {
+    pub fn new(transport: T, config: Config, log: fn(crate::LogLevel, &str)) -> Self {
+        Client { transport, config, session: None, log }
+    }
+
+    pub fn base(&self) -> &BaseUrl {
+        &self.config.base
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    #[cfg(test)]
+    pub fn transport_ref(&self) -> &T {
+        &self.transport
+    }
+
+    /// `GET /api/<endpoint>?<query>`, returning a 2xx response whose body the
+    /// caller reads.
+    pub fn get(&mut self, endpoint: &str, query: &[(&str, String)]) -> Result<Response> {
+        let mut path = self.config.base.path(endpoint);
+        if !query.is_empty() {
+            path.push('?');
+            let pairs: Vec<String> =
+                query.iter().map(|(k, v)| format!("{}={}", encode_query(k), encode_query(v))).collect();
+            path.push_str(&pairs.join("&"));
+        }
+        self.authed(Method::Get, &path)
+    }
+
+    /// Ends the session this client created, if any. Failures are logged,
+    /// never raised: the data is already safe.
+    pub fn logout(&mut self) {
+        let Some(session) = self.session.take() else { return };
+        let request = Request {
+            method: Method::Delete,
+            path_and_query: self.config.base.path("session"),
+            headers: vec![("X-Metabase-Session", session)],
+            body: None,
+        };
+        match self.transport.send(&self.config.base, request, self.config.request_timeout_s) {
+            Ok(r) if (200..300).contains(&r.status) => (self.log)(crate::LogLevel::Debug, "logged out of Metabase"),
+            Ok(r) => (self.log)(crate::LogLevel::Warn, &format!("logout: DELETE /api/session answered {}", r.status)),
+            Err(e) => (self.log)(crate::LogLevel::Warn, &format!("logout failed: {}", transport_message(&e))),
+        }
+    }
+
+    fn auth_header(&mut self) -> Result<(&'static str, String)> {
+        match &self.config.credentials {
+            Credentials::ApiKey(key) => Ok(("X-API-Key", key.clone())),
+            Credentials::SessionToken(token) => Ok(("X-Metabase-Session", token.clone())),
+            Credentials::Password { .. } => {
+                if self.session.is_none() {
+                    self.login()?;
+                }
+                Ok(("X-Metabase-Session", self.session.clone().unwrap_or_default()))
+            }
+        }
+    }
+
+    fn login(&mut self) -> Result<()> {
+        let Credentials::Password { username, password } = &self.config.credentials else {
+            return Ok(());
+        };
+        let body = serde_json::json!({ "username": username, "password": password }).to_string();
+        let path = self.config.base.path("session");
+        let response = self.send_with_retries(Method::Post, &path, None, Some(body.into_bytes()))?;
+        if response.status == 200 {
+            let text = read_limited(response.body, ERROR_BODY_LIMIT)
+                .map_err(|e| Error::transient(format!("login: reading the response of POST /api/session failed: {e}")))?;
+            #[derive(serde::Deserialize)]
+            struct Session {
+                id: Option<String>,
+                mfa_required: Option<bool>,
+            }
+            let session: Session = serde_json::from_str(&text).map_err(|_| {
+                Error::system("login: POST /api/session answered 200 but not with a session object").fatal()
+            })?;
+            if session.mfa_required == Some(true) {
+                return Err(Error::config(
+                    "login: this user has two-factor authentication; use an `api_key` instead of username and password",
+                )
+                .fatal());
+            }
+            let id = session
+                .id
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| Error::system("login: POST /api/session answered without a session id").fatal())?;
+            self.session = Some(id);
+            (self.log)(crate::LogLevel::Debug, "logged in to Metabase");
+            return Ok(());
+        }
+        let status = response.status;
+        let message = error_body_message(response);
+        Err(match status {
+            400 | 401 | 403 => Error::config(format!(
+                "Login failed: POST /api/session answered {status} ({message}). Check `username` and `password`."
+            ))
+            .with_status(401)
+            .fatal(),
+            _ => status_error(Method::Post, &path, status, &message).fatal(),
+        })
+    }
+
+    fn authed(&mut self, method: Method, path: &str) -> Result<Response> {
+        let mut relogged = false;
+        loop {
+            let header = self.auth_header()?;
+            let response = self.send_with_retries(method, path, Some(header), None)?;
+            if (200..300).contains(&response.status) {
+                return Ok(response);
+            }
+            if response.status == 401 {
+                if matches!(self.config.credentials, Credentials::Password { .. }) && !relogged {
+                    // The session expired: log in once more and try again.
+                    (self.log)(crate::LogLevel::Info, &format!("{} {path} answered 401; logging in again", method.as_str()));
+                    drop(response);
+                    self.session = None;
+                    relogged = true;
+                    continue;
+                }
+                let message = error_body_message(response);
+                let hint = match self.config.credentials {
+                    Credentials::SessionToken(_) => {
+                        "The session token is invalid or has expired: log in again and set a new `session_token`, or use `api_key` or `username` and `password`."
+                    }
+                    _ => "Check",
+                };
+                let hint = if hint == "Check" {
+                    format!("Check {}.", self.config.credentials.config_keys())
+                } else {
+                    hint.to_string()
+                };
+                return Err(Error::config(format!(
+                    "Metabase did not accept the credentials: {} {path} answered 401 ({message}). {hint}",
+                    method.as_str()
+                ))
+                .with_status(401)
+                .fatal());
+            }
+            let status = response.status;
+            let message = error_body_message(response);
+            return Err(status_error(method, path, status, &message));
+        }
+    }
+
+    /// Sends one request, retrying throttling, gateway errors and
+    /// connection failures. Returns the last response, whatever its status.
+    fn send_with_retries(
+        &mut self,
+        method: Method,
+        path: &str,
+        auth: Option<(&'static str, String)>,
+        body: Option<Vec<u8>>,
+    ) -> Result<Response> {
+        let mut backoff = Backoff::new(self.config.retry);
+        loop {
+            let mut headers = vec![("Accept", "application/json".to_string())];
+            if body.is_some() {
+                headers.push(("Content-Type", "application/json".to_string()));
+            }
+            if let Some((name, value)) = &auth {
+                headers.push((name, value.clone()));
+            }
+            let request = Request { method, path_and_query: path.to_string(), headers, body: body.clone() };
+            let (retry_after, why) = match self.transport.send(&self.config.base, request, self.config.request_timeout_s) {
+                Ok(r) if is_retryable_status(r.status) => {
+                    let retry_after = parse_retry_after(r.header("retry-after"));
+                    (retry_after, format!("answered {}", r.status))
+                }
+                Ok(r) => return Ok(r),
+                Err(TransportError::Denied) => {
+                    return Err(Error::config(format!(
+                        "The host denied the request {} {}{path}: it is not on the host's allow-list. `instance_api_url` must name the server the host allows.",
+                        method.as_str(),
+                        self.config.base.authority
+                    ))
+                    .fatal())
+                }
+                Err(TransportError::Fatal(why)) => {
+                    return Err(Error::system(format!("{} {path} failed: {why}", method.as_str())))
+                }
+                Err(TransportError::Connection(why)) => (None, format!("failed: {why}")),
+            };
+            let random = self.transport.random_u64();
+            match backoff.next_wait_ms(retry_after, random) {
+                Some(wait) => {
+                    (self.log)(
+                        crate::LogLevel::Warn,
+                        &format!("{} {path} {why}; retrying in {:.1} s (attempt {})", method.as_str(), wait as f64 / 1000.0, backoff.attempts()),
+                    );
+                    self.transport.sleep_ms(wait);
+                }
+                None => {
+                    let n = backoff.attempts();
+                    return Err(Error::transient(format!(
+                        "{} {path} {why} (gave up after {n} attempt{})",
+                        method.as_str(),
+                        if n == 1 { "" } else { "s" }
+                    )));
+                }
+            }
+        }
+    }
+}
+
+fn transport_message(e: &TransportError) -> String {
+    match e {
+        TransportError::Denied => "denied by the host".into(),
+        TransportError::Connection(w) | TransportError::Fatal(w) => w.clone(),
+    }
+}
+
+/// The error for a non-2xx status other than 401.
+pub fn status_error(method: Method, path: &str, status: u16, message: &str) -> Error {
+    let what = format!("{} {path} answered {status} ({message})", method.as_str());
+    let error = match status {
+        403 => Error::config(format!("Permission denied: {what}.")),
+        404 if message.contains("API endpoint does not exist") => {
+            Error::config(format!("{what}: this Metabase version does not have that endpoint."))
+        }
+        429 | 500..=599 => Error::transient(format!("{what}.")),
+        _ => Error::system(format!("{what}.")),
+    };
+    error.with_status(status)
+}
+
+/// The human message of an error body, read the way Metabase writes them:
+/// plain text (`Unauthenticated`, `Not found.`), or JSON with `message`,
+/// `error`, `errors` or `specific-errors`; an HTML page from a proxy is named
+/// as such rather than dumped.
+pub fn error_body_message(response: Response) -> String {
+    match read_limited(response.body, ERROR_BODY_LIMIT) {
+        Ok(text) => message_from_body(&text),
+        Err(e) => format!("the body could not be read: {e}"),
+    }
+}
+
+pub fn message_from_body(text: &str) -> String {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return "empty body".into();
+    }
+    if trimmed.starts_with('<') {
+        return "an HTML page instead of JSON; is a proxy or login page in the way?".into();
+    }
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(trimmed) {
+        if let Some(s) = value.as_str() {
+            return one_line(s);
+        }
+        for key in ["message", "error", "error-message", "error_message"] {
+            if let Some(s) = value.get(key).and_then(|v| v.as_str()) {
+                return one_line(s);
+            }
+        }
+        for key in ["errors", "specific-errors"] {
+            if let Some(obj) = value.get(key).and_then(|v| v.as_object()) {
+                let parts: Vec<String> = obj
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                    .collect();
+                if !parts.is_empty() {
+                    return one_line(&parts.join("; "));
+                }
+            }
+        }
+    }
+    one_line(trimmed)
+}
+
+fn one_line(s: &str) -> String {
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 300 {
+        let cut: String = flat.chars().take(300).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}
+
+pub fn read_limited(body: Box<dyn Read>, limit: u64) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    body.take(limit).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Percent-encodes a query component (RFC 3986 unreserved characters pass).
+fn encode_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::collections::VecDeque;
+
+    /// A transport that answers from a script and records what was asked.
+    pub struct Scripted {
+        pub answers: VecDeque<std::result::Result<(u16, Vec<(String, String)>, String), TransportError>>,
+        pub seen: Vec<(String, String, Vec<(String, String)>, Option<String>)>,
+        pub slept_ms: Vec<u64>,
+    }
+
+    impl Scripted {
+        pub fn new(answers: Vec<std::result::Result<(u16, &str), TransportError>>) -> Self {
+            Scripted {
+                answers: answers.into_iter().map(|a| a.map(|(s, b)| (s, vec![], b.to_string()))).collect(),
+                seen: vec![],
+                slept_ms: vec![],
+            }
+        }
+    }
+
+    impl Transport for Scripted {
+        fn send(&mut self, _base: &BaseUrl, r: Request, _t: u32) -> std::result::Result<Response, TransportError> {
+            self.seen.push((
+                r.method.as_str().into(),
+                r.path_and_query.clone(),
+                r.headers.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+                r.body.map(|b| String::from_utf8(b).unwrap()),
+            ));
+            let (status, headers, body) = self.answers.pop_front().expect("unexpected request")?;
+            Ok(Response { status, headers, body: Box::new(std::io::Cursor::new(body.into_bytes())) })
+        }
+        fn sleep_ms(&mut self, ms: u64) {
+            self.slept_ms.push(ms);
+        }
+        fn random_u64(&mut self) -> u64 {
+            12345
+        }
+    }
+
+    fn no_log(_: crate::LogLevel, _: &str) {}
+
+    fn client(cfg: &str, answers: Vec<std::result::Result<(u16, &str), TransportError>>) -> Client<Scripted> {
+        Client::new(Scripted::new(answers), Config::parse(cfg).unwrap(), no_log)
+    }
+
+    const PW: &str = r#"{"instance_api_url":"https://mb.example.com","username":"ann@example.com","password":"s3cret-pw"}"#;
+
+    #[test]
+    fn password_login_reuses_the_session_and_logs_out() {
+        let mut c = client(PW, vec![Ok((200, r#"{"id":"sess-1"}"#)), Ok((200, "[]")), Ok((200, "[]")), Ok((204, ""))]);
+        c.get("card", &[]).unwrap();
+        c.get("user", &[("limit", "2".into()), ("offset", "0".into())]).unwrap();
+        c.logout();
+        let seen = &c.transport.seen;
+        assert_eq!(seen.len(), 4);
+        assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), ("POST", "/api/session"));
+        let body: serde_json::Value = serde_json::from_str(seen[0].3.as_deref().unwrap()).unwrap();
+        assert_eq!(body, serde_json::json!({"username": "ann@example.com", "password": "s3cret-pw"}));
+        assert_eq!(seen[1].1, "/api/card");
+        assert_eq!(seen[2].1, "/api/user?limit=2&offset=0");
+        for s in &seen[1..] {
+            assert!(s.2.contains(&("X-Metabase-Session".into(), "sess-1".into())), "{:?}", s.2);
+        }
+        assert_eq!((seen[3].0.as_str(), seen[3].1.as_str()), ("DELETE", "/api/session"));
+    }
+
+    #[test]
+    fn expired_session_logs_in_again_once() {
+        let mut c = client(
+            PW,
+            vec![Ok((200, r#"{"id":"a"}"#)), Ok((401, "Unauthenticated")), Ok((200, r#"{"id":"b"}"#)), Ok((200, "[]"))],
+        );
+        c.get("card", &[]).unwrap();
+        assert_eq!(c.transport.seen[3].2.last().unwrap().1, "b");
+        // a second 401 after the re-login is a config error
+        let mut c = client(
+            PW,
+            vec![Ok((200, r#"{"id":"a"}"#)), Ok((401, "Unauthenticated")), Ok((200, r#"{"id":"b"}"#)), Ok((401, "Unauthenticated"))],
+        );
+        let e = c.get("card", &[]).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Config);
+        assert!(e.fatal);
+        assert!(e.message.contains("401 (Unauthenticated)"), "{}", e.message);
+    }
+
+    #[test]
+    fn wrong_password_is_a_config_error_without_the_password() {
+        let mut c = client(PW, vec![Ok((401, r#"{"errors":{"password":"did not match stored password"}}"#))]);
+        let e = c.get("user/current", &[]).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Config);
+        assert_eq!(
+            e.message,
+            "Login failed: POST /api/session answered 401 (password: did not match stored password). Check `username` and `password`."
+        );
+        assert!(!e.message.contains("s3cret-pw"));
+    }
+
+    #[test]
+    fn retries_throttling_then_gives_up_with_a_transient_error() {
+        let cfg = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","max_retries":2}"#;
+        let mut c = client(cfg, vec![Ok((503, "busy")), Ok((429, "slow down")), Ok((200, "[]"))]);
+        c.get("card", &[]).unwrap();
+        assert_eq!(c.transport.slept_ms.len(), 2);
+        assert!(c.transport.seen.iter().all(|s| s.2.contains(&("X-API-Key".into(), "mb_k".into()))));
+
+        let mut c = client(cfg, vec![Ok((502, "")), Err(TransportError::Connection("connection refused".into())), Ok((504, ""))]);
+        let e = c.get("card", &[]).unwrap_err();
+        assert_eq!(e.kind, crate::error::Kind::Transient);
+        assert_eq!(e.message, "GET /api/card answered 504 (gave up after 3 attempts)");
+    }
+
+    #[test]
+    fn error_bodies_in_every_shape() {
+        assert_eq!(message_from_body("Unauthenticated"), "Unauthenticated");
+        assert_eq!(message_from_body(r#"{"message":"Not found."}"#), "Not found.");
+        assert_eq!(message_from_body(r#""API endpoint does not exist.""#), "API endpoint does not exist.");
+        assert_eq!(message_from_body(r#"{"errors":{"model_id":"required"}}"#), "model_id: required");
+        assert!(message_from_body("<html><body>502 Bad Gateway</body></html>").contains("HTML page"));
+        assert_eq!(message_from_body("  "), "empty body");
+    }
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        use crate::error::Kind;
+        assert_eq!(status_error(Method::Get, "/api/user", 403, "x").kind, Kind::Config);
+        assert_eq!(status_error(Method::Get, "/api/x", 404, "API endpoint does not exist.").kind, Kind::Config);
+        assert_eq!(status_error(Method::Get, "/api/x", 404, "Not found.").kind, Kind::System);
+        assert_eq!(status_error(Method::Get, "/api/x", 500, "boom").kind, Kind::Transient);
+        assert_eq!(encode_query("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+    }
+}

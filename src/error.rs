@@ -1,0 +1,82 @@
+//! The connector's error type, independent of the generated bindings.
+//!
+//! Every failure inside the guest becomes an [`Error`] with one of the three
+//! kinds the host acts on: the user must fix something (`Config`), trying
+//! again may work (`Transient`), or it is a bug or an answer we cannot
+//! understand (`System`). Messages are one line for a person and never carry
+//! a secret; the developer-facing part goes to `detail`.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Config,
+    Transient,
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+    pub detail: Option<String>,
+    pub stream: Option<String>,
+    /// True when the error ends the whole read (bad credentials, a denied
+    /// host), not only the stream it happened in.
+    pub fatal: bool,
+    /// The HTTP status that caused it, when a server answered.
+    pub status: Option<u16>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), detail: None, stream: None, fatal: false, status: None }
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(Kind::Config, message)
+    }
+
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(Kind::Transient, message)
+    }
+
+    pub fn system(message: impl Into<String>) -> Self {
+        Self::new(Kind::System, message)
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn in_stream(mut self, stream: &str) -> Self {
+        if self.stream.is_none() {
+            self.stream = Some(stream.to_string());
+        }
+        self
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The server answered that these credentials may not do this.
+    pub fn is_refusal(&self) -> bool {
+        self.kind == Kind::Config && matches!(self.status, Some(401 | 403))
+    }
+
+    pub fn fatal(mut self) -> Self {
+        self.fatal = true;
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}

@@ -1,0 +1,242 @@
+//! A small blocking HTTP client over `wasi:http/outgoing-handler`.
+//!
+//! Why not `waki`: it is pinned to an older `wasi:http` and an older
+//! wit-bindgen than the `wasi:http@0.2.12` that wasmtime 48 serves, so this
+//! crate drives the `wasip2` crate's bindings directly. It is about a hundred
+//! lines and does exactly what the connector needs: one request at a time,
+//! timeouts passed to the host, and a response body that is *read as it
+//! arrives* (the body is an [`std::io::Read`] over the WASI input stream), so
+//! memory does not grow with the size of a response.
+//!
+//! Everything above this module talks to the [`Transport`] trait, so tests
+//! (and the fuzzer) can replace the network with canned exchanges.
+
+use crate::config::BaseUrl;
+use std::io::{self, Read};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+pub struct Request {
+    pub method: Method,
+    /// Path and query, starting with `/`.
+    pub path_and_query: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Box<dyn Read>,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response").field("status", &self.status).field("headers", &self.headers).finish_non_exhaustive()
+    }
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why a request produced no response at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The host refused to send it (not on its allow-list).
+    Denied,
+    /// Worth retrying: timeouts, refused or reset connections, DNS failures.
+    Connection(String),
+    /// Not worth retrying: TLS certificate problems, malformed requests, host-side errors.
+    Fatal(String),
+}
+
+/// The seam between the connector and the network.
+pub trait Transport {
+    fn send(&mut self, base: &BaseUrl, request: Request, timeout_s: u32) -> Result<Response, TransportError>;
+    /// Waits, for retry backoff.
+    fn sleep_ms(&mut self, ms: u64);
+    /// A random number, for backoff jitter.
+    fn random_u64(&mut self) -> u64;
+}
+
+/// The real transport: WASI HTTP, clocks and random, as granted by the host.
+pub struct WasiTransport;
+
+impl Transport for WasiTransport {
+    fn send(&mut self, base: &BaseUrl, request: Request, timeout_s: u32) -> Result<Response, TransportError> {
+        wasi_send(base, request, timeout_s)
+    }
+
+    fn sleep_ms(&mut self, ms: u64) {
+        wasip2::clocks::monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000)).block();
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        wasip2::random::random::get_random_u64()
+    }
+}
+
+fn wasi_send(base: &BaseUrl, request: Request, timeout_s: u32) -> Result<Response, TransportError> {
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, Method as WMethod, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+
+    let fatal = |what: &str| TransportError::Fatal(format!("could not build the request: {what}"));
+    let header_list: Vec<(String, Vec<u8>)> =
+        request.headers.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+    let headers = Fields::from_list(&header_list).map_err(|e| fatal(&format!("bad header ({e:?})")))?;
+    let outgoing = OutgoingRequest::new(headers);
+    let method = match request.method {
+        Method::Get => WMethod::Get,
+        Method::Post => WMethod::Post,
+        Method::Delete => WMethod::Delete,
+    };
+    outgoing.set_method(&method).map_err(|_| fatal("method"))?;
+    let scheme = if base.https { Scheme::Https } else { Scheme::Http };
+    outgoing.set_scheme(Some(&scheme)).map_err(|_| fatal("scheme"))?;
+    outgoing.set_authority(Some(&base.authority)).map_err(|_| fatal("authority"))?;
+    outgoing.set_path_with_query(Some(&request.path_and_query)).map_err(|_| fatal("path"))?;
+    let body = outgoing.body().map_err(|_| fatal("body"))?;
+
+    let options = RequestOptions::new();
+    let timeout_ns = u64::from(timeout_s) * 1_000_000_000;
+    // The host may refuse an option it does not support; the host's own
+    // clamped defaults then apply, which is fine.
+    let _ = options.set_connect_timeout(Some(timeout_ns.min(30_000_000_000)));
+    let _ = options.set_first_byte_timeout(Some(timeout_ns));
+    let _ = options.set_between_bytes_timeout(Some(timeout_ns));
+
+    // Hand the request over first, then write the body: a body larger than
+    // the host's buffer would otherwise block forever.
+    let future = outgoing_handler::handle(outgoing, Some(options)).map_err(error_code)?;
+    {
+        let stream = body.write().map_err(|_| fatal("body stream"))?;
+        if let Some(bytes) = &request.body {
+            for chunk in bytes.chunks(4096) {
+                stream
+                    .blocking_write_and_flush(chunk)
+                    .map_err(|e| TransportError::Connection(format!("sending the request body failed ({e:?})")))?;
+            }
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(error_code)?;
+
+    let incoming = loop {
+        match future.get() {
+            Some(result) => break result,
+            None => future.subscribe().block(),
+        }
+    };
+    let incoming = match incoming {
+        Ok(Ok(response)) => response,
+        Ok(Err(code)) => return Err(error_code(code)),
+        Err(()) => return Err(TransportError::Fatal("the response was already taken".into())),
+    };
+    let status = incoming.status();
+    let headers = incoming
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+        .collect();
+    let body = incoming.consume().map_err(|_| TransportError::Fatal("the response body was already taken".into()))?;
+    let stream = body.stream().map_err(|_| TransportError::Fatal("the response body stream was already taken".into()))?;
+    Ok(Response { status, headers, body: Box::new(WasiBody { stream: Some(stream), body: Some(body), _response: incoming }) })
+}
+
+/// The response body as a [`Read`]. Field order matters: WASI requires the
+/// stream to be dropped before the body, and the body before the response.
+struct WasiBody {
+    stream: Option<wasip2::io::streams::InputStream>,
+    body: Option<wasip2::http::types::IncomingBody>,
+    _response: wasip2::http::types::IncomingResponse,
+}
+
+impl Read for WasiBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use wasip2::io::streams::StreamError;
+        let Some(stream) = &self.stream else { return Ok(0) };
+        match stream.blocking_read(buf.len().min(256 * 1024) as u64) {
+            Ok(chunk) => {
+                buf[..chunk.len()].copy_from_slice(&chunk);
+                Ok(chunk.len())
+            }
+            Err(StreamError::Closed) => {
+                self.stream = None;
+                // Trailers (and any error the host saw at the very end of the
+                // body) arrive through `finish`.
+                if let Some(body) = self.body.take() {
+                    let trailers = wasip2::http::types::IncomingBody::finish(body);
+                    trailers.subscribe().block();
+                    if let Some(Ok(Err(code))) = trailers.get() {
+                        return Err(io::Error::other(describe_code(&code)));
+                    }
+                }
+                Ok(0)
+            }
+            Err(StreamError::LastOperationFailed(e)) => {
+                let why = match wasip2::http::types::http_error_code(&e) {
+                    Some(code) => describe_code(&code),
+                    None => e.to_debug_string(),
+                };
+                self.stream = None;
+                Err(io::Error::new(io::ErrorKind::ConnectionReset, why))
+            }
+        }
+    }
+}
+
+fn error_code(code: wasip2::http::types::ErrorCode) -> TransportError {
+    use wasip2::http::types::ErrorCode as E;
+    let text = describe_code(&code);
+    match code {
+        E::HttpRequestDenied => TransportError::Denied,
+        E::DnsTimeout
+        | E::DnsError(_)
+        | E::DestinationNotFound
+        | E::DestinationUnavailable
+        | E::ConnectionRefused
+        | E::ConnectionTerminated
+        | E::ConnectionTimeout
+        | E::ConnectionReadTimeout
+        | E::ConnectionWriteTimeout
+        | E::ConnectionLimitReached
+        | E::HttpResponseIncomplete
+        | E::HttpResponseTimeout
+        | E::HttpProtocolError => TransportError::Connection(text),
+        _ => TransportError::Fatal(text),
+    }
+}
+
+fn describe_code(code: &wasip2::http::types::ErrorCode) -> String {
+    use wasip2::http::types::ErrorCode as E;
+    match code {
+        E::InternalError(Some(msg)) => msg.clone(),
+        E::DnsError(p) => format!("DNS lookup failed ({})", p.rcode.clone().unwrap_or_default()),
+        E::ConnectionRefused => "connection refused".into(),
+        E::ConnectionTimeout => "connection timed out".into(),
+        E::HttpResponseTimeout => "timed out waiting for the response".into(),
+        E::ConnectionReadTimeout => "timed out reading the response".into(),
+        E::ConnectionTerminated => "the connection was closed".into(),
+        E::HttpResponseIncomplete => "the response ended early".into(),
+        E::TlsCertificateError => "the server's TLS certificate was not accepted".into(),
+        other => format!("{other:?}"),
+    }
+}

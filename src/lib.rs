@@ -1,0 +1,172 @@
+//! A Metabase source connector as a WebAssembly component.
+//!
+//! This file is the thin layer between the generated WIT bindings and the
+//! connector's modules, one concern each:
+//! - `config`: the user's config, validated, with errors that name the key;
+//! - `http`: a blocking client over `wasi:http` behind a replaceable transport;
+//! - `retry`: when and how long to wait before trying again;
+//! - `client`: credentials, the session lifecycle, Metabase's error bodies;
+//! - `streams`: the stream table (streams are data);
+//! - `json_stream`: reading list responses as they arrive;
+//! - `mapping`: Metabase JSON to the host's typed values;
+//! - `reader`: the pull reader, paging, checkpoints and incremental filters;
+//! - `spec`: the config's JSON Schema.
+
+mod bindings {
+    wit_bindgen::generate!({
+        world: "metabase-source",
+        path: "wit",
+        // Rows are compared in tests; the cost is nil when unused.
+        additional_derives: [PartialEq],
+    });
+}
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod json_stream;
+pub mod mapping;
+pub mod reader;
+pub mod retry;
+pub mod spec;
+pub mod streams;
+
+use std::cell::RefCell;
+
+/// The WIT types this crate speaks in.
+pub mod wit {
+    pub use crate::bindings::exports::ingest::source::source::{Guest, GuestReader, Reader as ReaderHandle};
+    pub use crate::bindings::ingest::source::types::*;
+}
+
+pub use bindings::ingest::source::log::Level as LogLevel;
+
+/// Logs through the host. (Natively, in unit tests, logs go nowhere.)
+pub fn log(level: LogLevel, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    bindings::ingest::source::log::log(level, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = (level, message);
+}
+
+impl From<error::Error> for wit::ConnectorError {
+    fn from(e: error::Error) -> Self {
+        wit::ConnectorError {
+            kind: match e.kind {
+                error::Kind::Config => wit::FailureKind::Config,
+                error::Kind::Transient => wit::FailureKind::Transient,
+                error::Kind::System => wit::FailureKind::System,
+            },
+            message: e.message,
+            detail: e.detail,
+            stream: e.stream,
+        }
+    }
+}
+
+struct Component;
+
+impl wit::Guest for Component {
+    type Reader = ReaderResource;
+
+    fn spec() -> String {
+        spec::spec_json()
+    }
+
+    fn check(config: String) -> Result<Option<String>, wit::ConnectorError> {
+        match connect(&config) {
+            Ok(()) => Ok(None),
+            Err(e) if e.is_refusal() => Ok(Some(e.message)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn discover(config: String) -> Result<Vec<wit::StreamInfo>, wit::ConnectorError> {
+        connect(&config)?;
+        Ok(streams::STREAMS.iter().map(stream_info).collect())
+    }
+}
+
+/// Logs in, asks who we are, logs out: the cheapest proof that the URL and
+/// credentials work.
+fn connect(config: &str) -> error::Result<()> {
+    let config = config::Config::parse(config)?;
+    let base = config.base.display();
+    let mut client = client::Client::new(http::WasiTransport, config, log);
+    let who = whoami(&mut client);
+    client.logout();
+    let who = who?;
+    log(LogLevel::Info, &format!("connected to {base} as {who}"));
+    Ok(())
+}
+
+fn whoami<T: http::Transport>(client: &mut client::Client<T>) -> error::Result<String> {
+    let response = client.get("user/current", &[])?;
+    let text = client::read_limited(response.body, 1 << 20)
+        .map_err(|e| error::Error::transient(format!("GET /api/user/current: reading the body failed ({e})")))?;
+    #[derive(serde::Deserialize)]
+    struct User {
+        email: Option<String>,
+        is_superuser: Option<bool>,
+    }
+    let user: User = serde_json::from_str(&text).map_err(|_| {
+        error::Error::config(format!(
+            "GET /api/user/current did not answer with a user ({}). Check that `instance_api_url` points at Metabase's API.",
+            client::message_from_body(&text)
+        ))
+    })?;
+    let admin = if user.is_superuser == Some(true) { "an admin" } else { "not an admin: admin-only streams (users) will fail" };
+    Ok(format!("{} ({admin})", user.email.unwrap_or_else(|| "an unnamed user".into())))
+}
+
+fn stream_info(def: &streams::StreamDef) -> wit::StreamInfo {
+    wit::StreamInfo {
+        name: def.name.to_string(),
+        description: Some(def.description.to_string()),
+        fields: def
+            .fields
+            .iter()
+            .map(|f| wit::Field {
+                name: f.name.to_string(),
+                type_: f.ty,
+                // Only the primary key is guaranteed; Metabase sends nulls
+                // (or omits keys) for everything else across versions.
+                nullable: !def.primary_key.contains(&f.name),
+                description: None,
+            })
+            .collect(),
+        primary_key: def.primary_key.iter().map(|k| k.to_string()).collect(),
+        cursor_field: def.cursor.map(str::to_string),
+        sync_modes: if def.cursor.is_some() {
+            vec![wit::SyncMode::FullRefresh, wit::SyncMode::Incremental]
+        } else {
+            vec![wit::SyncMode::FullRefresh]
+        },
+    }
+}
+
+/// The exported `reader` resource: the WIT methods take `&self`, so the
+/// reader's state lives in a `RefCell` (a component instance is single-threaded).
+pub struct ReaderResource(RefCell<reader::Reader<http::WasiTransport>>);
+
+impl wit::GuestReader for ReaderResource {
+    fn open(
+        config: String,
+        streams: Vec<wit::SelectedStream>,
+        state: Option<String>,
+    ) -> Result<wit::ReaderHandle, wit::ConnectorError> {
+        let reader = reader::Reader::open(http::WasiTransport, &config, &streams, state.as_deref(), log)?;
+        Ok(wit::ReaderHandle::new(ReaderResource(RefCell::new(reader))))
+    }
+
+    fn next(&self) -> Result<Option<wit::Batch>, wit::ConnectorError> {
+        self.0.borrow_mut().next().map_err(Into::into)
+    }
+
+    fn close(&self) {
+        self.0.borrow_mut().close();
+    }
+}
+
+bindings::export!(Component with_types_in bindings);

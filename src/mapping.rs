@@ -1,0 +1,425 @@
+//! Maps one Metabase JSON object to one typed row.
+//!
+//! Declared fields take the declared type when the value fits it (an
+//! integer stays an integer, a timestamp with any offset or none becomes UTC
+//! microseconds); a value that does not fit keeps its natural type rather
+//! than being dropped or mangled. Fields the server sent that were not
+//! declared become extra columns, in order of first appearance.
+
+use crate::wit::{FieldType, Value};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// The columns of one stream and how to fill them.
+pub struct RowMapper {
+    columns: Vec<String>,
+    types: Vec<Option<FieldType>>,
+    index: HashMap<String, usize>,
+}
+
+impl RowMapper {
+    pub fn new(declared: &[(&str, FieldType)]) -> Self {
+        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new() };
+        for (name, ty) in declared {
+            m.push_column(name, Some(*ty));
+        }
+        m
+    }
+
+    fn push_column(&mut self, name: &str, ty: Option<FieldType>) -> usize {
+        let i = self.columns.len();
+        self.columns.push(name.to_string());
+        self.types.push(ty);
+        self.index.insert(name.to_string(), i);
+        i
+    }
+
+    /// Every column known so far: declared ones, then extras.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// One row from one JSON object. The row may be shorter than
+    /// [`Self::columns`] when later rows added extras; pad with nulls.
+    pub fn map_row(&mut self, element: &[u8]) -> Result<Vec<Value>, String> {
+        let members = parse_members(element)?;
+        let mut row = vec![Value::Null; self.columns.len()];
+        for (name, raw) in members {
+            let i = match self.index.get(name.as_ref()) {
+                Some(&i) => i,
+                None => self.push_column(&name, None),
+            };
+            let value = map_value(raw, self.types[i]);
+            if i < row.len() {
+                row[i] = value;
+            } else {
+                row.resize(i, Value::Null);
+                row.push(value);
+            }
+        }
+        Ok(row)
+    }
+}
+
+/// The top-level members of a JSON object, in order, values left raw.
+fn parse_members(element: &[u8]) -> Result<Vec<(Cow<'_, str>, &RawValue)>, String> {
+    struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+    struct Key<'a>(Cow<'a, str>);
+
+    impl<'de> serde::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a member name")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_string())))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+
+    impl<'de> serde::Deserialize<'de> for Members<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Members<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                    let mut out = Vec::with_capacity(map.size_hint().unwrap_or(48));
+                    while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                        out.push((k.0, v));
+                    }
+                    Ok(Members(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+
+    serde_json::from_slice::<Members>(element).map(|m| m.0).map_err(|e| {
+        if element.first() == Some(&b'{') {
+            format!("an element is not valid JSON ({e})")
+        } else {
+            "an element of the list is not a JSON object".to_string()
+        }
+    })
+}
+
+/// Maps one raw JSON value, preferring the declared type.
+pub fn map_value(raw: &RawValue, declared: Option<FieldType>) -> Value {
+    let text = raw.get();
+    let natural = || natural_value(text);
+    let Some(ty) = declared else { return natural() };
+    match (ty, text.as_bytes()[0]) {
+        (_, b'n') => Value::Null,
+        (FieldType::String, b'"') => Value::String(json_string(text)),
+        // Lossless: a number or boolean where text is declared keeps its spelling.
+        (FieldType::String, b'0'..=b'9' | b'-' | b't' | b'f') => Value::String(text.to_string()),
+        (FieldType::Integer, b'0'..=b'9' | b'-') => match text.parse::<i64>() {
+            Ok(i) => Value::Integer(i),
+            Err(_) => natural(),
+        },
+        (FieldType::Integer, b'"') => match json_string(text).parse::<i64>() {
+            Ok(i) => Value::Integer(i),
+            Err(_) => natural(),
+        },
+        (FieldType::Number, b'0'..=b'9' | b'-') => match text.parse::<f64>() {
+            Ok(f) => Value::Number(f),
+            Err(_) => natural(),
+        },
+        (FieldType::Boolean, b't') => Value::Boolean(true),
+        (FieldType::Boolean, b'f') => Value::Boolean(false),
+        (FieldType::Timestamp, b'"') => {
+            let s = json_string(text);
+            match parse_timestamp_micros(&s) {
+                Some(t) => Value::Timestamp(t),
+                None => Value::String(s),
+            }
+        }
+        (FieldType::Date, b'"') => {
+            let s = json_string(text);
+            match parse_date_days(&s) {
+                Some(d) => Value::Date(d),
+                None => Value::String(s),
+            }
+        }
+        (FieldType::Array, b'[') => Value::Array(text.to_string()),
+        (FieldType::Object, b'{') => Value::Object(text.to_string()),
+        _ => natural(),
+    }
+}
+
+/// The value as JSON itself types it.
+fn natural_value(text: &str) -> Value {
+    match text.as_bytes()[0] {
+        b'n' => Value::Null,
+        b't' => Value::Boolean(true),
+        b'f' => Value::Boolean(false),
+        b'"' => Value::String(json_string(text)),
+        b'[' => Value::Array(text.to_string()),
+        b'{' => Value::Object(text.to_string()),
+        _ => {
+            if !text.contains(['.', 'e', 'E']) {
+                if let Ok(i) = text.parse::<i64>() {
+                    return Value::Integer(i);
+                }
+                // An integer beyond 64 bits: keep every digit.
+                return Value::String(text.to_string());
+            }
+            text.parse::<f64>().map(Value::Number).unwrap_or_else(|_| Value::String(text.to_string()))
+        }
+    }
+}
+
+/// Decodes a JSON string literal that serde already validated.
+fn json_string(text: &str) -> String {
+    if !text.contains('\\') {
+        return text[1..text.len() - 1].to_string();
+    }
+    serde_json::from_str::<String>(text).unwrap_or_else(|_| text[1..text.len() - 1].to_string())
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The calendar date of a day count (inverse of [`days_from_civil`]).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+fn digits(b: &[u8], from: usize, n: usize) -> Option<u32> {
+    let s = b.get(from..from + n)?;
+    s.iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+}
+
+fn parse_ymd(b: &[u8]) -> Option<(i64, u32, u32)> {
+    let (y, m, d) = (digits(b, 0, 4)?, digits(b, 5, 2)?, digits(b, 8, 2)?);
+    if b[4] != b'-' || b[7] != b'-' || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y as i64, m) {
+        return None;
+    }
+    Some((y as i64, m, d))
+}
+
+/// `YYYY-MM-DD`.
+pub fn parse_date_days(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 10 {
+        return None;
+    }
+    let (y, m, d) = parse_ymd(b)?;
+    i32::try_from(days_from_civil(y, m, d)).ok()
+}
+
+/// ISO 8601 / RFC 3339 as Metabase writes it, leniently: `T`, `t` or a
+/// space between date and time, seconds and fraction optional, any number
+/// of fraction digits (beyond microseconds truncated), `Z`, `±HH:MM`,
+/// `±HHMM`, `±HH`, or no offset at all (then UTC, as old Metabase versions
+/// mean it). A bare date is midnight UTC.
+pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 10 {
+        return None;
+    }
+    let (y, mo, d) = parse_ymd(b)?;
+    let days = days_from_civil(y, mo, d);
+    if b.len() == 10 {
+        return Some(days * MICROS_PER_DAY);
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let (h, mi) = (digits(b, 11, 2)?, digits(b, 14, 2)?);
+    if b.get(13) != Some(&b':') || h > 23 || mi > 59 {
+        return None;
+    }
+    let mut i = 16;
+    let mut sec = 0;
+    if b.get(i) == Some(&b':') {
+        sec = digits(b, i + 1, 2)?;
+        if sec > 60 {
+            return None;
+        }
+        sec = sec.min(59); // a leap second lands on :59
+        i += 3;
+    }
+    let mut micros: i64 = 0;
+    if b.get(i) == Some(&b'.') || b.get(i) == Some(&b',') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 6 {
+                micros = micros * 10 + i64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        for _ in (i - start)..6 {
+            micros *= 10;
+        }
+    }
+    let offset_s: i64 = match b.get(i) {
+        None => 0,
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh = digits(b, i + 1, 2)?;
+            let rest = &b[i + 3..];
+            let om = match rest {
+                [] => 0,
+                [b':', ..] if rest.len() == 3 => digits(rest, 1, 2)?,
+                _ if rest.len() == 2 => digits(rest, 0, 2)?,
+                _ => return None,
+            };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let o = i64::from(oh * 3600 + om * 60);
+            if sign == b'-' {
+                -o
+            } else {
+                o
+            }
+        }
+        _ => return None,
+    };
+    let secs = i64::from(h * 3600 + mi * 60 + sec) - offset_s;
+    Some(days * MICROS_PER_DAY + secs * 1_000_000 + micros)
+}
+
+/// RFC 3339 UTC with microseconds, the inverse of [`parse_timestamp_micros`]
+/// for the checkpoints this connector writes.
+pub fn format_timestamp_micros(t: i64) -> String {
+    let days = t.div_euclid(MICROS_PER_DAY);
+    let rem = t.rem_euclid(MICROS_PER_DAY);
+    let (y, m, d) = civil_from_days(days);
+    let secs = rem / 1_000_000;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        rem % 1_000_000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn timestamps_in_every_form_metabase_sends() {
+        let base = parse_timestamp_micros("2024-06-19T11:57:35.859990Z").unwrap();
+        assert_eq!(format_timestamp_micros(base), "2024-06-19T11:57:35.859990Z");
+        for s in [
+            "2024-06-19T11:57:35.85999Z",
+            "2024-06-19T11:57:35.859990123Z",
+            "2024-06-19T11:57:35.85999",
+            "2024-06-19 11:57:35.85999",
+            "2024-06-19T13:57:35.85999+02:00",
+            "2024-06-19T04:57:35.85999-0700",
+            "2024-06-19T16:57:35.85999+05",
+        ] {
+            assert_eq!(parse_timestamp_micros(s), Some(base), "{s}");
+        }
+        assert_eq!(parse_timestamp_micros("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_timestamp_micros("1969-12-31T23:59:59.999999Z"), Some(-1));
+        assert_eq!(format_timestamp_micros(-1), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(parse_timestamp_micros("2021-07-21T19:25"), parse_timestamp_micros("2021-07-21T19:25:00Z"));
+        assert_eq!(parse_timestamp_micros("2024-02-29"), Some(days_from_civil(2024, 2, 29) * MICROS_PER_DAY));
+        for bad in ["2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "yesterday", "2024-06-19T25:00:00Z", "2024-06-19T10:00:00Zjunk", "2024-06-19T10:00:00."] {
+            assert_eq!(parse_timestamp_micros(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn civil_round_trip() {
+        for days in [-719_468, -1, 0, 1, 11_016, 19_892, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(parse_date_days("2000-03-01"), Some(11_017));
+    }
+
+    #[test]
+    fn declared_types_win_when_the_value_fits() {
+        use FieldType as F;
+        assert_eq!(map_value(&raw("42"), Some(F::Integer)), Value::Integer(42));
+        assert_eq!(map_value(&raw("\"42\""), Some(F::Integer)), Value::Integer(42));
+        assert_eq!(map_value(&raw("4.5"), Some(F::Integer)), Value::Number(4.5));
+        assert_eq!(map_value(&raw("7"), Some(F::String)), Value::String("7".into()));
+        assert_eq!(map_value(&raw("\"root\""), Some(F::String)), Value::String("root".into()));
+        assert_eq!(map_value(&raw("\"a\\\"b\\u00e9\""), Some(F::String)), Value::String("a\"bé".into()));
+        assert_eq!(map_value(&raw("3"), Some(F::Number)), Value::Number(3.0));
+        assert_eq!(map_value(&raw("null"), Some(F::Timestamp)), Value::Null);
+        assert_eq!(map_value(&raw("\"not a time\""), Some(F::Timestamp)), Value::String("not a time".into()));
+        assert_eq!(map_value(&raw("{\"a\": [1]}"), Some(F::Object)), Value::Object("{\"a\": [1]}".into()));
+        assert_eq!(map_value(&raw("[1,2]"), Some(F::Object)), Value::Array("[1,2]".into()));
+        assert_eq!(map_value(&raw("true"), Some(F::Boolean)), Value::Boolean(true));
+        assert_eq!(map_value(&raw("\"2024-01-02\""), Some(F::Date)), Value::Date(19_724));
+        assert_eq!(map_value(&raw("123456789012345678901234"), None), Value::String("123456789012345678901234".into()));
+        assert_eq!(map_value(&raw("-1.5e3"), None), Value::Number(-1500.0));
+    }
+
+    #[test]
+    fn undeclared_fields_become_extra_columns() {
+        let mut m = RowMapper::new(&[("id", FieldType::Integer), ("name", FieldType::String)]);
+        let r1 = m.map_row(br#"{"name":"a","id":1,"new_key":{"x":1}}"#).unwrap();
+        assert_eq!(m.columns(), &["id", "name", "new_key"]);
+        assert_eq!(r1, vec![Value::Integer(1), Value::String("a".into()), Value::Object("{\"x\":1}".into())]);
+        let r2 = m.map_row(br#"{"id":2}"#).unwrap();
+        assert_eq!(r2, vec![Value::Integer(2), Value::Null, Value::Null]);
+        let r3 = m.map_row(br#"{"id":3,"z\u00e9":true}"#).unwrap();
+        assert_eq!(m.columns()[3], "zé");
+        assert_eq!(r3.len(), 4);
+        assert!(m.map_row(b"[1]").unwrap_err().contains("not a JSON object"));
+        assert!(m.map_row(br#"{"id":1,"#).unwrap_err().contains("not valid JSON"));
+    }
+}
