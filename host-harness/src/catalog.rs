@@ -1,0 +1,333 @@
+//! The user's input files (config, configured catalog, state) and the
+//! discovered catalog's JSON form.
+//!
+//! Inputs are parsed strictly enough to give a clear config error that names
+//! the file and the problem, and leniently where Airbyte tools differ (a state
+//! file may be the per-stream array PyAirbyte passes back, full STATE
+//! messages, or a plain object).
+
+use crate::bindings::{FieldType, SelectedStream, StreamInfo, SyncMode};
+use serde_json::{json, Map, Value};
+use std::path::Path;
+
+/// A problem with one of the user's files: always a config error.
+#[derive(Debug)]
+pub struct InputError {
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn err(path: &Path, what: &str, problem: impl std::fmt::Display) -> InputError {
+    InputError { message: format!("{what} file {}: {problem}", path.display()) }
+}
+
+fn read_json(path: &Path, what: &str) -> Result<(String, Value), InputError> {
+    let text = std::fs::read_to_string(path).map_err(|e| err(path, what, format!("cannot be read: {e}")))?;
+    let value = serde_json::from_str(&text).map_err(|e| err(path, what, format!("is not valid JSON: {e}")))?;
+    Ok((text, value))
+}
+
+/// The config file: its text (passed to the guest unchanged) and its parsed
+/// value (for the allow-list and the secrets).
+pub fn read_config(path: &Path) -> Result<(String, Value), InputError> {
+    let (text, value) = read_json(path, "config")?;
+    if !value.is_object() {
+        return Err(err(path, "config", "must hold a JSON object"));
+    }
+    Ok((text, value))
+}
+
+/// Parses a ConfiguredAirbyteCatalog into the guest's selection, in order.
+pub fn read_configured_catalog(path: &Path) -> Result<Vec<SelectedStream>, InputError> {
+    let (_, value) = read_json(path, "catalog")?;
+    parse_configured_catalog(&value).map_err(|p| err(path, "catalog", p))
+}
+
+pub fn parse_configured_catalog(value: &Value) -> Result<Vec<SelectedStream>, String> {
+    let streams = value
+        .get("streams")
+        .and_then(Value::as_array)
+        .ok_or("must be a ConfiguredAirbyteCatalog: an object with a \"streams\" array")?;
+    let mut out = Vec::with_capacity(streams.len());
+    for (i, s) in streams.iter().enumerate() {
+        let name = s
+            .get("stream")
+            .and_then(|st| st.get("name"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("streams[{i}] has no stream.name"))?;
+        let sync_mode = match s.get("sync_mode").and_then(Value::as_str) {
+            Some("full_refresh") | None => SyncMode::FullRefresh,
+            Some("incremental") => SyncMode::Incremental,
+            Some(other) => {
+                return Err(format!(
+                    "streams[{i}] ({name}) has sync_mode {other:?}; expected \"full_refresh\" or \"incremental\""
+                ))
+            }
+        };
+        if out.iter().any(|o: &SelectedStream| o.name == name) {
+            return Err(format!("stream {name} is listed twice"));
+        }
+        out.push(SelectedStream { name: name.to_string(), sync_mode });
+    }
+    Ok(out)
+}
+
+/// Parses a state file into the guest's state: an object mapping stream
+/// names to their `stream_state`. `None` when the file holds no state.
+pub fn read_state(path: &Path) -> Result<Option<String>, InputError> {
+    let (_, value) = read_json(path, "state")?;
+    let state = parse_state(value).map_err(|p| err(path, "state", p))?;
+    Ok(state.map(|s| s.to_string()))
+}
+
+pub fn parse_state(value: Value) -> Result<Option<Value>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Object(map) if looks_like_state_message(&map) => parse_state(Value::Array(vec![Value::Object(map)])),
+        // A plain object is already the guest's shape.
+        Value::Object(map) => Ok(Some(Value::Object(map))),
+        Value::Array(items) => {
+            let mut out = Map::new();
+            for (i, item) in items.into_iter().enumerate() {
+                add_state_item(&mut out, item).map_err(|p| format!("item {i}: {p}"))?;
+            }
+            Ok(if out.is_empty() { None } else { Some(Value::Object(out)) })
+        }
+        other => Err(format!(
+            "must be an array of Airbyte state objects or a JSON object, not {}",
+            json_kind(&other)
+        )),
+    }
+}
+
+/// Whether a single object is an Airbyte state object (or STATE message)
+/// rather than a plain `{stream: state}` map.
+fn looks_like_state_message(map: &Map<String, Value>) -> bool {
+    matches!(map.get("type").and_then(Value::as_str), Some("STREAM" | "GLOBAL" | "LEGACY" | "STATE"))
+        && (map.contains_key("stream") || map.contains_key("global") || map.contains_key("data") || map.contains_key("state"))
+}
+
+fn add_state_item(out: &mut Map<String, Value>, item: Value) -> Result<(), String> {
+    let Value::Object(mut map) = item else {
+        return Err(format!("must be an object, not {}", json_kind(&item)));
+    };
+    // A full AirbyteMessage {"type": "STATE", "state": {...}}: unwrap it.
+    if map.get("type").and_then(Value::as_str) == Some("STATE") {
+        let inner = map.remove("state").ok_or("a STATE message without \"state\"")?;
+        return add_state_item(out, inner);
+    }
+    let kind = map.get("type").and_then(Value::as_str).map(str::to_string);
+    match kind.as_deref() {
+        Some("STREAM") => add_stream_state(out, map.get("stream").unwrap_or(&Value::Null)),
+        None if map.contains_key("stream") => add_stream_state(out, &map["stream"]),
+        Some("GLOBAL") => {
+            let states = map
+                .get("global")
+                .and_then(|g| g.get("stream_states"))
+                .and_then(Value::as_array)
+                .ok_or("a GLOBAL state without global.stream_states")?;
+            for s in states {
+                add_stream_state(out, s)?;
+            }
+            Ok(())
+        }
+        Some("LEGACY") => match map.remove("data") {
+            Some(Value::Object(data)) => {
+                out.extend(data);
+                Ok(())
+            }
+            _ => Err("a LEGACY state without a \"data\" object".into()),
+        },
+        Some(other) => Err(format!("unknown state type {other:?}; expected STREAM")),
+        None => Err("has neither \"type\" nor \"stream\"; expected {\"type\":\"STREAM\",\"stream\":{...}}".into()),
+    }
+}
+
+fn add_stream_state(out: &mut Map<String, Value>, stream: &Value) -> Result<(), String> {
+    let name = stream
+        .get("stream_descriptor")
+        .and_then(|d| d.get("name"))
+        .and_then(Value::as_str)
+        .ok_or("a STREAM state without stream.stream_descriptor.name")?;
+    let state = stream.get("stream_state").cloned().unwrap_or(Value::Null);
+    if !state.is_null() {
+        out.insert(name.to_string(), state);
+    }
+    Ok(())
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Every discovered stream, selected in full refresh (what `read` does
+/// without `--catalog`).
+pub fn select_all(streams: &[StreamInfo]) -> Vec<SelectedStream> {
+    streams
+        .iter()
+        .map(|s| SelectedStream { name: s.name.clone(), sync_mode: SyncMode::FullRefresh })
+        .collect()
+}
+
+/// The Airbyte `AirbyteStream` JSON of one discovered stream.
+pub fn stream_json(s: &StreamInfo) -> Value {
+    let mut properties = Map::new();
+    for f in &s.fields {
+        let (ty, extra): (&str, Option<Value>) = match f.type_ {
+            FieldType::String => ("string", None),
+            FieldType::Integer => ("integer", None),
+            FieldType::Number => ("number", None),
+            FieldType::Boolean => ("boolean", None),
+            FieldType::Timestamp => (
+                "string",
+                Some(json!({"format": "date-time", "airbyte_type": "timestamp_with_timezone"})),
+            ),
+            FieldType::Date => ("string", Some(json!({"format": "date"}))),
+            FieldType::Array => ("array", None),
+            FieldType::Object => ("object", None),
+        };
+        let mut prop = Map::new();
+        prop.insert("type".into(), if f.nullable { json!(["null", ty]) } else { json!(ty) });
+        if let Some(Value::Object(extra)) = extra {
+            prop.extend(extra);
+        }
+        if let Some(d) = &f.description {
+            prop.insert("description".into(), json!(d));
+        }
+        properties.insert(f.name.clone(), Value::Object(prop));
+    }
+    let modes: Vec<&str> = s
+        .sync_modes
+        .iter()
+        .map(|m| match m {
+            SyncMode::FullRefresh => "full_refresh",
+            SyncMode::Incremental => "incremental",
+        })
+        .collect();
+    let mut out = json!({
+        "name": s.name,
+        "json_schema": {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "type": "object",
+            "additionalProperties": true,
+            "properties": properties,
+        },
+        "supported_sync_modes": modes,
+        "source_defined_primary_key": s.primary_key.iter().map(|k| vec![k.clone()]).collect::<Vec<_>>(),
+    });
+    if let Some(c) = &s.cursor_field {
+        out["source_defined_cursor"] = json!(true);
+        out["default_cursor_field"] = json!([c]);
+    }
+    if let Some(d) = &s.description {
+        out["description"] = json!(d);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::Field;
+
+    #[test]
+    fn parses_configured_catalog_in_order() {
+        let v = json!({"streams": [
+            {"stream": {"name": "users", "json_schema": {}}, "sync_mode": "incremental", "destination_sync_mode": "append"},
+            {"stream": {"name": "cards"}, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"},
+        ]});
+        let s = parse_configured_catalog(&v).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].name, "users");
+        assert!(matches!(s[0].sync_mode, SyncMode::Incremental));
+        assert!(matches!(s[1].sync_mode, SyncMode::FullRefresh));
+    }
+
+    #[test]
+    fn catalog_errors_are_clear() {
+        assert!(parse_configured_catalog(&json!([])).unwrap_err().contains("streams"));
+        assert!(parse_configured_catalog(&json!({"streams": [{"sync_mode": "full_refresh"}]}))
+            .unwrap_err()
+            .contains("stream.name"));
+        let e = parse_configured_catalog(&json!({"streams": [{"stream": {"name": "x"}, "sync_mode": "sometimes"}]}))
+            .unwrap_err();
+        assert!(e.contains("sometimes"), "{e}");
+    }
+
+    #[test]
+    fn bad_files_name_the_file() {
+        let dir = std::env::temp_dir().join(format!("hh-catalog-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("state.json");
+        std::fs::write(&bad, "{not json").unwrap();
+        let e = read_state(&bad).unwrap_err().message;
+        assert!(e.contains("state file") && e.contains("state.json") && e.contains("not valid JSON"), "{e}");
+        let e = read_config(&dir.join("missing.json")).unwrap_err().message;
+        assert!(e.contains("config file") && e.contains("cannot be read"), "{e}");
+        std::fs::write(&bad, "[1]").unwrap();
+        assert!(read_config(&bad).unwrap_err().message.contains("object"));
+        let e = read_state(&bad).unwrap_err().message;
+        assert!(e.contains("item 0"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn parses_state_array_messages_and_plain_objects() {
+        let arr = json!([
+            {"type": "STREAM", "stream": {"stream_descriptor": {"name": "cards"}, "stream_state": {"updated_at": "x"}}},
+            {"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": "users", "namespace": null}, "stream_state": {"n": 1}}}},
+        ]);
+        assert_eq!(
+            parse_state(arr).unwrap().unwrap(),
+            json!({"cards": {"updated_at": "x"}, "users": {"n": 1}})
+        );
+        let plain = json!({"cards": {"updated_at": "y"}});
+        assert_eq!(parse_state(plain.clone()).unwrap().unwrap(), plain);
+        let single = json!({"type": "STREAM", "stream": {"stream_descriptor": {"name": "a"}, "stream_state": 5}});
+        assert_eq!(parse_state(single).unwrap().unwrap(), json!({"a": 5}));
+        assert_eq!(parse_state(json!([])).unwrap(), None);
+        assert!(parse_state(json!("x")).is_err());
+        assert!(parse_state(json!([{"type": "STREAM", "stream": {}}])).unwrap_err().contains("stream_descriptor"));
+        assert!(parse_state(json!([{"type": "WEIRD"}])).unwrap_err().contains("WEIRD"));
+    }
+
+    #[test]
+    fn stream_json_maps_types() {
+        let s = StreamInfo {
+            name: "cards".into(),
+            description: Some("Saved questions".into()),
+            fields: vec![
+                Field { name: "id".into(), type_: FieldType::Integer, nullable: false, description: None },
+                Field { name: "updated_at".into(), type_: FieldType::Timestamp, nullable: true, description: Some("when".into()) },
+                Field { name: "day".into(), type_: FieldType::Date, nullable: true, description: None },
+            ],
+            primary_key: vec!["id".into()],
+            cursor_field: Some("updated_at".into()),
+            sync_modes: vec![SyncMode::FullRefresh, SyncMode::Incremental],
+        };
+        let v = stream_json(&s);
+        assert_eq!(v["json_schema"]["properties"]["id"], json!({"type": "integer"}));
+        assert_eq!(
+            v["json_schema"]["properties"]["updated_at"],
+            json!({"type": ["null", "string"], "format": "date-time", "airbyte_type": "timestamp_with_timezone", "description": "when"})
+        );
+        assert_eq!(v["json_schema"]["properties"]["day"], json!({"type": ["null", "string"], "format": "date"}));
+        assert_eq!(v["source_defined_primary_key"], json!([["id"]]));
+        assert_eq!(v["default_cursor_field"], json!(["updated_at"]));
+        assert_eq!(v["source_defined_cursor"], json!(true));
+        assert_eq!(v["supported_sync_modes"], json!(["full_refresh", "incremental"]));
+        assert_eq!(v["description"], "Saved questions");
+    }
+}

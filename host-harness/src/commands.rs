@@ -1,0 +1,448 @@
+//! The four commands, from inputs to protocol messages.
+//!
+//! Each command returns an [`Outcome`]; anything that stops it is a
+//! [`Failure`], which the caller writes as one TRACE ERROR. Guest calls go
+//! through [`Guest::call`], which arms the deadline, turns traps into
+//! failures with a clear message, and writes queued guest warnings as LOG
+//! messages between calls.
+
+use crate::bindings::{Batch, ConnectorError, MetabaseSource, SelectedStream};
+use crate::catalog;
+use crate::component;
+use crate::http::{self, AllowEntry, AllowList, HttpShared, Mode};
+use crate::logger::{self, Level};
+use crate::protocol::{FailureType, Protocol, RecordsError, StreamStatus};
+use crate::sandbox::{self, HostState, Limits};
+use crate::secrets;
+use crate::timefmt;
+use crate::{Cli, Command};
+use serde_json::value::RawValue;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker, ResourceAny};
+use wasmtime::Store;
+
+/// How a command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did its job (exit 0).
+    Done,
+    /// It could not; the reasons are already on stdout as TRACE ERRORs (exit 1).
+    Failed,
+}
+
+/// A reason to stop, written as a TRACE ERROR.
+#[derive(Debug)]
+pub struct Failure {
+    pub failure: FailureType,
+    pub message: String,
+    pub internal: Option<String>,
+    pub stream: Option<String>,
+}
+
+impl Failure {
+    pub fn config(message: impl Into<String>) -> Failure {
+        Failure { failure: FailureType::Config, message: message.into(), internal: None, stream: None }
+    }
+    pub fn system(message: impl Into<String>, internal: Option<String>) -> Failure {
+        Failure { failure: FailureType::System, message: message.into(), internal, stream: None }
+    }
+    fn io(e: std::io::Error) -> Failure {
+        Failure::system(format!("cannot write to stdout: {e}"), None)
+    }
+}
+
+impl From<ConnectorError> for Failure {
+    fn from(e: ConnectorError) -> Failure {
+        Failure { failure: e.kind.into(), message: e.message, internal: e.detail, stream: e.stream }
+    }
+}
+
+fn write_failure<W: Write>(out: &mut Protocol<W>, f: &Failure) {
+    logger::error!("{}", f.message);
+    if let Some(d) = &f.internal {
+        logger::debug!("{d}");
+    }
+    if let Err(e) = out.trace_error(f.failure, &f.message, f.internal.as_deref(), f.stream.as_deref()) {
+        logger::error!("cannot write to stdout: {e}");
+    }
+}
+
+/// Runs the command line's command, writing everything to `out`.
+pub fn run<W: Write>(cli: &Cli, out: &mut Protocol<W>) -> Outcome {
+    let mut http_shared: Option<Arc<HttpShared>> = None;
+    let result = run_inner(cli, out, &mut http_shared);
+    let mut outcome = match result {
+        Ok(o) => o,
+        Err(f) => {
+            write_failure(out, &f);
+            Outcome::Failed
+        }
+    };
+    // The recording is written whatever happened: a failed run's exchanges
+    // are what one wants to look at.
+    if let Some(shared) = http_shared {
+        if let Err(e) = shared.finish() {
+            write_failure(out, &Failure::system(format!("cannot write the recording: {e}"), None));
+            outcome = Outcome::Failed;
+        } else if let Some(p) = &cli.record {
+            logger::info!("record: wrote {}", p.display());
+        }
+    }
+    if let Err(e) = out.flush() {
+        logger::error!("cannot write to stdout: {e}");
+        outcome = Outcome::Failed;
+    }
+    outcome
+}
+
+fn run_inner<W: Write>(cli: &Cli, out: &mut Protocol<W>, http_slot: &mut Option<Arc<HttpShared>>) -> Result<Outcome, Failure> {
+    // Inputs first: a bad file is reported before any compilation.
+    let config = match &cli.command {
+        Command::Spec => None,
+        Command::Check { config } | Command::Discover { config } | Command::Read { config, .. } => {
+            let (text, value) = catalog::read_config(config).map_err(|e| Failure::config(e.message))?;
+            secrets::global().add_from_config(&value);
+            Some((text, value))
+        }
+    };
+    let (selection, state) = match &cli.command {
+        Command::Read { catalog: cat, state, .. } => {
+            let selection = cat
+                .as_deref()
+                .map(catalog::read_configured_catalog)
+                .transpose()
+                .map_err(|e| Failure::config(e.message))?;
+            let state = match state {
+                Some(p) => catalog::read_state(p).map_err(|e| Failure::config(e.message))?,
+                None => None,
+            };
+            (selection, state)
+        }
+        _ => (None, None),
+    };
+
+    let shared = Arc::new(http_shared(cli, config.as_ref().map(|c| &c.1))?);
+    *http_slot = Some(shared.clone());
+
+    let limits = Limits {
+        memory_mib: cli.memory_limit_mib,
+        call_timeout: Duration::from_secs(cli.call_timeout_s),
+    };
+    let mut guest = Guest::start(cli, shared, limits)?;
+
+    match &cli.command {
+        Command::Spec => spec(&mut guest, out),
+        Command::Check { .. } => check(&mut guest, out, &config.as_ref().expect("read above").0),
+        Command::Discover { .. } => discover(&mut guest, out, &config.as_ref().expect("read above").0),
+        Command::Read { .. } => read(&mut guest, out, &config.as_ref().expect("read above").0, selection, state),
+    }
+}
+
+/// The allow-list and the HTTP mode.
+fn http_shared(cli: &Cli, config: Option<&serde_json::Value>) -> Result<HttpShared, Failure> {
+    let allow = if cli.allow_host.is_empty() {
+        let url = config.and_then(|c| c.get("instance_api_url")).and_then(|u| u.as_str());
+        AllowList(url.and_then(AllowEntry::from_instance_url).into_iter().collect())
+    } else {
+        let entries = cli
+            .allow_host
+            .iter()
+            .map(|h| AllowEntry::parse(h).map_err(|e| Failure::config(format!("--allow-host: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowList(entries)
+    };
+    logger::debug!("sandbox: allowed hosts: {}", allow.describe());
+    let mode = if let Some(p) = &cli.replay {
+        Mode::Replay(http::replay::Replay::load(p).map_err(|e| Failure::config(format!("--replay: {e}")))?)
+    } else if let Some(p) = &cli.record {
+        Mode::Record(http::record::Recorder::new(p.clone()))
+    } else {
+        Mode::Live
+    };
+    Ok(HttpShared { allow, request_timeout: Duration::from_secs(cli.request_timeout_s), mode })
+}
+
+/// An instantiated component and its store.
+pub struct Guest {
+    store: Store<HostState>,
+    bindings: MetabaseSource,
+    limits: Limits,
+}
+
+impl Guest {
+    fn start(cli: &Cli, shared: Arc<HttpShared>, limits: Limits) -> Result<Guest, Failure> {
+        let path: PathBuf = component::locate(cli.component.as_deref()).map_err(|e| Failure::system(e, None))?;
+        let engine = component::engine().map_err(|e| Failure::system("cannot configure wasmtime", Some(format!("{e:?}"))))?;
+        let cache_dir = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(component::default_cache_dir) };
+        let component = component::load(&engine, &path, cache_dir.as_deref()).map_err(|e| Failure::system(e, None))?;
+        sandbox::start_ticker(&engine);
+
+        let link_err = |e: wasmtime::Error| {
+            Failure::system(
+                format!("the component {} does not fit this host: {}", path.display(), e.root_cause()),
+                Some(format!("{e:?}")),
+            )
+        };
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link_err)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(link_err)?;
+        MetabaseSource::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(link_err)?;
+
+        let mut store = sandbox::new_store(&engine, http::Hooks(shared), limits);
+        let bindings = match MetabaseSource::instantiate(&mut store, &component, &linker) {
+            Ok(b) => b,
+            Err(e) => {
+                let f = sandbox::classify(&store, &e, "instantiation", limits);
+                return Err(Failure::system(
+                    format!("cannot instantiate the component {}: {}", path.display(), f.message),
+                    Some(f.detail),
+                ));
+            }
+        };
+        Ok(Guest { store, bindings, limits })
+    }
+
+    /// One guest call under the deadline. Queued guest warnings are written
+    /// as LOG messages afterwards, whatever the result.
+    fn call<W: Write, R>(
+        &mut self,
+        out: &mut Protocol<W>,
+        name: &str,
+        f: impl FnOnce(&mut Store<HostState>, &MetabaseSource) -> wasmtime::Result<R>,
+    ) -> Result<R, Failure> {
+        sandbox::arm_deadline(&mut self.store, self.limits.call_timeout);
+        let result = f(&mut self.store, &self.bindings);
+        for (level, message) in std::mem::take(&mut self.store.data_mut().pending_logs) {
+            let label = if level == Level::Error { "ERROR" } else { "WARN" };
+            out.log(label, &message).map_err(Failure::io)?;
+        }
+        result.map_err(|e| {
+            let c = sandbox::classify(&self.store, &e, name, self.limits);
+            Failure::system(c.message, Some(c.detail))
+        })
+    }
+}
+
+fn spec<W: Write>(guest: &mut Guest, out: &mut Protocol<W>) -> Result<Outcome, Failure> {
+    let text = guest.call(out, "spec", |s, b| b.ingest_source_source().call_spec(s))?;
+    let raw: &RawValue = serde_json::from_str(&text)
+        .map_err(|e| Failure::system(format!("the component's spec is not valid JSON: {e}"), None))?;
+    out.spec(raw).map_err(Failure::io)?;
+    Ok(Outcome::Done)
+}
+
+fn check<W: Write>(guest: &mut Guest, out: &mut Protocol<W>, config: &String) -> Result<Outcome, Failure> {
+    match guest.call(out, "check", |s, b| b.ingest_source_source().call_check(s, config))? {
+        Ok(None) => out.connection_status(None).map_err(Failure::io)?,
+        Ok(Some(reason)) => out.connection_status(Some(&reason)).map_err(Failure::io)?,
+        // "Fix your config" is an answer to "can we connect?", not a failure
+        // of the check itself.
+        Err(e) if e.kind == crate::bindings::FailureKind::Config => {
+            if let Some(d) = &e.detail {
+                logger::info!("check: {d}");
+            }
+            out.connection_status(Some(&e.message)).map_err(Failure::io)?
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Outcome::Done)
+}
+
+fn discover<W: Write>(guest: &mut Guest, out: &mut Protocol<W>, config: &String) -> Result<Outcome, Failure> {
+    let streams = guest.call(out, "discover", |s, b| b.ingest_source_source().call_discover(s, config))??;
+    out.catalog(streams.iter().map(catalog::stream_json).collect()).map_err(Failure::io)?;
+    Ok(Outcome::Done)
+}
+
+/// Per-stream bookkeeping of a read.
+#[derive(Default)]
+struct Progress {
+    started: HashSet<String>,
+    /// Streams whose last batch (the one with a checkpoint) arrived.
+    complete: HashSet<String>,
+    failed: HashSet<String>,
+    /// Records emitted since the stream's previous STATE.
+    since_state: HashMap<String, u64>,
+    total_records: u64,
+}
+
+impl Progress {
+    fn start<W: Write>(&mut self, out: &mut Protocol<W>, stream: &str) -> std::io::Result<()> {
+        if self.started.insert(stream.to_string()) {
+            out.stream_status(stream, StreamStatus::Started)?;
+        }
+        Ok(())
+    }
+
+    /// Marks a stream failed: INCOMPLETE, then the error naming it.
+    fn fail<W: Write>(&mut self, out: &mut Protocol<W>, stream: &str, f: Failure) -> std::io::Result<()> {
+        self.start(out, stream)?;
+        if self.failed.insert(stream.to_string()) {
+            self.complete.remove(stream);
+            out.stream_status(stream, StreamStatus::Incomplete)?;
+        }
+        write_failure(out, &Failure { stream: Some(stream.to_string()), ..f });
+        Ok(())
+    }
+
+    /// INCOMPLETE for every stream still open when the read stops early.
+    fn abandon<W: Write>(&mut self, out: &mut Protocol<W>) -> std::io::Result<()> {
+        let mut open: Vec<&String> =
+            self.started.iter().filter(|s| !self.complete.contains(*s) && !self.failed.contains(*s)).collect();
+        open.sort();
+        for s in open {
+            out.stream_status(s, StreamStatus::Incomplete)?;
+        }
+        Ok(())
+    }
+}
+
+/// A guest that keeps returning errors without ever finishing is a bug; stop
+/// it instead of looping forever.
+const MAX_STREAM_ERRORS: usize = 10_000;
+
+fn read<W: Write>(
+    guest: &mut Guest,
+    out: &mut Protocol<W>,
+    config: &String,
+    selection: Option<Vec<SelectedStream>>,
+    state: Option<String>,
+) -> Result<Outcome, Failure> {
+    let selection = match selection {
+        Some(s) => s,
+        None => {
+            let streams = guest.call(out, "discover", |s, b| b.ingest_source_source().call_discover(s, config))??;
+            catalog::select_all(&streams)
+        }
+    };
+    logger::info!(
+        "read: {} stream(s): {}",
+        selection.len(),
+        selection.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    let reader: ResourceAny = guest.call(out, "open", |s, b| {
+        b.ingest_source_source().reader().call_open(s, config, &selection, state.as_ref())
+    })??;
+
+    let mut progress = Progress::default();
+    let mut errors = 0usize;
+    let t0 = std::time::Instant::now();
+    // Whether the store is still usable (not after a trap or timeout).
+    let mut healthy = true;
+    let mut fatal: Option<Failure> = None;
+
+    loop {
+        let next = guest.call(out, "next", |s, b| b.ingest_source_source().reader().call_next(s, reader));
+        match next {
+            Ok(Ok(Some(batch))) => {
+                if let Err(f) = write_batch(out, &mut progress, batch) {
+                    fatal = Some(f);
+                    break;
+                }
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => match e.stream.clone() {
+                Some(stream) => {
+                    progress.fail(out, &stream, e.into()).map_err(Failure::io)?;
+                    errors += 1;
+                    if errors >= MAX_STREAM_ERRORS {
+                        fatal = Some(Failure::system(
+                            format!("the component reported {errors} stream errors without finishing; stopping"),
+                            None,
+                        ));
+                        break;
+                    }
+                }
+                None => {
+                    fatal = Some(e.into());
+                    break;
+                }
+            },
+            Err(f) => {
+                healthy = false;
+                fatal = Some(f);
+                break;
+            }
+        }
+    }
+
+    if healthy {
+        // Ends any session the connector opened, on every path that left the
+        // guest usable.
+        if let Err(f) = guest.call(out, "close", |s, b| b.ingest_source_source().reader().call_close(s, reader)) {
+            if fatal.is_none() {
+                fatal = Some(f);
+            }
+        } else if let Err(e) = reader.resource_drop(&mut guest.store) {
+            logger::debug!("read: dropping the reader failed: {e:?}");
+        }
+    }
+
+    let elapsed = t0.elapsed().as_secs_f64();
+    logger::info!(
+        "read: {} record(s) in {:.2} s ({:.0}/s); {} stream(s) complete, {} failed",
+        progress.total_records,
+        elapsed,
+        progress.total_records as f64 / elapsed.max(1e-9),
+        progress.complete.len(),
+        progress.failed.len()
+    );
+    if let Some(f) = fatal {
+        progress.abandon(out).map_err(Failure::io)?;
+        return Err(f);
+    }
+    if progress.failed.is_empty() {
+        Ok(Outcome::Done)
+    } else {
+        let mut failed: Vec<&String> = progress.failed.iter().collect();
+        failed.sort();
+        logger::error!("read: stream(s) failed: {}", failed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+        Ok(Outcome::Failed)
+    }
+}
+
+/// Writes one batch: STARTED before a stream's first batch, its RECORDs, and
+/// with a checkpoint its STATE and COMPLETE.
+fn write_batch<W: Write>(out: &mut Protocol<W>, progress: &mut Progress, batch: Batch) -> Result<(), Failure> {
+    let stream = batch.stream.as_str();
+    if progress.failed.contains(stream) {
+        // The host already failed this stream (a bad row); its later rows and
+        // its checkpoint must not be emitted.
+        logger::debug!("read: dropping a batch of {} row(s) for failed stream {stream}", batch.rows.len());
+        return Ok(());
+    }
+    progress.start(out, stream).map_err(Failure::io)?;
+    let written = match out.records(&batch, timefmt::now_millis()) {
+        Ok(n) => n,
+        Err(RecordsError::Io(e)) => return Err(Failure::io(e)),
+        Err(RecordsError::Row(e)) => {
+            progress.fail(out, stream, Failure::system(e.message, Some(e.detail))).map_err(Failure::io)?;
+            0
+        }
+    };
+    progress.total_records += written as u64;
+    *progress.since_state.entry(stream.to_string()).or_default() += written as u64;
+    if progress.failed.contains(stream) {
+        return out.flush().map_err(Failure::io);
+    }
+    if let Some(cp) = &batch.checkpoint {
+        let raw: Result<&RawValue, _> = serde_json::from_str(cp);
+        match raw {
+            Ok(raw) => {
+                let count = progress.since_state.insert(stream.to_string(), 0).unwrap_or(0);
+                out.state(stream, raw, count).map_err(Failure::io)?;
+                out.stream_status(stream, StreamStatus::Complete).map_err(Failure::io)?;
+                progress.complete.insert(stream.to_string());
+            }
+            Err(e) => {
+                let f = Failure::system(format!("the connector sent an invalid checkpoint for stream {stream}: {e}"), None);
+                progress.fail(out, stream, f).map_err(Failure::io)?;
+            }
+        }
+    }
+    out.flush().map_err(Failure::io)
+}

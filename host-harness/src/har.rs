@@ -1,0 +1,627 @@
+//! HAR 1.2: the model, reading and writing, request matching and redaction.
+//!
+//! HAR is what browsers' dev tools and mitmproxy export, so a user can record
+//! their own Metabase with any tool and replay it here. The model is lenient
+//! on input (every field the host does not need is optional and unknown
+//! fields are ignored) and complete on output (what `--record` writes is a
+//! valid HAR 1.2 file other tools can open).
+
+use crate::secrets::{Secrets, REDACTED};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::Path;
+
+/// The id written in place of a recorded session id, so replayed logins still
+/// get a well-formed UUID.
+pub const PLACEHOLDER_SESSION_ID: &str = "00000000-0000-4000-8000-000000000000";
+
+/// JSON keys whose values are credentials in request bodies.
+pub const SECRET_BODY_KEYS: &[&str] = &["password", "api_key", "session_token", "token"];
+
+/// Request headers that carry credentials.
+const SECRET_REQUEST_HEADERS: &[&str] = &["x-api-key", "x-metabase-session", "cookie", "authorization"];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Har {
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Log {
+    #[serde(default = "har_version")]
+    pub version: String,
+    #[serde(default)]
+    pub creator: Creator,
+    #[serde(default)]
+    pub entries: Vec<Entry>,
+}
+
+fn har_version() -> String {
+    "1.2".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Creator {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Creator {
+    fn default() -> Self {
+        Creator { name: env!("CARGO_PKG_NAME").into(), version: env!("CARGO_PKG_VERSION").into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    #[serde(default)]
+    pub started_date_time: String,
+    #[serde(default)]
+    pub time: f64,
+    pub request: Request,
+    pub response: Response,
+    #[serde(default = "empty_object")]
+    pub cache: Value,
+    #[serde(default)]
+    pub timings: Timings,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+fn minus_one() -> i64 {
+    -1
+}
+
+fn http11() -> String {
+    "HTTP/1.1".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    #[serde(default = "http11")]
+    pub http_version: String,
+    #[serde(default)]
+    pub cookies: Vec<Value>,
+    #[serde(default)]
+    pub headers: Vec<NameValue>,
+    #[serde(default)]
+    pub query_string: Vec<NameValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_data: Option<PostData>,
+    #[serde(default = "minus_one")]
+    pub headers_size: i64,
+    #[serde(default = "minus_one")]
+    pub body_size: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    pub status: u16,
+    #[serde(default)]
+    pub status_text: String,
+    #[serde(default = "http11")]
+    pub http_version: String,
+    #[serde(default)]
+    pub cookies: Vec<Value>,
+    #[serde(default)]
+    pub headers: Vec<NameValue>,
+    #[serde(default)]
+    pub content: Content,
+    #[serde(default, rename = "redirectURL")]
+    pub redirect_url: String,
+    #[serde(default = "minus_one")]
+    pub headers_size: i64,
+    #[serde(default = "minus_one")]
+    pub body_size: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NameValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostData {
+    #[serde(default)]
+    pub mime_type: String,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Content {
+    #[serde(default)]
+    pub size: i64,
+    #[serde(default)]
+    pub mime_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+}
+
+impl Content {
+    /// The body bytes (`text`, base64-decoded when `encoding` says so).
+    pub fn body(&self) -> Result<Vec<u8>, String> {
+        let text = self.text.as_deref().unwrap_or("");
+        if self.encoding.as_deref().is_some_and(|e| e.eq_ignore_ascii_case("base64")) {
+            // Some exporters wrap base64 lines; whitespace is never data.
+            let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .map_err(|e| format!("content.text is not valid base64: {e}"))
+        } else {
+            Ok(text.as_bytes().to_vec())
+        }
+    }
+
+    /// Content holding `body`: as text when it is UTF-8, else base64.
+    pub fn from_body(body: &[u8], mime_type: String) -> Content {
+        let (text, encoding) = match std::str::from_utf8(body) {
+            Ok(s) => (s.to_string(), None),
+            Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), Some("base64".to_string())),
+        };
+        Content { size: body.len() as i64, mime_type, text: Some(text), encoding }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timings {
+    #[serde(default)]
+    pub send: f64,
+    #[serde(default)]
+    pub wait: f64,
+    #[serde(default)]
+    pub receive: f64,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings { send: 0.0, wait: 0.0, receive: 0.0 }
+    }
+}
+
+impl Har {
+    pub fn new(entries: Vec<Entry>) -> Har {
+        Har { log: Log { version: har_version(), creator: Creator::default(), entries } }
+    }
+
+    pub fn read(path: &Path) -> Result<Har, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read HAR file {}: {e}", path.display()))?;
+        Har::parse(&text).map_err(|e| format!("HAR file {}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Har, String> {
+        // Some exporters write a UTF-8 byte order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        serde_json::from_str(text).map_err(|e| format!("not a valid HAR 1.2 document: {e}"))
+    }
+
+    /// Writes the file atomically: a temporary file beside it, then a rename,
+    /// so a reader never sees half a HAR.
+    pub fn write_atomic(&self, path: &Path) -> Result<(), String> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "har".into());
+        let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, &text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })
+    }
+}
+
+/// What replay compares: method, authority, path, query multiset, body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestKey {
+    pub method: String,
+    /// `host:port`, host lowercased, port defaulted by scheme (the scheme
+    /// itself is ignored: a recording over https replays over http).
+    pub authority: String,
+    pub path: String,
+    /// Decoded name/value pairs, sorted: order-insensitive, duplicates kept.
+    pub query: Vec<(String, String)>,
+}
+
+impl RequestKey {
+    pub fn from_url(method: &str, url: &str) -> Result<RequestKey, String> {
+        let u = url::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+        let host = u.host_str().ok_or_else(|| format!("URL {url:?} has no host"))?.to_ascii_lowercase();
+        let port = u.port_or_known_default().unwrap_or(0);
+        let mut query: Vec<(String, String)> = u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        query.sort();
+        Ok(RequestKey {
+            method: method.to_ascii_uppercase(),
+            authority: format!("{host}:{port}"),
+            path: u.path().to_string(),
+            query,
+        })
+    }
+}
+
+/// Whether a recorded body (`None`: no postData) matches a request body.
+///
+/// JSON bodies are compared as JSON after masking credential values on both
+/// sides (recordings hold `REDACTED` where the live request had a password);
+/// anything else must be byte-equal.
+pub fn bodies_match(recorded: Option<&str>, request: &[u8]) -> bool {
+    let recorded = recorded.unwrap_or("");
+    if recorded.as_bytes() == request {
+        return true;
+    }
+    match (serde_json::from_str::<Value>(recorded), serde_json::from_slice::<Value>(request)) {
+        (Ok(mut a), Ok(mut b)) => {
+            mask_secret_keys(&mut a, "<secret>");
+            mask_secret_keys(&mut b, "<secret>");
+            a == b
+        }
+        _ => false,
+    }
+}
+
+/// Replaces the values of credential keys, at any depth, by `with`.
+pub fn mask_secret_keys(v: &mut Value, with: &str) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if SECRET_BODY_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s)) && !val.is_null() {
+                    *val = Value::String(with.to_string());
+                } else {
+                    mask_secret_keys(val, with);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| mask_secret_keys(i, with)),
+        _ => {}
+    }
+}
+
+/// Replay's entry table: in-order consumption of matching entries, reusing
+/// the last match once all were used (so a client that polls or retries more
+/// often than the recording did still gets an answer).
+pub struct Matcher {
+    keys: Vec<Result<RequestKey, String>>,
+    used: Vec<bool>,
+}
+
+impl Matcher {
+    pub fn new(entries: &[Entry]) -> Matcher {
+        Matcher {
+            keys: entries.iter().map(|e| RequestKey::from_url(&e.request.method, &e.request.url)).collect(),
+            used: vec![false; entries.len()],
+        }
+    }
+
+    /// The index of the entry that answers `key` + `body`, marking it used.
+    pub fn find(&mut self, entries: &[Entry], key: &RequestKey, body: &[u8]) -> Option<usize> {
+        let mut last = None;
+        for (i, k) in self.keys.iter().enumerate() {
+            let Ok(k) = k else { continue };
+            if k != key {
+                continue;
+            }
+            let recorded = entries[i].request.post_data.as_ref().and_then(|p| p.text.as_deref());
+            if !bodies_match(recorded, body) {
+                continue;
+            }
+            if !self.used[i] {
+                self.used[i] = true;
+                return Some(i);
+            }
+            last = Some(i);
+        }
+        last
+    }
+}
+
+fn is_session_login(entry: &Entry) -> bool {
+    entry.request.method.eq_ignore_ascii_case("POST")
+        && url::Url::parse(&entry.request.url)
+            .map(|u| u.path().trim_end_matches('/').ends_with("/api/session"))
+            .unwrap_or(false)
+}
+
+/// The session id a `POST /api/session` response hands out, if `entry` is one.
+pub fn session_id_of(entry: &Entry) -> Option<String> {
+    if !is_session_login(entry) {
+        return None;
+    }
+    let body = entry.response.content.body().ok()?;
+    let v: Value = serde_json::from_slice(&body).ok()?;
+    v.get("id").and_then(Value::as_str).map(str::to_string)
+}
+
+/// Removes every credential from a recorded exchange, in place.
+///
+/// Order matters: the login response's id is swapped for the placeholder
+/// first (so replayed logins still parse), then every known secret value
+/// (config credentials and session ids, from `secrets`) is replaced by
+/// `REDACTED` wherever it appears.
+pub fn redact_entry(entry: &mut Entry, secrets: &Secrets) {
+    for h in &mut entry.request.headers {
+        if SECRET_REQUEST_HEADERS.iter().any(|s| h.name.eq_ignore_ascii_case(s)) {
+            h.value = REDACTED.into();
+        }
+    }
+    for h in &mut entry.response.headers {
+        if h.name.eq_ignore_ascii_case("set-cookie") {
+            h.value = REDACTED.into();
+        }
+    }
+    entry.request.cookies.clear();
+    entry.response.cookies.clear();
+    if let Some(text) = entry.request.post_data.as_mut().and_then(|p| p.text.as_mut()) {
+        if let Ok(mut v) = serde_json::from_str::<Value>(text) {
+            mask_secret_keys(&mut v, REDACTED);
+            *text = v.to_string();
+        }
+    }
+    if is_session_login(entry) {
+        if let Ok(body) = entry.response.content.body() {
+            if let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(&body) {
+                if map.get("id").is_some_and(Value::is_string) {
+                    map.insert("id".into(), Value::String(PLACEHOLDER_SESSION_ID.into()));
+                    let mime = std::mem::take(&mut entry.response.content.mime_type);
+                    entry.response.content = Content::from_body(Value::Object(map).to_string().as_bytes(), mime);
+                }
+            }
+        }
+    }
+
+    let scrub = |s: &mut String| {
+        if let std::borrow::Cow::Owned(o) = secrets.scrub(s) {
+            *s = o;
+        }
+    };
+    scrub(&mut entry.request.url);
+    for h in entry.request.headers.iter_mut().chain(entry.request.query_string.iter_mut()) {
+        scrub(&mut h.name);
+        scrub(&mut h.value);
+    }
+    if let Some(text) = entry.request.post_data.as_mut().and_then(|p| p.text.as_mut()) {
+        scrub(text);
+    }
+    scrub(&mut entry.response.status_text);
+    scrub(&mut entry.response.redirect_url);
+    for h in &mut entry.response.headers {
+        scrub(&mut h.value);
+    }
+    let content = &mut entry.response.content;
+    if content.encoding.is_some() {
+        if let Ok(body) = content.body() {
+            let scrubbed = secrets.scrub_bytes(&body);
+            if scrubbed != body {
+                let mime = std::mem::take(&mut content.mime_type);
+                *content = Content::from_body(&scrubbed, mime);
+            }
+        }
+    } else if let Some(text) = content.text.as_mut() {
+        scrub(text);
+        content.size = text.len() as i64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BROWSER_HAR: &str = r#"{
+      "log": {
+        "version": "1.2",
+        "creator": {"name": "WebInspector", "version": "537.36"},
+        "pages": [{"startedDateTime": "2024-06-19T11:57:35.859Z", "id": "page_1", "title": "x", "pageTimings": {}}],
+        "entries": [
+          {
+            "_initiator": {"type": "script"},
+            "_priority": "High",
+            "_resourceType": "fetch",
+            "cache": {},
+            "connection": "443",
+            "pageref": "page_1",
+            "request": {
+              "method": "GET",
+              "url": "https://metabase.example.com/api/card?f=all&archived=false",
+              "httpVersion": "http/2.0",
+              "headers": [{"name": ":authority", "value": "metabase.example.com"}],
+              "queryString": [{"name": "f", "value": "all"}, {"name": "archived", "value": "false"}],
+              "cookies": [{"name": "metabase.SESSION", "value": "x", "httpOnly": true}],
+              "headersSize": -1,
+              "bodySize": 0
+            },
+            "response": {
+              "status": 200,
+              "statusText": "",
+              "httpVersion": "http/2.0",
+              "headers": [{"name": "content-type", "value": "application/json"}],
+              "cookies": [],
+              "content": {"size": 7, "mimeType": "application/json", "compression": 0, "text": "W3siaWQiOjF9XQ==", "encoding": "base64"},
+              "redirectURL": "",
+              "headersSize": -1,
+              "bodySize": -1,
+              "_transferSize": 300,
+              "_error": null
+            },
+            "serverIPAddress": "10.0.0.1",
+            "startedDateTime": "2024-06-19T11:57:35.859Z",
+            "time": 12.345,
+            "timings": {"blocked": 1.2, "dns": -1, "ssl": -1, "connect": -1, "send": 0.1, "wait": 10.5, "receive": 0.5, "_blocked_queueing": 0.8}
+          },
+          {
+            "request": {"method": "POST", "url": "https://metabase.example.com/api/session"},
+            "response": {"status": 200, "content": {"text": "{\"id\":\"abc\"}"}}
+          }
+        ]
+      }
+    }"#;
+
+    #[test]
+    fn parses_browser_har_with_extra_fields_and_base64() {
+        let har = Har::parse(BROWSER_HAR).unwrap();
+        assert_eq!(har.log.entries.len(), 2);
+        let e = &har.log.entries[0];
+        assert_eq!(e.response.content.body().unwrap(), br#"[{"id":1}]"#);
+        assert_eq!(e.time, 12.345);
+        let minimal = &har.log.entries[1];
+        assert_eq!(minimal.response.content.body().unwrap(), br#"{"id":"abc"}"#);
+        assert_eq!(minimal.request.http_version, "HTTP/1.1");
+        // What we write parses back.
+        let text = serde_json::to_string(&har).unwrap();
+        let again = Har::parse(&text).unwrap();
+        assert_eq!(again.log.entries[0].request.url, e.request.url);
+        assert!(Har::parse("{\"log\": {}}").unwrap().log.entries.is_empty());
+        assert!(Har::parse("[]").is_err());
+    }
+
+    fn entry(method: &str, url: &str, body: Option<&str>) -> Entry {
+        Entry {
+            started_date_time: String::new(),
+            time: 0.0,
+            request: Request {
+                method: method.into(),
+                url: url.into(),
+                http_version: http11(),
+                cookies: vec![],
+                headers: vec![],
+                query_string: vec![],
+                post_data: body.map(|t| PostData { mime_type: "application/json".into(), text: Some(t.into()) }),
+                headers_size: -1,
+                body_size: -1,
+            },
+            response: Response {
+                status: 200,
+                status_text: "OK".into(),
+                http_version: http11(),
+                cookies: vec![],
+                headers: vec![],
+                content: Content::default(),
+                redirect_url: String::new(),
+                headers_size: -1,
+                body_size: -1,
+            },
+            cache: empty_object(),
+            timings: Timings::default(),
+        }
+    }
+
+    #[test]
+    fn query_is_an_order_insensitive_multiset_and_authority_counts() {
+        let entries = vec![entry("GET", "https://mb.example.com/api/user?limit=50&offset=0&status=all", None)];
+        let mut m = Matcher::new(&entries);
+        let key = |url: &str| RequestKey::from_url("get", url).unwrap();
+        // Scheme ignored, default port made explicit on both sides.
+        assert_eq!(m.find(&entries, &key("http://MB.example.com:443/api/user?status=all&offset=0&limit=50"), b""), Some(0));
+        assert_eq!(m.find(&entries, &key("https://mb.example.com/api/user?status=all&offset=0"), b""), None);
+        assert_eq!(m.find(&entries, &key("https://mb.example.com/api/user?status=all&offset=0&limit=50&limit=50"), b""), None);
+        assert_eq!(m.find(&entries, &key("https://other.example.com/api/user?status=all&offset=0&limit=50"), b""), None);
+        assert_eq!(m.find(&entries, &key("https://mb.example.com/api/users?status=all&offset=0&limit=50"), b""), None);
+        // Percent-decoding: %20 and + both mean a space.
+        let entries = vec![entry("GET", "http://h:3000/api/card?q=a%20b", None)];
+        let mut m = Matcher::new(&entries);
+        assert_eq!(m.find(&entries, &key("http://h:3000/api/card?q=a+b"), b""), Some(0));
+    }
+
+    #[test]
+    fn json_bodies_match_with_redacted_password() {
+        let recorded = r#"{"username":"admin@example.com","password":"REDACTED"}"#;
+        assert!(bodies_match(Some(recorded), br#"{ "password": "hunter2", "username": "admin@example.com" }"#));
+        assert!(!bodies_match(Some(recorded), br#"{"username":"other@example.com","password":"hunter2"}"#));
+        assert!(bodies_match(None, b""));
+        assert!(!bodies_match(None, b"x=1"));
+        assert!(bodies_match(Some("x=1"), b"x=1"));
+        let entries = vec![entry("POST", "http://h/api/session", Some(recorded))];
+        let mut m = Matcher::new(&entries);
+        let k = RequestKey::from_url("POST", "http://h/api/session").unwrap();
+        assert_eq!(m.find(&entries, &k, br#"{"username":"admin@example.com","password":"x"}"#), Some(0));
+        assert_eq!(m.find(&entries, &k, b""), None);
+    }
+
+    #[test]
+    fn entries_are_consumed_in_order_then_the_last_is_reused() {
+        let mut entries = vec![
+            entry("GET", "http://h/api/card", None),
+            entry("GET", "http://h/api/user", None),
+            entry("GET", "http://h/api/card", None),
+        ];
+        entries[0].response.status = 503;
+        let mut m = Matcher::new(&entries);
+        let k = RequestKey::from_url("GET", "http://h/api/card").unwrap();
+        assert_eq!(m.find(&entries, &k, b""), Some(0));
+        assert_eq!(m.find(&entries, &k, b""), Some(2));
+        assert_eq!(m.find(&entries, &k, b""), Some(2));
+        assert_eq!(m.find(&entries, &k, b""), Some(2));
+    }
+
+    #[test]
+    fn redaction_removes_every_credential() {
+        let secrets = Secrets::new();
+        secrets.add("hunter22");
+        secrets.add("mb_fixtureapikey0000000000");
+        let mut e = entry(
+            "POST",
+            "http://h/api/session?token=hunter22",
+            Some(r#"{"username":"admin@example.com","password":"hunter22","nested":{"token":"t0k3n"}}"#),
+        );
+        e.request.headers = vec![
+            NameValue { name: "X-API-Key".into(), value: "mb_fixtureapikey0000000000".into() },
+            NameValue { name: "x-metabase-session".into(), value: "s".into() },
+            NameValue { name: "Cookie".into(), value: "metabase.SESSION=s".into() },
+            NameValue { name: "Authorization".into(), value: "Bearer x".into() },
+            NameValue { name: "X-Note".into(), value: "key mb_fixtureapikey0000000000".into() },
+        ];
+        e.response.headers = vec![NameValue { name: "Set-Cookie".into(), value: "metabase.SESSION=abc".into() }];
+        let session = "5bd6ff1c-1d13-4d0e-9a0e-6f2f1a1b2c3d";
+        e.response.content = Content::from_body(format!(r#"{{"id":"{session}"}}"#).as_bytes(), "application/json".into());
+        assert_eq!(session_id_of(&e).as_deref(), Some(session));
+        secrets.add(session);
+        redact_entry(&mut e, &secrets);
+        let text = serde_json::to_string(&e).unwrap();
+        for s in ["hunter22", "mb_fixtureapikey", session, "metabase.SESSION", "Bearer", "t0k3n"] {
+            assert!(!text.contains(s), "{s} leaked: {text}");
+        }
+        assert!(e.response.content.text.as_deref().unwrap().contains(PLACEHOLDER_SESSION_ID));
+        assert_eq!(e.request.url, "http://h/api/session?token=REDACTED");
+        let body: Value = serde_json::from_str(e.request.post_data.unwrap().text.as_deref().unwrap()).unwrap();
+        assert_eq!(body["password"], "REDACTED");
+        assert_eq!(body["username"], "admin@example.com");
+        assert_eq!(e.request.headers[4].value, "key REDACTED");
+    }
+
+    #[test]
+    fn redaction_scrubs_base64_bodies_and_session_ids_elsewhere() {
+        let secrets = Secrets::new();
+        secrets.add("sess-1234");
+        let mut e = entry("GET", "http://h/api/x", None);
+        let mut body = b"\xff\xfe".to_vec();
+        body.extend_from_slice(b"sess-1234");
+        e.response.content = Content::from_body(&body, "application/octet-stream".into());
+        assert_eq!(e.response.content.encoding.as_deref(), Some("base64"));
+        redact_entry(&mut e, &secrets);
+        let mut expected = b"\xff\xfe".to_vec();
+        expected.extend_from_slice(b"REDACTED");
+        assert_eq!(e.response.content.body().unwrap(), expected);
+    }
+
+    #[test]
+    fn writes_atomically() {
+        let dir = std::env::temp_dir().join(format!("hh-har-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.har");
+        Har::new(vec![entry("GET", "http://h/api/card", None)]).write_atomic(&path).unwrap();
+        let back = Har::read(&path).unwrap();
+        assert_eq!(back.log.version, "1.2");
+        assert_eq!(back.log.entries.len(), 1);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temp file left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,293 @@
+//! The guest's only way out: `wasi:http/outgoing-handler`, implemented by one
+//! [`WasiHttpHooks`] whose `send_request` applies the sandbox's network rules
+//! and then answers in one of three modes.
+//!
+//! * The allow-list is checked first, in every mode: a request to an
+//!   authority that is not allowed is logged and denied.
+//! * The request body is always collected before anything else happens.
+//!   wasmtime-wasi-http streams the guest's outgoing body while the hook
+//!   runs; answering (or forwarding) before the guest finished writing it
+//!   makes some requests fail with a connection reset, and replay/record need
+//!   the bytes anyway. Request bodies are small (a login), so this costs
+//!   nothing.
+//! * The guest's request timeouts are clamped to `--request-timeout-s`.
+//!
+//! Modes: [`live`] forwards to the network and streams the response back;
+//! [`replay`] answers from a HAR file without any network; [`record`] is live
+//! plus a HAR of every exchange, written when the command ends.
+
+pub mod live;
+pub mod record;
+pub mod replay;
+
+use crate::logger;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// The future wasmtime-wasi-http polls to drive a connection's I/O.
+pub type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+/// What `send_request` resolves to.
+pub type SendResult = Result<(http::Response<WasiBody>, IoFuture), Error>;
+
+/// A `WasiBody` holding bytes already in memory.
+pub fn full_body(bytes: Bytes) -> WasiBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+}
+
+/// An I/O future with nothing left to do.
+pub fn done_io() -> IoFuture {
+    Box::new(async { Ok(()) })
+}
+
+/// One allowed network authority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowEntry {
+    /// Lowercased; IPv6 addresses keep their brackets (`[::1]`), as URIs
+    /// write them.
+    pub host: String,
+    /// `None`: the default port of the request's scheme (80 or 443).
+    pub port: Option<u16>,
+}
+
+impl AllowEntry {
+    /// Parses `HOST[:PORT]`, `[IPv6][:PORT]`, or a whole URL (whose port
+    /// defaults by scheme).
+    pub fn parse(spec: &str) -> Result<AllowEntry, String> {
+        let spec = spec.trim();
+        if spec.is_empty() {
+            return Err("an empty host".into());
+        }
+        if spec.contains("://") {
+            let u = url::Url::parse(spec).map_err(|e| format!("{spec:?} is not a valid URL: {e}"))?;
+            let host = u.host_str().ok_or_else(|| format!("{spec:?} has no host"))?;
+            return Ok(AllowEntry { host: host.to_ascii_lowercase(), port: u.port_or_known_default() });
+        }
+        let (host, port) = if let Some(rest) = spec.strip_prefix('[') {
+            let (inner, after) = rest.split_once(']').ok_or_else(|| format!("{spec:?}: missing ']'"))?;
+            let port = match after {
+                "" => None,
+                p => Some(p.strip_prefix(':').ok_or_else(|| format!("{spec:?}: expected ':PORT' after ']'"))?),
+            };
+            (format!("[{inner}]"), port)
+        } else if spec.matches(':').count() > 1 {
+            // A bare IPv6 address: no port possible without brackets.
+            (format!("[{spec}]"), None)
+        } else {
+            match spec.split_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (spec.to_string(), None),
+            }
+        };
+        if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+            return Err(format!("{spec:?} is not HOST[:PORT]"));
+        }
+        let port = match port {
+            None => None,
+            Some(p) => Some(p.parse::<u16>().map_err(|_| format!("{spec:?}: {p:?} is not a port number"))?),
+        };
+        Ok(AllowEntry { host: host.to_ascii_lowercase(), port })
+    }
+
+    /// The authority of the config's `instance_api_url` (with or without a
+    /// trailing `/` or `/api`; a missing scheme means https).
+    pub fn from_instance_url(url: &str) -> Option<AllowEntry> {
+        let url = url.trim();
+        let parsed = url::Url::parse(url)
+            .ok()
+            .filter(|u| u.host_str().is_some())
+            .or_else(|| url::Url::parse(&format!("https://{url}")).ok())?;
+        let host = parsed.host_str()?;
+        Some(AllowEntry { host: host.to_ascii_lowercase(), port: parsed.port_or_known_default() })
+    }
+
+    fn allows(&self, host: &str, port: u16, default_port: u16) -> bool {
+        self.host == host && self.port.unwrap_or(default_port) == port
+    }
+}
+
+impl std::fmt::Display for AllowEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(p) => write!(f, "{}:{p}", self.host),
+            None => f.write_str(&self.host),
+        }
+    }
+}
+
+/// The authorities the guest may reach.
+#[derive(Debug, Clone, Default)]
+pub struct AllowList(pub Vec<AllowEntry>);
+
+impl AllowList {
+    /// Whether a request URI may go out.
+    pub fn allows(&self, uri: &http::Uri) -> bool {
+        let Some(host) = uri.host() else { return false };
+        let default_port = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => 80,
+            _ => 443,
+        };
+        let port = uri.port_u16().unwrap_or(default_port);
+        let host = host.to_ascii_lowercase();
+        self.0.iter().any(|e| e.allows(&host, port, default_port))
+    }
+
+    pub fn describe(&self) -> String {
+        if self.0.is_empty() {
+            "nothing".into()
+        } else {
+            self.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+/// The guest's timeouts, each clamped to `max` (and `max` where unset).
+pub fn clamp_options(options: Option<RequestOptions>, max: Duration) -> RequestOptions {
+    let o = options.unwrap_or_default();
+    let clamp = |d: Option<Duration>| Some(d.map_or(max, |d| d.min(max)));
+    RequestOptions {
+        connect_timeout: clamp(o.connect_timeout),
+        first_byte_timeout: clamp(o.first_byte_timeout),
+        between_bytes_timeout: clamp(o.between_bytes_timeout),
+    }
+}
+
+/// How requests are answered.
+pub enum Mode {
+    Live,
+    Replay(replay::Replay),
+    Record(record::Recorder),
+}
+
+/// State shared by every request of a run (the hook future must be
+/// `'static`, so it holds an `Arc` to this rather than borrowing the store).
+pub struct HttpShared {
+    pub allow: AllowList,
+    pub request_timeout: Duration,
+    pub mode: Mode,
+}
+
+impl HttpShared {
+    async fn send(self: Arc<Self>, request: http::Request<WasiBody>, options: Option<RequestOptions>) -> SendResult {
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await?.to_bytes();
+
+        if !self.allow.allows(&parts.uri) {
+            logger::warning!(
+                "sandbox: denied {} {}://{}{} (allowed: {})",
+                parts.method,
+                parts.uri.scheme_str().unwrap_or("https"),
+                parts.uri.authority().map(|a| a.as_str()).unwrap_or(""),
+                parts.uri.path(),
+                self.allow.describe()
+            );
+            return Err(Error::HttpRequestDenied);
+        }
+        logger::debug!("http: {} {}", parts.method, parts.uri);
+        let options = clamp_options(options, self.request_timeout);
+        match &self.mode {
+            Mode::Live => live::send(parts, body, options).await,
+            Mode::Replay(r) => r.answer(&parts, &body).map(|res| (res, done_io())),
+            Mode::Record(r) => r.send(parts, body, options).await,
+        }
+    }
+
+    /// Ends the run: writes the recording, if any. Errors are returned for
+    /// the caller to report.
+    pub fn finish(&self) -> Result<(), String> {
+        match &self.mode {
+            Mode::Record(r) => r.write(),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The hooks object stored in the guest's store.
+#[derive(Clone)]
+pub struct Hooks(pub Arc<HttpShared>);
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        Box::new(self.0.clone().send(request, options))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> http::Uri {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_allow_entries() {
+        assert_eq!(AllowEntry::parse("Example.com").unwrap(), AllowEntry { host: "example.com".into(), port: None });
+        assert_eq!(AllowEntry::parse("localhost:3000").unwrap(), AllowEntry { host: "localhost".into(), port: Some(3000) });
+        assert_eq!(AllowEntry::parse("[::1]:8080").unwrap(), AllowEntry { host: "[::1]".into(), port: Some(8080) });
+        assert_eq!(AllowEntry::parse("[::1]").unwrap(), AllowEntry { host: "[::1]".into(), port: None });
+        assert_eq!(AllowEntry::parse("::1").unwrap(), AllowEntry { host: "[::1]".into(), port: None });
+        assert_eq!(AllowEntry::parse("http://h.example").unwrap(), AllowEntry { host: "h.example".into(), port: Some(80) });
+        assert!(AllowEntry::parse("host:notaport").is_err());
+        assert!(AllowEntry::parse("").is_err());
+        assert!(AllowEntry::parse("a/b").is_err());
+    }
+
+    #[test]
+    fn instance_url_defaults_port_by_scheme() {
+        let e = |u: &str| AllowEntry::from_instance_url(u).unwrap();
+        assert_eq!(e("http://mb.example.com/api/"), AllowEntry { host: "mb.example.com".into(), port: Some(80) });
+        assert_eq!(e("https://mb.example.com"), AllowEntry { host: "mb.example.com".into(), port: Some(443) });
+        assert_eq!(e("http://localhost:3000/api"), AllowEntry { host: "localhost".into(), port: Some(3000) });
+        assert_eq!(e("http://[::1]:8080/"), AllowEntry { host: "[::1]".into(), port: Some(8080) });
+        assert_eq!(e("mb.example.com/"), AllowEntry { host: "mb.example.com".into(), port: Some(443) });
+        assert_eq!(AllowEntry::from_instance_url(""), None);
+    }
+
+    #[test]
+    fn allow_list_checks_host_and_effective_port() {
+        let list = AllowList(vec![
+            AllowEntry::from_instance_url("http://127.0.0.1:3000/api/").unwrap(),
+            AllowEntry::parse("metabase.example.com").unwrap(),
+            AllowEntry::parse("[::1]:8080").unwrap(),
+        ]);
+        assert!(list.allows(&uri("http://127.0.0.1:3000/api/card")));
+        assert!(!list.allows(&uri("http://127.0.0.1:3001/api/card")));
+        assert!(list.allows(&uri("https://metabase.example.com/api/card")));
+        assert!(list.allows(&uri("http://METABASE.example.com/api/card")));
+        assert!(list.allows(&uri("https://metabase.example.com:443/api/card")));
+        assert!(!list.allows(&uri("https://metabase.example.com:8443/api/card")));
+        assert!(list.allows(&uri("http://[::1]:8080/api")));
+        assert!(!list.allows(&uri("http://[::1]/api")));
+        assert!(!list.allows(&uri("https://evil.example.com/")));
+        let http_default = AllowList(vec![AllowEntry::from_instance_url("http://h.example/").unwrap()]);
+        assert!(http_default.allows(&uri("http://h.example:80/x")));
+        assert!(!http_default.allows(&uri("https://h.example/x")));
+        assert_eq!(list.describe(), "127.0.0.1:3000, metabase.example.com, [::1]:8080");
+    }
+
+    #[test]
+    fn clamps_request_options() {
+        let max = Duration::from_secs(60);
+        let o = clamp_options(
+            Some(RequestOptions {
+                connect_timeout: Some(Duration::from_secs(5)),
+                first_byte_timeout: Some(Duration::from_secs(600)),
+                between_bytes_timeout: None,
+            }),
+            max,
+        );
+        assert_eq!(o.connect_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(o.first_byte_timeout, Some(max));
+        assert_eq!(o.between_bytes_timeout, Some(max));
+        assert_eq!(clamp_options(None, max).connect_timeout, Some(max));
+    }
+}

@@ -1,0 +1,444 @@
+//! The Airbyte protocol writer: one JSON message per line on stdout.
+//!
+//! Rare messages (SPEC, CATALOG, TRACE, STATE, LOG) are built with
+//! `serde_json`; RECORD lines, which are the bulk of a read, are written by
+//! hand into a reused line buffer, so a row costs no `serde_json::Value` tree
+//! and no per-value allocation. The output is a `BufWriter` over locked
+//! stdout, flushed after every batch and every rare message.
+//!
+//! Every string written passes through the secret scrubber.
+
+use crate::bindings::{Batch, FailureKind, Value};
+use crate::secrets::{self, Scrubber};
+use crate::timefmt;
+use serde_json::json;
+use serde_json::value::RawValue;
+use std::io::{self, Write};
+
+/// Airbyte's `failure_type` of a TRACE ERROR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureType {
+    Config,
+    Transient,
+    System,
+}
+
+impl FailureType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureType::Config => "config_error",
+            FailureType::Transient => "transient_error",
+            FailureType::System => "system_error",
+        }
+    }
+}
+
+impl From<FailureKind> for FailureType {
+    fn from(k: FailureKind) -> Self {
+        match k {
+            FailureKind::Config => FailureType::Config,
+            FailureKind::Transient => FailureType::Transient,
+            FailureKind::System => FailureType::System,
+        }
+    }
+}
+
+/// A stream's lifecycle status, as TRACE STREAM_STATUS reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStatus {
+    Started,
+    Complete,
+    Incomplete,
+}
+
+impl StreamStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            StreamStatus::Started => "STARTED",
+            StreamStatus::Complete => "COMPLETE",
+            StreamStatus::Incomplete => "INCOMPLETE",
+        }
+    }
+}
+
+/// A row the host could not turn into a RECORD (a guest contract violation).
+#[derive(Debug)]
+pub struct RowError {
+    pub message: String,
+    pub detail: String,
+}
+
+/// Why [`Protocol::records`] stopped.
+#[derive(Debug)]
+pub enum RecordsError {
+    /// stdout failed (closed pipe, full disk): nothing more can be written.
+    Io(io::Error),
+    /// The guest sent a row that breaks the contract.
+    Row(RowError),
+}
+
+/// Appends `s` as a JSON string literal (quotes included).
+///
+/// Escapes `"`, `\` and the C0 controls; everything else (all of Unicode,
+/// including U+2028/2029, which JSON allows) is copied as-is in runs.
+pub fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so both slices fall on char boundaries.
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xf) as usize] as char);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+pub struct Protocol<W: Write> {
+    out: W,
+    /// Reused buffer for one RECORD line.
+    line: String,
+}
+
+impl<W: Write> Protocol<W> {
+    pub fn new(out: W) -> Self {
+        Protocol { out, line: String::with_capacity(4096) }
+    }
+
+    /// Writes one message and a newline, scrubbed, then flushes.
+    fn message(&mut self, v: &serde_json::Value) -> io::Result<()> {
+        let text = serde_json::to_string(v).map_err(io::Error::other)?;
+        let text = secrets::global().scrub(&text);
+        self.out.write_all(text.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    /// Writes a message whose JSON text was already assembled (and contains
+    /// pre-validated raw JSON), scrubbed, then flushes.
+    fn raw_message(&mut self, text: &str) -> io::Result<()> {
+        let text = secrets::global().scrub(text);
+        self.out.write_all(text.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    pub fn spec(&mut self, connection_specification: &RawValue) -> io::Result<()> {
+        let mut s = String::from(
+            r#"{"type":"SPEC","spec":{"documentationUrl":"https://www.metabase.com/docs/latest/api","connectionSpecification":"#,
+        );
+        s.push_str(&one_line(connection_specification.get()));
+        s.push_str("}}");
+        self.raw_message(&s)
+    }
+
+    pub fn connection_status(&mut self, failure: Option<&str>) -> io::Result<()> {
+        let status = match failure {
+            None => json!({"status": "SUCCEEDED"}),
+            Some(m) => json!({"status": "FAILED", "message": m}),
+        };
+        self.message(&json!({"type": "CONNECTION_STATUS", "connectionStatus": status}))
+    }
+
+    pub fn catalog(&mut self, streams: Vec<serde_json::Value>) -> io::Result<()> {
+        self.message(&json!({"type": "CATALOG", "catalog": {"streams": streams}}))
+    }
+
+    pub fn trace_error(
+        &mut self,
+        failure: FailureType,
+        message: &str,
+        internal_message: Option<&str>,
+        stream: Option<&str>,
+    ) -> io::Result<()> {
+        let mut error = json!({
+            "message": message,
+            "internal_message": internal_message,
+            "failure_type": failure.as_str(),
+        });
+        if let Some(s) = stream {
+            error["stream_descriptor"] = json!({"name": s});
+        }
+        self.message(&json!({
+            "type": "TRACE",
+            "trace": {"type": "ERROR", "emitted_at": timefmt::now_millis() as f64, "error": error},
+        }))
+    }
+
+    pub fn stream_status(&mut self, stream: &str, status: StreamStatus) -> io::Result<()> {
+        self.message(&json!({
+            "type": "TRACE",
+            "trace": {
+                "type": "STREAM_STATUS",
+                "emitted_at": timefmt::now_millis() as f64,
+                "stream_status": {"stream_descriptor": {"name": stream}, "status": status.as_str()},
+            },
+        }))
+    }
+
+    /// An Airbyte LOG message (`level` is FATAL/ERROR/WARN/INFO/DEBUG/TRACE).
+    pub fn log(&mut self, level: &str, message: &str) -> io::Result<()> {
+        self.message(&json!({"type": "LOG", "log": {"level": level, "message": message}}))
+    }
+
+    /// A per-stream STATE with the checkpoint embedded as-is.
+    pub fn state(&mut self, stream: &str, checkpoint: &RawValue, record_count: u64) -> io::Result<()> {
+        let mut s = String::from(r#"{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"#);
+        push_json_str(&mut s, stream);
+        s.push_str(r#"},"stream_state":"#);
+        s.push_str(&one_line(checkpoint.get()));
+        s.push_str(r#"},"sourceStats":{"recordCount":"#);
+        s.push_str(&format!("{:.1}", record_count as f64));
+        s.push_str("}}}");
+        self.raw_message(&s)
+    }
+
+    /// Writes every row of `batch` as a RECORD and returns how many it wrote.
+    ///
+    /// A row that cannot be written (wrong arity, invalid nested JSON) stops
+    /// the batch with a [`RowError`]; the rows before it stay written, and no
+    /// partial line is ever emitted because each line is assembled first.
+    pub fn records(&mut self, batch: &Batch, emitted_at: i64) -> Result<usize, RecordsError> {
+        let secrets = secrets::global().snapshot();
+        let mut prefix = String::from(r#"{"type":"RECORD","record":{"stream":"#);
+        push_json_str(&mut prefix, &batch.stream);
+        prefix.push_str(r#","data":{"#);
+        let suffix = format!(r#"}},"emitted_at":{emitted_at}}}}}"#);
+        let keys: Vec<String> = batch
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut k = String::with_capacity(c.len() + 4);
+                if i > 0 {
+                    k.push(',');
+                }
+                push_json_str(&mut k, c);
+                k.push(':');
+                k
+            })
+            .collect();
+
+        let mut written = 0;
+        for (row_index, row) in batch.rows.iter().enumerate() {
+            if row.len() != keys.len() {
+                return Err(RecordsError::Row(RowError {
+                    message: format!(
+                        "the connector sent a row of {} values for {} columns in stream {}",
+                        row.len(),
+                        keys.len(),
+                        batch.stream
+                    ),
+                    detail: format!("row {row_index} of a batch of {} rows", batch.rows.len()),
+                }));
+            }
+            let line = &mut self.line;
+            line.clear();
+            line.push_str(&prefix);
+            for (i, (key, value)) in keys.iter().zip(row).enumerate() {
+                line.push_str(key);
+                if let Err(e) = push_value(line, value, &secrets) {
+                    return Err(RecordsError::Row(RowError {
+                        message: format!(
+                            "the connector sent invalid JSON in column {} of stream {}",
+                            batch.columns[i], batch.stream
+                        ),
+                        detail: format!("row {row_index}: {e}"),
+                    }));
+                }
+            }
+            line.push_str(&suffix);
+            line.push('\n');
+            self.out.write_all(line.as_bytes()).map_err(RecordsError::Io)?;
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Appends one typed value as JSON.
+fn push_value(out: &mut String, value: &Value, secrets: &Scrubber) -> Result<(), String> {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::String(s) => push_json_str(out, &secrets.scrub(s)),
+        Value::Integer(i) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{i}");
+        }
+        Value::Number(f) => match serde_json::Number::from_f64(*f) {
+            Some(n) => {
+                use std::fmt::Write;
+                let _ = write!(out, "{n}");
+            }
+            None => out.push_str("null"),
+        },
+        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Timestamp(us) => {
+            out.push('"');
+            timefmt::push_timestamp_micros(out, *us);
+            out.push('"');
+        }
+        Value::Date(d) => {
+            out.push('"');
+            timefmt::push_date_days(out, *d);
+            out.push('"');
+        }
+        Value::Array(j) | Value::Object(j) => {
+            let scrubbed = secrets.scrub(j);
+            let raw: &RawValue = serde_json::from_str(&scrubbed).map_err(|e| e.to_string())?;
+            out.push_str(&one_line(raw.get()));
+        }
+    }
+    Ok(())
+}
+
+/// Valid JSON text on one line. Raw line breaks in valid JSON can only be
+/// insignificant whitespace (inside strings they must be escaped), so
+/// replacing them with spaces keeps the value identical.
+pub fn one_line(json: &str) -> std::borrow::Cow<'_, str> {
+    if memchr::memchr2(b'\n', b'\r', json.as_bytes()).is_some() {
+        std::borrow::Cow::Owned(json.replace(['\n', '\r'], " "))
+    } else {
+        std::borrow::Cow::Borrowed(json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(s: &str) -> String {
+        let mut out = String::new();
+        push_json_str(&mut out, s);
+        out
+    }
+
+    #[test]
+    fn escapes_quotes_controls_and_keeps_unicode() {
+        let cases = [
+            "plain",
+            "say \"hi\"",
+            "back\\slash",
+            "line\nbreak\r\ttab",
+            "\u{0}\u{1}\u{1f}\u{8}\u{c}\u{7f}",
+            "é 日本語 🦀 \u{2028}",
+            "",
+        ];
+        for s in cases {
+            let e = esc(s);
+            let back: String = serde_json::from_str(&e).unwrap();
+            assert_eq!(back, s, "{e}");
+            assert!(!e.contains('\n'));
+        }
+        assert_eq!(esc("a\"b\u{1}"), r#""a\"b\u0001""#);
+        assert_eq!(esc("🦀"), "\"🦀\"");
+    }
+
+    fn batch(columns: &[&str], rows: Vec<Vec<Value>>) -> Batch {
+        Batch {
+            stream: "cards".into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows,
+            checkpoint: None,
+        }
+    }
+
+    #[test]
+    fn writes_records_with_every_value_type() {
+        let mut p = Protocol::new(Vec::new());
+        let b = batch(
+            &["n", "s", "i", "f", "nan", "b", "ts", "d", "a", "o"],
+            vec![vec![
+                Value::Null,
+                Value::String("x\"y".into()),
+                Value::Integer(-42),
+                Value::Number(1.5),
+                Value::Number(f64::NAN),
+                Value::Boolean(true),
+                Value::Timestamp(1_718_798_255_859_990),
+                Value::Date(19_782),
+                Value::Array("[1,\n 2]".into()),
+                Value::Object(" {\"k\": null} ".into()),
+            ]],
+        );
+        assert_eq!(p.records(&b, 123).unwrap(), 1);
+        let text = String::from_utf8(p.out).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v,
+            json!({"type":"RECORD","record":{"stream":"cards","emitted_at":123,"data":{
+                "n":null,"s":"x\"y","i":-42,"f":1.5,"nan":null,"b":true,
+                "ts":"2024-06-19T11:57:35.859990Z","d":"2024-02-29","a":[1,2],"o":{"k":null}}}})
+        );
+    }
+
+    #[test]
+    fn invalid_nested_json_names_stream_and_column() {
+        let mut p = Protocol::new(Vec::new());
+        let b = batch(
+            &["id", "meta"],
+            vec![
+                vec![Value::Integer(1), Value::Object("{}".into())],
+                vec![Value::Integer(2), Value::Object("{oops".into())],
+            ],
+        );
+        let RecordsError::Row(err) = p.records(&b, 1).unwrap_err() else { panic!() };
+        assert!(err.message.contains("meta") && err.message.contains("cards"), "{}", err.message);
+        // The first, valid row was written whole; nothing of the second.
+        assert_eq!(String::from_utf8(p.out).unwrap().lines().count(), 1);
+    }
+
+    #[test]
+    fn wrong_arity_is_an_error() {
+        let mut p = Protocol::new(Vec::new());
+        let b = batch(&["a", "b"], vec![vec![Value::Null]]);
+        assert!(p.records(&b, 1).is_err());
+    }
+
+    #[test]
+    fn state_embeds_checkpoint_and_float_count() {
+        let mut p = Protocol::new(Vec::new());
+        let cp: Box<RawValue> = serde_json::from_str("{\"updated_at\":\n\"x\"}").unwrap();
+        p.state("cards", &cp, 12).unwrap();
+        let text = String::from_utf8(p.out).unwrap();
+        assert!(text.contains(r#""recordCount":12.0"#), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["state"]["stream"]["stream_state"]["updated_at"], "x");
+        assert_eq!(v["state"]["stream"]["stream_descriptor"]["name"], "cards");
+    }
+
+    #[test]
+    fn trace_error_shape() {
+        let mut p = Protocol::new(Vec::new());
+        p.trace_error(FailureType::Config, "bad", None, Some("users")).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&p.out).unwrap();
+        assert_eq!(v["trace"]["error"]["failure_type"], "config_error");
+        assert_eq!(v["trace"]["error"]["stream_descriptor"]["name"], "users");
+        assert!(v["trace"]["error"]["internal_message"].is_null());
+        assert!(v["trace"]["emitted_at"].is_f64());
+    }
+}
