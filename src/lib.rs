@@ -153,9 +153,15 @@ pub struct ReaderResource(RefCell<reader::Reader<http::WasiTransport>>);
 impl wit::GuestReader for ReaderResource {
     fn open(
         config: String,
-        streams: Vec<wit::SelectedStream>,
+        streams: Option<Vec<wit::SelectedStream>>,
         state: Option<String>,
     ) -> Result<wit::ReaderHandle, wit::ConnectorError> {
+        let streams = streams.unwrap_or_else(|| {
+            streams::STREAMS
+                .iter()
+                .map(|s| wit::SelectedStream { name: s.name.to_string(), sync_mode: wit::SyncMode::FullRefresh })
+                .collect()
+        });
         let reader = reader::Reader::open(http::WasiTransport, &config, &streams, state.as_deref(), log)?;
         Ok(wit::ReaderHandle::new(ReaderResource(RefCell::new(reader))))
     }
@@ -169,4 +175,8 @@ impl wit::GuestReader for ReaderResource {
     }
 }
 
+// Only the component exports these symbols; a native build (unit and
+// integration tests link this crate) has no use for them, and their names
+// (`ingest:source/source@0.1.0#…`) are not valid native symbol names.
+#[cfg(target_arch = "wasm32")]
 bindings::export!(Component with_types_in bindings);

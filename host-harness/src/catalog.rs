@@ -172,15 +172,6 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// Every discovered stream, selected in full refresh (what `read` does
-/// without `--catalog`).
-pub fn select_all(streams: &[StreamInfo]) -> Vec<SelectedStream> {
-    streams
-        .iter()
-        .map(|s| SelectedStream { name: s.name.clone(), sync_mode: SyncMode::FullRefresh })
-        .collect()
-}
-
 /// The Airbyte `AirbyteStream` JSON of one discovered stream.
 pub fn stream_json(s: &StreamInfo) -> Value {
     let mut properties = Map::new();

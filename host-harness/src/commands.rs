@@ -312,20 +312,16 @@ fn read<W: Write>(
     selection: Option<Vec<SelectedStream>>,
     state: Option<String>,
 ) -> Result<Outcome, Failure> {
-    let selection = match selection {
-        Some(s) => s,
-        None => {
-            let streams = guest.call(out, "discover", |s, b| b.ingest_source_source().call_discover(s, config))??;
-            catalog::select_all(&streams)
-        }
-    };
-    logger::info!(
-        "read: {} stream(s): {}",
-        selection.len(),
-        selection.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
-    );
+    match &selection {
+        Some(s) => logger::info!(
+            "read: {} stream(s): {}",
+            s.len(),
+            s.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        None => logger::info!("read: every stream (no --catalog)"),
+    }
     let reader: ResourceAny = guest.call(out, "open", |s, b| {
-        b.ingest_source_source().reader().call_open(s, config, &selection, state.as_ref())
+        b.ingest_source_source().reader().call_open(s, config, selection.as_deref(), state.as_ref())
     })??;
 
     let mut progress = Progress::default();

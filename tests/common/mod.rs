@@ -1,0 +1,571 @@
+//! Shared helpers of the integration tests: running the real host binary with the real component,
+//! parsing its Airbyte output, and the expected data computed from the capture copies in
+//! `tests/fixtures/captures/`.
+#![allow(dead_code)]
+
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// The six seed streams, in the order a read without a catalog reads them.
+pub const STREAMS: [&str; 6] = ["cards", "collections", "dashboards", "users", "databases", "native_query_snippets"];
+
+/// Streams with an `updated_at` cursor (collections have no `updated_at` in Metabase).
+pub const CURSOR_STREAMS: [&str; 5] = ["cards", "dashboards", "users", "databases", "native_query_snippets"];
+
+/// The capture sets of `tests/fixtures/captures/`.
+pub const SETS: [&str; 3] = ["legacy-pre-0.50", "v0.50-2024-06", "mbql4"];
+
+/// The keys `GET /api/dashboard/:id` hydrates that the list `GET /api/dashboard` does not return
+/// (the same list `tools/make_fixtures.py` removes).
+pub const DASHBOARD_DETAIL_ONLY: [&str; 8] = [
+    "dashcards", "tabs", "param_values", "param_fields", "can_write", "collection",
+    "collection_authority_level", "last_used_param_values",
+];
+
+/// Upper bound of one host run; a run that takes longer is killed and the test fails.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    repo().join("tests").join("fixtures")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    fixtures_dir().join(name)
+}
+
+/// A scratch directory for files a test writes (inside Cargo's target directory).
+pub fn scratch_dir(test: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("metabase-source-tests").join(test);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+pub fn host_binary() -> PathBuf {
+    let path = match std::env::var_os("HOST_HARNESS") {
+        Some(p) => PathBuf::from(p),
+        None => repo().join("target").join("release").join("host-harness"),
+    };
+    assert!(
+        path.is_file(),
+        "host binary {} is missing: run ./build.sh first (or set HOST_HARNESS to the host-harness binary)",
+        path.display()
+    );
+    path
+}
+
+pub fn component() -> PathBuf {
+    let path = repo().join("dist").join("metabase_source.wasm");
+    assert!(path.is_file(), "component {} is missing: run ./build.sh first", path.display());
+    path
+}
+
+pub fn cache_dir() -> PathBuf {
+    repo().join("target").join("test-component-cache")
+}
+
+/// What one host run produced.
+#[derive(Debug)]
+pub struct Output {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// stdout, one JSON message per line.
+    pub messages: Vec<Value>,
+}
+
+static WARM: Once = Once::new();
+
+/// Runs the host once (`spec`) before anything else, so the compiled component is in the cache
+/// before the tests of this binary run hosts in parallel.
+fn warm_cache() {
+    WARM.call_once(|| {
+        let out = run_raw(&["spec"], RUN_TIMEOUT);
+        assert_eq!(out.code, 0, "warming the component cache with `spec` failed\n{}", out.describe());
+    });
+}
+
+/// Runs `host-harness --component <repo>/dist/metabase_source.wasm --cache-dir <cache> ARGS...`.
+pub fn run_host(args: &[&str]) -> Output {
+    warm_cache();
+    run_raw(args, RUN_TIMEOUT)
+}
+
+fn run_raw(args: &[&str], timeout: Duration) -> Output {
+    let host = host_binary();
+    let component = component();
+    let cache = cache_dir();
+    let mut full: Vec<String> = vec![
+        "--component".into(),
+        component.display().to_string(),
+        "--cache-dir".into(),
+        cache.display().to_string(),
+    ];
+    full.extend(args.iter().map(|s| s.to_string()));
+
+    let mut child = Command::new(&host)
+        .args(&full)
+        .current_dir(repo())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", host.display()));
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = so.read_to_end(&mut b);
+        b
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = se.read_to_end(&mut b);
+        b
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for host") {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    let mut out = Output { args: full, code: -1, stdout, stderr, messages: Vec::new() };
+    let Some(status) = status else {
+        panic!("host run exceeded {:?} and was killed\n{}", timeout, out.describe());
+    };
+    out.code = status.code().unwrap_or(-1);
+    for (i, line) in out.stdout.lines().enumerate() {
+        match serde_json::from_str::<Value>(line) {
+            Ok(v) if v.is_object() && v.get("type").is_some_and(Value::is_string) => out.messages.push(v),
+            _ => panic!("stdout line {} is not an Airbyte JSON message: {line:?}\n{}", i + 1, out.describe()),
+        }
+    }
+    out
+}
+
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl Output {
+    /// For assertion messages: the command, exit code, and the start of stdout and stderr.
+    pub fn describe(&self) -> String {
+        let records = self.of_type("RECORD").count();
+        let other: Vec<&str> = self
+            .stdout
+            .lines()
+            .filter(|l| !l.contains("\"type\":\"RECORD\""))
+            .map(|l| clip(l, 600))
+            .collect();
+        format!(
+            "command: host-harness {}\nexit code: {}\nstdout: {} RECORD lines; other lines:\n{}\nstderr:\n{}",
+            self.args.join(" "),
+            self.code,
+            records,
+            clip(&other.join("\n"), 12000),
+            clip(&self.stderr, 6000)
+        )
+    }
+
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code\n{}", self.describe());
+        self
+    }
+
+    pub fn of_type<'a>(&'a self, t: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.messages.iter().filter(move |m| m["type"] == t)
+    }
+
+    /// The `record` objects of every RECORD message.
+    pub fn all_records(&self) -> Vec<&Value> {
+        self.of_type("RECORD").map(|m| &m["record"]).collect()
+    }
+
+    /// The `data` of the RECORDs of one stream, in output order.
+    pub fn records(&self, stream: &str) -> Vec<&Value> {
+        self.of_type("RECORD").filter(|m| m["record"]["stream"] == stream).map(|m| &m["record"]["data"]).collect()
+    }
+
+    /// The `state` objects of every STATE message.
+    pub fn states(&self) -> Vec<&Value> {
+        self.of_type("STATE").map(|m| &m["state"]).collect()
+    }
+
+    /// The per-stream STATEs of one stream.
+    pub fn states_of(&self, stream: &str) -> Vec<&Value> {
+        self.states().into_iter().filter(|s| s["stream"]["stream_descriptor"]["name"] == stream).collect()
+    }
+
+    /// The `trace` objects of every TRACE message.
+    pub fn traces(&self) -> Vec<&Value> {
+        self.of_type("TRACE").map(|m| &m["trace"]).collect()
+    }
+
+    /// The `error` objects of every TRACE ERROR.
+    pub fn trace_errors(&self) -> Vec<&Value> {
+        self.traces().into_iter().filter(|t| t["type"] == "ERROR").map(|t| &t["error"]).collect()
+    }
+
+    /// STREAM_STATUS values of one stream, in order (`STARTED`, `RUNNING`, `COMPLETE`, `INCOMPLETE`).
+    pub fn stream_statuses(&self, stream: &str) -> Vec<String> {
+        self.traces()
+            .into_iter()
+            .filter(|t| t["type"] == "STREAM_STATUS")
+            .filter(|t| t["stream_status"]["stream_descriptor"]["name"] == stream)
+            .map(|t| t["stream_status"]["status"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    /// The `connectionStatus` of the single CONNECTION_STATUS message.
+    pub fn connection_status(&self) -> &Value {
+        let all: Vec<&Value> = self.of_type("CONNECTION_STATUS").collect();
+        assert_eq!(all.len(), 1, "expected one CONNECTION_STATUS\n{}", self.describe());
+        &all[0]["connectionStatus"]
+    }
+
+    /// The `catalog` of the single CATALOG message.
+    pub fn catalog(&self) -> &Value {
+        let all: Vec<&Value> = self.of_type("CATALOG").collect();
+        assert_eq!(all.len(), 1, "expected one CATALOG\n{}", self.describe());
+        &all[0]["catalog"]
+    }
+
+    /// The `spec` of the single SPEC message.
+    pub fn spec(&self) -> &Value {
+        let all: Vec<&Value> = self.of_type("SPEC").collect();
+        assert_eq!(all.len(), 1, "expected one SPEC\n{}", self.describe());
+        &all[0]["spec"]
+    }
+
+    /// Asserts that no secret of `config` appears anywhere in stdout or stderr.
+    pub fn assert_no_secrets(&self, config: &Value) {
+        for key in ["password", "api_key", "session_token"] {
+            if let Some(secret) = config.get(key).and_then(Value::as_str) {
+                assert!(
+                    !self.stdout.contains(secret) && !self.stderr.contains(secret),
+                    "the secret `{key}` of the config appears in the host's output\n{}",
+                    self.describe()
+                );
+            }
+        }
+    }
+}
+
+/// `message` and `internal_message` of a TRACE ERROR, joined, for substring checks.
+pub fn error_text(error: &Value) -> String {
+    format!(
+        "{} {}",
+        error["message"].as_str().unwrap_or(""),
+        error["internal_message"].as_str().unwrap_or("")
+    )
+}
+
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+pub fn fixture_config(name: &str) -> Value {
+    read_json(&fixture(&format!("{name}.config.json")))
+}
+
+/// `--replay tests/fixtures/NAME.har COMMAND --config tests/fixtures/NAME.config.json EXTRA...`
+pub fn replay(name: &str, command: &str, extra: &[&str]) -> Output {
+    let har = fixture(&format!("{name}.har")).display().to_string();
+    let config = fixture(&format!("{name}.config.json")).display().to_string();
+    let mut args = vec!["--replay", har.as_str(), command, "--config", config.as_str()];
+    args.extend_from_slice(extra);
+    let out = run_host(&args);
+    out.assert_no_secrets(&fixture_config(name));
+    out
+}
+
+// ------------------------------------------------------------------------------------------------
+// Expected data, computed from the capture copies (independently of the HAR files)
+// ------------------------------------------------------------------------------------------------
+
+pub fn capture(set: &str, rel: &str) -> Value {
+    read_json(&fixtures_dir().join("captures").join(set).join(rel))
+}
+
+fn as_items(v: Value, what: &str) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        other => panic!("{what}: expected a JSON array, got {other}"),
+    }
+}
+
+/// Every `*.json` object of a capture directory, sorted by `id`.
+fn capture_dir(set: &str, rel: &str) -> Vec<Value> {
+    let dir = fixtures_dir().join("captures").join(set).join(rel);
+    let mut items: Vec<Value> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| read_json(&p))
+        .collect();
+    items.sort_by_key(|o| o["id"].as_i64());
+    items
+}
+
+/// `GET /api/user/:id` → the shape of a `GET /api/user` item: `group_ids` from the memberships.
+pub fn user_list_item(detail: &Value) -> Value {
+    let mut item: Map<String, Value> = detail.as_object().unwrap().clone();
+    if let Some(m) = item.remove("user_group_memberships") {
+        let ids: Vec<Value> = m.as_array().unwrap().iter().map(|g| g["id"].clone()).collect();
+        item.insert("group_ids".into(), Value::Array(ids));
+    }
+    Value::Object(item)
+}
+
+pub fn dashboard_list_item(detail: &Value) -> Value {
+    let mut item = detail.as_object().unwrap().clone();
+    for k in DASHBOARD_DETAIL_ONLY {
+        item.remove(k);
+    }
+    Value::Object(item)
+}
+
+pub fn snippet_items() -> Vec<Value> {
+    as_items(capture("fixture-server", "native-query-snippet.json"), "snippets")
+}
+
+/// The items each stream of a capture set serves, by stream name.
+pub fn expected_items(set: &str) -> BTreeMap<&'static str, Vec<Value>> {
+    let mut m = BTreeMap::new();
+    if set == "legacy-pre-0.50" {
+        m.insert("cards", as_items(capture(set, "api/card.json"), "card.json"));
+        m.insert("dashboards", as_items(capture(set, "api/dashboard.json"), "dashboard.json"));
+        m.insert("users", as_items(capture(set, "api/user.json"), "user.json"));
+    } else {
+        m.insert("cards", capture_dir(set, "api/card"));
+        m.insert("dashboards", capture_dir(set, "api/dashboard").iter().map(dashboard_list_item).collect());
+        m.insert("users", vec![user_list_item(&capture(set, "api/user/1.json"))]);
+    }
+    m.insert("collections", as_items(capture(set, "api/collection.json"), "collection.json"));
+    m.insert("databases", as_items(capture(set, "api/database.json"), "database.json"));
+    m.insert("native_query_snippets", snippet_items());
+    m
+}
+
+/// The id of an item or record as a comparable string (`"root"`, `"27"`).
+pub fn id_string(v: &Value) -> String {
+    match &v["id"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("id is neither a string nor a number: {other} in {v}"),
+    }
+}
+
+pub fn sorted_ids<'a>(items: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
+    let mut ids: Vec<String> = items.into_iter().map(id_string).collect();
+    ids.sort();
+    ids
+}
+
+// ------------------------------------------------------------------------------------------------
+// Catalog and value checks
+// ------------------------------------------------------------------------------------------------
+
+/// The stream named `name` of a CATALOG.
+pub fn catalog_stream<'a>(catalog: &'a Value, name: &str) -> &'a Value {
+    catalog["streams"]
+        .as_array()
+        .expect("catalog.streams is an array")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("stream {name} missing from the catalog: {catalog}"))
+}
+
+/// The JSON Schema `type`s of a property, as a list (`"integer"` → `["integer"]`).
+pub fn prop_types(prop: &Value) -> Vec<String> {
+    match &prop["type"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().filter_map(|t| t.as_str().map(String::from)).collect(),
+        _ => vec![],
+    }
+}
+
+fn is_timestamp_prop(prop: Option<&Value>) -> bool {
+    prop.is_some_and(|p| p["format"] == "date-time")
+}
+
+/// A Metabase timestamp (`2024-06-19T11:57:35.85999Z`, `2021-07-21T19:25:28.6083`, `…+02:00`) as
+/// the connector must write it: RFC 3339, UTC, exactly 6 fractional digits. No offset means UTC.
+pub fn rfc3339_micros(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut micros = 0i64;
+    if i < b.len() && b[i] == b'.' {
+        let start = i + 1;
+        let mut end = start;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+        if end == start {
+            return None;
+        }
+        let digits = &s[start..end];
+        let six: String = digits.chars().chain(std::iter::repeat('0')).take(6).collect();
+        micros = six.parse().ok()?;
+        i = end;
+    }
+    let offset_s = match &s[i..] {
+        "" | "Z" | "z" => 0,
+        rest if (rest.starts_with('+') || rest.starts_with('-')) => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            let t = rest[1..].replace(':', "");
+            if t.len() != 4 || !t.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let oh: i64 = t[0..2].parse().ok()?;
+            let om: i64 = t[2..4].parse().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    let total = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1_000_000 + micros;
+    let (secs, us) = (total.div_euclid(1_000_000), total.rem_euclid(1_000_000));
+    let (days, sod) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    let (y, mo, d) = civil_from_days(days);
+    Some(format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{us:06}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    ))
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Asserts that a RECORD's `data` holds every key of the captured item with the value the
+/// connector must write for it: timestamps (fields the schema declares `date-time`) as RFC 3339
+/// UTC microseconds, integers as JSON integers, nested objects and arrays equal as JSON, anything
+/// else unchanged. `collections` ids are strings.
+pub fn assert_record_matches(stream: &str, schema_props: &Value, record: &Value, item: &Value) {
+    let id = id_string(item);
+    let data = record.as_object().unwrap_or_else(|| panic!("{stream} {id}: record data is not an object: {record}"));
+    for (key, want) in item.as_object().unwrap() {
+        let got = data
+            .get(key)
+            .unwrap_or_else(|| panic!("{stream} {id}: captured key `{key}` missing from the record {record}"));
+        let prop = schema_props.get(key);
+        let ctx = || format!("{stream} id {id}, field `{key}`: captured {want}, record has {got}");
+        if key == "id" && stream == "collections" {
+            assert_eq!(got, &Value::String(id.clone()), "{} (collection ids are strings)", ctx());
+            continue;
+        }
+        match want {
+            Value::String(s) if is_timestamp_prop(prop) => {
+                let expected = rfc3339_micros(s).unwrap_or_else(|| panic!("{}: capture is not a timestamp", ctx()));
+                assert_eq!(got.as_str(), Some(expected.as_str()), "{}", ctx());
+            }
+            Value::Number(n) if n.is_i64() || n.is_u64() => {
+                let declared_number = prop.is_some_and(|p| {
+                    let t = prop_types(p);
+                    t.iter().any(|t| t == "number") && !t.iter().any(|t| t == "integer")
+                });
+                if declared_number {
+                    assert_eq!(got.as_f64(), n.as_f64(), "{}", ctx());
+                } else {
+                    assert!(got.is_i64() || got.is_u64(), "{} (an integer must stay a JSON integer)", ctx());
+                    assert_eq!(got.as_i64(), n.as_i64(), "{}", ctx());
+                }
+            }
+            Value::Number(n) => assert_eq!(got.as_f64(), n.as_f64(), "{}", ctx()),
+            _ => assert_eq!(got, want, "{}", ctx()),
+        }
+    }
+}
+
+/// A configured catalog selecting `streams` in full refresh (for `--catalog`).
+pub fn configured_catalog(catalog: &Value, streams: &[&str]) -> Value {
+    let selected: Vec<Value> = streams
+        .iter()
+        .map(|s| {
+            json!({
+                "stream": catalog_stream(catalog, s),
+                "sync_mode": "full_refresh",
+                "destination_sync_mode": "overwrite",
+            })
+        })
+        .collect();
+    json!({ "streams": selected })
+}
+
+/// The HAR entries of a fixture, as (method, path+query, entry).
+pub fn har_entries(har: &Value) -> Vec<(String, String, Value)> {
+    har["log"]["entries"]
+        .as_array()
+        .expect("log.entries")
+        .iter()
+        .map(|e| {
+            let url = e["request"]["url"].as_str().unwrap();
+            let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+            let path = url[after_scheme..].find('/').map(|i| &url[after_scheme + i..]).unwrap_or("/");
+            (e["request"]["method"].as_str().unwrap().to_string(), path.to_string(), e.clone())
+        })
+        .collect()
+}
+
+pub fn write_json(path: &Path, v: &Value) {
+    std::fs::write(path, serde_json::to_string_pretty(v).unwrap()).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}

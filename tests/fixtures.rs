@@ -1,0 +1,177 @@
+//! The HAR fixtures themselves (no host needed): they hold the capture bodies in the envelopes the
+//! real server sends, the request sequence the connector makes, credentials only as REDACTED, and
+//! they are what `tools/make_fixtures.py` generates.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::process::Command;
+
+const FULL: [(&str, &str); 3] = [
+    ("legacy_password", "legacy-pre-0.50"),
+    ("v050_api_key", "v0.50-2024-06"),
+    ("v052_session_token", "mbql4"),
+];
+
+fn har(name: &str) -> Value {
+    read_json(&fixture(&format!("{name}.har")))
+}
+
+fn body(entry: &Value) -> Value {
+    serde_json::from_str(entry["response"]["content"]["text"].as_str().unwrap()).expect("JSON body")
+}
+
+/// (method, path+query) of every entry.
+fn requests(har: &Value) -> Vec<String> {
+    har_entries(har).into_iter().map(|(m, p, _)| format!("{m} {p}")).collect()
+}
+
+#[test]
+fn full_fixtures_hold_the_captures_in_real_envelopes() {
+    for (name, set) in FULL {
+        let har = har(name);
+        let config = fixture_config(name);
+        let page = config.get("page_size").and_then(Value::as_u64).unwrap_or(1000);
+        let expected = expected_items(set);
+        let entries = har_entries(&har);
+        let get = |path: &str| -> Value {
+            let (_, _, e) = entries.iter().find(|(m, p, _)| m == "GET" && p == path).unwrap_or_else(|| panic!("{name}: no GET {path}"));
+            assert_eq!(e["response"]["status"], 200, "{name}: GET {path}");
+            body(e)
+        };
+        for (stream, path) in [
+            ("cards", "/api/card"),
+            ("collections", "/api/collection"),
+            ("dashboards", "/api/dashboard"),
+            ("native_query_snippets", "/api/native-query-snippet"),
+        ] {
+            assert_eq!(get(path), Value::Array(expected[stream].clone()), "{name}: {path} is the bare capture array");
+        }
+        let dbs = &expected["databases"];
+        assert_eq!(get("/api/database"), json!({"data": dbs, "total": dbs.len()}), "{name}: /api/database envelope");
+        let users = &expected["users"];
+        assert!(users.len() as u64 <= page, "the captures have fewer users than a page");
+        assert_eq!(
+            get(&format!("/api/user?limit={page}&offset=0")),
+            json!({"data": users, "total": users.len(), "limit": page, "offset": 0}),
+            "{name}: /api/user envelope"
+        );
+        let current = get("/api/user/current");
+        assert_eq!(current, capture(set, "api/user/1.json"), "{name}: /api/user/current is the user/1.json capture");
+    }
+}
+
+#[test]
+fn fixtures_hold_the_connector_request_sequence() {
+    let read: Vec<String> = [
+        "GET /api/card",
+        "GET /api/collection",
+        "GET /api/dashboard",
+        "GET /api/user?limit=1000&offset=0",
+        "GET /api/database",
+        "GET /api/native-query-snippet",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let with_login = |inner: &[String]| -> Vec<String> {
+        let mut v = vec!["POST /api/session".to_string()];
+        v.extend_from_slice(inner);
+        v.push("DELETE /api/session".into());
+        v
+    };
+    let current = vec!["GET /api/user/current".to_string()];
+
+    let mut want = [with_login(&current), with_login(&current), with_login(&read)].concat();
+    assert_eq!(requests(&har("legacy_password")), want, "legacy_password");
+
+    want = [current.clone(), current.clone(), read.clone()].concat();
+    assert_eq!(requests(&har("v050_api_key")), want, "v050_api_key");
+
+    let mut paged = read.clone();
+    paged[3] = "GET /api/user?limit=1&offset=0".into();
+    assert_eq!(requests(&har("v052_session_token")), [current.clone(), current.clone(), paged].concat());
+
+    assert_eq!(requests(&har("wrong_password")), vec!["POST /api/session".to_string(); 3]);
+    assert_eq!(requests(&har("bad_api_key")), [current.clone(), current.clone(), vec!["GET /api/card".into()]].concat());
+    assert_eq!(requests(&har("non_admin")), [current.clone(), current, read].concat());
+}
+
+#[test]
+fn failure_fixtures_answer_like_metabase() {
+    for (_, _, e) in har_entries(&har("wrong_password")) {
+        assert_eq!(e["response"]["status"], 401);
+        assert_eq!(body(&e), json!({"errors": {"password": "did not match stored password"}}));
+    }
+    for (_, _, e) in har_entries(&har("bad_api_key")) {
+        assert_eq!(e["response"]["status"], 401);
+        assert_eq!(e["response"]["content"]["text"], "Unauthenticated");
+        assert_eq!(e["response"]["content"]["mimeType"], "text/plain;charset=utf-8");
+    }
+    let non_admin = har("non_admin");
+    for (m, p, e) in har_entries(&non_admin) {
+        if p.starts_with("/api/user?") {
+            assert_eq!(e["response"]["status"], 403);
+            assert_eq!(e["response"]["content"]["text"], "You don't have permissions to do that.");
+            assert_eq!(e["response"]["content"]["mimeType"], "text/plain;charset=utf-8");
+        } else {
+            assert_eq!(e["response"]["status"], 200, "{m} {p}");
+        }
+        if p == "/api/user/current" {
+            let mut want = capture("v0.50-2024-06", "api/user/1.json");
+            want["is_superuser"] = json!(false);
+            assert_eq!(body(&e), want, "the v0.50 user, not an admin");
+        }
+    }
+}
+
+#[test]
+fn fixtures_carry_credentials_only_as_redacted() {
+    for name in ["legacy_password", "v050_api_key", "v052_session_token", "wrong_password", "bad_api_key", "non_admin"] {
+        let text = std::fs::read_to_string(fixture(&format!("{name}.har"))).unwrap();
+        let config = fixture_config(name);
+        for key in ["password", "api_key", "session_token"] {
+            if let Some(secret) = config[key].as_str() {
+                assert!(!text.contains(secret), "{name}.har contains the config's {key}");
+            }
+        }
+        let har: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(har["log"]["version"], "1.2");
+        for (m, p, e) in har_entries(&har) {
+            let req = &e["request"];
+            assert!(req["url"].as_str().unwrap().starts_with("https://metabase.example.com/api/"), "{name}: {}", req["url"]);
+            for h in req["headers"].as_array().unwrap() {
+                let n = h["name"].as_str().unwrap().to_ascii_lowercase();
+                if n == "x-api-key" || n == "x-metabase-session" || n == "cookie" || n == "authorization" {
+                    assert_eq!(h["value"], "REDACTED", "{name}: {m} {p}: header {n}");
+                }
+            }
+            if let Some(text) = req["postData"]["text"].as_str() {
+                let post: Value = serde_json::from_str(text).unwrap();
+                assert_eq!(post["password"], "REDACTED", "{name}: {m} {p}: the password in the body");
+            }
+            let content = &e["response"]["content"];
+            let size = content["text"].as_str().unwrap().len() as u64;
+            assert_eq!(content["size"].as_u64(), Some(size), "{name}: {m} {p}: content.size");
+        }
+    }
+}
+
+#[test]
+fn fixtures_are_what_make_fixtures_generates() {
+    let script = repo().join("tools").join("make_fixtures.py");
+    let out = match Command::new("python3").arg(&script).arg("--check").output() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("SKIPPED: cannot run python3 ({e})");
+            return;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "the fixtures are stale: run python3 tools/make_fixtures.py\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,501 @@
+//! The real host running the component live (no --replay) against a loopback HTTP/1.1 server
+//! written here, which answers from a fixture HAR and records every request it receives.
+//! Only 127.0.0.1; every server is bounded in requests and time.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Most requests one server answers; later connections are dropped unanswered.
+const MAX_REQUESTS: usize = 64;
+/// A server stops accepting after this long, whatever happens.
+const SERVER_LIFETIME: Duration = Duration::from_secs(150);
+
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    /// Path and query as sent (`/api/user?limit=1000&offset=0`).
+    target: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    /// `METHOD path?query` with the query parameters sorted, for order-insensitive matching.
+    fn key(&self) -> String {
+        normalized_key(&self.method, &self.target)
+    }
+}
+
+fn normalized_key(method: &str, target: &str) -> String {
+    match target.split_once('?') {
+        Some((path, q)) => {
+            let mut params: Vec<&str> = q.split('&').filter(|p| !p.is_empty()).collect();
+            params.sort();
+            format!("{method} {path}?{}", params.join("&"))
+        }
+        None => format!("{method} {target}"),
+    }
+}
+
+/// One canned answer of the HAR.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+struct Shared {
+    /// Answers by request key, consumed in order; the last one is reused when exhausted.
+    answers: HashMap<String, (usize, Vec<Answer>)>,
+    /// The login the server accepts: (username, password).
+    login: Option<(String, String)>,
+    requests: Vec<Request>,
+}
+
+struct Server {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    shared: Arc<Mutex<Shared>>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serves the exchanges of `tests/fixtures/<har>.har`.
+    fn start(har: &str, login: Option<(String, String)>) -> Server {
+        let har = read_json(&fixture(&format!("{har}.har")));
+        let mut answers: HashMap<String, (usize, Vec<Answer>)> = HashMap::new();
+        for (method, target, entry) in har_entries(&har) {
+            let res = &entry["response"];
+            let headers = res["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| (h["name"].as_str().unwrap().to_string(), h["value"].as_str().unwrap().to_string()))
+                .filter(|(k, _)| !["content-length", "transfer-encoding", "connection"].contains(&k.to_ascii_lowercase().as_str()))
+                .collect();
+            answers.entry(normalized_key(&method, &target)).or_insert((0, Vec::new())).1.push(Answer {
+                status: res["status"].as_u64().unwrap() as u16,
+                reason: res["statusText"].as_str().unwrap_or("").to_string(),
+                headers,
+                body: res["content"]["text"].as_str().unwrap_or("").to_string(),
+            });
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Mutex::new(Shared { answers, login, requests: Vec::new() }));
+        let (stop2, shared2) = (stop.clone(), shared.clone());
+        let accept = std::thread::spawn(move || {
+            let deadline = Instant::now() + SERVER_LIFETIME;
+            let accepted = AtomicUsize::new(0);
+            let mut workers = Vec::new();
+            while !stop2.load(Ordering::SeqCst) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if accepted.fetch_add(1, Ordering::SeqCst) >= MAX_REQUESTS {
+                            drop(stream); // over budget: refuse by closing
+                            continue;
+                        }
+                        let shared = shared2.clone();
+                        workers.push(std::thread::spawn(move || serve_connection(stream, &shared)));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        Server { port, stop, shared, accept: Some(accept) }
+    }
+
+    fn api_url(&self, host: &str) -> String {
+        format!("http://{host}:{}/api", self.port)
+    }
+
+    /// How many requests the server has received so far.
+    fn requests_so_far(&self) -> usize {
+        self.shared.lock().unwrap().requests.len()
+    }
+
+    /// Stops the server and returns every request it received, in arrival order.
+    fn finish(mut self) -> Vec<Request> {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+        let shared = self.shared.lock().unwrap();
+        shared.requests.clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// One request per connection: read it, answer with `Connection: close`, close.
+fn serve_connection(stream: TcpStream, shared: &Mutex<Shared>) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(20)));
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let Some(req) = read_request(&mut reader) else { return };
+    let answer = {
+        let mut s = shared.lock().unwrap();
+        s.requests.push(req.clone());
+        answer_for(&mut s, &req)
+    };
+    let mut out = format!("HTTP/1.1 {} {}\r\n", answer.status, answer.reason);
+    for (k, v) in &answer.headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if answer.status != 204 && answer.status != 304 {
+        out.push_str(&format!("Content-Length: {}\r\n", answer.body.len()));
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    let mut stream = stream;
+    let _ = stream.write_all(out.as_bytes());
+    let _ = stream.write_all(answer.body.as_bytes());
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+fn answer_for(s: &mut Shared, req: &Request) -> Answer {
+    let text = |status: u16, reason: &str, body: &str, ct: &str| Answer {
+        status,
+        reason: reason.into(),
+        headers: vec![("Content-Type".into(), ct.into())],
+        body: body.into(),
+    };
+    if req.method == "POST" && req.target == "/api/session" {
+        // Check the credentials like Metabase does, then answer with the HAR's session.
+        let body: Value = serde_json::from_str(&req.body).unwrap_or(Value::Null);
+        let ok = s.login.as_ref().is_some_and(|(u, p)| body["username"] == u.as_str() && body["password"] == p.as_str());
+        if !ok {
+            return text(401, "Unauthorized", r#"{"errors":{"password":"did not match stored password"}}"#, "application/json;charset=utf-8");
+        }
+    }
+    match s.answers.get_mut(&req.key()) {
+        Some((next, list)) => {
+            let a = list[(*next).min(list.len() - 1)].clone();
+            *next += 1;
+            a
+        }
+        None => text(404, "Not Found", "API endpoint does not exist.", "text/plain;charset=utf-8"),
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.trim_end().splitn(3, ' ');
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        if headers.len() > 100 {
+            return None;
+        }
+    }
+    let get = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    let mut body = Vec::new();
+    if let Some(len) = get("content-length") {
+        let len: usize = len.parse().ok()?;
+        if len > 1 << 20 {
+            return None;
+        }
+        body.resize(len, 0);
+        reader.read_exact(&mut body).ok()?;
+    } else if get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let n = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+            if n == 0 {
+                let mut end = String::new();
+                reader.read_line(&mut end).ok()?;
+                break;
+            }
+            if body.len() + n > 1 << 20 {
+                return None;
+            }
+            let start = body.len();
+            body.resize(start + n, 0);
+            reader.read_exact(&mut body[start..]).ok()?;
+            let mut crlf = String::new();
+            reader.read_line(&mut crlf).ok()?;
+        }
+    }
+    Some(Request { method, target, headers, body: String::from_utf8_lossy(&body).into_owned() })
+}
+
+// ------------------------------------------------------------------------------------------------
+
+fn write_config(test: &str, config: &Value) -> std::path::PathBuf {
+    let path = scratch_dir(test).join("config.json");
+    write_json(&path, config);
+    path
+}
+
+fn run_live(server: &Server, test: &str, command: &str, config: &Value) -> Output {
+    let path = write_config(&format!("{test}-{command}"), config);
+    let allow = format!("127.0.0.1:{}", server.port);
+    let out = run_host(&["--allow-host", &allow, command, "--config", path.to_str().unwrap()]);
+    out.assert_no_secrets(config);
+    out
+}
+
+const READ_PATHS: [&str; 6] = [
+    "GET /api/card",
+    "GET /api/collection",
+    "GET /api/dashboard",
+    "GET /api/user?limit=1000&offset=0",
+    "GET /api/database",
+    "GET /api/native-query-snippet",
+];
+
+fn keys(requests: &[Request]) -> Vec<String> {
+    requests.iter().map(Request::key).collect()
+}
+
+/// The records of a run by stream, each stream's data sorted by id (emitted_at left out).
+fn records_by_stream(out: &Output) -> Vec<(String, Vec<Value>)> {
+    STREAMS
+        .iter()
+        .map(|s| {
+            let mut v: Vec<Value> = out.records(s).into_iter().cloned().collect();
+            v.sort_by_key(id_string);
+            (s.to_string(), v)
+        })
+        .collect()
+}
+
+fn assert_same_records(live: &Output, fixture_name: &str) {
+    let replayed = replay(fixture_name, "read", &[]);
+    replayed.expect_code(0);
+    let (a, b) = (records_by_stream(live), records_by_stream(&replayed));
+    for ((stream, l), (_, r)) in a.iter().zip(b.iter()) {
+        assert!(!l.is_empty(), "live run has no {stream} records\n{}", live.describe());
+        assert_eq!(l, r, "{stream}: the live records differ from the replay of {fixture_name}.har");
+    }
+}
+
+#[test]
+fn live_api_key() {
+    let server = Server::start("v050_api_key", None);
+    let key = "mb_bGl2ZS10ZXN0LWtleS0wMDAwMDAwMDA";
+    let config = json!({"instance_api_url": server.api_url("127.0.0.1"), "api_key": key});
+    let check = run_live(&server, "live_api_key", "check", &config);
+    let check_requests = server.requests_so_far();
+    let read = run_live(&server, "live_api_key", "read", &config);
+    let requests = server.finish();
+
+    check.expect_code(0);
+    assert_eq!(check.connection_status()["status"], "SUCCEEDED", "{}", check.describe());
+    read.expect_code(0);
+    for r in &requests {
+        assert_eq!(r.header("X-API-Key"), Some(key), "{} {}: X-API-Key", r.method, r.target);
+        assert_eq!(r.header("X-Metabase-Session"), None, "{} {}: no session header with an API key", r.method, r.target);
+    }
+    assert_same_records(&read, "v050_api_key");
+    assert_eq!(keys(&requests[..check_requests]), ["GET /api/user/current"], "requests of check");
+    assert_eq!(keys(&requests[check_requests..]), READ_PATHS, "requests of read");
+}
+
+#[test]
+fn live_session_token() {
+    let server = Server::start("v052_session_token", None);
+    let token = "6c0e5a8b-2f4d-4b9a-8e17-3d5c9f0a1b26";
+    // page_size 1 as in the fixture's config, so the HAR's paged /api/user request matches.
+    let config = json!({"instance_api_url": format!("{}/", server.api_url("127.0.0.1")), "session_token": token, "page_size": 1});
+    let read = run_live(&server, "live_session_token", "read", &config);
+    let requests = server.finish();
+
+    read.expect_code(0);
+    for r in &requests {
+        assert_eq!(r.header("X-Metabase-Session"), Some(token), "{} {}: session header", r.method, r.target);
+        assert_eq!(r.header("X-API-Key"), None, "{} {}", r.method, r.target);
+    }
+    assert_same_records(&read, "v052_session_token");
+    let mut want: Vec<String> = READ_PATHS.iter().map(|s| s.to_string()).collect();
+    want[3] = "GET /api/user?limit=1&offset=0".into();
+    assert_eq!(keys(&requests), want, "requests of read");
+}
+
+#[test]
+fn live_username_password() {
+    let (user, pass) = ("user@example.com", "live-test-password");
+    let server = Server::start("legacy_password", Some((user.into(), pass.into())));
+    // No /api suffix, as in the fixture's config: the connector must add it.
+    let config = json!({"instance_api_url": format!("http://127.0.0.1:{}", server.port), "username": user, "password": pass});
+    let check = run_live(&server, "live_password", "check", &config);
+    let check_requests = server.requests_so_far();
+    let read = run_live(&server, "live_password", "read", &config);
+    let requests = server.finish();
+    check.expect_code(0);
+    assert_eq!(check.connection_status()["status"], "SUCCEEDED", "{}", check.describe());
+    read.expect_code(0);
+
+    // The HAR's logins answer these session ids, in order.
+    let har = read_json(&fixture("legacy_password.har"));
+    let sessions: Vec<String> = har_entries(&har)
+        .into_iter()
+        .filter(|(m, t, _)| m == "POST" && t == "/api/session")
+        .map(|(_, _, e)| {
+            let body: Value = serde_json::from_str(e["response"]["content"]["text"].as_str().unwrap()).unwrap();
+            body["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+
+    // Every login is a POST /api/session with the credentials as JSON; the requests after it
+    // carry the session it returned, and the last one ends that session.
+    let starts: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].key() == "POST /api/session").collect();
+    assert!(!starts.is_empty() && starts[0] == 0, "the first request must be the login: {:?}", keys(&requests));
+    assert!(starts.len() <= sessions.len(), "more logins than the HAR has: {:?}", keys(&requests));
+    for (n, &start) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).copied().unwrap_or(requests.len());
+        let sid = &sessions[n];
+        let login = &requests[start];
+        let body: Value = serde_json::from_str(&login.body).unwrap_or_else(|e| panic!("login body is not JSON ({e}): {:?}", login.body));
+        assert_eq!(body, json!({"username": user, "password": pass}), "login body");
+        assert!(
+            login.header("Content-Type").is_some_and(|c| c.starts_with("application/json")),
+            "login Content-Type: {:?}",
+            login.header("Content-Type")
+        );
+        assert_eq!(login.header("X-Metabase-Session"), None, "no session before the login");
+        for r in &requests[start + 1..end] {
+            assert_eq!(r.header("X-Metabase-Session"), Some(sid.as_str()), "{} {}: the session the login returned", r.method, r.target);
+            assert_eq!(r.header("X-API-Key"), None);
+        }
+        assert_eq!(requests[end - 1].key(), "DELETE /api/session", "login #{n}: the session is ended last: {:?}", keys(&requests));
+    }
+    assert_same_records(&read, "legacy_password");
+
+    assert_eq!(
+        keys(&requests[..check_requests]),
+        ["POST /api/session", "GET /api/user/current", "DELETE /api/session"],
+        "requests of check"
+    );
+    let mut want = vec!["POST /api/session"];
+    want.extend(READ_PATHS);
+    want.push("DELETE /api/session");
+    assert_eq!(keys(&requests[check_requests..]), want, "requests of read: one login, the six streams, one logout");
+}
+
+#[test]
+fn denied_host_makes_no_request() {
+    let server = Server::start("v050_api_key", None);
+    let config = json!({"instance_api_url": server.api_url("localhost"), "api_key": "mb_ZGVuaWVkLWhvc3QtdGVzdC1rZXk"});
+    // Only 127.0.0.1:<port> is allowed; the config names localhost:<port>.
+    let read = run_live(&server, "denied_host", "read", &config);
+    let server_port = server.port;
+    let requests = server.finish();
+
+    read.expect_code(1);
+    assert!(requests.is_empty(), "the server must see no request, saw {:?}", keys(&requests));
+    assert!(read.all_records().is_empty(), "{}", read.describe());
+    let errors = read.trace_errors();
+    assert!(
+        errors.iter().any(|e| {
+            let t = error_text(e).to_ascii_lowercase();
+            t.contains("denied") || t.contains("not allowed")
+        }),
+        "an error saying the request was denied expected\n{}",
+        read.describe()
+    );
+    let e = errors.iter().find(|e| error_text(e).contains("denied")).unwrap();
+    assert_eq!(e["failure_type"], "config_error", "{e}");
+    let msg = e["message"].as_str().unwrap_or("");
+    let prefix = format!("The host denied the request GET localhost:{}/api/", server_port);
+    assert!(msg.starts_with(&prefix) && msg.contains("not on the host's allow-list"), "{msg}");
+}
+
+#[test]
+fn record_then_replay_gives_the_same_records_and_no_secrets() {
+    let (user, pass) = ("user@example.com", "record-test-password");
+    let server = Server::start("legacy_password", Some((user.into(), pass.into())));
+    let config = json!({"instance_api_url": format!("http://127.0.0.1:{}/api/", server.port), "username": user, "password": pass});
+    let dir = scratch_dir("record_then_replay");
+    let har_path = dir.join("recorded.har");
+    let _ = std::fs::remove_file(&har_path);
+    let config_path = dir.join("config.json");
+    write_json(&config_path, &config);
+    let allow = format!("127.0.0.1:{}", server.port);
+    let live = run_host(&[
+        "--allow-host",
+        &allow,
+        "--record",
+        har_path.to_str().unwrap(),
+        "read",
+        "--config",
+        config_path.to_str().unwrap(),
+    ]);
+    let requests = server.finish();
+    live.expect_code(0);
+    live.assert_no_secrets(&config);
+
+    // The HAR holds every exchange, with no credential: not the password, not a session id.
+    let text = std::fs::read_to_string(&har_path).unwrap_or_else(|e| panic!("no HAR written ({e})\n{}", live.describe()));
+    assert!(!text.contains(pass), "the recorded HAR contains the password");
+    let har: Value = serde_json::from_str(&text).expect("the recorded HAR is JSON");
+    assert_eq!(har["log"]["version"], "1.2");
+    let recorded = har_entries(&har);
+    assert_eq!(recorded.len(), requests.len(), "one HAR entry per request the server saw");
+    for (m, p, e) in &recorded {
+        for h in e["request"]["headers"].as_array().unwrap() {
+            let n = h["name"].as_str().unwrap().to_ascii_lowercase();
+            if n == "x-metabase-session" || n == "x-api-key" {
+                assert_eq!(h["value"], "REDACTED", "{m} {p}: {n}");
+            }
+        }
+    }
+    for r in &requests {
+        if let Some(sid) = r.header("X-Metabase-Session") {
+            assert!(!text.contains(sid), "the recorded HAR contains the session id {sid}");
+        }
+    }
+
+    // Replaying the recording (no network, no server) gives the same records.
+    let replayed = run_host(&["--replay", har_path.to_str().unwrap(), "read", "--config", config_path.to_str().unwrap()]);
+    replayed.expect_code(0);
+    let (a, b) = (records_by_stream(&live), records_by_stream(&replayed));
+    for ((stream, l), (_, r)) in a.iter().zip(b.iter()) {
+        assert!(!l.is_empty(), "no {stream} records");
+        assert_eq!(l, r, "{stream}: replay of the recording differs from the live run");
+    }
+}

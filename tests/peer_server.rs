@@ -1,0 +1,223 @@
+//! The real host against the project's realistic loopback Metabase (`../shared/peer/fixture_server.py`,
+//! v0.50 shapes, 127.0.0.1 only): check, discover and a paged read in every auth mode, compared with
+//! what the server itself serves. Skipped (with the reason printed) when python3 or the script is absent.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Kills the fixture server when the test ends, passed or not.
+struct ServerGuard {
+    child: Child,
+}
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Peer {
+    _guard: ServerGuard,
+    http_url: String,
+    port: u16,
+    api_key: String,
+    session_token: String,
+    username: String,
+    password: String,
+}
+
+fn script() -> PathBuf {
+    repo().join("..").join("shared").join("peer").join("fixture_server.py")
+}
+
+fn python_available() -> bool {
+    Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn start_peer(log: &std::path::Path) -> Option<Peer> {
+    let script = script();
+    if !script.is_file() {
+        eprintln!("SKIPPED: {} not found (the peer fixture server lives beside the repo)", script.display());
+        return None;
+    }
+    if !python_available() {
+        eprintln!("SKIPPED: python3 is not on PATH");
+        return None;
+    }
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .args(["--port", "0", "--users", "8", "--quiet", "--log"])
+        .arg(log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start fixture_server.py");
+    let stdout = child.stdout.take().unwrap();
+    let guard = ServerGuard { child };
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut kv = std::collections::HashMap::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("fixture_server.py did not print READY within 30 s");
+        if line.trim() == "READY" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(' ') {
+            kv.insert(k.to_string(), v.trim().to_string());
+        }
+    }
+    let get = |k: &str| kv.get(k).cloned().unwrap_or_else(|| panic!("fixture_server.py did not print {k}: {kv:?}"));
+    let http_url = get("HTTP_URL");
+    assert!(http_url.starts_with("http://127.0.0.1:"), "loopback only: {http_url}");
+    Some(Peer {
+        port: get("PORT").parse().expect("PORT"),
+        http_url,
+        api_key: get("API_KEY"),
+        session_token: get("SESSION_TOKEN"),
+        username: get("USERNAME"),
+        password: get("PASSWORD"),
+        _guard: guard,
+    })
+}
+
+/// A tiny HTTP/1.1 GET with the API key; returns the parsed JSON body of a 200.
+fn server_get(peer: &Peer, path: &str) -> Value {
+    let mut s = TcpStream::connect(("127.0.0.1", peer.port)).expect("connect to fixture server");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-API-Key: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        peer.port, peer.api_key
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    let text = String::from_utf8(raw).expect("UTF-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "chunked bodies not handled here");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: body is not JSON: {e}"))
+}
+
+fn unwrap_envelope(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        Value::Object(mut o) => match o.remove("data") {
+            Some(Value::Array(a)) => a,
+            _ => panic!("envelope without data array"),
+        },
+        other => panic!("unexpected body {other}"),
+    }
+}
+
+#[test]
+fn peer_fixture_server_all_auth_modes() {
+    let log = scratch_dir("peer-server").join("requests.log");
+    let _ = std::fs::remove_file(&log);
+    let Some(peer) = start_peer(&log) else { return };
+    // The server's own log (`METHOD PATH?QUERY STATUS BYTES auth=… fault=…`), one line per request.
+    let logged = || -> Vec<String> {
+        std::fs::read_to_string(&log).unwrap_or_default().lines().map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" ")).collect()
+    };
+
+    // What the server serves, by stream (GET /api/user without limit/offset returns every user).
+    let served: Vec<(&str, Vec<Value>)> = [
+        ("cards", "/api/card"),
+        ("collections", "/api/collection"),
+        ("dashboards", "/api/dashboard"),
+        ("users", "/api/user"),
+        ("databases", "/api/database"),
+        ("native_query_snippets", "/api/native-query-snippet"),
+    ]
+    .into_iter()
+    .map(|(stream, path)| (stream, unwrap_envelope(server_get(&peer, path))))
+    .collect();
+    let users = &served.iter().find(|(s, _)| *s == "users").unwrap().1;
+    assert!(users.len() > 3, "page_size 3 must force several /api/user pages ({} users)", users.len());
+
+    let modes = [
+        ("api_key", json!({"instance_api_url": peer.http_url, "api_key": peer.api_key, "page_size": 3})),
+        ("session_token", json!({"instance_api_url": peer.http_url, "session_token": peer.session_token, "page_size": 3})),
+        (
+            "password",
+            json!({"instance_api_url": peer.http_url, "username": peer.username, "password": peer.password, "page_size": 3}),
+        ),
+    ];
+    let allow = format!("127.0.0.1:{}", peer.port);
+    for (mode, config) in modes {
+        let path = scratch_dir(&format!("peer-{mode}")).join("config.json");
+        write_json(&path, &config);
+        let cfg = path.to_str().unwrap();
+
+        let check = run_host(&["--allow-host", &allow, "check", "--config", cfg]);
+        check.assert_no_secrets(&config);
+        check.expect_code(0);
+        assert_eq!(check.connection_status()["status"], "SUCCEEDED", "{mode}\n{}", check.describe());
+
+        let discover = run_host(&["--allow-host", &allow, "discover", "--config", cfg]);
+        discover.assert_no_secrets(&config);
+        discover.expect_code(0);
+        let names: Vec<&str> =
+            discover.catalog()["streams"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+        assert_eq!(names.len(), 6, "{mode}: six streams: {names:?}");
+        for s in STREAMS {
+            assert!(names.contains(&s), "{mode}: stream {s} missing: {names:?}");
+        }
+
+        let before = logged().len();
+        let read = run_host(&["--allow-host", &allow, "read", "--config", cfg]);
+        // page_size 3 over the active users: limit=3 at offsets 0, 3, 6, … until a short page.
+        let user_pages: Vec<String> = logged()[before..]
+            .iter()
+            .filter(|l| l.starts_with("GET /api/user?"))
+            .map(|l| {
+                let mut q: Vec<&str> = l.split_once('?').unwrap().1.split('&').collect();
+                q.sort();
+                q.join("&")
+            })
+            .collect();
+        let want_pages: Vec<String> = (0..users.len().div_ceil(3)).map(|p| format!("limit=3&offset={}", p * 3)).collect();
+        assert_eq!(user_pages, want_pages, "{mode}: /api/user pages");
+        read.assert_no_secrets(&config);
+        read.expect_code(0);
+        assert!(read.trace_errors().is_empty(), "{mode}\n{}", read.describe());
+        for (stream, items) in &served {
+            let records = read.records(stream);
+            assert_eq!(records.len(), items.len(), "{mode}/{stream}: record count\n{}", read.describe());
+            assert_eq!(sorted_ids(records.iter().copied()), sorted_ids(items), "{mode}/{stream}: ids");
+            for item in items {
+                let rec = records.iter().find(|r| id_string(r) == id_string(item)).unwrap();
+                for key in item.as_object().unwrap().keys() {
+                    assert!(rec.get(key).is_some(), "{mode}/{stream} {}: key {key} missing", id_string(item));
+                }
+            }
+            let states = read.states_of(stream);
+            assert_eq!(states.len(), 1, "{mode}/{stream}: one STATE");
+            assert_eq!(states[0]["sourceStats"]["recordCount"].as_f64(), Some(items.len() as f64), "{mode}/{stream}");
+        }
+    }
+}
