@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""The performance benchmark: the real host and component against a loopback Metabase.
+
+Run it with `./build.sh bench` (which builds first). Python 3.8+ stdlib only; the peer comparison
+also needs what ../shared/peer/setup.sh installs (it runs only when ../shared/peer exists).
+
+For each size it starts ../shared/peer/fixture_server.py --cards N (one GET /api/card response of N
+real-shaped cards, as Metabase serves it), then, in the same run:
+  - the transfer floor: the same body fetched by a plain HTTP client (curl if present, else urllib);
+  - the host: `host-harness read` of the `cards` stream, its wall time, records/s, MB/s of body,
+    peak RSS (ru_maxrss of the child, from wait4), and the ratio wall / floor;
+  - cold start: process start to the first byte of stdout for `spec`, first with an empty compiled
+    component cache, then with the cache filled;
+  - the .wasm size;
+  - with --peer (default when ../shared/peer exists): ../shared/peer/compare.sh N, whose last line is
+    `ratio_records_per_s host/peer = X`.
+Targets (from the performance issue) are printed next to the figures as met / MISSED. Nothing here
+is a test: the numbers are for people, measured on a shared, noisy machine.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEER = os.path.join(os.path.dirname(ROOT), "shared", "peer")
+HOST = os.path.join(ROOT, "target", "release", "host-harness")
+WASM = os.path.join(ROOT, "dist", "metabase_source.wasm")
+API_KEY = "mb_fixtureapikey0000000000"
+MIB = 1024 * 1024
+
+
+class Fixture:
+    """fixture_server.py on 127.0.0.1, stopped on exit."""
+
+    def __init__(self, cards):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(PEER, "fixture_server.py"), "--port", "0", "--cards", str(cards), "--quiet"],
+            stdout=subprocess.PIPE, text=True)
+        self.info = {}
+        for line in self.proc.stdout:
+            line = line.strip()
+            if line == "READY":
+                break
+            key, _, value = line.partition(" ")
+            self.info[key] = value
+        if "HTTP_URL" not in self.info:
+            raise SystemExit("bench: the fixture server did not start")
+        self.url = self.info["HTTP_URL"]
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def transfer_floor(url):
+    """Seconds and bytes for a plain client to fetch GET /api/card (best of 3)."""
+    best, size = None, 0
+    for _ in range(3):
+        t0 = time.monotonic()
+        if shutil.which("curl"):
+            out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}",
+                                  "-H", "X-API-Key: " + API_KEY, url + "card"],
+                                 capture_output=True, text=True, check=True).stdout
+            size = int(out)
+        else:
+            req = urllib.request.Request(url + "card", headers={"X-API-Key": API_KEY})
+            with urllib.request.urlopen(req) as r:
+                size = 0
+                while True:
+                    chunk = r.read(1 << 20)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+        dt = time.monotonic() - t0
+        best = dt if best is None else min(best, dt)
+    return best, size
+
+
+def run_measured(cmd, stdout_path):
+    """Wall seconds, peak RSS (bytes), exit code, RECORD count of one host run."""
+    t0 = time.monotonic()
+    with open(stdout_path, "wb") as out:
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    records = 0
+    with open(stdout_path, "rb") as f:
+        for line in f:
+            if line.startswith(b'{"type":"RECORD"'):
+                records += 1
+    return wall, ru.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), records
+
+
+def first_byte_seconds(cmd):
+    """Process start to the first byte on stdout."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p.stdout.read(1)
+    dt = time.monotonic() - t0
+    p.stdout.read()
+    p.wait()
+    return dt
+
+
+def bench_cards(n, work, cache):
+    fx = Fixture(n)
+    try:
+        floor_s, body = transfer_floor(fx.url)
+        config = os.path.join(work, "config.json")
+        with open(config, "w") as f:
+            json.dump({"instance_api_url": fx.url, "api_key": API_KEY}, f)
+        catalog = os.path.join(work, "catalog.json")
+        with open(catalog, "w") as f:
+            json.dump({"streams": [{"stream": {"name": "cards", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                                    "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}, f)
+        cmd = [HOST, "--component", WASM, "--cache-dir", cache, "--quiet", "--memory-limit-mib", "512",
+               "read", "--config", config, "--catalog", catalog]
+        runs = [run_measured(cmd, os.path.join(work, "out.jsonl")) for _ in range(2)]
+        wall, rss, code, records = min(runs)
+        if code != 0 or records != n:
+            print("  cards=%d: host run failed (exit %d, %d records)" % (n, code, records))
+        return {"n": n, "body_bytes": body, "floor_s": floor_s, "wall_s": wall, "rss": rss,
+                "records": records, "exit": code}
+    finally:
+        fx.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="1000,20000,100000", help="card counts (default 1000,20000,100000)")
+    ap.add_argument("--no-peer", action="store_true", help="skip ../shared/peer/compare.sh")
+    ap.add_argument("--peer-cards", type=int, default=20000)
+    a = ap.parse_args()
+    for path in (HOST, WASM):
+        if not os.path.exists(path):
+            raise SystemExit("bench: %s is missing: run ./build.sh build first" % os.path.relpath(path, ROOT))
+    if not os.path.exists(os.path.join(PEER, "fixture_server.py")):
+        raise SystemExit("bench: ../shared/peer/fixture_server.py is missing; it serves the benchmark data")
+
+    work = tempfile.mkdtemp(prefix="metabase-bench-")
+    try:
+        cache = os.path.join(work, "cache")
+        print("== artifact: dist/metabase_source.wasm = %d bytes (%.2f MiB; target <= 1 MiB: %s)"
+              % (os.path.getsize(WASM), os.path.getsize(WASM) / MIB, "met" if os.path.getsize(WASM) <= MIB else "MISSED"))
+
+        spec = [HOST, "--component", WASM, "--cache-dir", cache, "spec"]
+        cold = first_byte_seconds(spec)
+        cached = min(first_byte_seconds(spec) for _ in range(5))
+        print("== cold start to first output byte (spec): first %.1f ms (compiles), cached %.1f ms (target <= 20 ms: %s)"
+              % (cold * 1000, cached * 1000, "met" if cached <= 0.020 else "MISSED"))
+
+        results = []
+        print("== cards: host read of one GET /api/card response vs. the transfer floor")
+        print("   %8s %10s %9s %10s %9s %9s %10s %8s" % ("cards", "body MB", "floor s", "host s", "rec/s", "MB/s", "peak RSS", "x floor"))
+        for n in [int(s) for s in a.sizes.split(",") if s]:
+            r = bench_cards(n, work, cache)
+            results.append(r)
+            print("   %8d %10.1f %9.3f %10.3f %9.0f %9.1f %7.1f MiB %8.2f"
+                  % (n, r["body_bytes"] / 1e6, r["floor_s"], r["wall_s"], r["records"] / r["wall_s"],
+                     r["body_bytes"] / 1e6 / r["wall_s"], r["rss"] / MIB, r["wall_s"] / r["floor_s"]))
+        by_n = {r["n"]: r for r in results}
+        if 100000 in by_n:
+            r = by_n[100000]
+            print("   100k cards: wall %.2fx the floor (target <= 5x: %s); peak RSS %.1f MiB (target <= 64 MiB: %s)"
+                  % (r["wall_s"] / r["floor_s"], "met" if r["wall_s"] <= 5 * r["floor_s"] else "MISSED",
+                     r["rss"] / MIB, "met" if r["rss"] <= 64 * MIB else "MISSED"))
+            if 1000 in by_n:
+                flat = r["rss"] / by_n[1000]["rss"]
+                print("   peak RSS 100k / 1k = %.2f (target <= 1.10, flat: %s)" % (flat, "met" if flat <= 1.10 else "MISSED"))
+
+        if not a.no_peer and os.path.exists(os.path.join(PEER, "compare.sh")):
+            print("== peer: ../shared/peer/compare.sh %d (Airbyte's source-metabase vs. this host, same run)" % a.peer_cards)
+            p = subprocess.run([os.path.join(PEER, "compare.sh"), "--runs", "1", str(a.peer_cards), HOST, "--component", WASM,
+                                "--cache-dir", cache, "--memory-limit-mib", "512"],
+                               capture_output=True, text=True, cwd=ROOT)
+            tail = [l for l in p.stdout.splitlines() if l.strip()][-8:]
+            for line in tail:
+                print("   " + line)
+            m = re.search(r"ratio_records_per_s host/peer = ([0-9.]+)", p.stdout)
+            if m:
+                ratio = float(m.group(1))
+                print("ratio_records_per_s host/peer = %.1f (target >= 50: %s)" % (ratio, "met" if ratio >= 50 else "MISSED"))
+            else:
+                print("   compare.sh gave no ratio (exit %d): %s" % (p.returncode, p.stderr.strip()[-300:]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
