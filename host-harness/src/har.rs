@@ -176,6 +176,105 @@ impl Content {
     }
 }
 
+impl Response {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    }
+
+    /// The body as the server meant it: `content` decoded from base64 when
+    /// stored so, then from its `Content-Encoding` when the exporter kept the
+    /// compressed bytes (see [`decode_content_encoding`]).
+    pub fn decoded_body(&self) -> Result<Vec<u8>, String> {
+        let stored = self.content.body()?;
+        match self.header("content-encoding") {
+            Some(codings) => decode_content_encoding(stored, codings, self.content.size),
+            None => Ok(stored),
+        }
+    }
+
+    /// Where a redirect points: the `Location` header, else HAR's `redirectURL`.
+    pub fn location(&self) -> Option<&str> {
+        self.header("location").or(Some(self.redirect_url.as_str())).filter(|l| !l.is_empty())
+    }
+}
+
+/// Undoes `Content-Encoding` (`gzip`, `x-gzip`, `deflate`, `br`, `identity`,
+/// or a list of them, applied in order) on a HAR body, when the body is still
+/// encoded.
+///
+/// HAR writers disagree here: browsers and mitmproxy store the decoded body
+/// and keep the `Content-Encoding` header; others store the bytes as they
+/// came over the wire (base64). Both must replay, so decoding is attempted
+/// and accepted only when it is certain: gzip needs its magic number and CRC,
+/// zlib-wrapped deflate its Adler-32, brotli a complete stream (raw deflate, which has no check, only for a body
+/// that is not text). When decoding fails, a body that is already decoded
+/// (its length is HAR's `content.size`, or it is UTF-8 text) is served as is;
+/// anything else is an error naming the encoding.
+pub fn decode_content_encoding(stored: Vec<u8>, codings: &str, content_size: i64) -> Result<Vec<u8>, String> {
+    let codings: Vec<String> = codings
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty() && c != "identity")
+        .collect();
+    if codings.is_empty() || stored.is_empty() {
+        return Ok(stored);
+    }
+    let mut body = stored.clone();
+    let mut failure = None;
+    // The last coding listed was applied last, so it is undone first.
+    for coding in codings.iter().rev() {
+        match decode_one(&body, coding) {
+            Ok(decoded) => body = decoded,
+            Err(e) => {
+                failure = Some(format!("{coding}: {e}"));
+                break;
+            }
+        }
+    }
+    let Some(failure) = failure else { return Ok(body) };
+    let already_decoded = (content_size > 0 && stored.len() as i64 == content_size) || std::str::from_utf8(&stored).is_ok();
+    if already_decoded {
+        Ok(stored)
+    } else {
+        Err(format!(
+            "the response says Content-Encoding: {}, but its body is neither decoded text nor valid {failure}",
+            codings.join(", ")
+        ))
+    }
+}
+
+fn decode_one(input: &[u8], coding: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match coding {
+        "gzip" | "x-gzip" => {
+            if !input.starts_with(&[0x1f, 0x8b]) {
+                return Err("no gzip header".into());
+            }
+            let mut d = flate2::read::MultiGzDecoder::new(input);
+            d.read_to_end(&mut out).map_err(|e| e.to_string())?;
+        }
+        "deflate" => {
+            // RFC 9110 says zlib-wrapped; some servers send raw deflate.
+            let zlib = flate2::read::ZlibDecoder::new(input).read_to_end(&mut out);
+            if zlib.is_err() {
+                if std::str::from_utf8(input).is_ok() {
+                    return Err("not a zlib stream".into());
+                }
+                out.clear();
+                flate2::read::DeflateDecoder::new(input).read_to_end(&mut out).map_err(|e| e.to_string())?;
+            }
+        }
+        "br" => {
+            // The decoder fails on a stream that does not end properly.
+            brotli_decompressor::Decompressor::new(input, 64 * 1024).read_to_end(&mut out).map_err(|e| e.to_string())?;
+        }
+        other => return Err(format!("unsupported Content-Encoding {other:?}")),
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Timings {
     #[serde(default)]
@@ -610,6 +709,136 @@ mod tests {
         let mut expected = b"\xff\xfe".to_vec();
         expected.extend_from_slice(b"REDACTED");
         assert_eq!(e.response.content.body().unwrap(), expected);
+    }
+
+    /// `[{"id":1,"name":"card 1","archived":false}, … up to id 40]`, as its
+    /// JSON text and brotli-compressed (by another implementation).
+    fn forty_cards() -> String {
+        let items: Vec<String> =
+            (1..=40).map(|i| format!(r#"{{"id":{i},"name":"card {i}","archived":false}}"#)).collect();
+        format!("[{}]", items.join(","))
+    }
+    const FORTY_CARDS_BR: &str = "G84G4CwKbNuYdSbZQZ9238RQLLfS9lQ2ljqZMLsVS1fotAgZSF96vm7uO4/+nVIcFXAmTUh1ofMR+bHCL3J5A8/4vN6dqfM0KAqORmJQsdCxMXGwcXHxXgi+EoiVUpVcrdSoaqlra+po6+riDcKuIFZKVXK1UqOqpa6tqaOtq4s3GLuGWClVydVKjaqWuramjrauLt4QrIIj";
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn compress(coding: &str, body: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        match coding {
+            "gzip" => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(body).unwrap();
+                e.finish().unwrap()
+            }
+            "deflate" => {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(body).unwrap();
+                e.finish().unwrap()
+            }
+            "raw-deflate" => {
+                let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(body).unwrap();
+                e.finish().unwrap()
+            }
+            "br" => base64::engine::general_purpose::STANDARD.decode(FORTY_CARDS_BR).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
+    /// A response as an exporter writes it: `Content-Encoding` header, body
+    /// text stored as given, optionally base64.
+    fn encoded_response(coding: &str, text: String, base64: bool, size: i64) -> Response {
+        let mut r = entry("GET", "http://h/api/card", None).response;
+        r.headers = vec![
+            NameValue { name: "Content-Type".into(), value: "application/json".into() },
+            NameValue { name: "Content-Encoding".into(), value: coding.into() },
+        ];
+        r.content = Content {
+            size,
+            mime_type: "application/json".into(),
+            text: Some(text),
+            encoding: base64.then(|| "base64".to_string()),
+        };
+        r
+    }
+
+    #[test]
+    fn compressed_bodies_stored_compressed_are_decoded() {
+        let body = forty_cards();
+        for coding in ["gzip", "deflate", "br"] {
+            let wire = compress(coding, body.as_bytes());
+            assert_ne!(wire, body.as_bytes());
+            // As Fiddler-style exporters write it: the wire bytes, base64, size = decoded length.
+            let r = encoded_response(coding, b64(&wire), true, body.len() as i64);
+            assert_eq!(r.decoded_body().unwrap(), body.as_bytes(), "{coding}");
+            // Some exporters leave content.size at 0 or -1.
+            let r = encoded_response(coding, b64(&wire), true, 0);
+            assert_eq!(r.decoded_body().unwrap(), body.as_bytes(), "{coding}, no size");
+        }
+        // Raw deflate (no zlib wrapper), which some servers send as `deflate`.
+        let r = encoded_response("deflate", b64(&compress("raw-deflate", body.as_bytes())), true, -1);
+        assert_eq!(r.decoded_body().unwrap(), body.as_bytes());
+        // x-gzip, upper case, and a list of codings applied in order.
+        let twice = compress("gzip", &compress("deflate", body.as_bytes()));
+        let r = encoded_response("Deflate, X-GZIP", b64(&twice), true, -1);
+        assert_eq!(r.decoded_body().unwrap(), body.as_bytes());
+    }
+
+    #[test]
+    fn compressed_bodies_stored_decoded_are_served_as_is() {
+        let body = forty_cards();
+        for coding in ["gzip", "deflate", "br", "gzip, br"] {
+            // As Chromium, Firefox and mitmproxy write it: decoded text, header kept.
+            let r = encoded_response(coding, body.clone(), false, body.len() as i64);
+            assert_eq!(r.decoded_body().unwrap(), body.as_bytes(), "{coding}");
+            // Decoded, but base64 anyway and with no size.
+            let r = encoded_response(coding, b64(body.as_bytes()), true, -1);
+            assert_eq!(r.decoded_body().unwrap(), body.as_bytes(), "{coding} base64");
+        }
+        // Identity and empty bodies.
+        assert_eq!(encoded_response("identity", "x".into(), false, 1).decoded_body().unwrap(), b"x");
+        assert_eq!(encoded_response("gzip", String::new(), false, 0).decoded_body().unwrap(), b"");
+    }
+
+    #[test]
+    fn undecodable_compressed_body_is_a_clear_error() {
+        // Binary, not gzip, and not the decoded length: neither form.
+        let r = encoded_response("gzip", b64(&[0xff, 0x00, 0x13, 0x37]), true, 100);
+        let e = r.decoded_body().unwrap_err();
+        assert!(e.contains("Content-Encoding: gzip"), "{e}");
+        let r = encoded_response("zstd", b64(&[0xff, 0x00]), true, 100);
+        assert!(r.decoded_body().unwrap_err().contains("zstd"));
+    }
+
+    #[test]
+    fn redirects_keep_their_target() {
+        let mut r = entry("GET", "http://h/api/card", None).response;
+        r.status = 301;
+        r.redirect_url = "https://h/api/card".into();
+        assert_eq!(r.location(), Some("https://h/api/card"));
+        r.headers = vec![NameValue { name: "location".into(), value: "/api/card/".into() }];
+        assert_eq!(r.location(), Some("/api/card/"));
+        r.headers.clear();
+        r.redirect_url.clear();
+        assert_eq!(r.location(), None);
+    }
+
+    #[test]
+    fn entries_for_other_hosts_and_non_http_urls_are_ignored() {
+        let entries = vec![
+            entry("GET", "data:text/plain,hello", None),
+            entry("GET", "chrome-extension://abc/script.js", None),
+            entry("GET", "https://fonts.example.net/api/card", None),
+            entry("GET", "http://127.0.0.1:3000/favicon.ico", None),
+            entry("GET", "http://127.0.0.1:3000/api/card", None),
+        ];
+        let mut m = Matcher::new(&entries);
+        let k = RequestKey::from_url("GET", "http://127.0.0.1:3000/api/card").unwrap();
+        assert_eq!(m.find(&entries, &k, b""), Some(4));
+        let other = RequestKey::from_url("GET", "http://127.0.0.1:3001/api/card").unwrap();
+        assert_eq!(m.find(&entries, &other, b""), None);
     }
 
     #[test]
