@@ -58,6 +58,8 @@ case "${1:-run}" in
         ;;
     test)
         build
+        say "building the sandbox probe component (tests/guests/probe, used by tests/sandbox.rs)"
+        cargo build --profile component --locked --target wasm32-wasip2 -p probe-guest
         say "running every test"
         cargo test --release --locked --workspace
         ;;

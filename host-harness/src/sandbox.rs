@@ -194,7 +194,16 @@ pub fn classify(store: &Store<HostState>, err: &wasmtime::Error, func: &str, lim
     } else if trap == Some(&Trap::Interrupt) {
         format!("the component did not return within {} s (--call-timeout-s)", limits.call_timeout.as_secs())
     } else if let Some(trap) = trap {
-        let panic = stderr_tail.iter().rev().find(|l| l.contains("panicked at")).cloned();
+        // Rust prints `thread '…' panicked at FILE:LINE:COL:` and the panic's
+        // message on the next line: show both.
+        let panic = stderr_tail.iter().rposition(|l| l.contains("panicked at")).map(|i| {
+            let mut p = stderr_tail[i].trim_end_matches(':').to_string();
+            if let Some(what) = stderr_tail.get(i + 1).filter(|l| !l.starts_with("note:")) {
+                p.push_str(": ");
+                p.push_str(what.trim());
+            }
+            p
+        });
         match panic {
             Some(p) => format!("the component crashed in {func}: {trap} ({p})"),
             None => format!("the component crashed in {func}: {trap}"),

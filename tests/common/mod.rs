@@ -3,6 +3,8 @@
 //! `tests/fixtures/captures/`.
 #![allow(dead_code)]
 
+pub mod server;
+
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -101,8 +103,13 @@ pub fn run_host(args: &[&str]) -> Output {
 }
 
 fn run_raw(args: &[&str], timeout: Duration) -> Output {
+    run_component(&component(), args, timeout)
+}
+
+/// Runs the host with another component (a test guest such as `tests/guests/probe`), bounded by
+/// `timeout`.
+pub fn run_component(component: &Path, args: &[&str], timeout: Duration) -> Output {
     let host = host_binary();
-    let component = component();
     let cache = cache_dir();
     let mut full: Vec<String> = vec![
         "--component".into(),
