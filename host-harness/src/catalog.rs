@@ -222,8 +222,10 @@ pub fn stream_json(s: &StreamInfo) -> Value {
         out["source_defined_cursor"] = json!(true);
         out["default_cursor_field"] = json!([c]);
     }
+    // The protocol's AirbyteStream has no description field; JSON Schema's
+    // own `description` carries it where every tool can show it.
     if let Some(d) = &s.description {
-        out["description"] = json!(d);
+        out["json_schema"]["description"] = json!(d);
     }
     out
 }
@@ -319,6 +321,7 @@ mod tests {
         assert_eq!(v["default_cursor_field"], json!(["updated_at"]));
         assert_eq!(v["source_defined_cursor"], json!(true));
         assert_eq!(v["supported_sync_modes"], json!(["full_refresh", "incremental"]));
-        assert_eq!(v["description"], "Saved questions");
+        assert_eq!(v["json_schema"]["description"], "Saved questions");
+        assert!(v.get("description").is_none(), "not a field of AirbyteStream");
     }
 }

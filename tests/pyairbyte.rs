@@ -1,0 +1,205 @@
+//! PyAirbyte end to end: `airbyte.get_source("source-metabase", local_executable=
+//! "bin/source-metabase-wasm", config=...)` reads every stream from a loopback Metabase
+//! (`../shared/peer/fixture_server.py`) into PyAirbyte's DuckDB cache, and every table has the rows
+//! a direct run of the host reads and a column for **every field our discover declares**, with
+//! the DuckDB type the declared type maps to.
+//!
+//! Needs the project venv `.venv/pyairbyte` (PyAirbyte + DuckDB, made by `./build.sh test`); skipped
+//! with the reason printed when it cannot exist (no Python 3.10–3.12). PyAirbyte runs offline.
+
+mod common;
+mod tools;
+
+use common::{read_json, scratch_dir, write_json};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+fn wrapper() -> std::path::PathBuf {
+    tools::repo().join("bin").join("source-metabase-wasm")
+}
+
+/// Runs the wrapper like any Airbyte source executable.
+fn source(args: &[&str]) -> tools::Ran {
+    let mut cmd = Command::new(wrapper());
+    cmd.args(["--quiet"]).args(args).current_dir(std::env::temp_dir());
+    tools::run_bounded(cmd, Duration::from_secs(180), "bin/source-metabase-wasm")
+}
+
+fn messages(stdout: &str) -> Vec<Value> {
+    stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+/// PyAirbyte's column name for a property (its lower-case normalizer: lower case, anything but
+/// `[a-z0-9_]` becomes `_`).
+fn column_name(property: &str) -> String {
+    property.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+/// The DuckDB types a declared JSON Schema property may land as.
+fn duckdb_types_for(prop: &Value) -> &'static [&'static str] {
+    let types: Vec<&str> = match &prop["type"] {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect(),
+        _ => vec![],
+    };
+    match (types.first().copied(), prop["format"].as_str()) {
+        (Some("string"), Some("date-time")) => &["TIMESTAMP", "TIMESTAMP WITH TIME ZONE"],
+        (Some("string"), Some("date")) => &["DATE"],
+        (Some("string"), _) => &["VARCHAR"],
+        (Some("integer"), _) => &["BIGINT"],
+        (Some("number"), _) => &["DOUBLE", "DECIMAL(38,9)"],
+        (Some("boolean"), _) => &["BOOLEAN"],
+        (Some("array"), _) | (Some("object"), _) => &["JSON"],
+        _ => &[],
+    }
+}
+
+#[test]
+fn wrapper_runs_from_any_directory_and_through_a_symlink() {
+    let out = source(&["spec"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(messages(&out.stdout)[0]["type"], "SPEC");
+    let dir = scratch_dir("wrapper-symlink");
+    let link = dir.join("source-metabase");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(wrapper(), &link).unwrap();
+    let mut cmd = Command::new(&link);
+    cmd.arg("spec").current_dir("/");
+    let out = tools::run_bounded(cmd, Duration::from_secs(60), "symlinked wrapper");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(messages(&out.stdout)[0]["type"], "SPEC");
+}
+
+#[test]
+fn pyairbyte_reads_every_stream_and_every_declared_column_into_duckdb() {
+    let python = match tools::venv_python("pyairbyte") {
+        Ok(p) => p,
+        Err(reason) => return tools::skip("pyairbyte", &format!("no PyAirbyte venv: {reason}")),
+    };
+    let dir = scratch_dir("pyairbyte");
+    let server = match tools::FixtureServer::start(&["--cards", "40", "--users", "8"], &dir.join("requests.log")) {
+        Ok(s) => s,
+        Err(reason) => return tools::skip("pyairbyte", &reason),
+    };
+    let config = json!({"instance_api_url": server.http_url, "username": server.username, "password": server.password});
+    let config_path = dir.join("config.json");
+    write_json(&config_path, &config);
+    let cfg = config_path.to_str().unwrap();
+
+    // What the host itself declares and reads from this server.
+    let discover = source(&["discover", "--config", cfg]);
+    assert_eq!(discover.code, 0, "discover failed\n{}\n{}", discover.stdout, discover.stderr);
+    let catalog = messages(&discover.stdout).into_iter().find(|m| m["type"] == "CATALOG").expect("CATALOG")["catalog"].clone();
+    let read = source(&["read", "--config", cfg]);
+    let read_messages = messages(&read.stdout);
+    // PyAirbyte fails the whole sync when the source exits non-zero, so it is given the streams a
+    // direct read completes; any other stream is named on stderr (its failure is the subject of
+    // the peer-server and replay tests). The seed streams must always be among them.
+    let mut complete: Vec<String> = Vec::new();
+    let mut failed: Vec<String> = Vec::new();
+    for m in read_messages.iter().filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "STREAM_STATUS") {
+        let ss = &m["trace"]["stream_status"];
+        let name = ss["stream_descriptor"]["name"].as_str().unwrap().to_string();
+        match ss["status"].as_str() {
+            Some("COMPLETE") => complete.push(name),
+            Some("INCOMPLETE") => failed.push(name),
+            _ => {}
+        }
+    }
+    for seed in common::STREAMS {
+        assert!(complete.iter().any(|c| c == seed), "a direct read must complete {seed}\n{}", read.stderr);
+    }
+    if !failed.is_empty() {
+        tools::skip("pyairbyte (some streams)", &format!(
+            "a direct read of the fixture server did not complete {failed:?}; PyAirbyte reads the other {} streams", complete.len()));
+    }
+    // Rows are identified by their primary key (values joined by `|`), on both sides.
+    let streams = catalog["streams"].as_array().unwrap();
+    let primary_keys: BTreeMap<String, Vec<String>> = streams
+        .iter()
+        .map(|s| {
+            let pk = s["source_defined_primary_key"].as_array().unwrap().iter().map(|p| p[0].as_str().unwrap().to_string());
+            (s["name"].as_str().unwrap().to_string(), pk.collect())
+        })
+        .collect();
+    let mut host_ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in read_messages.iter().filter(|m| m["type"] == "RECORD") {
+        let stream = m["record"]["stream"].as_str().unwrap();
+        let key: Vec<String> = primary_keys[stream]
+            .iter()
+            .map(|k| match &m["record"]["data"][k] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        host_ids.entry(stream.to_string()).or_default().push(key.join("|"));
+    }
+    let pk_columns: BTreeMap<&String, Vec<String>> =
+        primary_keys.iter().map(|(s, k)| (s, k.iter().map(|c| column_name(c)).collect())).collect();
+
+    // PyAirbyte, offline, through the wrapper.
+    let report_path = dir.join("report.json");
+    let work = dir.join("work");
+    let _ = std::fs::remove_dir_all(&work);
+    let mut cmd = Command::new(&python);
+    cmd.arg(tools::repo().join("tests").join("python").join("pyairbyte_read.py"))
+        .arg("--executable")
+        .arg(wrapper())
+        .args(["--config", cfg, "--work"])
+        .arg(&work)
+        .arg("--report")
+        .arg(&report_path)
+        .args(["--streams", &complete.join(","), "--primary-keys", &serde_json::to_string(&pk_columns).unwrap()])
+        .env("AIRBYTE_OFFLINE_MODE", "1")
+        .env("DO_NOT_TRACK", "1");
+    let ran = tools::run_bounded(cmd, Duration::from_secs(600), "pyairbyte_read.py");
+    assert_eq!(ran.code, 0, "PyAirbyte could not read through bin/source-metabase-wasm\nstdout:\n{}\nstderr:\n{}", ran.stdout, ran.stderr);
+    let report = read_json(&report_path);
+
+    let available: Vec<&str> = report["available"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let declared: Vec<&str> = streams.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(available, declared, "PyAirbyte sees exactly our discovered streams");
+
+    let mut summary = Vec::new();
+    for s in streams.iter().filter(|s| complete.iter().any(|c| s["name"] == c.as_str())) {
+        let name = s["name"].as_str().unwrap();
+        let table = &report["streams"][name];
+        assert!(table.is_object(), "{name}: not in PyAirbyte's report: {report}");
+        let mut want_ids = host_ids.get(name).cloned().unwrap_or_default();
+        if want_ids.is_empty() {
+            // Nothing to land (the server has none, or not this endpoint): PyAirbyte makes no table.
+            assert_eq!(table["rows"].as_u64(), Some(0), "{name}: rows in DuckDB");
+            summary.push(format!("{name}: 0 rows"));
+            continue;
+        }
+        let mut got_ids: Vec<String> = table["keys"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        want_ids.sort();
+        got_ids.sort();
+        assert_eq!(table["rows"].as_u64(), Some(want_ids.len() as u64), "{name}: rows in DuckDB");
+        assert_eq!(got_ids, want_ids, "{name}: the primary keys in DuckDB are those of the records the host read");
+
+        let columns: BTreeMap<String, String> = table["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c[0].as_str().unwrap().to_string(), c[1].as_str().unwrap().to_string()))
+            .collect();
+        let props = s["json_schema"]["properties"].as_object().unwrap();
+        let mut missing = Vec::new();
+        for (prop, schema) in props {
+            let col = column_name(prop);
+            match columns.get(&col) {
+                None => missing.push(prop.clone()),
+                Some(ty) => {
+                    let allowed = duckdb_types_for(schema);
+                    assert!(allowed.contains(&ty.as_str()), "{name}.{prop}: declared {schema}, DuckDB column {col} is {ty} (expected one of {allowed:?})");
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{name}: {} of {} declared columns are missing from DuckDB: {missing:?}\ncolumns: {columns:?}", missing.len(), props.len());
+        summary.push(format!("{name}: {} rows, {} declared columns", want_ids.len(), props.len()));
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("pyairbyte: {}\n", summary.join("; ")).as_bytes());
+}
