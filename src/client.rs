@@ -103,9 +103,7 @@ impl<T: Transport> Client<T> {
                 id: Option<String>,
                 mfa_required: Option<bool>,
             }
-            let session: Session = serde_json::from_str(&text).map_err(|_| {
-                Error::system("login: POST /api/session answered 200 but not with a session object").fatal()
-            })?;
+            let session: Session = serde_json::from_str(&text).map_err(|e| login_body_error(&text, &e))?;
             if session.mfa_required == Some(true) {
                 return Err(Error::config(
                     "login: this user has two-factor authentication; use an `api_key` instead of username and password",
@@ -232,6 +230,24 @@ impl<T: Transport> Client<T> {
             }
         }
     }
+}
+
+/// Why a 200 answer to `POST /api/session` holds no session, in the kind the
+/// user can act on: an HTML page means the URL points at a web page (config),
+/// a body cut short is the network's fault (transient), anything else is an
+/// answer we do not understand (system).
+fn login_body_error(text: &str, e: &serde_json::Error) -> Error {
+    let body = text.trim_start();
+    let error = if body.starts_with('<') {
+        Error::config(
+            "login: POST /api/session answered 200 with an HTML page, not JSON. Check that `instance_api_url` points at Metabase's API (for example https://metabase.example.com/api).",
+        )
+    } else if body.is_empty() || e.is_eof() {
+        Error::transient("login: the answer of POST /api/session ended before its JSON did (the connection or a proxy cut it short)")
+    } else {
+        Error::system("login: POST /api/session answered 200 but not with a session object")
+    };
+    error.fatal()
 }
 
 fn transport_message(e: &TransportError) -> String {
@@ -439,6 +455,24 @@ pub mod tests {
         let e = c.get("card", &[]).unwrap_err();
         assert_eq!(e.kind, crate::error::Kind::Transient);
         assert_eq!(e.message, "GET /api/card answered 504 (gave up after 3 attempts)");
+    }
+
+    #[test]
+    fn login_bodies_that_hold_no_session_get_the_right_kind() {
+        use crate::error::Kind;
+        let cfg = r#"{"instance_api_url":"https://mb.example.com","username":"u","password":"p","max_retries":0}"#;
+        for (body, kind) in [
+            ("<html><body>Sign in</body></html>", Kind::Config),
+            ("", Kind::Transient),
+            (r#"{"id":"0a1b2c"#, Kind::Transient),
+            (r#"{"id":42}"#, Kind::System),
+            ("Internal error", Kind::System),
+        ] {
+            let mut c = client(cfg, vec![Ok((200, body))]);
+            let e = c.get("card", &[]).unwrap_err();
+            assert_eq!((e.kind, e.fatal), (kind, true), "{body:?}: {}", e.message);
+            assert!(e.message.starts_with("login: "), "{}", e.message);
+        }
     }
 
     #[test]

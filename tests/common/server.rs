@@ -260,6 +260,15 @@ pub fn dataset() -> Vec<(&'static str, Vec<Value>)> {
                    "creator_id": 1, "created_at": ts(6, i), "updated_at": ts(14, i)})
         })
         .collect();
+    let mut cards: Vec<Value> = cards;
+    let mut collections = collections;
+    let mut dashboards: Vec<Value> = dashboards;
+    let mut snippets: Vec<Value> = snippets;
+    // One archived item each, listed only by the archived filter (`f=archived` / `archived=true`).
+    cards.push(json!({"id": 90, "name": "Old card", "display": "table", "archived": true, "created_at": ts(1, 9), "updated_at": ts(9, 9)}));
+    collections.push(json!({"id": 91, "name": "Old collection", "location": "/", "archived": true, "created_at": ts(2, 9)}));
+    dashboards.push(json!({"id": 92, "name": "Old dashboard", "archived": true, "parameters": [], "created_at": ts(3, 9), "updated_at": ts(9, 8)}));
+    snippets.push(json!({"id": 93, "name": "old snippet", "content": "1 = 1", "archived": true, "created_at": ts(6, 9), "updated_at": ts(9, 7)}));
     vec![
         ("card", cards),
         ("collection", collections),
@@ -343,6 +352,9 @@ fn normal_answer(st: &mut State, req: &Request) -> Answer {
     if req.method != "GET" {
         return answer(404, TEXT, "API endpoint does not exist.");
     }
+    if path == "/api/session/properties" {
+        return answer(200, JSON, json!({"version": {"tag": "v0.50.5", "date": "2024-06-20"}}).to_string());
+    }
     if path == "/api/user/current" {
         return answer(200, JSON, json!({"id": 1, "email": "user1@example.com", "is_superuser": true}).to_string());
     }
@@ -365,7 +377,11 @@ fn normal_answer(st: &mut State, req: &Request) -> Answer {
                     }
                 }
                 "database" => json!({"data": items, "total": items.len()}),
-                _ => Value::Array(items),
+                _ => {
+                    let q = req.query();
+                    let archived = query_param(q, "f") == Some("archived") || query_param(q, "archived") == Some("true");
+                    Value::Array(items.into_iter().filter(|it| it["archived"] == json!(archived) || ep == "collection" && it["id"] == "root" && !archived).collect())
+                }
             };
             return answer(200, JSON, body.to_string());
         }
