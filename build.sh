@@ -3,7 +3,9 @@
 # then runs the main job.
 #
 #   ./build.sh          build, then a full sync of the bundled fixtures (RECORD lines on stdout)
-#   ./build.sh test     build, then every test (unit, replay, live loopback, peer server)
+#   ./build.sh test     build, install the test tools (project-local venvs, chromium, playwright-core),
+#                       then every test (unit, replay, live loopback, peer server, conformance,
+#                       PyAirbyte, browser HAR)
 #   ./build.sh build    build only
 #   ./build.sh wit      print the component's WIT world (installs wasm-tools if missing)
 #
@@ -33,6 +35,82 @@ build() {
     say "dist/metabase_source.wasm: $(wc -c < dist/metabase_source.wasm) bytes"
 }
 
+# --- Tools of the ecosystem tests (conformance, PyAirbyte, browser HAR), all project-local -------
+# .venv/protocol    airbyte-protocol-models (pydantic 1), for tests/conformance.rs
+# .venv/pyairbyte   PyAirbyte + DuckDB (pydantic 2), for tests/pyairbyte.rs
+# /usr/bin/chromium Debian's chromium (apt-get, only as root) and tests/browser/node_modules/playwright-core,
+#                   for tests/browser_har.rs
+# Pinned in tests/python/ and below. A step that cannot be done records why in .venv/unavailable/<tool>;
+# the test that needs the tool prints that reason and skips. Nothing is reinstalled when up to date.
+PLAYWRIGHT_CORE_VERSION=1.65.1
+
+# A Python that PyAirbyte supports (3.10-3.12), or nothing.
+tools_python() {
+    local p
+    for p in python3.11 python3.12 python3.10 python3; do
+        if command -v "$p" >/dev/null 2>&1 &&
+            "$p" -c 'import sys, venv, ensurepip; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 12) else 1)' 2>/dev/null; then
+            command -v "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+unavailable() { mkdir -p .venv/unavailable; printf '%s\n' "$2" > ".venv/unavailable/$1"; say "unavailable: $1: $2"; }
+
+# venv NAME PYTHON PIP_ARGS...: (re)creates .venv/NAME unless its stamp matches.
+venv() {
+    local name=$1 py=$2; shift 2
+    local dir=.venv/$name stamp
+    local arg files=()
+    for arg in "$@"; do [ -f "$arg" ] && files+=("$arg"); done
+    stamp="$("$py" -c 'import sys; print(sys.version.split()[0])') $(cat "${files[@]}" | cksum) $*"
+    if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
+        return 0
+    fi
+    say "creating $dir (pip install $*)"
+    rm -rf "$dir"
+    "$py" -m venv "$dir" &&
+        "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >&2 ||
+        { rm -rf "$dir"; unavailable "$name" "pip install into $dir failed (no access to PyPI?)"; return 1; }
+    printf '%s' "$stamp" > "$dir/.stamp"
+}
+
+setup_test_tools() {
+    rm -rf .venv/unavailable
+    local py
+    if py=$(tools_python); then
+        venv protocol "$py" -r tests/python/requirements-protocol.txt || true
+        venv pyairbyte "$py" airbyte==0.71.3 -c tests/python/constraints-pyairbyte.txt || true
+    else
+        unavailable protocol "no Python 3.10-3.12 with venv and ensurepip on PATH"
+        unavailable pyairbyte "no Python 3.10-3.12 with venv and ensurepip on PATH (PyAirbyte needs one)"
+    fi
+
+    if [ ! -x /usr/bin/chromium ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            say "installing Debian's chromium (apt-get; log in target/apt-chromium.log)"
+            mkdir -p target
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+                > target/apt-chromium.log 2>&1 || unavailable chromium "apt-get install chromium failed (see target/apt-chromium.log)"
+        else
+            unavailable chromium "/usr/bin/chromium is missing and cannot be installed here (needs root and apt-get): apt-get install chromium"
+        fi
+    fi
+    if [ ! -f "tests/browser/node_modules/playwright-core/package.json" ] ||
+        ! grep -q "\"version\": \"$PLAYWRIGHT_CORE_VERSION\"" tests/browser/node_modules/playwright-core/package.json; then
+        if command -v npm >/dev/null 2>&1; then
+            say "installing playwright-core@$PLAYWRIGHT_CORE_VERSION into tests/browser/node_modules"
+            (cd tests/browser && npm install --silent --no-save --no-package-lock --no-audit --no-fund \
+                "playwright-core@$PLAYWRIGHT_CORE_VERSION" >&2) ||
+                unavailable playwright "npm install playwright-core@$PLAYWRIGHT_CORE_VERSION failed"
+        else
+            unavailable playwright "npm is not on PATH (needed for playwright-core)"
+        fi
+    fi
+}
+
 host() { ./target/release/host-harness --component dist/metabase_source.wasm "$@"; }
 
 # A full sync of every bundled full-sync fixture, replayed with no network.
@@ -58,6 +136,7 @@ case "${1:-run}" in
         ;;
     test)
         build
+        setup_test_tools
         say "building the sandbox probe component (tests/guests/probe, used by tests/sandbox.rs)"
         cargo build --profile component --locked --target wasm32-wasip2 -p probe-guest
         say "running every test"
