@@ -58,6 +58,42 @@ impl<T: Transport> Client<T> {
         self.authed(Method::Get, &path)
     }
 
+    /// Logs the server's version (`version.tag` of `GET /api/session/properties`,
+    /// which answers even without credentials), once per command. Only an
+    /// error that ends the whole command (a failed login, a denied host) is
+    /// returned; anything else is logged and the command goes on.
+    pub fn log_version(&mut self) -> Result<()> {
+        let response = match self.get("session/properties", &[]) {
+            Ok(r) => r,
+            Err(e) if e.fatal => return Err(e),
+            Err(e) => {
+                (self.log)(crate::LogLevel::Info, &format!("Metabase version unknown ({})", e.message));
+                return Ok(());
+            }
+        };
+        let text = match read_limited(response.body, 8 << 20) {
+            Ok(t) => t,
+            Err(e) => {
+                (self.log)(crate::LogLevel::Info, &format!("Metabase version unknown (reading GET /api/session/properties failed: {e})"));
+                return Ok(());
+            }
+        };
+        #[derive(serde::Deserialize)]
+        struct Properties {
+            version: Option<Version>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Version {
+            tag: Option<String>,
+        }
+        let tag = serde_json::from_str::<Properties>(&text).ok().and_then(|p| p.version).and_then(|v| v.tag);
+        match tag {
+            Some(tag) => (self.log)(crate::LogLevel::Info, &format!("Metabase version {tag}")),
+            None => (self.log)(crate::LogLevel::Info, "Metabase version unknown (GET /api/session/properties has no version.tag)"),
+        }
+        Ok(())
+    }
+
     /// Ends the session this client created, if any. Failures are logged,
     /// never raised: the data is already safe.
     pub fn logout(&mut self) {

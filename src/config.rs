@@ -79,6 +79,11 @@ pub struct Config {
     pub retry: RetryConfig,
     /// Per-request timeout (connect, first byte, between bytes), seconds.
     pub request_timeout_s: u32,
+    /// Also read archived cards, dashboards, collections and snippets (and
+    /// inactive notifications), so a host sees deletions.
+    pub include_archived: bool,
+    /// Also read deactivated users.
+    pub include_deactivated_users: bool,
 }
 
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
@@ -103,12 +108,16 @@ impl Config {
         let max_wait_s = optional_u32(&obj, "retry_max_wait_s", 0, 3600)?.unwrap_or(DEFAULT_RETRY_MAX_WAIT_S);
         let request_timeout_s =
             optional_u32(&obj, "request_timeout_s", 1, 3600)?.unwrap_or(DEFAULT_REQUEST_TIMEOUT_S);
+        let include_archived = optional_bool(&obj, "include_archived")?.unwrap_or(true);
+        let include_deactivated_users = optional_bool(&obj, "include_deactivated_users")?.unwrap_or(true);
         Ok(Config {
             base,
             credentials,
             page_size,
             retry: RetryConfig { max_retries, max_wait_s },
             request_timeout_s,
+            include_archived,
+            include_deactivated_users,
         })
     }
 }
@@ -150,6 +159,17 @@ fn optional_u32(obj: &Map<String, Value>, key: &str, min: u32, max: u32) -> Resu
             _ => Err(bad(&format!("{s:?}"))),
         },
         Some(other) => Err(bad(json_kind(other))),
+    }
+}
+
+fn optional_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        // Airbyte UIs sometimes send booleans as strings.
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(other) => Err(Error::config(format!("config.{key}: must be true or false, got {}", json_kind(other)))),
     }
 }
 

@@ -13,6 +13,9 @@ pub enum Kind {
     Config,
     Transient,
     System,
+    /// The credentials may not read one stream (403): the host warns and
+    /// goes on, the run does not fail.
+    Unavailable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +48,10 @@ impl Error {
 
     pub fn system(message: impl Into<String>) -> Self {
         Self::new(Kind::System, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(Kind::Unavailable, message)
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {

@@ -8,6 +8,14 @@
 //! `offset`) for paging. Only the element being read is held in memory, so a
 //! 300 MB `/api/card` costs one card's worth of buffer.
 //!
+//! The records need not be the top-level list: [`ElementStream::with_path`]
+//! walks to them through a path of member names (`["dashcards"]`, with
+//! `|` between alternatives: `["dashcards|ordered_cards"]`) and `*`
+//! wildcards (every element of an array or every member value of an object:
+//! `["tables", "*", "fields"]`), skipping everything else without keeping
+//! it, so a `GET /api/database/:id/metadata` of any size costs one field's
+//! worth of buffer too.
+//!
 //! The scanner only finds element boundaries; each element is then parsed
 //! (and so validated) by serde_json in the mapping step.
 
@@ -30,8 +38,9 @@ pub enum JsonError {
     Invalid { offset: u64, what: &'static str },
     /// The body is an HTML page (a proxy, a login page, the web app).
     Html,
-    /// A JSON object without a `data` array; its small members are kept so
-    /// the caller can show `message`/`error`/`status`.
+    /// A JSON object without the list we were looking for (`data`, or the
+    /// stream's path); its small members are kept so the caller can show
+    /// `message`/`error`/`status`.
     NoArray { members: Vec<(String, String)> },
     /// One element is larger than [`MAX_ELEMENT_BYTES`].
     TooLarge,
@@ -46,7 +55,7 @@ impl std::fmt::Display for JsonError {
             JsonError::Html => write!(f, "the body is an HTML page, not JSON; is a proxy or login page in the way?"),
             JsonError::NoArray { members } => {
                 let keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
-                write!(f, "the body is a JSON object without a `data` list (keys: {})", keys.join(", "))
+                write!(f, "the body is a JSON object without the expected list (keys: {})", keys.join(", "))
             }
             JsonError::TooLarge => write!(f, "one element is larger than {} MiB", MAX_ELEMENT_BYTES >> 20),
         }
@@ -56,9 +65,17 @@ impl std::fmt::Display for JsonError {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
     Start,
-    FirstElement,
-    NextElement,
+    Running,
     Done,
+}
+
+/// One open container on the way to the records.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    object: bool,
+    /// How many path segments lead to this container.
+    level: usize,
+    first: bool,
 }
 
 pub struct ElementStream<R> {
@@ -74,10 +91,24 @@ pub struct ElementStream<R> {
     state: State,
     enveloped: bool,
     members: Vec<(String, String)>,
+    /// The path to the records (see the module doc); empty = the body is the
+    /// list, or an envelope's `data`.
+    path: Vec<Vec<String>>,
+    stack: Vec<Frame>,
+    /// Whether the records' container was found (else the body is an error
+    /// object, or not the shape we expected).
+    found: bool,
+    /// While skipping a value we do not want: let the buffer drop it as it goes.
+    discard: bool,
 }
 
 impl<R: Read> ElementStream<R> {
     pub fn new(reader: R) -> Self {
+        Self::with_path(reader, &[])
+    }
+
+    /// Records found at `path` (see the module doc).
+    pub fn with_path(reader: R, path: &[&str]) -> Self {
         ElementStream {
             reader,
             buf: vec![0; READ_CHUNK],
@@ -89,6 +120,10 @@ impl<R: Read> ElementStream<R> {
             state: State::Start,
             enveloped: false,
             members: Vec::new(),
+            path: path.iter().map(|seg| seg.split('|').map(str::to_string).collect()).collect(),
+            stack: Vec::new(),
+            found: false,
+            discard: false,
         }
     }
 
@@ -113,104 +148,129 @@ impl<R: Read> ElementStream<R> {
     pub fn next_element(&mut self) -> Result<Option<&[u8]>, JsonError> {
         loop {
             match self.state {
-                State::Start => self.open()?,
-                State::FirstElement | State::NextElement => {
-                    let Some(b) = self.peek_non_ws()? else { return Err(self.truncated()) };
-                    if b == b']' {
-                        self.pos += 1;
-                        self.close()?;
-                        self.state = State::Done;
-                        return Ok(None);
+                State::Done => return Ok(None),
+                State::Start => {
+                    match self.peek_non_ws()? {
+                        None => return Err(JsonError::Invalid { offset: 0, what: "the body is empty" }),
+                        Some(b'<') => return Err(JsonError::Html),
+                        Some(b'{') => {
+                            if self.path.is_empty() {
+                                // An envelope: the records are its `data`.
+                                self.enveloped = true;
+                                self.path = vec![vec!["data".to_string()]];
+                            }
+                        }
+                        Some(b'[') => {}
+                        Some(_) => return Err(self.invalid("expected a JSON array or object")),
                     }
-                    if self.state == State::NextElement {
+                    self.state = State::Running;
+                    self.descend(0)?;
+                }
+                State::Running => {
+                    let Some(top) = self.stack.last().copied() else {
+                        self.expect_end()?;
+                        self.state = State::Done;
+                        if !self.found {
+                            return Err(JsonError::NoArray { members: std::mem::take(&mut self.members) });
+                        }
+                        return Ok(None);
+                    };
+                    let Some(b) = self.peek_non_ws()? else { return Err(self.truncated()) };
+                    let close = if top.object { b'}' } else { b']' };
+                    if b == close {
+                        self.pos += 1;
+                        self.stack.pop();
+                        continue;
+                    }
+                    if !top.first {
                         if b != b',' {
-                            return Err(self.invalid("expected `,` or `]` between elements"));
+                            return Err(self.invalid(if top.object {
+                                "expected `,` or `}` between members"
+                            } else {
+                                "expected `,` or `]` between elements"
+                            }));
                         }
                         self.pos += 1;
                         if self.peek_non_ws()?.is_none() {
                             return Err(self.truncated());
                         }
                     }
-                    self.state = State::NextElement;
-                    let start = self.pos;
-                    self.keep = start;
-                    self.skip_value()?;
-                    // skip_value may have moved the buffer: keep is adjusted with it.
-                    let (s, e) = (self.keep, self.pos);
-                    if e - s > MAX_ELEMENT_BYTES {
-                        return Err(JsonError::TooLarge);
-                    }
-                    return Ok(Some(&self.buf[s..e]));
-                }
-                State::Done => return Ok(None),
-            }
-        }
-    }
-
-    /// Reads up to the first element: `[`, or `{` and members up to `"data":[`.
-    fn open(&mut self) -> Result<(), JsonError> {
-        match self.peek_non_ws()? {
-            None => Err(JsonError::Invalid { offset: 0, what: "the body is empty" }),
-            Some(b'[') => {
-                self.pos += 1;
-                self.state = State::FirstElement;
-                Ok(())
-            }
-            Some(b'{') => {
-                self.pos += 1;
-                self.enveloped = true;
-                loop {
-                    match self.peek_non_ws()? {
-                        None => return Err(self.truncated()),
-                        Some(b'}') => {
-                            self.pos += 1;
-                            self.expect_end()?;
-                            return Err(JsonError::NoArray { members: std::mem::take(&mut self.members) });
-                        }
-                        Some(b',') if !self.members.is_empty() => {
-                            self.pos += 1;
-                            continue;
-                        }
-                        Some(b'"') => {}
-                        Some(_) => return Err(self.invalid("expected a member name")),
-                    }
-                    let key = self.read_key()?;
-                    if key == "data" && self.peek_non_ws()? == Some(b'[') {
-                        self.pos += 1;
-                        self.state = State::FirstElement;
-                        return Ok(());
-                    }
-                    self.read_member_value(key)?;
-                }
-            }
-            Some(b'<') => Err(JsonError::Html),
-            Some(_) => Err(self.invalid("expected a JSON array or object")),
-        }
-    }
-
-    /// After the array's `]`: the rest of the envelope, then the end.
-    fn close(&mut self) -> Result<(), JsonError> {
-        if self.enveloped {
-            loop {
-                match self.peek_non_ws()? {
-                    None => return Err(self.truncated()),
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    Some(b',') => {
-                        self.pos += 1;
+                    self.stack.last_mut().expect("a frame").first = false;
+                    let child = top.level + 1;
+                    if top.object {
                         if self.peek_non_ws()? != Some(b'"') {
                             return Err(self.invalid("expected a member name"));
                         }
                         let key = self.read_key()?;
-                        self.read_member_value(key)?;
+                        if self.peek_non_ws()?.is_none() {
+                            return Err(self.truncated());
+                        }
+                        let wanted = self.path.get(top.level).is_some_and(|alts| alts.iter().any(|a| a == "*" || *a == key));
+                        if wanted {
+                            self.descend(child)?;
+                        } else if self.stack.len() == 1 {
+                            // A top-level member: kept when small (total, limit, status, error…).
+                            self.read_member_value(key)?;
+                        } else {
+                            self.skip_unwanted()?;
+                        }
+                    } else if top.level == self.path.len() {
+                        // An element of the records' list.
+                        let start = self.pos;
+                        self.keep = start;
+                        self.discard = false;
+                        self.skip_value()?;
+                        let (s, e) = (self.keep, self.pos);
+                        if e - s > MAX_ELEMENT_BYTES {
+                            return Err(JsonError::TooLarge);
+                        }
+                        return Ok(Some(&self.buf[s..e]));
+                    } else if self.path[top.level].iter().any(|a| a == "*") {
+                        self.descend(child)?;
+                    } else {
+                        self.skip_unwanted()?;
                     }
-                    Some(_) => return Err(self.invalid("expected `,` or `}` after the data list")),
                 }
             }
         }
-        self.expect_end()
+    }
+
+    /// At the start of a value that lies on the path at `level`: opens it
+    /// when it is a container we walk through, skips it otherwise (a `null`
+    /// where a list could be means no records there).
+    fn descend(&mut self, level: usize) -> Result<(), JsonError> {
+        let b = self.peek_non_ws()?.ok_or_else(|| self.truncated())?;
+        let last = level == self.path.len();
+        match b {
+            b'[' => {
+                self.pos += 1;
+                if last {
+                    self.found = true;
+                }
+                self.stack.push(Frame { object: false, level, first: true });
+                Ok(())
+            }
+            b'{' if !last => {
+                self.pos += 1;
+                if self.path[level].iter().any(|a| a == "*") {
+                    // A map of lists (`{"<user id>": [ … ]}`): an empty map has no records, rightly.
+                    self.found = true;
+                }
+                self.stack.push(Frame { object: true, level, first: true });
+                Ok(())
+            }
+            _ => self.skip_unwanted(),
+        }
+    }
+
+    /// Skips one value without keeping it in the buffer.
+    fn skip_unwanted(&mut self) -> Result<(), JsonError> {
+        self.keep = self.pos;
+        self.discard = true;
+        let r = self.skip_value();
+        self.discard = false;
+        self.keep = self.pos;
+        r
     }
 
     fn expect_end(&mut self) -> Result<(), JsonError> {
@@ -237,8 +297,12 @@ impl<R: Read> ElementStream<R> {
     }
 
     fn read_member_value(&mut self, key: String) -> Result<(), JsonError> {
-        if self.peek_non_ws()?.is_none() {
-            return Err(self.truncated());
+        match self.peek_non_ws()? {
+            None => return Err(self.truncated()),
+            // Only scalars are kept (total, limit, status, error…): a large
+            // nested member is skipped as it streams by.
+            Some(b'[' | b'{') => return self.skip_unwanted(),
+            Some(_) => {}
         }
         self.keep = self.pos;
         self.skip_value()?;
@@ -261,6 +325,10 @@ impl<R: Read> ElementStream<R> {
     fn fill(&mut self) -> Result<bool, JsonError> {
         if self.eof {
             return Ok(false);
+        }
+        if self.discard {
+            // Skipping a value nobody wants: nothing before `pos` is needed.
+            self.keep = self.pos;
         }
         if self.keep > 0 && (self.end == self.buf.len() || self.keep > self.buf.len() / 2) {
             self.buf.copy_within(self.keep..self.end, 0);
@@ -488,4 +556,41 @@ mod tests {
         let mut s = ElementStream::new(Broken(1));
         assert!(matches!(s.next_element(), Err(JsonError::Io(_))));
     }
+    fn at_path(body: &str, path: &[&str], chunk: usize) -> Result<Vec<String>, JsonError> {
+        let mut s = ElementStream::with_path(Trickle { data: body.as_bytes(), chunk }, path);
+        let mut out = Vec::new();
+        while let Some(e) = s.next_element()? {
+            out.push(String::from_utf8(e.to_vec()).unwrap());
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn paths_lead_to_nested_lists_at_every_chunk_size() {
+        let dash = r#"{"id":2,"param_values":{"x":[1,{"y":"]}"}]},"dashcards":[{"a":1},{"b":[2]}],"tabs":[{"t":1}]}"#;
+        let old = dash.replace("dashcards", "ordered_cards");
+        let meta = r#"{"id":2,"tables":[{"id":1,"fields":[{"f":1},{"f":2}]},{"id":2,"fields":[]},{"id":3,"fields":null},{"id":4}],"n":[1]}"#;
+        let map = r#"{"1":[{"m":1}],"2":[{"m":2},{"m":3}]}"#;
+        for chunk in [1, 2, 3, 7, 100_000] {
+            assert_eq!(at_path(dash, &["dashcards|ordered_cards"], chunk).unwrap(), [r#"{"a":1}"#, r#"{"b":[2]}"#], "{chunk}");
+            assert_eq!(at_path(&old, &["dashcards|ordered_cards"], chunk).unwrap().len(), 2);
+            assert_eq!(at_path(meta, &["tables", "*", "fields"], chunk).unwrap(), [r#"{"f":1}"#, r#"{"f":2}"#]);
+            assert_eq!(at_path(meta, &["tables"], chunk).unwrap().len(), 4);
+            assert_eq!(at_path(map, &["*"], chunk).unwrap(), [r#"{"m":1}"#, r#"{"m":2}"#, r#"{"m":3}"#]);
+            assert_eq!(at_path("{}", &["*"], chunk).unwrap().len(), 0, "an empty map has no records");
+            assert!(matches!(at_path(r#"{"status":"failed","error":"x"}"#, &["dashcards"], chunk), Err(JsonError::NoArray { .. })));
+            assert!(matches!(at_path(r#"{"dashcards":[{"a":1}"#, &["dashcards"], chunk).map(|_| ()), Err(JsonError::Truncated { .. })));
+        }
+    }
+
+    #[test]
+    fn skipped_members_are_not_held_in_memory() {
+        let big = "z".repeat(3 * 1024 * 1024);
+        let body = format!(r#"{{"param_values":{{"x":"{big}","y":[1,2,3]}},"dashcards":[{{"a":1}}]}}"#);
+        let mut s = ElementStream::with_path(Trickle { data: body.as_bytes(), chunk: 10_000 }, &["dashcards"]);
+        assert_eq!(s.next_element().unwrap().unwrap(), br#"{"a":1}"#);
+        assert!(s.next_element().unwrap().is_none());
+        assert!(s.buf.len() <= 2 * READ_CHUNK, "the buffer grew to {} bytes", s.buf.len());
+    }
+
 }

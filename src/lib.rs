@@ -57,6 +57,7 @@ impl From<error::Error> for wit::ConnectorError {
                 error::Kind::Config => wit::FailureKind::Config,
                 error::Kind::Transient => wit::FailureKind::Transient,
                 error::Kind::System => wit::FailureKind::System,
+                error::Kind::Unavailable => wit::FailureKind::Unavailable,
             },
             message: e.message,
             detail: e.detail,
@@ -95,7 +96,9 @@ fn connect(config: &str) -> error::Result<()> {
     let base = config.base.display();
     let mut client = client::Client::new(http::WasiTransport, config, log);
     let who = whoami(&mut client);
+    let version = if who.is_ok() { client.log_version() } else { Ok(()) };
     client.logout();
+    version?;
     let who = who?;
     log(LogLevel::Info, &format!("connected to {base} as {who}"));
     Ok(())
@@ -116,7 +119,7 @@ fn whoami<T: http::Transport>(client: &mut client::Client<T>) -> error::Result<S
             client::message_from_body(&text)
         ))
     })?;
-    let admin = if user.is_superuser == Some(true) { "an admin" } else { "not an admin: admin-only streams (users) will fail" };
+    let admin = if user.is_superuser == Some(true) { "an admin" } else { "not an admin: admin-only streams (users, permission groups and memberships) will be reported unavailable" };
     Ok(format!("{} ({admin})", user.email.unwrap_or_else(|| "an unnamed user".into())))
 }
 

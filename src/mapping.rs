@@ -17,14 +17,29 @@ pub struct RowMapper {
     columns: Vec<String>,
     types: Vec<Option<FieldType>>,
     index: HashMap<String, usize>,
+    /// Keys never emitted.
+    drop: Vec<String>,
 }
 
 impl RowMapper {
     pub fn new(declared: &[(&str, FieldType)]) -> Self {
-        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new() };
+        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new(), drop: Vec::new() };
         for (name, ty) in declared {
             m.push_column(name, Some(*ty));
         }
+        m
+    }
+
+    /// `aliases` maps another spelling of a key (an older version's) to a
+    /// declared column; `drop` lists keys that are not emitted.
+    pub fn with_options(declared: &[(&str, FieldType)], aliases: &[(&str, &str)], drop: &[&str]) -> Self {
+        let mut m = Self::new(declared);
+        for (from, to) in aliases {
+            if let Some(&i) = m.index.get(*to) {
+                m.index.insert(from.to_string(), i);
+            }
+        }
+        m.drop = drop.iter().map(|d| d.to_string()).collect();
         m
     }
 
@@ -41,6 +56,11 @@ impl RowMapper {
         &self.columns
     }
 
+    /// The declared type of a column (`None` for an extra one).
+    pub fn column_type(&self, i: usize) -> Option<FieldType> {
+        self.types.get(i).copied().flatten()
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
     }
@@ -53,6 +73,7 @@ impl RowMapper {
         for (name, raw) in members {
             let i = match self.index.get(name.as_ref()) {
                 Some(&i) => i,
+                None if self.drop.iter().any(|d| d == name.as_ref()) => continue,
                 None => self.push_column(&name, None),
             };
             let value = map_value(raw, self.types[i]);

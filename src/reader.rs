@@ -13,13 +13,13 @@
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::{Response, Transport};
+use crate::http::Transport;
 use crate::json_stream::{ElementStream, JsonError};
 use crate::mapping::{format_timestamp_micros, parse_timestamp_micros, RowMapper};
-use crate::streams::{self, Paging, StreamDef};
+use crate::streams::{self, Gate, Missing, Paging, Source, StreamDef};
 use crate::wit::{Batch, SelectedStream, SyncMode, Value};
 use crate::LogLevel;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 
 /// A batch is handed over when it holds this many rows…
@@ -39,6 +39,10 @@ pub struct Reader<T: Transport> {
     pending: VecDeque<Selected>,
     current: Option<StreamRun>,
     finished: bool,
+    /// Whether the server's version was asked for (once per read).
+    version_logged: bool,
+    /// Parent ids already listed in this read (tables and fields share the databases' ids).
+    parent_ids: HashMap<&'static str, Vec<String>>,
     log: fn(LogLevel, &str),
 }
 
@@ -73,10 +77,25 @@ impl<T: Transport> Reader<T> {
             };
             pending.push_back(Selected { def, since });
         }
-        Ok(Reader { client: Client::new(transport, config, log), pending, current: None, finished: false, log })
+        Ok(Reader {
+            client: Client::new(transport, config, log),
+            pending,
+            current: None,
+            finished: false,
+            version_logged: false,
+            parent_ids: HashMap::new(),
+            log,
+        })
     }
 
     pub fn next(&mut self) -> Result<Option<Batch>> {
+        if !self.version_logged && !self.finished {
+            self.version_logged = true;
+            if let Err(e) = self.client.log_version() {
+                self.close();
+                return Err(Error { stream: None, ..e });
+            }
+        }
         loop {
             if self.finished {
                 return Ok(None);
@@ -95,7 +114,7 @@ impl<T: Transport> Reader<T> {
             }
             let run = self.current.as_mut().expect("a stream is current");
             let name = run.def.name;
-            match run.fill_batch(&mut self.client) {
+            match run.fill_batch(&mut self.client, &mut self.parent_ids) {
                 Ok(batch) => {
                     if batch.checkpoint.is_some() {
                         let run = self.current.take().expect("current");
@@ -132,13 +151,36 @@ impl<T: Transport> Drop for Reader<T> {
     }
 }
 
-/// The read of one stream, possibly over several pages.
+/// Whether a variant's gate is open under this config.
+fn gate_open(gate: Gate, config: &Config) -> bool {
+    match gate {
+        Gate::Always => true,
+        Gate::Archived => config.include_archived,
+        Gate::NotArchived => !config.include_archived,
+        Gate::Deactivated => config.include_deactivated_users,
+        Gate::NotDeactivated => !config.include_deactivated_users,
+    }
+}
+
+/// The read of one stream: every (parent, variant) request of its source,
+/// each possibly over several pages.
 struct StreamRun {
     def: &'static StreamDef,
+    source: Source,
     mapper: RowMapper,
     since: Option<i64>,
     cursor_col: Option<usize>,
+    parent_col: Option<usize>,
     max_cursor: Option<i64>,
+    /// Parent ids still to read (`None` until listed, or for a list stream).
+    parents: Option<VecDeque<String>>,
+    /// The parent being read (raw JSON of its id: `2`, `"root"`).
+    parent: Option<String>,
+    /// Variants still to request for the current parent (or the list).
+    variants: VecDeque<&'static [(&'static str, &'static str)]>,
+    /// The variant being read.
+    variant: Option<&'static [(&'static str, &'static str)]>,
+    started: bool,
     body: Option<ElementStream<Box<dyn Read>>>,
     request: String,
     offset: u64,
@@ -149,50 +191,154 @@ struct StreamRun {
 impl StreamRun {
     fn new(selected: Selected) -> Self {
         let def = selected.def;
-        let mapper = RowMapper::new(&def.declared());
+        let mapper = RowMapper::with_options(&def.declared(), def.aliases, def.drop);
         let cursor_col = def.cursor.and_then(|c| mapper.column_index(c));
-        StreamRun {
+        let mut run = StreamRun {
             def,
+            source: def.source,
             mapper,
             since: selected.since,
             cursor_col,
+            parent_col: None,
             max_cursor: selected.since,
+            parents: None,
+            parent: None,
+            variants: VecDeque::new(),
+            variant: None,
+            started: false,
             body: None,
             request: String::new(),
             offset: 0,
             page_rows: 0,
             emitted: 0,
+        };
+        run.use_source(def.source);
+        run
+    }
+
+    fn use_source(&mut self, source: Source) {
+        self.source = source;
+        self.parent_col = source.parent.and_then(|p| p.column).and_then(|c| self.mapper.column_index(c));
+        self.parents = None;
+        self.parent = None;
+        self.variants.clear();
+        self.variant = None;
+        self.started = false;
+    }
+
+    /// Moves to the next request to make; false when the stream is done.
+    fn advance<T: Transport>(&mut self, client: &mut Client<T>, cache: &mut HashMap<&'static str, Vec<String>>) -> Result<bool> {
+        self.offset = 0;
+        if let Some(v) = self.variants.pop_front() {
+            self.variant = Some(v);
+            return Ok(true);
+        }
+        let enabled = |config: &Config| -> VecDeque<&'static [(&'static str, &'static str)]> {
+            self.source.variants.iter().filter(|v| gate_open(v.gate, config)).map(|v| v.query).collect()
+        };
+        match self.source.parent {
+            None => {
+                if self.started {
+                    return Ok(false);
+                }
+                self.started = true;
+                self.variants = enabled(client.config());
+            }
+            Some(parent) => {
+                if self.parents.is_none() {
+                    let ids = match cache.get(parent.stream) {
+                        Some(ids) => ids.clone(),
+                        None => {
+                            let ids = list_parent_ids(client, parent.stream)?;
+                            cache.insert(parent.stream, ids.clone());
+                            ids
+                        }
+                    };
+                    let ids = ids.into_iter().filter(|id| !parent.skip_ids.contains(&unquote(id))).collect();
+                    self.parents = Some(ids);
+                }
+                let Some(next) = self.parents.as_mut().and_then(VecDeque::pop_front) else { return Ok(false) };
+                self.parent = Some(next);
+                self.variants = enabled(client.config());
+            }
+        }
+        self.variant = self.variants.pop_front();
+        Ok(self.variant.is_some() || self.source.parent.is_some())
+    }
+
+    fn endpoint(&self) -> String {
+        match &self.parent {
+            Some(id) => self.source.endpoint.replace("{id}", unquote(id)),
+            None => self.source.endpoint.to_string(),
         }
     }
 
     fn page_query(&self, page_size: u32) -> Vec<(&'static str, String)> {
-        let mut q: Vec<(&'static str, String)> = self.def.query.iter().map(|(k, v)| (*k, v.to_string())).collect();
-        if self.def.paging == Paging::LimitOffset {
+        let mut q: Vec<(&'static str, String)> =
+            self.variant.unwrap_or(&[]).iter().map(|(k, v)| (*k, v.to_string())).collect();
+        if self.source.paging == Paging::LimitOffset {
             q.push(("limit", page_size.to_string()));
             q.push(("offset", self.offset.to_string()));
         }
         q
     }
 
-    fn fill_batch<T: Transport>(&mut self, client: &mut Client<T>) -> Result<Batch> {
+    fn fill_batch<T: Transport>(
+        &mut self,
+        client: &mut Client<T>,
+        cache: &mut HashMap<&'static str, Vec<String>>,
+    ) -> Result<Batch> {
         let mut rows: Vec<Vec<Value>> = Vec::new();
         let mut bytes = 0usize;
         let page_size = client.config().page_size;
         loop {
             if self.body.is_none() {
+                if self.variant.is_none() && !self.advance(client, cache)? {
+                    let checkpoint = self.checkpoint();
+                    return Ok(self.batch(rows, Some(checkpoint)));
+                }
+                if self.variant.is_none() {
+                    // A parent with no enabled variant: nothing to ask.
+                    continue;
+                }
+                let endpoint = self.endpoint();
                 let query = self.page_query(page_size);
-                self.request = describe_request(self.def.endpoint, &query);
-                let response: Response = client.get(self.def.endpoint, &query).map_err(|e| self.explain(e))?;
-                self.body = Some(ElementStream::new(response.body));
-                self.page_rows = 0;
+                self.request = describe_request(&endpoint, &query);
+                match client.get(&endpoint, &query) {
+                    Ok(response) => {
+                        self.body = Some(ElementStream::with_path(response.body, self.source.path));
+                        self.page_rows = 0;
+                    }
+                    Err(e) => {
+                        self.variant = None;
+                        match self.on_error(e)? {
+                            // Skip this parent, or switch to the fallback source.
+                            Next::Continue => continue,
+                            Next::Finish => {
+                                self.variants.clear();
+                                self.parents = Some(VecDeque::new());
+                                self.started = true;
+                                continue;
+                            }
+                        }
+                    }
+                }
             }
             let body = self.body.as_mut().expect("a response is open");
             match body.next_element() {
                 Ok(Some(element)) => {
                     bytes += element.len();
-                    let row = self.mapper.map_row(element).map_err(|why| {
+                    let mut row = self.mapper.map_row(element).map_err(|why| {
                         Error::system(format!("{}: {why}", self.request))
                     })?;
+                    if let (Some(col), Some(id)) = (self.parent_col, &self.parent) {
+                        if row.len() <= col {
+                            row.resize(col + 1, Value::Null);
+                        }
+                        if row[col] == Value::Null {
+                            row[col] = parent_value(id, self.mapper.column_type(col));
+                        }
+                    }
                     self.page_rows += 1;
                     if self.keep(&row) {
                         rows.push(row);
@@ -203,9 +349,10 @@ impl StreamRun {
                     }
                 }
                 Ok(None) => {
-                    let more = self.def.paging == Paging::LimitOffset
+                    let more = self.source.paging == Paging::LimitOffset
                         && has_next_page(body, self.offset, self.page_rows, page_size);
-                    if body.enveloped() != (self.def.envelope == streams::Envelope::Data) {
+                    let documented = self.source.envelope == streams::Envelope::Data;
+                    if self.source.envelope != streams::Envelope::Object && body.enveloped() != documented {
                         crate::log(LogLevel::Debug, &format!("{}: the response shape differs from the documented one", self.request));
                     }
                     self.body = None;
@@ -213,8 +360,7 @@ impl StreamRun {
                         self.offset += self.page_rows;
                         continue;
                     }
-                    let checkpoint = self.checkpoint();
-                    return Ok(self.batch(rows, Some(checkpoint)));
+                    self.variant = None;
                 }
                 Err(e) => {
                     self.body = None;
@@ -222,6 +368,41 @@ impl StreamRun {
                 }
             }
         }
+    }
+
+    /// What an error answer means for this stream.
+    fn on_error(&mut self, e: Error) -> Result<Next> {
+        let missing_endpoint = e.status == Some(404) && e.message.contains("does not have that endpoint");
+        if missing_endpoint {
+            match self.def.missing {
+                Missing::Fallback(source) if self.source.endpoint != source.endpoint => {
+                    crate::log(
+                        LogLevel::Info,
+                        &format!("stream `{}`: {} does not exist on this Metabase; reading /api/{} instead", self.def.name, self.request, source.endpoint),
+                    );
+                    self.use_source(source);
+                    return Ok(Next::Continue);
+                }
+                Missing::Skip => {
+                    crate::log(
+                        LogLevel::Info,
+                        &format!("stream `{}` skipped: {} does not exist on this Metabase version", self.def.name, self.request),
+                    );
+                    return Ok(Next::Finish);
+                }
+                _ => {}
+            }
+        }
+        if e.status == Some(404) && !missing_endpoint && self.parent.is_some() {
+            // The object was deleted between listing it and reading it.
+            crate::log(
+                LogLevel::Warn,
+                &format!("stream `{}`: {} answered 404 (the object was deleted meanwhile?); skipped", self.def.name, self.request),
+            );
+            self.variants.clear();
+            return Ok(Next::Continue);
+        }
+        Err(self.explain(e))
     }
 
     /// Incremental filter; also tracks the newest cursor seen.
@@ -254,13 +435,64 @@ impl StreamRun {
         Batch { stream: self.def.name.to_string(), columns, rows, checkpoint }
     }
 
-    /// Adds what the stream needs to a permission error.
+    /// A 403 means these credentials may not read the stream: it is
+    /// reported as unavailable (a warning naming the permission), not as a
+    /// failed run.
     fn explain(&self, e: Error) -> Error {
-        if e.message.starts_with("Permission denied") {
+        if e.status == Some(403) {
             let message = format!("{} Reading `{}` needs {}.", e.message, self.def.name, self.def.permission);
-            return Error { message, ..e };
+            return Error { message, kind: crate::error::Kind::Unavailable, ..e };
         }
         e
+    }
+}
+
+enum Next {
+    Continue,
+    Finish,
+}
+
+/// The ids of a parent stream's list (its first variant), as raw JSON.
+fn list_parent_ids<T: Transport>(client: &mut Client<T>, stream: &'static str) -> Result<Vec<String>> {
+    let def = streams::find(stream).expect("parents are streams");
+    let query: Vec<(&str, String)> =
+        def.source.variants.first().map(|v| v.query).unwrap_or(&[]).iter().map(|(k, v)| (*k, v.to_string())).collect();
+    let request = describe_request(def.source.endpoint, &query);
+    let response = client.get(def.source.endpoint, &query).map_err(|e| {
+        Error { message: format!("listing the parents ({stream}): {}", e.message), ..e }
+    })?;
+    let mut body = ElementStream::with_path(response.body, def.source.path);
+    let mut ids = Vec::new();
+    loop {
+        match body.next_element() {
+            Ok(Some(element)) => {
+                #[derive(serde::Deserialize)]
+                struct Id<'a> {
+                    #[serde(borrow)]
+                    id: Option<&'a serde_json::value::RawValue>,
+                }
+                let id: Id = serde_json::from_slice(element)
+                    .map_err(|e| Error::system(format!("{request}: an element is not an object with an id ({e})")))?;
+                if let Some(id) = id.id {
+                    ids.push(id.get().to_string());
+                }
+            }
+            Ok(None) => return Ok(ids),
+            Err(e) => return Err(json_error(&request, e)),
+        }
+    }
+}
+
+/// A raw JSON id without its quotes (`"root"` → `root`, `2` → `2`).
+fn unquote(id: &str) -> &str {
+    id.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(id)
+}
+
+/// A parent's id as the value of its declared column.
+fn parent_value(raw: &str, ty: Option<crate::wit::FieldType>) -> Value {
+    match serde_json::value::RawValue::from_string(raw.to_string()) {
+        Ok(raw) => crate::mapping::map_value(&raw, ty),
+        Err(_) => Value::String(unquote(raw).to_string()),
     }
 }
 
@@ -347,7 +579,15 @@ mod tests {
 
     fn no_log(_: LogLevel, _: &str) {}
 
-    const CFG: &str = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","page_size":2}"#;
+    const CFG: &str = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","page_size":2,"include_archived":false,"include_deactivated_users":false}"#;
+    /// `GET /api/session/properties`, the first request of every read (the fixture server's shape).
+    const PROPS: &str = r#"{"version":{"date":"2024-06-18","tag":"v0.50.5","hash":"48f6978","branch":"release-x.50.x"},"site-name":"Fixture Metabase"}"#;
+
+    /// A transport answering the version probe, then `answers`.
+    fn scripted(mut answers: Vec<std::result::Result<(u16, &str), TransportError>>) -> Scripted {
+        answers.insert(0, Ok((200, PROPS)));
+        Scripted::new(answers)
+    }
 
     fn sel(name: &str, incremental: bool) -> SelectedStream {
         SelectedStream {
@@ -382,7 +622,7 @@ mod tests {
             Ok((200, r#"{"data":[{"id":3},{"id":4}],"total":5,"limit":2,"offset":2}"#)),
             Ok((200, r#"{"data":[{"id":5}],"total":5,"limit":2,"offset":4}"#)),
         ];
-        let mut r = Reader::open(Scripted::new(answers), CFG, &[sel("users", false)], None, no_log).unwrap();
+        let mut r = Reader::open(scripted(answers), CFG, &[sel("users", false)], None, no_log).unwrap();
         let out = drain(&mut r);
         assert_eq!(ids(&out), vec![1, 2, 3, 4, 5]);
         let last = out.last().unwrap().as_ref().unwrap();
@@ -390,14 +630,14 @@ mod tests {
         let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
         assert_eq!(
             paths,
-            ["/api/user?limit=2&offset=0", "/api/user?limit=2&offset=2", "/api/user?limit=2&offset=4"]
+            ["/api/session/properties", "/api/user?limit=2&offset=0", "/api/user?limit=2&offset=2", "/api/user?limit=2&offset=4"]
         );
     }
 
     #[test]
     fn a_server_ignoring_paging_is_read_once() {
         let answers = vec![Ok((200, r#"{"data":[{"id":1},{"id":2}],"total":2,"limit":null,"offset":null}"#))];
-        let mut r = Reader::open(Scripted::new(answers), CFG, &[sel("users", false)], None, no_log).unwrap();
+        let mut r = Reader::open(scripted(answers), CFG, &[sel("users", false)], None, no_log).unwrap();
         assert_eq!(ids(&drain(&mut r)), vec![1, 2]);
     }
 
@@ -405,7 +645,7 @@ mod tests {
     fn incremental_filters_and_checkpoints_the_newest_cursor() {
         let body = r#"[{"id":1,"updated_at":"2024-01-01T00:00:00Z"},{"id":2,"updated_at":"2024-03-01T00:00:00Z"},{"id":3,"updated_at":"2024-02-01T00:00:00+01:00"}]"#;
         let state = r#"{"cards":{"updated_at":"2024-01-15T00:00:00.000000Z"}}"#;
-        let mut r = Reader::open(Scripted::new(vec![Ok((200, body))]), CFG, &[sel("cards", true)], Some(state), no_log).unwrap();
+        let mut r = Reader::open(scripted(vec![Ok((200, body))]), CFG, &[sel("cards", true)], Some(state), no_log).unwrap();
         let out = drain(&mut r);
         assert_eq!(ids(&out), vec![2, 3]);
         assert_eq!(
@@ -422,13 +662,13 @@ mod tests {
             Ok((200, r#"[{"id":"root"},{"id":7}]"#)),
         ];
         let selection = [sel("cards", true), sel("users", false), sel("collections", false)];
-        let mut r = Reader::open(Scripted::new(answers), CFG, &selection, None, no_log).unwrap();
+        let mut r = Reader::open(scripted(answers), CFG, &selection, None, no_log).unwrap();
         let out = drain(&mut r);
         let cards = out[0].as_ref().unwrap_err();
         assert_eq!((cards.kind, cards.stream.as_deref()), (crate::error::Kind::Transient, Some("cards")));
         assert!(cards.message.contains("ended in the middle"), "{}", cards.message);
         let users = out[1].as_ref().unwrap_err();
-        assert_eq!((users.kind, users.stream.as_deref()), (crate::error::Kind::Config, Some("users")));
+        assert_eq!((users.kind, users.stream.as_deref()), (crate::error::Kind::Unavailable, Some("users")));
         assert_eq!(
             users.message,
             "Permission denied: GET /api/user?limit=2&offset=0 answered 403 (You don't have permissions to do that.). Reading `users` needs an admin or group-manager account."
@@ -441,7 +681,7 @@ mod tests {
     #[test]
     fn bad_credentials_end_the_whole_read() {
         let answers = vec![Ok((401, "Unauthenticated"))];
-        let mut r = Reader::open(Scripted::new(answers), CFG, &[sel("cards", false), sel("users", false)], None, no_log).unwrap();
+        let mut r = Reader::open(scripted(answers), CFG, &[sel("cards", false), sel("users", false)], None, no_log).unwrap();
         let out = drain(&mut r);
         assert_eq!(out.len(), 1);
         let e = out[0].as_ref().unwrap_err();
@@ -455,7 +695,7 @@ mod tests {
     #[test]
     fn big_lists_come_in_bounded_batches() {
         let body = format!("[{}]", (0..2500).map(|i| format!(r#"{{"id":{i}}}"#)).collect::<Vec<_>>().join(","));
-        let mut r = Reader::open(Scripted::new(vec![Ok((200, &body))]), CFG, &[sel("dashboards", false)], None, no_log).unwrap();
+        let mut r = Reader::open(scripted(vec![Ok((200, &body))]), CFG, &[sel("dashboards", false)], None, no_log).unwrap();
         let out = drain(&mut r);
         let sizes: Vec<_> = out.iter().map(|b| b.as_ref().unwrap().rows.len()).collect();
         assert_eq!(sizes, vec![1000, 1000, 500]);
@@ -464,24 +704,163 @@ mod tests {
 
     #[test]
     fn open_rejects_unknown_streams_and_bad_state() {
-        let e = Reader::open(Scripted::new(vec![]), CFG, &[sel("nope", false)], None, no_log).err().unwrap();
+        let e = Reader::open(scripted(vec![]), CFG, &[sel("nope", false)], None, no_log).err().unwrap();
         assert!(e.message.starts_with("catalog: unknown stream `nope`; this connector has: cards,"), "{}", e.message);
-        let e = Reader::open(Scripted::new(vec![]), CFG, &[sel("cards", true)], Some(r#"{"cards":{"updated_at":"soon"}}"#), no_log)
+        let e = Reader::open(scripted(vec![]), CFG, &[sel("cards", true)], Some(r#"{"cards":{"updated_at":"soon"}}"#), no_log)
             .err()
             .unwrap();
         assert_eq!(e.message, "state.cards.updated_at: not a timestamp (\"soon\")");
-        let e = Reader::open(Scripted::new(vec![]), CFG, &[], Some("[1]"), no_log).err().unwrap();
+        let e = Reader::open(scripted(vec![]), CFG, &[], Some("[1]"), no_log).err().unwrap();
         assert!(e.message.starts_with("state: must be a JSON object"));
     }
 
     #[test]
     fn connection_failures_are_transient_and_named() {
-        let cfg = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","max_retries":0}"#;
+        let cfg = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","max_retries":0,"include_archived":false}"#;
         let answers = vec![Err(TransportError::Connection("connection refused".into()))];
-        let mut r = Reader::open(Scripted::new(answers), cfg, &[sel("cards", false)], None, no_log).unwrap();
+        let mut r = Reader::open(scripted(answers), cfg, &[sel("cards", false)], None, no_log).unwrap();
         let e = r.next().unwrap_err();
         assert_eq!((e.kind, e.stream.as_deref()), (crate::error::Kind::Transient, Some("cards")));
         assert_eq!(e.message, "GET /api/card failed: connection refused (gave up after 1 attempt)");
+    }
+
+    fn rows_of<'a>(out: &'a [std::result::Result<Batch, Error>], stream: &str) -> Vec<&'a Vec<Value>> {
+        out.iter().flat_map(|b| b.as_ref().ok()).filter(|b| b.stream == stream).flat_map(|b| b.rows.iter()).collect()
+    }
+
+    fn col(batch_out: &[std::result::Result<Batch, Error>], stream: &str, name: &str) -> Vec<Value> {
+        let b = batch_out.iter().flat_map(|b| b.as_ref().ok()).find(|b| b.stream == stream).unwrap();
+        let i = b.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("{stream} has no column {name}"));
+        rows_of(batch_out, stream).iter().map(|r| r[i].clone()).collect()
+    }
+
+    #[test]
+    fn per_parent_streams_read_every_parent_and_skip_deleted_ones() {
+        let answers = vec![
+            Ok((200, r#"[{"id":2,"name":"a"},{"id":7,"name":"b"}]"#)),
+            Ok((200, r#"{"id":2,"param_values":{"x":[1,{"y":"]"}]},"dashcards":[{"id":32,"dashboard_id":2,"card_id":27,"row":0,"col":0,"sizeX":12,"sizeY":9,"updated_at":"2024-06-19T11:57:59.706516Z"},{"id":33,"dashboard_id":2,"card_id":null,"row":9,"col":0,"size_x":6,"size_y":3}],"tabs":[]}"#)),
+            Ok((404, "Not found.")),
+        ];
+        let mut r = Reader::open(scripted(answers), CFG, &[sel("dashboard_cards", false)], None, no_log).unwrap();
+        let out = drain(&mut r);
+        assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
+        assert_eq!(ids(&out), vec![32, 33]);
+        assert_eq!(col(&out, "dashboard_cards", "size_x"), vec![Value::Integer(12), Value::Integer(6)], "0.4x sizeX is size_x");
+        assert_eq!(col(&out, "dashboard_cards", "card_id"), vec![Value::Integer(27), Value::Null]);
+        let b = out.last().unwrap().as_ref().unwrap();
+        assert!(!b.columns.iter().any(|c| c == "sizeX"));
+        assert_eq!(b.checkpoint.as_deref(), Some(r#"{"updated_at":"2024-06-19T11:57:59.706516Z"}"#));
+        let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+        assert_eq!(paths, ["/api/session/properties", "/api/dashboard", "/api/dashboard/2", "/api/dashboard/7"]);
+    }
+
+    #[test]
+    fn tables_and_fields_share_the_database_list_and_skip_saved_questions() {
+        let meta = r#"{"id":2,"name":"db","tables":[{"id":10,"db_id":2,"name":"orders","fields":[{"id":1,"table_id":10},{"id":2,"table_id":10}]},{"id":11,"db_id":2,"fields":[{"id":3,"table_id":11}]}],"features":["x"]}"#;
+        let answers = vec![
+            Ok((200, r#"{"data":[{"id":-1337,"name":"Saved Questions"},{"id":2}],"total":2}"#)),
+            Ok((200, meta)),
+            Ok((200, meta)),
+        ];
+        let selection = [sel("fields", false), sel("tables", false)];
+        let mut r = Reader::open(scripted(answers), CFG, &selection, None, no_log).unwrap();
+        let out = drain(&mut r);
+        assert_eq!(rows_of(&out, "fields").len(), 3);
+        assert_eq!(col(&out, "fields", "table_id"), vec![Value::Integer(10), Value::Integer(10), Value::Integer(11)]);
+        assert_eq!(col(&out, "tables", "id"), vec![Value::Integer(10), Value::Integer(11)]);
+        let tables = out.iter().flat_map(|b| b.as_ref().ok()).find(|b| b.stream == "tables").unwrap();
+        assert!(!tables.columns.iter().any(|c| c == "fields"), "tables do not carry their fields");
+        let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+        assert_eq!(paths, ["/api/session/properties", "/api/database", "/api/database/2/metadata", "/api/database/2/metadata"]);
+    }
+
+    #[test]
+    fn memberships_from_the_map_or_from_group_details() {
+        let map = r#"{"1":[{"membership_id":1,"group_id":1,"user_id":1,"is_group_manager":false},{"membership_id":2,"group_id":2,"user_id":1,"is_group_manager":false}],"2":[{"membership_id":3,"group_id":1,"user_id":2,"is_group_manager":true}]}"#;
+        let mut r = Reader::open(scripted(vec![Ok((200, map))]), CFG, &[sel("permission_group_memberships", false)], None, no_log).unwrap();
+        let out = drain(&mut r);
+        assert_eq!(ids(&out), vec![1, 2, 3]);
+        assert_eq!(col(&out, "permission_group_memberships", "user_id"), vec![Value::Integer(1), Value::Integer(1), Value::Integer(2)]);
+
+        let answers = vec![
+            Ok((404, "API endpoint does not exist.")),
+            Ok((200, r#"[{"id":1,"name":"All Users","member_count":1},{"id":2,"name":"Administrators","member_count":1}]"#)),
+            Ok((200, r#"{"id":1,"name":"All Users","members":[{"user_id":1,"membership_id":11,"group_id":1,"email":"a@b.c"}]}"#)),
+            Ok((200, r#"{"id":2,"name":"Administrators","members":[{"user_id":1,"membership_id":12,"group_id":2}]}"#)),
+        ];
+        let mut r = Reader::open(scripted(answers), CFG, &[sel("permission_group_memberships", false)], None, no_log).unwrap();
+        let out = drain(&mut r);
+        assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
+        assert_eq!(ids(&out), vec![11, 12]);
+        let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+        assert_eq!(
+            paths,
+            ["/api/session/properties", "/api/permissions/membership", "/api/permissions/group", "/api/permissions/group/1", "/api/permissions/group/2"]
+        );
+    }
+
+    #[test]
+    fn a_missing_notification_endpoint_skips_the_stream() {
+        let answers = vec![Ok((404, "API endpoint does not exist.")), Ok((200, "[]"))];
+        let selection = [sel("notifications", true), sel("alerts", false)];
+        let state = r#"{"notifications":{"updated_at":"2024-01-01T00:00:00.000000Z"}}"#;
+        let mut r = Reader::open(scripted(answers), CFG, &selection, Some(state), no_log).unwrap();
+        let out = drain(&mut r);
+        assert_eq!(out.len(), 2, "{out:?}");
+        let n = out[0].as_ref().unwrap();
+        assert_eq!((n.stream.as_str(), n.rows.len()), ("notifications", 0));
+        assert_eq!(n.checkpoint.as_deref(), Some(r#"{"updated_at":"2024-01-01T00:00:00.000000Z"}"#), "the cursor is kept");
+        assert_eq!(out[1].as_ref().unwrap().stream, "alerts");
+    }
+
+    #[test]
+    fn collection_items_are_paged_per_collection_and_keyed_by_it() {
+        let answers = vec![
+            Ok((200, r#"[{"id":"root","name":"Our analytics"},{"id":7,"name":"x"}]"#)),
+            Ok((200, r#"{"total":3,"data":[{"model":"card","id":1},{"model":"dashboard","id":1}],"models":["card","dashboard"],"limit":2,"offset":0}"#)),
+            Ok((200, r#"{"total":3,"data":[{"model":"collection","id":7}],"models":["collection"],"limit":2,"offset":2}"#)),
+            Ok((200, r#"{"total":1,"data":[{"model":"card","id":1,"collection_id":7}],"models":["card"],"limit":2,"offset":0}"#)),
+        ];
+        let mut r = Reader::open(scripted(answers), CFG, &[sel("collection_items", false)], None, no_log).unwrap();
+        let out = drain(&mut r);
+        let parents = col(&out, "collection_items", "parent_collection_id");
+        let s = |x: &str| Value::String(x.into());
+        assert_eq!(parents, vec![s("root"), s("root"), s("root"), s("7")]);
+        let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/api/session/properties",
+                "/api/collection",
+                "/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=0",
+                "/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=2",
+                "/api/collection/7/items?show_dashboard_questions=true&limit=2&offset=0",
+            ]
+        );
+    }
+
+    #[test]
+    fn archived_and_deactivated_objects_are_read_by_default() {
+        let cfg = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k"}"#;
+        let answers = vec![
+            Ok((200, r#"[{"id":1,"archived":false}]"#)),
+            Ok((200, r#"[{"id":2,"archived":true}]"#)),
+            Ok((200, r#"{"data":[{"id":1,"is_active":true},{"id":2,"is_active":false}],"total":2,"limit":1000,"offset":0}"#)),
+        ];
+        let mut r = Reader::open(scripted(answers), cfg, &[sel("cards", false), sel("users", false)], None, no_log).unwrap();
+        let out = drain(&mut r);
+        assert_eq!(col(&out, "cards", "archived"), vec![Value::Boolean(false), Value::Boolean(true)]);
+        assert_eq!(rows_of(&out, "users").len(), 2);
+        let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/api/session/properties",
+                "/api/card",
+                "/api/card?f=archived",
+                "/api/user?status=all&include_deactivated=true&limit=1000&offset=0",
+            ]
+        );
     }
 
     impl Reader<Scripted> {

@@ -83,6 +83,20 @@ pub fn spec_json() -> String {
                 "minimum": 1,
                 "maximum": 3600,
                 "order": 8
+            },
+            "include_archived": {
+                "type": "boolean",
+                "title": "Include archived objects",
+                "description": "Also read archived (trashed) cards, dashboards, collections and snippets, and inactive notifications, each with its `archived`/`active` field, so deletions are visible.",
+                "default": true,
+                "order": 9
+            },
+            "include_deactivated_users": {
+                "type": "boolean",
+                "title": "Include deactivated users",
+                "description": "Also read deactivated users (with `is_active: false`).",
+                "default": true,
+                "order": 10
             }
         }
     })
@@ -103,7 +117,7 @@ mod tests {
         for key in props.keys() {
             assert!(source.contains(&format!("\"{key}\"")), "{key} is in the spec but not read");
         }
-        for read in ["instance_api_url", "api_key", "session_token", "username", "password", "page_size", "max_retries", "retry_max_wait_s", "request_timeout_s"] {
+        for read in ["instance_api_url", "api_key", "session_token", "username", "password", "page_size", "max_retries", "retry_max_wait_s", "request_timeout_s", "include_archived", "include_deactivated_users"] {
             assert!(props.contains_key(read), "{read} is read but not in the spec");
         }
     }

@@ -32,6 +32,76 @@ pub enum Envelope {
     BareArray,
     /// `{"data": [ … ], "total": N, …}`
     Data,
+    /// One object; the records are inside it, at the source's `path`.
+    Object,
+}
+
+/// When a request variant is made, from the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Always,
+    /// `include_archived` is on (the default).
+    Archived,
+    /// `include_archived` is off.
+    NotArchived,
+    /// `include_deactivated_users` is on (the default).
+    Deactivated,
+    /// `include_deactivated_users` is off.
+    NotDeactivated,
+}
+
+/// One request of a stream (per parent, when it has one): its query
+/// parameters and when it is made. A stream reads every variant whose gate
+/// is open, in order, and emits all of their records.
+#[derive(Debug, Clone, Copy)]
+pub struct Variant {
+    pub query: &'static [(&'static str, &'static str)],
+    pub gate: Gate,
+}
+
+pub const ONE_REQUEST: &[Variant] = &[Variant { query: &[], gate: Gate::Always }];
+
+/// A per-item endpoint's items come from another stream's list.
+#[derive(Debug, Clone, Copy)]
+pub struct Parent {
+    /// The stream whose list gives the ids (its first variant is requested).
+    pub stream: &'static str,
+    /// Ids never requested (the virtual saved-questions database `-1337`).
+    pub skip_ids: &'static [&'static str],
+    /// A declared column that receives the parent's id on every row.
+    pub column: Option<&'static str>,
+}
+
+/// Where a stream's records come from.
+#[derive(Debug, Clone, Copy)]
+pub struct Source {
+    /// Endpoint path relative to `/api`; `{id}` is a parent's id.
+    pub endpoint: &'static str,
+    pub variants: &'static [Variant],
+    pub envelope: Envelope,
+    pub paging: Paging,
+    pub parent: Option<Parent>,
+    /// Where the records are inside the response (see `json_stream`):
+    /// empty for a list or a `data` envelope.
+    pub path: &'static [&'static str],
+}
+
+impl Source {
+    pub const fn list(endpoint: &'static str) -> Source {
+        Source { endpoint, variants: ONE_REQUEST, envelope: Envelope::BareArray, paging: Paging::None, parent: None, path: &[] }
+    }
+}
+
+/// What to do when the server says the endpoint does not exist
+/// (404 `API endpoint does not exist.`: an older or newer Metabase).
+#[derive(Debug, Clone, Copy)]
+pub enum Missing {
+    /// A stream error.
+    Fail,
+    /// Skip the stream with an info log: it has no records on this version.
+    Skip,
+    /// Read it from this other source instead.
+    Fallback(Source),
 }
 
 pub struct Field {
@@ -42,23 +112,43 @@ pub struct Field {
 pub struct StreamDef {
     pub name: &'static str,
     pub description: &'static str,
-    /// Endpoint path relative to `/api`.
-    pub endpoint: &'static str,
-    pub query: &'static [(&'static str, &'static str)],
-    pub envelope: Envelope,
-    pub paging: Paging,
+    pub source: Source,
+    pub missing: Missing,
     pub primary_key: &'static [&'static str],
     pub cursor: Option<&'static str>,
-    /// Who can read it, for the error when the server says 403.
+    /// Who can read it, for the warning when the server says 403.
     pub permission: &'static str,
     pub fields: &'static [Field],
+    /// Keys some versions spell differently: (their name, the declared name).
+    pub aliases: &'static [(&'static str, &'static str)],
+    /// Keys not emitted (another stream carries them).
+    pub drop: &'static [&'static str],
 }
 
 impl StreamDef {
     pub fn declared(&self) -> Vec<(&'static str, FieldType)> {
         self.fields.iter().map(|f| (f.name, f.ty)).collect()
     }
+
+    /// The endpoint, for the README and logs.
+    pub fn endpoint(&self) -> &'static str {
+        self.source.endpoint
+    }
 }
+
+/// The defaults of a row: a bare-array list read with one request.
+const LIST: StreamDef = StreamDef {
+    name: "",
+    description: "",
+    source: Source::list(""),
+    missing: Missing::Fail,
+    primary_key: &["id"],
+    cursor: None,
+    permission: ANY_USER,
+    fields: &[],
+    aliases: &[],
+    drop: &[],
+};
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {
     STREAMS.iter().find(|s| s.name == name)
@@ -90,15 +180,19 @@ const fn num(name: &'static str) -> Field {
 }
 
 const ANY_USER: &str = "any user (only the objects the credentials can read are listed)";
+const ADMIN: &str = "an admin account (or a group manager)";
 
 pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "cards",
         description: "Saved questions, models and metrics (GET /api/card).",
-        endpoint: "card",
-        query: &[],
-        envelope: Envelope::BareArray,
-        paging: Paging::None,
+        source: Source {
+            variants: &[
+                Variant { query: &[], gate: Gate::Always },
+                Variant { query: &[("f", "archived")], gate: Gate::Archived },
+            ],
+            ..Source::list("card")
+        },
         primary_key: &["id"],
         cursor: Some("updated_at"),
         permission: ANY_USER,
@@ -158,15 +252,19 @@ pub static STREAMS: &[StreamDef] = &[
             int("document_id"),
             boolean("is_remote_synced"),
         ],
+        ..LIST
     },
     StreamDef {
         name: "collections",
         description: "Collections, starting with the root collection whose id is \"root\" (GET /api/collection). \
                       `id` is a string because of that root row.",
-        endpoint: "collection",
-        query: &[],
-        envelope: Envelope::BareArray,
-        paging: Paging::None,
+        source: Source {
+            variants: &[
+                Variant { query: &[], gate: Gate::Always },
+                Variant { query: &[("archived", "true")], gate: Gate::Archived },
+            ],
+            ..Source::list("collection")
+        },
         primary_key: &["id"],
         cursor: None,
         permission: ANY_USER,
@@ -196,14 +294,18 @@ pub static STREAMS: &[StreamDef] = &[
             text("color"),
             boolean("is_remote_synced"),
         ],
+        ..LIST
     },
     StreamDef {
         name: "dashboards",
         description: "Dashboards, without their cards (GET /api/dashboard).",
-        endpoint: "dashboard",
-        query: &[],
-        envelope: Envelope::BareArray,
-        paging: Paging::None,
+        source: Source {
+            variants: &[
+                Variant { query: &[], gate: Gate::Always },
+                Variant { query: &[("f", "archived")], gate: Gate::Archived },
+            ],
+            ..Source::list("dashboard")
+        },
         primary_key: &["id"],
         cursor: Some("updated_at"),
         permission: ANY_USER,
@@ -240,14 +342,23 @@ pub static STREAMS: &[StreamDef] = &[
             arr("moderation_reviews"),
             boolean("favorite"),
         ],
+        ..LIST
     },
     StreamDef {
         name: "users",
         description: "Users (GET /api/user, paged with limit/offset).",
-        endpoint: "user",
-        query: &[],
-        envelope: Envelope::Data,
-        paging: Paging::LimitOffset,
+        // `status=all` lists deactivated users on 0.50+; 0.4x ignores it and
+        // reads `include_deactivated` (which newer versions still accept,
+        // with `status` winning): one request serves every version.
+        source: Source {
+            variants: &[
+                Variant { query: &[("status", "all"), ("include_deactivated", "true")], gate: Gate::Deactivated },
+                Variant { query: &[], gate: Gate::NotDeactivated },
+            ],
+            envelope: Envelope::Data,
+            paging: Paging::LimitOffset,
+            ..Source::list("user")
+        },
         primary_key: &["id"],
         cursor: Some("updated_at"),
         permission: "an admin or group-manager account",
@@ -275,14 +386,12 @@ pub static STREAMS: &[StreamDef] = &[
             boolean("google_auth"),
             boolean("ldap_auth"),
         ],
+        ..LIST
     },
     StreamDef {
         name: "databases",
         description: "Connected databases (GET /api/database). `details` is shown only to users who can edit a database, with passwords masked by Metabase.",
-        endpoint: "database",
-        query: &[],
-        envelope: Envelope::Data,
-        paging: Paging::None,
+        source: Source { envelope: Envelope::Data, ..Source::list("database") },
         primary_key: &["id"],
         cursor: Some("updated_at"),
         permission: ANY_USER,
@@ -322,14 +431,18 @@ pub static STREAMS: &[StreamDef] = &[
             int("router_database_id"),
             text("router_user_attribute"),
         ],
+        ..LIST
     },
     StreamDef {
         name: "native_query_snippets",
         description: "Reusable SQL snippets (GET /api/native-query-snippet).",
-        endpoint: "native-query-snippet",
-        query: &[],
-        envelope: Envelope::BareArray,
-        paging: Paging::None,
+        source: Source {
+            variants: &[
+                Variant { query: &[], gate: Gate::Always },
+                Variant { query: &[("archived", "true")], gate: Gate::Archived },
+            ],
+            ..Source::list("native-query-snippet")
+        },
         primary_key: &["id"],
         cursor: Some("updated_at"),
         permission: ANY_USER,
@@ -348,6 +461,298 @@ pub static STREAMS: &[StreamDef] = &[
             obj("template_tags"),
             boolean("is_remote_synced"),
         ],
+        ..LIST
+    },
+    StreamDef {
+        name: "dashboard_cards",
+        description: "The cards placed on each dashboard, with their position (row, col) and size (size_x, size_y): \
+                      `dashcards` of GET /api/dashboard/:id (`ordered_cards` before 0.47) for every dashboard. \
+                      `card_id` is null for text, heading and link cards.",
+        source: Source {
+            endpoint: "dashboard/{id}",
+            envelope: Envelope::Object,
+            parent: Some(Parent { stream: "dashboards", skip_ids: &[], column: None }),
+            path: &["dashcards|ordered_cards"],
+            ..Source::list("")
+        },
+        cursor: Some("updated_at"),
+        permission: ANY_USER,
+        fields: &[
+            int("id"),
+            int("dashboard_id"),
+            int("dashboard_tab_id"),
+            int("card_id"),
+            int("row"),
+            int("col"),
+            int("size_x"),
+            int("size_y"),
+            obj("card"),
+            arr("series"),
+            arr("parameter_mappings"),
+            obj("visualization_settings"),
+            int("action_id"),
+            text("entity_id"),
+            text("collection_authority_level"),
+            arr("inline_parameters"),
+            ts("created_at"),
+            ts("updated_at"),
+        ],
+        // 0.4x spelled the size in camel case.
+        aliases: &[("sizeX", "size_x"), ("sizeY", "size_y")],
+        ..LIST
+    },
+    StreamDef {
+        name: "collection_items",
+        description: "Everything in each collection, of every model (cards, models, metrics, dashboards, collections, \
+                      snippets…), including questions saved inside dashboards: GET /api/collection/:id/items \
+                      (and /root/items) for every collection, paged. `parent_collection_id` is the listed \
+                      collection (`root` for the root), so rows of different collections never share a key.",
+        source: Source {
+            endpoint: "collection/{id}/items",
+            variants: &[Variant { query: &[("show_dashboard_questions", "true")], gate: Gate::Always }],
+            envelope: Envelope::Data,
+            paging: Paging::LimitOffset,
+            parent: Some(Parent { stream: "collections", skip_ids: &[], column: Some("parent_collection_id") }),
+            path: &[],
+        },
+        primary_key: &["parent_collection_id", "model", "id"],
+        permission: ANY_USER,
+        fields: &[
+            text("parent_collection_id"),
+            text("model"),
+            int("id"),
+            text("name"),
+            text("description"),
+            text("entity_id"),
+            text("display"),
+            int("collection_id"),
+            int("collection_position"),
+            boolean("collection_preview"),
+            int("database_id"),
+            boolean("fully_parameterized"),
+            text("moderated_status"),
+            text("location"),
+            text("effective_location"),
+            text("authority_level"),
+            text("type"),
+            arr("here"),
+            arr("below"),
+            boolean("archived"),
+            boolean("can_write"),
+            boolean("can_delete"),
+            boolean("can_restore"),
+            obj("dashboard"),
+            int("dashboard_count"),
+            int("dashboard_id"),
+            boolean("is_remote_synced"),
+            ts("last_used_at"),
+            obj("last-edit-info"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "tables",
+        description: "Tables of every database (`tables` of GET /api/database/:id/metadata; the virtual \
+                      saved-questions database -1337 is skipped). Their fields are the `fields` stream.",
+        source: Source {
+            endpoint: "database/{id}/metadata",
+            envelope: Envelope::Object,
+            parent: Some(Parent { stream: "databases", skip_ids: &["-1337"], column: None }),
+            path: &["tables"],
+            ..Source::list("")
+        },
+        cursor: Some("updated_at"),
+        permission: "any user (only the tables the credentials can see are listed)",
+        fields: &[
+            int("id"),
+            int("db_id"),
+            text("name"),
+            text("display_name"),
+            text("schema"),
+            text("description"),
+            text("entity_type"),
+            boolean("active"),
+            text("visibility_type"),
+            text("field_order"),
+            int("estimated_row_count"),
+            text("initial_sync_status"),
+            boolean("is_upload"),
+            boolean("show_in_getting_started"),
+            text("caveats"),
+            text("points_of_interest"),
+            boolean("database_require_filter"),
+            int("view_count"),
+            arr("segments"),
+            arr("metrics"),
+            ts("created_at"),
+            ts("updated_at"),
+            ts("archived_at"),
+            ts("deactivated_at"),
+            text("data_authority"),
+            boolean("is_writable"),
+        ],
+        drop: &["fields"],
+        ..LIST
+    },
+    StreamDef {
+        name: "fields",
+        description: "Fields (columns) of every table of every database (`tables[].fields` of \
+                      GET /api/database/:id/metadata, -1337 skipped).",
+        source: Source {
+            endpoint: "database/{id}/metadata",
+            envelope: Envelope::Object,
+            parent: Some(Parent { stream: "databases", skip_ids: &["-1337"], column: None }),
+            path: &["tables", "*", "fields"],
+            ..Source::list("")
+        },
+        cursor: Some("updated_at"),
+        permission: "any user (only the tables the credentials can see are listed)",
+        fields: &[
+            int("id"),
+            int("table_id"),
+            text("name"),
+            text("display_name"),
+            text("description"),
+            text("base_type"),
+            text("effective_type"),
+            text("semantic_type"),
+            text("database_type"),
+            text("coercion_strategy"),
+            int("fk_target_field_id"),
+            obj("target"),
+            int("parent_id"),
+            arr("nfc_path"),
+            int("position"),
+            int("database_position"),
+            int("custom_position"),
+            text("visibility_type"),
+            text("has_field_values"),
+            obj("fingerprint"),
+            int("fingerprint_version"),
+            ts("last_analyzed"),
+            boolean("active"),
+            boolean("preview_display"),
+            obj("settings"),
+            boolean("json_unfolding"),
+            text("caveats"),
+            text("points_of_interest"),
+            boolean("database_is_auto_increment"),
+            boolean("database_required"),
+            boolean("database_is_nullable"),
+            boolean("database_is_pk"),
+            boolean("database_is_generated"),
+            boolean("database_indexed"),
+            boolean("database_partitioned"),
+            text("database_default"),
+            ts("created_at"),
+            ts("updated_at"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "permission_groups",
+        description: "Permission groups (GET /api/permissions/group). Groups have no timestamps: full refresh only.",
+        source: Source::list("permissions/group"),
+        permission: ADMIN,
+        fields: &[
+            int("id"),
+            text("name"),
+            int("member_count"),
+            text("entity_id"),
+            text("magic_group_type"),
+            boolean("is_tenant_group"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "permission_group_memberships",
+        description: "Who is in which group: GET /api/permissions/membership (a map from user id to memberships), \
+                      or the `members` of GET /api/permissions/group/:id where that endpoint does not exist.",
+        source: Source {
+            envelope: Envelope::Object,
+            path: &["*"],
+            ..Source::list("permissions/membership")
+        },
+        missing: Missing::Fallback(Source {
+            endpoint: "permissions/group/{id}",
+            envelope: Envelope::Object,
+            parent: Some(Parent { stream: "permission_groups", skip_ids: &[], column: None }),
+            path: &["members"],
+            ..Source::list("")
+        }),
+        primary_key: &["membership_id"],
+        permission: ADMIN,
+        fields: &[
+            int("membership_id"),
+            int("group_id"),
+            int("user_id"),
+            boolean("is_group_manager"),
+            text("email"),
+            text("first_name"),
+            text("last_name"),
+            text("common_name"),
+            boolean("is_superuser"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "alerts",
+        description: "Question alerts (GET /api/alert). From 0.54 Metabase synthesises them from notifications \
+                      (ids are then notification ids); see `notifications`.",
+        source: Source::list("alert"),
+        cursor: Some("updated_at"),
+        permission: ANY_USER,
+        fields: &[
+            int("id"),
+            text("name"),
+            text("alert_condition"),
+            boolean("alert_first_only"),
+            boolean("alert_above_goal"),
+            boolean("skip_if_empty"),
+            obj("card"),
+            arr("channels"),
+            arr("parameters"),
+            int("dashboard_id"),
+            int("collection_id"),
+            int("collection_position"),
+            boolean("can_write"),
+            boolean("archived"),
+            text("entity_id"),
+            int("creator_id"),
+            obj("creator"),
+            ts("created_at"),
+            ts("updated_at"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "notifications",
+        description: "Notifications (GET /api/notification, Metabase 0.54+; on older versions the stream is \
+                      skipped with an info log). Inactive ones are included with `include_archived`.",
+        source: Source {
+            variants: &[
+                Variant { query: &[("include_inactive", "true")], gate: Gate::Archived },
+                Variant { query: &[], gate: Gate::NotArchived },
+            ],
+            ..Source::list("notification")
+        },
+        missing: Missing::Skip,
+        cursor: Some("updated_at"),
+        permission: ANY_USER,
+        fields: &[
+            int("id"),
+            text("payload_type"),
+            int("payload_id"),
+            obj("payload"),
+            boolean("active"),
+            int("creator_id"),
+            obj("creator"),
+            arr("handlers"),
+            arr("subscriptions"),
+            ts("created_at"),
+            ts("updated_at"),
+        ],
+        ..LIST
     },
 ];
 
@@ -370,8 +775,19 @@ mod tests {
                 let f = s.fields.iter().find(|f| f.name == c).expect("cursor declared");
                 assert_eq!(f.ty, FieldType::Timestamp, "{}: cursor must be a timestamp", s.name);
             }
-            if s.paging == Paging::LimitOffset {
-                assert_eq!(s.envelope, Envelope::Data, "{}: paged endpoints answer envelopes", s.name);
+            if s.source.paging == Paging::LimitOffset {
+                assert_eq!(s.source.envelope, Envelope::Data, "{}: paged endpoints answer envelopes", s.name);
+            }
+            if let Some(p) = s.source.parent {
+                let parent = find(p.stream).expect("the parent is a stream");
+                assert!(parent.source.parent.is_none(), "{}: parents are lists", s.name);
+                assert!(s.source.endpoint.contains("{id}"), "{}: a per-parent endpoint names the id", s.name);
+                if let Some(c) = p.column {
+                    assert!(fields.contains(c), "{}: parent column {c} not declared", s.name);
+                }
+            }
+            for (_, to) in s.aliases {
+                assert!(fields.contains(to), "{}: alias target {to} not declared", s.name);
             }
         }
     }

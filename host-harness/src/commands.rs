@@ -265,6 +265,8 @@ struct Progress {
     /// Streams whose last batch (the one with a checkpoint) arrived.
     complete: HashSet<String>,
     failed: HashSet<String>,
+    /// Streams the credentials may not read (reported, not failed).
+    unavailable: HashSet<String>,
     /// Records emitted since the stream's previous STATE.
     since_state: HashMap<String, u64>,
     total_records: u64,
@@ -289,10 +291,27 @@ impl Progress {
         Ok(())
     }
 
+    /// A stream the credentials may not read: a WARN log naming it and the
+    /// permission it needs, then INCOMPLETE; no TRACE ERROR, and the run
+    /// does not fail because of it.
+    fn unavailable<W: Write>(&mut self, out: &mut Protocol<W>, stream: &str, message: &str) -> std::io::Result<()> {
+        self.start(out, stream)?;
+        logger::warning!("stream {stream} unavailable: {message}");
+        out.log("WARN", &format!("stream `{stream}` is unavailable to these credentials: {message}"))?;
+        if self.unavailable.insert(stream.to_string()) {
+            self.complete.remove(stream);
+            out.stream_status(stream, StreamStatus::Incomplete)?;
+        }
+        Ok(())
+    }
+
     /// INCOMPLETE for every stream still open when the read stops early.
     fn abandon<W: Write>(&mut self, out: &mut Protocol<W>) -> std::io::Result<()> {
         let mut open: Vec<&String> =
-            self.started.iter().filter(|s| !self.complete.contains(*s) && !self.failed.contains(*s)).collect();
+            self.started
+                .iter()
+                .filter(|s| !self.complete.contains(*s) && !self.failed.contains(*s) && !self.unavailable.contains(*s))
+                .collect();
         open.sort();
         for s in open {
             out.stream_status(s, StreamStatus::Incomplete)?;
@@ -342,6 +361,10 @@ fn read<W: Write>(
             }
             Ok(Ok(None)) => break,
             Ok(Err(e)) => match e.stream.clone() {
+                // The credentials may not read this stream: a warning, not a failure.
+                Some(stream) if e.kind == crate::bindings::FailureKind::Unavailable => {
+                    progress.unavailable(out, &stream, &e.message).map_err(Failure::io)?;
+                }
                 Some(stream) => {
                     progress.fail(out, &stream, e.into()).map_err(Failure::io)?;
                     errors += 1;

@@ -39,6 +39,9 @@ impl From<FailureKind> for FailureType {
             FailureKind::Config => FailureType::Config,
             FailureKind::Transient => FailureType::Transient,
             FailureKind::System => FailureType::System,
+            // Missing permissions are the user's to fix (another key, another
+            // role): Airbyte's config_error. The read goes on (commands.rs).
+            FailureKind::Unavailable => FailureType::Config,
         }
     }
 }
