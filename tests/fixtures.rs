@@ -44,16 +44,17 @@ fn full_fixtures_hold_the_captures_in_real_envelopes() {
             ("cards", "/api/card"),
             ("collections", "/api/collection"),
             ("dashboards", "/api/dashboard"),
-            ("native_query_snippets", "/api/native-query-snippet"),
         ] {
             assert_eq!(get(path), Value::Array(expected[stream].clone()), "{name}: {path} is the bare capture array");
         }
+        assert_eq!(get("/api/native-query-snippet"), Value::Array(snippet_items()), "{name}: snippets");
+        assert_eq!(get("/api/native-query-snippet?archived=true"), Value::Array(archived_snippet_items()), "{name}: archived snippets");
         let dbs = &expected["databases"];
         assert_eq!(get("/api/database"), json!({"data": dbs, "total": dbs.len()}), "{name}: /api/database envelope");
         let users = &expected["users"];
         assert!(users.len() as u64 <= page, "the captures have fewer users than a page");
         assert_eq!(
-            get(&format!("/api/user?limit={page}&offset=0")),
+            get(&format!("/api/user?status=all&include_deactivated=true&limit={page}&offset=0")),
             json!({"data": users, "total": users.len(), "limit": page, "offset": 0}),
             "{name}: /api/user envelope"
         );
@@ -64,38 +65,69 @@ fn full_fixtures_hold_the_captures_in_real_envelopes() {
 
 #[test]
 fn fixtures_hold_the_connector_request_sequence() {
-    let read: Vec<String> = [
+    let list = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+    // A read of every stream of the v0.50 set: each stream's requests in table order.
+    let read = list(&[
+        "GET /api/session/properties",
         "GET /api/card",
+        "GET /api/card?f=archived",
         "GET /api/collection",
+        "GET /api/collection?archived=true",
         "GET /api/dashboard",
-        "GET /api/user?limit=1000&offset=0",
+        "GET /api/dashboard?f=archived",
+        "GET /api/user?status=all&include_deactivated=true&limit=1000&offset=0",
         "GET /api/database",
         "GET /api/native-query-snippet",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+        "GET /api/native-query-snippet?archived=true",
+        "GET /api/dashboard",
+        "GET /api/dashboard/2",
+        "GET /api/collection",
+        "GET /api/collection/root/items?show_dashboard_questions=true&limit=1000&offset=0",
+        "GET /api/collection/2/items?show_dashboard_questions=true&limit=1000&offset=0",
+        "GET /api/database",
+        "GET /api/database/2/metadata",
+        "GET /api/database/2/metadata",
+        "GET /api/permissions/group",
+        "GET /api/permissions/membership",
+        "GET /api/alert",
+        "GET /api/notification?include_inactive=true",
+    ]);
     let with_login = |inner: &[String]| -> Vec<String> {
         let mut v = vec!["POST /api/session".to_string()];
         v.extend_from_slice(inner);
         v.push("DELETE /api/session".into());
         v
     };
-    let current = vec!["GET /api/user/current".to_string()];
+    let current = list(&["GET /api/user/current", "GET /api/session/properties"]);
 
-    let mut want = [with_login(&current), with_login(&current), with_login(&read)].concat();
-    assert_eq!(requests(&har("legacy_password")), want, "legacy_password");
-
-    want = [current.clone(), current.clone(), read.clone()].concat();
+    let want = [current.clone(), current.clone(), read.clone()].concat();
     assert_eq!(requests(&har("v050_api_key")), want, "v050_api_key");
+    assert_eq!(requests(&har("non_admin")), want, "non_admin");
 
-    let mut paged = read.clone();
-    paged[3] = "GET /api/user?limit=1&offset=0".into();
-    assert_eq!(requests(&har("v052_session_token")), [current.clone(), current.clone(), paged].concat());
+    // legacy: one dashboard (1), four collections, and no /api/permissions/membership, so the
+    // memberships come from each group's detail.
+    let legacy = requests(&har("legacy_password"));
+    assert_eq!(&legacy[..4], &with_login(&current)[..], "legacy: check");
+    for r in [
+        "GET /api/dashboard/1",
+        "GET /api/collection/3/items?show_dashboard_questions=true&limit=1000&offset=0",
+        "GET /api/permissions/group/1",
+        "GET /api/permissions/group/4",
+    ] {
+        assert!(legacy.contains(&r.to_string()), "legacy lacks {r}");
+    }
+    assert_eq!(legacy.last().map(String::as_str), Some("DELETE /api/session"));
+
+    // page_size 1: users and collection items come one per page.
+    let v052 = requests(&har("v052_session_token"));
+    assert!(v052.contains(&"GET /api/user?status=all&include_deactivated=true&limit=1&offset=0".to_string()));
+    assert!(v052.contains(&"GET /api/collection/root/items?show_dashboard_questions=true&limit=1&offset=1".to_string()));
 
     assert_eq!(requests(&har("wrong_password")), vec!["POST /api/session".to_string(); 3]);
-    assert_eq!(requests(&har("bad_api_key")), [current.clone(), current.clone(), vec!["GET /api/card".into()]].concat());
-    assert_eq!(requests(&har("non_admin")), [current.clone(), current, read].concat());
+    assert_eq!(
+        requests(&har("bad_api_key")),
+        list(&["GET /api/user/current", "GET /api/user/current", "GET /api/session/properties", "GET /api/card"])
+    );
 }
 
 #[test]
@@ -104,17 +136,25 @@ fn failure_fixtures_answer_like_metabase() {
         assert_eq!(e["response"]["status"], 401);
         assert_eq!(body(&e), json!({"errors": {"password": "did not match stored password"}}));
     }
-    for (_, _, e) in har_entries(&har("bad_api_key")) {
+    for (_, p, e) in har_entries(&har("bad_api_key")) {
+        if p == "/api/session/properties" {
+            // Public: it answers whatever the key.
+            assert_eq!(e["response"]["status"], 200);
+            continue;
+        }
         assert_eq!(e["response"]["status"], 401);
         assert_eq!(e["response"]["content"]["text"], "Unauthenticated");
         assert_eq!(e["response"]["content"]["mimeType"], "text/plain;charset=utf-8");
     }
     let non_admin = har("non_admin");
     for (m, p, e) in har_entries(&non_admin) {
-        if p.starts_with("/api/user?") {
+        if p.starts_with("/api/user?") || p.starts_with("/api/permissions/") {
             assert_eq!(e["response"]["status"], 403);
             assert_eq!(e["response"]["content"]["text"], "You don't have permissions to do that.");
             assert_eq!(e["response"]["content"]["mimeType"], "text/plain;charset=utf-8");
+        } else if p.starts_with("/api/notification") {
+            assert_eq!(e["response"]["status"], 404, "{m} {p}: older than 0.54");
+            assert_eq!(e["response"]["content"]["text"], "API endpoint does not exist.");
         } else {
             assert_eq!(e["response"]["status"], 200, "{m} {p}");
         }
@@ -128,7 +168,10 @@ fn failure_fixtures_answer_like_metabase() {
 
 #[test]
 fn fixtures_carry_credentials_only_as_redacted() {
-    for name in ["legacy_password", "v050_api_key", "v052_session_token", "wrong_password", "bad_api_key", "non_admin"] {
+    for name in [
+        "legacy_password", "v050_api_key", "v052_session_token", "wrong_password", "bad_api_key", "non_admin",
+        "archived_objects", "v050_changed", "v050_truncated",
+    ] {
         let text = std::fs::read_to_string(fixture(&format!("{name}.har"))).unwrap();
         let config = fixture_config(name);
         for key in ["password", "api_key", "session_token"] {

@@ -20,13 +20,21 @@ envelopes from database.json and user.json, so they are wrapped again here.
 
 The request sequence per command is the one the connector makes:
   username + password: POST /api/session first, DELETE /api/session last (every command)
-  check, discover:     GET /api/user/current
-  read (all streams):  GET /api/card, /api/collection, /api/dashboard,
-                       /api/user?limit=<page_size>&offset=<offset> (paged), /api/database,
-                       /api/native-query-snippet
+  check, discover:     GET /api/user/current, GET /api/session/properties (the version, logged)
+  read (all streams):  GET /api/session/properties, then per stream in table order:
+                       cards, collections, dashboards, native-query-snippet: the list, then the
+                       archived list (`f=archived` / `archived=true`); users: one paged request
+                       with `status=all&include_deactivated=true`; databases; dashboard_cards:
+                       the dashboard list, then /api/dashboard/:id for each; collection_items:
+                       the collection list, then /api/collection/:id/items (paged) for each;
+                       tables: the database list, then /api/database/:id/metadata; fields: the
+                       metadata again; permission_groups; permission_group_memberships
+                       (/api/permissions/membership, or on 404 the group list and each group);
+                       alerts; notifications (404 before 0.54: skipped)
 Credentials appear as REDACTED, as the host's --record writes them.
 """
 
+import copy
 import json
 import os
 import sys
@@ -46,7 +54,7 @@ REDACTED = "REDACTED"
 USER_AGENT = "metabase-source/0.1.0"
 DEFAULT_PAGE_SIZE = 1000
 
-STATUS_TEXT = {200: "OK", 204: "No Content", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+STATUS_TEXT = {200: "OK", 202: "Accepted", 204: "No Content", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 # Keys that GET /api/dashboard/:id hydrates but the list GET /api/dashboard does not return.
 DASHBOARD_DETAIL_ONLY = ["dashcards", "tabs", "param_values", "param_fields", "can_write", "collection",
@@ -56,6 +64,8 @@ DASHBOARD_DETAIL_ONLY = ["dashcards", "tabs", "param_values", "param_fields", "c
 UNAUTHENTICATED = "Unauthenticated"
 FORBIDDEN = "You don't have permissions to do that."
 BAD_LOGIN = {"errors": {"password": "did not match stored password"}}
+NO_ENDPOINT = "API endpoint does not exist."
+NOT_FOUND = "Not found."
 
 
 # ------------------------------------------------------------------------------------------------
@@ -98,10 +108,64 @@ def snippets():
     return load("fixture-server", "native-query-snippet.json")
 
 
+def fixture_server_common():
+    """Bodies no Metabase capture has, fetched once from ../shared/peer/fixture_server.py (default
+    seed, v0.50 shapes): the archived snippets, the permission groups and their details."""
+    groups = load("fixture-server", "api", "permissions", "group.json")
+    details = {g["id"]: load("fixture-server", "api", "permissions", "group", "%d.json" % g["id"]) for g in groups}
+    return {
+        "snippet_archived": load("fixture-server", "api", "archived", "native-query-snippet.json"),
+        "groups": groups,
+        "group_details": details,
+    }
+
+
+def membership_map(details):
+    """GET /api/permissions/membership's shape ({"<user id>": [{membership_id, group_id, user_id}]}),
+    DERIVED from the fixture server's group details (no capture of that endpoint exists)."""
+    out = {}
+    for gid in sorted(details):
+        for m in details[gid]["members"]:
+            out.setdefault(str(m["user_id"]), []).append(
+                {"membership_id": m["membership_id"], "group_id": m["group_id"], "user_id": m["user_id"]})
+    return {k: sorted(v, key=lambda m: m["membership_id"]) for k, v in sorted(out.items(), key=lambda kv: int(kv[0]))}
+
+
+def properties(version):
+    """GET /api/session/properties: the fixture server's body. Its `version` (v0.50.5) is kept only
+    for the v0.50.5 set; for the sets whose exact version is unknown it is removed."""
+    body = load("fixture-server", "api", "session-properties.json")
+    if version != "v0.50.5":
+        body = {k: v for k, v in body.items() if k != "version"}
+    return body
+
+
+def items_of(s, collections):
+    """GET /api/collection/:id/items per collection: the capture when there is one, else (no capture
+    of that collection's items) an empty list."""
+    out = {}
+    for c in collections:
+        path = os.path.join(CAPTURES, s, "api", "collection", str(c["id"]), "items.json")
+        out[str(c["id"])] = load(s, "api", "collection", str(c["id"]), "items.json") if os.path.exists(path) else []
+    return out
+
+
+def common(s, databases, dashboards_detail, collections, version, membership):
+    d = fixture_server_common()
+    d.update({
+        "metadata": {db["id"]: load(s, "api", "database", str(db["id"]), "metadata.json") for db in databases},
+        "dashboard_detail": dashboards_detail,
+        "items": items_of(s, collections),
+        "properties": properties(version),
+        "membership": membership_map(d["group_details"]) if membership else None,
+    })
+    return d
+
+
 def legacy_set():
     """legacy-pre-0.50: the only set with real list captures for cards, dashboards and users."""
     s = "legacy-pre-0.50"
-    return {
+    data = {
         "card": load(s, "api", "card.json"),
         "collection": load(s, "api", "collection.json"),
         "dashboard": load(s, "api", "dashboard.json"),
@@ -111,21 +175,27 @@ def legacy_set():
         "snippet": snippets(),
         "version": None,
     }
+    # No /api/permissions/membership here: the connector falls back to the group details.
+    data.update(common(s, data["database"], load_dir(s, "api", "dashboard"), data["collection"], None, False))
+    return data
 
 
 def detail_set(s, version):
     """v0.50-2024-06 and mbql4 (~v0.52): only detail captures for cards, dashboards and users."""
     current = load(s, "api", "user", "1.json")
-    return {
+    dashboards = load_dir(s, "api", "dashboard")
+    data = {
         "card": load_dir(s, "api", "card"),
         "collection": load(s, "api", "collection.json"),
-        "dashboard": [dashboard_list_item(d) for d in load_dir(s, "api", "dashboard")],
+        "dashboard": [dashboard_list_item(d) for d in dashboards],
         "users": [user_list_item(current)],
         "database": load(s, "api", "database.json"),    # recorder stripped {"data": ...}
         "current": current,
         "snippet": snippets(),
         "version": version,
     }
+    data.update(common(s, data["database"], dashboards, data["collection"], version, True))
+    return data
 
 
 # ------------------------------------------------------------------------------------------------
@@ -251,32 +321,78 @@ class Session:
         self.har.add("GET", path, list(query), self.header, status, body, mime=mime)
 
 
-def add_check_or_discover(sess, current):
+def add_check_or_discover(sess, current, props):
     sess.login()
     sess.get("/api/user/current", 200, current)
+    sess.get("/api/session/properties", 200, props)
     sess.logout()
 
 
-def add_read(sess, data, page_size, users_forbidden=False):
+def paged(sess, path, items, page_size, query=(), envelope=None):
+    """Pages as the connector does: until a page is shorter than the limit or offset+len >= total."""
+    offset = 0
+    while True:
+        page = items[offset:offset + page_size]
+        body = envelope(page, offset) if envelope else {"data": page, "total": len(items), "limit": page_size, "offset": offset}
+        sess.get(path, 200, body, query=list(query) + [("limit", page_size), ("offset", offset)])
+        if len(page) < page_size or offset + len(page) >= len(items):
+            break
+        offset += page_size
+
+
+USERS_QUERY = [("status", "all"), ("include_deactivated", "true")]
+
+
+def add_read(sess, data, page_size, forbidden=()):
+    """A read of every stream. `forbidden`: endpoints answering a non-admin's 403."""
     sess.login()
+    sess.get("/api/session/properties", 200, data["properties"])
     sess.get("/api/card", 200, data["card"])
+    sess.get("/api/card", 200, data.get("card_archived", []), query=[("f", "archived")])
     sess.get("/api/collection", 200, data["collection"])
+    sess.get("/api/collection", 200, [], query=[("archived", "true")])
     sess.get("/api/dashboard", 200, data["dashboard"])
-    users = data["users"]
-    if users_forbidden:
-        sess.get("/api/user", 403, FORBIDDEN, query=[("limit", page_size), ("offset", 0)], mime=TEXT_CT)
+    sess.get("/api/dashboard", 200, [], query=[("f", "archived")])
+    if "user" in forbidden:
+        sess.get("/api/user", 403, FORBIDDEN, query=USERS_QUERY + [("limit", page_size), ("offset", 0)], mime=TEXT_CT)
     else:
-        # Page as the connector does: until a page is shorter than the limit or offset+len >= total.
-        offset = 0
-        while True:
-            page = users[offset:offset + page_size]
-            envelope = {"data": page, "total": len(users), "limit": page_size, "offset": offset}
-            sess.get("/api/user", 200, envelope, query=[("limit", page_size), ("offset", offset)])
-            if len(page) < page_size or offset + len(page) >= len(users):
-                break
-            offset += page_size
+        paged(sess, "/api/user", data["users"], page_size, USERS_QUERY)
     sess.get("/api/database", 200, {"data": data["database"], "total": len(data["database"])})
     sess.get("/api/native-query-snippet", 200, data["snippet"])
+    sess.get("/api/native-query-snippet", 200, data["snippet_archived"], query=[("archived", "true")])
+    # dashboard_cards: the dashboards, then each one's detail (its dashcards).
+    sess.get("/api/dashboard", 200, data["dashboard"])
+    for d in data["dashboard"]:
+        detail = next((x for x in data["dashboard_detail"] if x["id"] == d["id"]), None)
+        sess.get("/api/dashboard/%d" % d["id"], 200 if detail else 404, detail or NOT_FOUND)
+    # collection_items: the collections, then each one's items, paged, every model.
+    sess.get("/api/collection", 200, data["collection"])
+    for c in data["collection"]:
+        items = data["items"][str(c["id"])]
+        models = sorted({i["model"] for i in items})
+        paged(sess, "/api/collection/%s/items" % c["id"], items, page_size, [("show_dashboard_questions", "true")],
+              lambda page, offset: {"total": len(items), "data": page, "models": models, "limit": page_size, "offset": offset})
+    # tables, then fields (the database ids are listed once per read).
+    sess.get("/api/database", 200, {"data": data["database"], "total": len(data["database"])})
+    for stream in ("tables", "fields"):
+        for db in data["database"]:
+            sess.get("/api/database/%d/metadata" % db["id"], 200, data["metadata"][db["id"]])
+    if "permissions" in forbidden:
+        sess.get("/api/permissions/group", 403, FORBIDDEN, mime=TEXT_CT)
+        sess.get("/api/permissions/membership", 403, FORBIDDEN, mime=TEXT_CT)
+    else:
+        sess.get("/api/permissions/group", 200, data["groups"])
+        if data["membership"] is not None:
+            sess.get("/api/permissions/membership", 200, data["membership"])
+        else:
+            sess.get("/api/permissions/membership", 404, NO_ENDPOINT, mime=TEXT_CT)
+            sess.get("/api/permissions/group", 200, data["groups"])
+            for g in data["groups"]:
+                sess.get("/api/permissions/group/%d" % g["id"], 200, data["group_details"][g["id"]])
+    # No capture has an alert: an instance without alerts answers an empty list.
+    sess.get("/api/alert", 200, [])
+    # /api/notification exists from 0.54 on; every capture set is older.
+    sess.get("/api/notification", 404, NO_ENDPOINT, query=[("include_inactive", "true")], mime=TEXT_CT)
     sess.logout()
 
 
@@ -289,8 +405,8 @@ def full_sync(name, data, config, mode, start, username=None):
     har = Har(start, data["version"])
     sess = Session(har, mode, username, name)
     page_size = config.get("page_size", DEFAULT_PAGE_SIZE)
-    add_check_or_discover(sess, data["current"])  # check
-    add_check_or_discover(sess, data["current"])  # discover
+    add_check_or_discover(sess, data["current"], data["properties"])  # check
+    add_check_or_discover(sess, data["current"], data["properties"])  # discover
     add_read(sess, data, page_size)
     return har, config
 
@@ -336,23 +452,84 @@ def fixtures():
     sess = Session(har, "api_key", name="bad_api_key")
     sess.get("/api/user/current", 401, UNAUTHENTICATED, mime=TEXT_CT)  # check
     sess.get("/api/user/current", 401, UNAUTHENTICATED, mime=TEXT_CT)  # discover
-    sess.get("/api/card", 401, UNAUTHENTICATED, mime=TEXT_CT)          # read
+    # /api/session/properties is public: it answers even with an unknown key.
+    sess.get("/api/session/properties", 200, v050["properties"])      # read
+    sess.get("/api/card", 401, UNAUTHENTICATED, mime=TEXT_CT)
     out["bad_api_key"] = (har, {"instance_api_url": ORIGIN + "/api",
                                 "api_key": "mb_bm90LWEtdmFsaWQta2V5LWF0LWFsbA"})
 
     # 6. Non-admin session token. /api/user/current is the v0.50 user/1.json capture with ONE
     #    deliberate change: is_superuser set to false (the captures only have an admin). Every stream
-    #    is served as in v0.50 except GET /api/user, which Metabase refuses to non-admins with a
-    #    plain-text 403.
+    #    is served as in v0.50 except the admin-only GET /api/user, /api/permissions/group and
+    #    /api/permissions/membership, which Metabase refuses to non-admins with a plain-text 403.
     non_admin_current = dict(v050["current"])
     non_admin_current["is_superuser"] = False
     har = Har(datetime(2024, 6, 20, 6, 30, 0, tzinfo=timezone.utc), v050["version"])
     sess = Session(har, "session_token", name="non_admin")
-    add_check_or_discover(sess, non_admin_current)  # check
-    add_check_or_discover(sess, non_admin_current)  # discover
-    add_read(sess, v050, DEFAULT_PAGE_SIZE, users_forbidden=True)
+    add_check_or_discover(sess, non_admin_current, v050["properties"])  # check
+    add_check_or_discover(sess, non_admin_current, v050["properties"])  # discover
+    add_read(sess, v050, DEFAULT_PAGE_SIZE, forbidden=("user", "permissions"))
     out["non_admin"] = (har, {"instance_api_url": ORIGIN + "/api",
                               "session_token": "8d2f6b1c-0e4a-4f7b-b3c5-6a9e1d0f2c47"})
+
+    # 7. Archived and deactivated objects, from the fixture server (no capture has any): a read of
+    #    cards, collections, dashboards, users and snippets with their archived variants. The
+    #    server has one archived collection, dashboard and snippet each and one deactivated user.
+    fs = "fixture-server"
+    props = load(fs, "api", "session-properties.json")
+    har = Har(datetime(2024, 6, 20, 7, 0, 0, tzinfo=timezone.utc), "v0.50.5")
+    sess = Session(har, "api_key", name="archived_objects")
+    sess.get("/api/session/properties", 200, props)
+    sess.get("/api/card", 200, load(fs, "api", "card.json"))
+    sess.get("/api/card", 200, load(fs, "api", "archived", "card.json"), query=[("f", "archived")])
+    sess.get("/api/collection", 200, load(fs, "api", "collection.json"))
+    sess.get("/api/collection", 200, load(fs, "api", "archived", "collection.json"), query=[("archived", "true")])
+    sess.get("/api/dashboard", 200, load(fs, "api", "dashboard.json"))
+    sess.get("/api/dashboard", 200, load(fs, "api", "archived", "dashboard.json"), query=[("f", "archived")])
+    users = load(fs, "api", "user-status-all.json")["data"]
+    paged(sess, "/api/user", users, DEFAULT_PAGE_SIZE, USERS_QUERY)
+    sess.get("/api/native-query-snippet", 200, snippets())
+    sess.get("/api/native-query-snippet", 200, load(fs, "api", "archived", "native-query-snippet.json"),
+             query=[("archived", "true")])
+    out["archived_objects"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_YXJjaGl2ZWQtb2JqZWN0cy1rZXk"})
+
+    # 8. Incremental, second run: the v0.50 full sync after a few objects changed. The ONLY edits
+    #    to the captures: `updated_at` of card 28, of dashcard 33 (dashboard 2), of table 9 and
+    #    of field 94 moved to 2024-07-01, as if edited then. Everything else is byte-identical to
+    #    v050_api_key, so a run with that fixture's STATE must emit exactly these four records.
+    changed = copy.deepcopy(v050)
+    for c in changed["card"]:
+        if c["id"] == 28:
+            c["updated_at"] = "2024-07-01T08:00:00.000001Z"
+    for d in changed["dashboard_detail"]:
+        for dc in d["dashcards"]:
+            if dc["id"] == 33:
+                dc["updated_at"] = "2024-07-01T08:00:00.000002Z"
+    for t in changed["metadata"][2]["tables"]:
+        if t["id"] == 9:
+            t["updated_at"] = "2024-07-01T08:00:00.000003Z"
+        for f in t["fields"]:
+            if f["id"] == 94:
+                f["updated_at"] = "2024-07-01T08:00:00.000004Z"
+    har = Har(datetime(2024, 7, 1, 9, 0, 0, tzinfo=timezone.utc), changed["version"])
+    add_read(Session(har, "api_key", name="v050_changed"), changed, DEFAULT_PAGE_SIZE)
+    out["v050_changed"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_ZXhhbXBsZS1maXh0dXJlLWtleQ"})
+
+    # 9. An interrupted stream: v050_changed whose GET /api/card body stops half way (the
+    #    connection dropped), so the cards stream cannot finish and must not checkpoint.
+    har = Har(datetime(2024, 7, 1, 9, 0, 0, tzinfo=timezone.utc), changed["version"])
+    add_read(Session(har, "api_key", name="v050_truncated"), changed, DEFAULT_PAGE_SIZE)
+    for e in har.entries:
+        if e["request"]["url"] == ORIGIN + "/api/card":
+            text = e["response"]["content"]["text"]
+            text = text[:len(text) // 2]
+            size = len(text.encode("utf-8"))
+            e["response"]["content"].update({"text": text, "size": size})
+            e["response"]["bodySize"] = size
+            for h in e["response"]["headers"]:
+                if h["name"] == "Content-Length":
+                    h["value"] = str(size)
+    out["v050_truncated"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_ZXhhbXBsZS1maXh0dXJlLWtleQ"})
     return out
 
 

@@ -16,6 +16,14 @@ use std::time::{Duration, Instant};
 /// The six seed streams, in the order a read without a catalog reads them.
 pub const STREAMS: [&str; 6] = ["cards", "collections", "dashboards", "users", "databases", "native_query_snippets"];
 
+/// Every object stream, in the order a read without a catalog reads them (the six seed streams
+/// first).
+pub const ALL_STREAMS: [&str; 14] = [
+    "cards", "collections", "dashboards", "users", "databases", "native_query_snippets",
+    "dashboard_cards", "collection_items", "tables", "fields", "permission_groups",
+    "permission_group_memberships", "alerts", "notifications",
+];
+
 /// Streams with an `updated_at` cursor (collections have no `updated_at` in Metabase).
 pub const CURSOR_STREAMS: [&str; 5] = ["cards", "dashboards", "users", "databases", "native_query_snippets"];
 
@@ -361,6 +369,12 @@ pub fn snippet_items() -> Vec<Value> {
     as_items(capture("fixture-server", "native-query-snippet.json"), "snippets")
 }
 
+/// The archived snippet the fixtures serve for `GET /api/native-query-snippet?archived=true` (a read
+/// includes archived objects by default).
+pub fn archived_snippet_items() -> Vec<Value> {
+    as_items(capture("fixture-server", "api/archived/native-query-snippet.json"), "archived snippets")
+}
+
 /// The items each stream of a capture set serves, by stream name.
 pub fn expected_items(set: &str) -> BTreeMap<&'static str, Vec<Value>> {
     let mut m = BTreeMap::new();
@@ -375,7 +389,7 @@ pub fn expected_items(set: &str) -> BTreeMap<&'static str, Vec<Value>> {
     }
     m.insert("collections", as_items(capture(set, "api/collection.json"), "collection.json"));
     m.insert("databases", as_items(capture(set, "api/database.json"), "database.json"));
-    m.insert("native_query_snippets", snippet_items());
+    m.insert("native_query_snippets", snippet_items().into_iter().chain(archived_snippet_items()).collect());
     m
 }
 

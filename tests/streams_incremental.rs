@@ -1,0 +1,137 @@
+//! Incremental sync through the real host: a first read, then a second read of a fixture where a
+//! few objects changed, given the first run's STATE messages as `--state`; and a stream whose body
+//! breaks off does not move its cursor.
+//!
+//! `v050_changed` is `v050_api_key` with `updated_at` of card 28, dashcard 33, table 9 and field
+//! 94 moved to 2024-07-01 (see tools/make_fixtures.py); `v050_truncated` is `v050_changed` whose
+//! `GET /api/card` body stops half way.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// Every stream with a cursor.
+const INCREMENTAL: [&str; 10] = [
+    "cards", "dashboards", "users", "databases", "native_query_snippets",
+    "dashboard_cards", "tables", "fields", "alerts", "notifications",
+];
+
+fn incremental_catalog(dir: &std::path::Path) -> PathBuf {
+    let discover = replay("v050_api_key", "discover", &[]);
+    discover.expect_code(0);
+    let streams: Vec<Value> = INCREMENTAL
+        .iter()
+        .map(|s| {
+            let stream = catalog_stream(discover.catalog(), s).clone();
+            json!({"stream": stream, "sync_mode": "incremental", "cursor_field": ["updated_at"], "destination_sync_mode": "append"})
+        })
+        .collect();
+    let path = dir.join("incremental.json");
+    write_json(&path, &json!({"streams": streams}));
+    path
+}
+
+/// The `state` objects of a run's STATE messages, as `--state` takes them.
+fn state_file(dir: &std::path::Path, out: &Output) -> PathBuf {
+    let states: Vec<Value> = out.states().into_iter().cloned().collect();
+    let path = dir.join("state.json");
+    write_json(&path, &Value::Array(states));
+    path
+}
+
+fn ids(out: &Output, stream: &str) -> Vec<i64> {
+    let mut v: Vec<i64> = out.records(stream).iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_second_run_emits_exactly_what_changed() {
+    let dir = scratch_dir("incremental_second_run");
+    let catalog = incremental_catalog(&dir);
+    let first = replay("v050_api_key", "read", &["--catalog", catalog.to_str().unwrap()]);
+    first.expect_code(0);
+    // No state: everything.
+    assert_eq!(ids(&first, "cards"), [27, 28, 29, 30, 31, 32]);
+    assert_eq!(ids(&first, "dashboard_cards"), [32, 33, 34]);
+    assert_eq!(out_len(&first, "fields"), 38);
+    for s in INCREMENTAL {
+        assert_eq!(first.states_of(s).len(), 1, "{s}: one STATE\n{}", first.describe());
+    }
+    assert_eq!(first.states_of("cards")[0]["stream"]["stream_state"], json!({"updated_at": "2024-06-20T06:01:34.470497Z"}));
+    let state = state_file(&dir, &first);
+
+    let second = replay("v050_changed", "read", &["--catalog", catalog.to_str().unwrap(), "--state", state.to_str().unwrap()]);
+    second.expect_code(0);
+    assert!(second.trace_errors().is_empty(), "{}", second.describe());
+    let changed: Vec<(&str, i64)> = second
+        .all_records()
+        .iter()
+        .map(|r| (r["stream"].as_str().unwrap(), r["data"]["id"].as_i64().unwrap()))
+        .collect();
+    let mut changed = changed;
+    changed.sort();
+    assert_eq!(changed, [("cards", 28), ("dashboard_cards", 33), ("fields", 94), ("tables", 9)], "{}", second.describe());
+    // Each changed stream's cursor moved to its changed object; the others kept theirs.
+    for (stream, cursor) in [
+        ("cards", "2024-07-01T08:00:00.000001Z"),
+        ("dashboard_cards", "2024-07-01T08:00:00.000002Z"),
+        ("tables", "2024-07-01T08:00:00.000003Z"),
+        ("fields", "2024-07-01T08:00:00.000004Z"),
+    ] {
+        let s = second.states_of(stream);
+        assert_eq!(s.len(), 1, "{stream}");
+        assert_eq!(s[0]["stream"]["stream_state"]["updated_at"], cursor, "{stream}");
+        assert_eq!(s[0]["sourceStats"]["recordCount"], json!(1.0), "{stream}");
+    }
+    for stream in ["dashboards", "users", "databases", "native_query_snippets"] {
+        assert_eq!(
+            second.states_of(stream)[0]["stream"]["stream_state"],
+            first.states_of(stream)[0]["stream"]["stream_state"],
+            "{stream}: nothing changed, the cursor stays"
+        );
+    }
+
+    // A third run with the second run's state (merged over the first's) emits nothing.
+    let mut merged: Vec<Value> = first.states().into_iter().cloned().collect();
+    for s in second.states() {
+        let name = &s["stream"]["stream_descriptor"]["name"];
+        merged.retain(|m| &m["stream"]["stream_descriptor"]["name"] != name);
+        merged.push(s.clone());
+    }
+    let path = dir.join("state2.json");
+    write_json(&path, &Value::Array(merged));
+    let third = replay("v050_changed", "read", &["--catalog", catalog.to_str().unwrap(), "--state", path.to_str().unwrap()]);
+    third.expect_code(0);
+    assert!(third.all_records().is_empty(), "{}", third.describe());
+}
+
+fn out_len(out: &Output, stream: &str) -> usize {
+    out.records(stream).len()
+}
+
+#[test]
+fn an_interrupted_stream_keeps_its_cursor() {
+    let dir = scratch_dir("incremental_interrupted");
+    let catalog = incremental_catalog(&dir);
+    let first = replay("v050_api_key", "read", &["--catalog", catalog.to_str().unwrap()]);
+    first.expect_code(0);
+    let state = state_file(&dir, &first);
+
+    let out = replay("v050_truncated", "read", &["--catalog", catalog.to_str().unwrap(), "--state", state.to_str().unwrap()]);
+    out.expect_code(1);
+    assert!(out.states_of("cards").is_empty(), "a broken stream emits no STATE\n{}", out.describe());
+    assert_eq!(out.stream_statuses("cards").last().map(String::as_str), Some("INCOMPLETE"));
+    let e = out
+        .trace_errors()
+        .into_iter()
+        .find(|e| e["stream_descriptor"]["name"] == "cards")
+        .unwrap_or_else(|| panic!("a TRACE ERROR for cards\n{}", out.describe()));
+    assert_eq!(e["failure_type"], "transient_error", "{e}");
+    assert!(error_text(e).contains("GET /api/card: the body ended in the middle of the JSON document"), "{e}");
+    // The other streams still read their changes and checkpoint.
+    assert_eq!(ids(&out, "dashboard_cards"), [33]);
+    assert_eq!(out.states_of("tables")[0]["stream"]["stream_state"]["updated_at"], "2024-07-01T08:00:00.000003Z");
+}
