@@ -55,7 +55,13 @@ impl<T: Transport> Client<T> {
                 query.iter().map(|(k, v)| format!("{}={}", encode_query(k), encode_query(v))).collect();
             path.push_str(&pairs.join("&"));
         }
-        self.authed(Method::Get, &path)
+        self.authed(Method::Get, &path, None)
+    }
+
+    /// `POST /api/<endpoint>` with a JSON body, returning a 2xx response.
+    pub fn post_json(&mut self, endpoint: &str, body: &serde_json::Value) -> Result<Response> {
+        let path = self.config.base.path(endpoint);
+        self.authed(Method::Post, &path, Some(body.to_string().into_bytes()))
     }
 
     /// Logs the server's version (`version.tag` of `GET /api/session/properties`,
@@ -166,11 +172,11 @@ impl<T: Transport> Client<T> {
         })
     }
 
-    fn authed(&mut self, method: Method, path: &str) -> Result<Response> {
+    fn authed(&mut self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Response> {
         let mut relogged = false;
         loop {
             let header = self.auth_header()?;
-            let response = self.send_with_retries(method, path, Some(header), None)?;
+            let response = self.send_with_retries(method, path, Some(header), body.clone())?;
             if (200..300).contains(&response.status) {
                 return Ok(response);
             }

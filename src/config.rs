@@ -84,6 +84,21 @@ pub struct Config {
     pub include_archived: bool,
     /// Also read deactivated users.
     pub include_deactivated_users: bool,
+    /// Which saved questions become streams of their results.
+    pub questions: Questions,
+}
+
+/// Which saved questions `discover` offers as result streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Questions {
+    /// None (the default: a config without the key keeps its object streams only).
+    None,
+    /// Every saved question the credentials can read.
+    All,
+    /// These card ids.
+    Ids(Vec<i64>),
+    /// The questions of one collection (`root` for the root).
+    Collection(String),
 }
 
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
@@ -110,6 +125,7 @@ impl Config {
             optional_u32(&obj, "request_timeout_s", 1, 3600)?.unwrap_or(DEFAULT_REQUEST_TIMEOUT_S);
         let include_archived = optional_bool(&obj, "include_archived")?.unwrap_or(true);
         let include_deactivated_users = optional_bool(&obj, "include_deactivated_users")?.unwrap_or(true);
+        let questions = parse_questions(&obj)?;
         Ok(Config {
             base,
             credentials,
@@ -118,6 +134,7 @@ impl Config {
             request_timeout_s,
             include_archived,
             include_deactivated_users,
+            questions,
         })
     }
 }
@@ -159,6 +176,43 @@ fn optional_u32(obj: &Map<String, Value>, key: &str, min: u32, max: u32) -> Resu
             _ => Err(bad(&format!("{s:?}"))),
         },
         Some(other) => Err(bad(json_kind(other))),
+    }
+}
+
+/// `questions`: `"none"` (default), `"all"`, `"ids"` with `question_ids`, or `"collection"` with
+/// `question_collection_id` (an id or `"root"`). A list of ids is also accepted as `questions`.
+fn parse_questions(obj: &Map<String, Value>) -> Result<Questions> {
+    let ids = |v: &Value, key: &str| -> Result<Vec<i64>> {
+        let bad = || Error::config(format!("config.{key}: must be a list of card ids (integers)"));
+        let list = v.as_array().ok_or_else(bad)?;
+        let ids: Vec<i64> = list.iter().map(|i| i.as_i64().filter(|i| *i > 0).ok_or_else(bad)).collect::<Result<_>>()?;
+        if ids.is_empty() {
+            return Err(Error::config(format!("config.{key}: must name at least one card id")));
+        }
+        Ok(ids)
+    };
+    match obj.get("questions") {
+        None | Some(Value::Null) => Ok(Questions::None),
+        Some(v @ Value::Array(_)) => Ok(Questions::Ids(ids(v, "questions")?)),
+        Some(Value::String(s)) => match s.trim() {
+            "none" | "" => Ok(Questions::None),
+            "all" => Ok(Questions::All),
+            "ids" => match obj.get("question_ids") {
+                Some(v) => Ok(Questions::Ids(ids(v, "question_ids")?)),
+                None => Err(Error::config("config.question_ids: is required when `questions` is \"ids\"")),
+            },
+            "collection" => match obj.get("question_collection_id") {
+                Some(Value::Number(n)) if n.as_i64().is_some_and(|i| i > 0) => Ok(Questions::Collection(n.to_string())),
+                Some(Value::String(r)) if r == "root" => Ok(Questions::Collection("root".into())),
+                _ => Err(Error::config(
+                    "config.question_collection_id: must be a collection id or \"root\" when `questions` is \"collection\"",
+                )),
+            },
+            other => Err(Error::config(format!(
+                "config.questions: must be \"none\", \"all\", \"ids\" or \"collection\", got {other:?}"
+            ))),
+        },
+        Some(other) => Err(Error::config(format!("config.questions: must be a string or a list of card ids, got {}", json_kind(other)))),
     }
 }
 

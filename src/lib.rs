@@ -27,6 +27,7 @@ pub mod error;
 pub mod http;
 pub mod json_stream;
 pub mod mapping;
+pub mod questions;
 pub mod reader;
 pub mod retry;
 pub mod spec;
@@ -76,32 +77,64 @@ impl wit::Guest for Component {
     }
 
     fn check(config: String) -> Result<Option<String>, wit::ConnectorError> {
-        match connect(&config) {
-            Ok(()) => Ok(None),
+        let check_only = serde_json::from_str::<serde_json::Value>(&config)
+            .map(|mut c| {
+                // check does not need the questions listed.
+                if let Some(o) = c.as_object_mut() {
+                    o.remove("questions");
+                }
+                c.to_string()
+            })
+            .unwrap_or(config);
+        match connect(&check_only) {
+            Ok(_) => Ok(None),
             Err(e) if e.is_refusal() => Ok(Some(e.message)),
             Err(e) => Err(e.into()),
         }
     }
 
     fn discover(config: String) -> Result<Vec<wit::StreamInfo>, wit::ConnectorError> {
-        connect(&config)?;
-        Ok(streams::STREAMS.iter().map(stream_info).collect())
+        let questions = connect(&config)?;
+        let mut out: Vec<wit::StreamInfo> = streams::STREAMS.iter().map(stream_info).collect();
+        out.extend(questions.iter().map(question_info));
+        Ok(out)
+    }
+}
+
+fn question_info(q: &questions::Question) -> wit::StreamInfo {
+    wit::StreamInfo {
+        name: q.stream.clone(),
+        description: Some(format!(
+            "Results of the saved question {} “{}” (POST /api/card/{}/query/csv: every row, no 2,000-row cap).",
+            q.id, q.name, q.id
+        )),
+        fields: q
+            .columns
+            .iter()
+            .map(|(name, ty)| wit::Field { name: name.clone(), type_: *ty, nullable: true, description: None })
+            .collect(),
+        // Query results have no key and no cursor.
+        primary_key: vec![],
+        cursor_field: None,
+        sync_modes: vec![wit::SyncMode::FullRefresh],
     }
 }
 
 /// Logs in, asks who we are, logs out: the cheapest proof that the URL and
 /// credentials work.
-fn connect(config: &str) -> error::Result<()> {
+fn connect(config: &str) -> error::Result<Vec<questions::Question>> {
     let config = config::Config::parse(config)?;
     let base = config.base.display();
     let mut client = client::Client::new(http::WasiTransport, config, log);
     let who = whoami(&mut client);
     let version = if who.is_ok() { client.log_version() } else { Ok(()) };
+    let listed = if who.is_ok() && version.is_ok() { questions::list(&mut client) } else { Ok(Vec::new()) };
     client.logout();
-    version?;
     let who = who?;
+    version?;
+    let listed = listed?;
     log(LogLevel::Info, &format!("connected to {base} as {who}"));
-    Ok(())
+    Ok(listed)
 }
 
 fn whoami<T: http::Transport>(client: &mut client::Client<T>) -> error::Result<String> {
@@ -159,13 +192,17 @@ impl wit::GuestReader for ReaderResource {
         streams: Option<Vec<wit::SelectedStream>>,
         state: Option<String>,
     ) -> Result<wit::ReaderHandle, wit::ConnectorError> {
+        let all = streams.is_none();
         let streams = streams.unwrap_or_else(|| {
             streams::STREAMS
                 .iter()
                 .map(|s| wit::SelectedStream { name: s.name.to_string(), sync_mode: wit::SyncMode::FullRefresh })
                 .collect()
         });
-        let reader = reader::Reader::open(http::WasiTransport, &config, &streams, state.as_deref(), log)?;
+        let mut reader = reader::Reader::open(http::WasiTransport, &config, &streams, state.as_deref(), log)?;
+        if all {
+            reader.read_configured_questions();
+        }
         Ok(wit::ReaderHandle::new(ReaderResource(RefCell::new(reader))))
     }
 

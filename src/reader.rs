@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::json_stream::{ElementStream, JsonError};
 use crate::mapping::{format_timestamp_micros, parse_timestamp_micros, RowMapper};
+use crate::questions::{self, QuestionRun};
 use crate::streams::{self, Gate, Missing, Paging, Source, StreamDef};
 use crate::wit::{Batch, SelectedStream, SyncMode, Value};
 use crate::LogLevel;
@@ -34,10 +35,41 @@ struct Selected {
     since: Option<i64>,
 }
 
+/// A stream waiting to be read.
+enum Pending {
+    Objects(Selected),
+    /// A saved question's results (`question_<id>_<slug>`).
+    Question { stream: String, id: i64 },
+}
+
+/// The stream being read.
+enum Current {
+    Objects(StreamRun),
+    Question(QuestionRun),
+}
+
+impl Current {
+    fn name(&self) -> &str {
+        match self {
+            Current::Objects(r) => r.def.name,
+            Current::Question(q) => &q.stream,
+        }
+    }
+    fn emitted(&self) -> u64 {
+        match self {
+            Current::Objects(r) => r.emitted,
+            Current::Question(q) => q.emitted,
+        }
+    }
+}
+
 pub struct Reader<T: Transport> {
     client: Client<T>,
-    pending: VecDeque<Selected>,
-    current: Option<StreamRun>,
+    pending: VecDeque<Pending>,
+    current: Option<Current>,
+    /// A read without a catalog: the configured questions are read after the
+    /// object streams (listing them takes a request, so not in `open`).
+    all_questions: bool,
     finished: bool,
     /// Whether the server's version was asked for (once per read).
     version_logged: bool,
@@ -60,11 +92,20 @@ impl<T: Transport> Reader<T> {
         let mut pending = VecDeque::new();
         let mut seen = std::collections::HashSet::new();
         for s in selection {
+            if let Some(id) = questions::stream_id(&s.name).filter(|_| streams::find(&s.name).is_none()) {
+                if seen.insert(s.name.clone()) {
+                    if s.sync_mode == SyncMode::Incremental {
+                        log(LogLevel::Warn, &format!("stream `{}` has no cursor; reading it in full", s.name));
+                    }
+                    pending.push_back(Pending::Question { stream: s.name.clone(), id });
+                }
+                continue;
+            }
             let def = streams::find(&s.name).ok_or_else(|| {
                 let known: Vec<&str> = streams::STREAMS.iter().map(|s| s.name).collect();
                 Error::config(format!("catalog: unknown stream `{}`; this connector has: {}", s.name, known.join(", ")))
             })?;
-            if !seen.insert(def.name) {
+            if !seen.insert(def.name.to_string()) {
                 continue;
             }
             let since = match (s.sync_mode, def.cursor) {
@@ -75,17 +116,24 @@ impl<T: Transport> Reader<T> {
                 }
                 (SyncMode::FullRefresh, _) => None,
             };
-            pending.push_back(Selected { def, since });
+            pending.push_back(Pending::Objects(Selected { def, since }));
         }
         Ok(Reader {
             client: Client::new(transport, config, log),
             pending,
             current: None,
+            all_questions: false,
             finished: false,
             version_logged: false,
             parent_ids: HashMap::new(),
             log,
         })
+    }
+
+    /// Also reads every question the config chooses, after the selected
+    /// streams (a read without a catalog).
+    pub fn read_configured_questions(&mut self) {
+        self.all_questions = questions::configured(self.client.config());
     }
 
     pub fn next(&mut self) -> Result<Option<Batch>> {
@@ -100,25 +148,44 @@ impl<T: Transport> Reader<T> {
             if self.finished {
                 return Ok(None);
             }
+            if self.current.is_none() && self.pending.is_empty() && self.all_questions {
+                self.all_questions = false;
+                match questions::list(&mut self.client) {
+                    Ok(list) => self.pending.extend(list.into_iter().map(|q| Pending::Question { stream: q.stream, id: q.id })),
+                    Err(e) if e.fatal => {
+                        self.close();
+                        return Err(Error { stream: None, ..e });
+                    }
+                    Err(e) => (self.log)(LogLevel::Error, &format!("listing the saved questions failed: {}", e.message)),
+                }
+            }
             if self.current.is_none() {
                 match self.pending.pop_front() {
                     None => {
                         self.close();
                         return Ok(None);
                     }
-                    Some(selected) => {
+                    Some(Pending::Objects(selected)) => {
                         (self.log)(LogLevel::Info, &format!("reading stream `{}`", selected.def.name));
-                        self.current = Some(StreamRun::new(selected));
+                        self.current = Some(Current::Objects(StreamRun::new(selected)));
+                    }
+                    Some(Pending::Question { stream, id }) => {
+                        (self.log)(LogLevel::Info, &format!("reading stream `{stream}` (the results of question {id})"));
+                        self.current = Some(Current::Question(QuestionRun::new(stream, id)));
                     }
                 }
             }
-            let run = self.current.as_mut().expect("a stream is current");
-            let name = run.def.name;
-            match run.fill_batch(&mut self.client, &mut self.parent_ids) {
+            let current = self.current.as_mut().expect("a stream is current");
+            let name = current.name().to_string();
+            let result = match current {
+                Current::Objects(run) => run.fill_batch(&mut self.client, &mut self.parent_ids),
+                Current::Question(run) => run.fill_batch(&mut self.client),
+            };
+            match result {
                 Ok(batch) => {
                     if batch.checkpoint.is_some() {
                         let run = self.current.take().expect("current");
-                        (self.log)(LogLevel::Info, &format!("stream `{name}`: {} records", run.emitted));
+                        (self.log)(LogLevel::Info, &format!("stream `{name}`: {} records", run.emitted()));
                     }
                     return Ok(Some(batch));
                 }
@@ -128,7 +195,13 @@ impl<T: Transport> Reader<T> {
                         self.close();
                         return Err(Error { stream: None, ..e });
                     }
-                    return Err(e.in_stream(name));
+                    let e = if e.status == Some(403) && e.kind != crate::error::Kind::Unavailable {
+                        let message = format!("{} Reading `{name}` needs permission to run that question.", e.message);
+                        Error { message, kind: crate::error::Kind::Unavailable, ..e }
+                    } else {
+                        e
+                    };
+                    return Err(e.in_stream(&name));
                 }
             }
         }

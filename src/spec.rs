@@ -97,6 +97,27 @@ pub fn spec_json() -> String {
                 "description": "Also read deactivated users (with `is_active: false`).",
                 "default": true,
                 "order": 10
+            },
+            "questions": {
+                "type": "string",
+                "title": "Saved-question result streams",
+                "description": "Which saved questions become streams of their results (`question_<id>_<slug>`), run with the export endpoint (no 2,000-row cap): none (default), all the credentials can read, the ids in `question_ids`, or those of `question_collection_id`.",
+                "enum": ["none", "all", "ids", "collection"],
+                "default": "none",
+                "order": 11
+            },
+            "question_ids": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "title": "Question ids",
+                "description": "Card ids, when `questions` is \"ids\".",
+                "order": 12
+            },
+            "question_collection_id": {
+                "type": ["integer", "string"],
+                "title": "Question collection",
+                "description": "A collection id (or \"root\"), when `questions` is \"collection\": its questions become streams.",
+                "order": 13
             }
         }
     })
@@ -117,7 +138,7 @@ mod tests {
         for key in props.keys() {
             assert!(source.contains(&format!("\"{key}\"")), "{key} is in the spec but not read");
         }
-        for read in ["instance_api_url", "api_key", "session_token", "username", "password", "page_size", "max_retries", "retry_max_wait_s", "request_timeout_s", "include_archived", "include_deactivated_users"] {
+        for read in ["instance_api_url", "api_key", "session_token", "username", "password", "page_size", "max_retries", "retry_max_wait_s", "request_timeout_s", "include_archived", "include_deactivated_users", "questions", "question_ids", "question_collection_id"] {
             assert!(props.contains_key(read), "{read} is read but not in the spec");
         }
     }
