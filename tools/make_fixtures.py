@@ -320,6 +320,9 @@ class Session:
     def get(self, path, status, body, query=(), mime=JSON_CT):
         self.har.add("GET", path, list(query), self.header, status, body, mime=mime)
 
+    def post(self, path, request, status, body, mime=JSON_CT):
+        self.har.add("POST", path, [], self.header, status, body, mime=mime, post=request)
+
 
 def add_check_or_discover(sess, current, props):
     sess.login()
@@ -530,7 +533,82 @@ def fixtures():
                 if h["name"] == "Content-Length":
                     h["value"] = str(size)
     out["v050_truncated"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_ZXhhbXBsZS1maXh0dXJlLWtleQ"})
+
+    # 10. Saved-question result streams.
+    out["questions_v050"] = question_fixture(v050)
     return out
+
+
+QUESTION_ROWS = 5200
+STATUSES = ["completed", "shipped", "returned", "placed", "return_pending"]
+FIRST_NAMES = ["Michael", "Shawn", "Kathleen", "Jimmy", "Katherine", "Sarah", "Martin", "Frank", "Jennifer", "Henry",
+               "Fred", "Amy", "Kathleen", "Steve", "Teresa", "Amanda", "Kimberly", "Johnny", "Virginia", "Anna",
+               "O'Neil, \"Jr\""]
+
+
+def question_csv(card):
+    """The CSV export (format_rows=false) of card 27, GENERATED: no capture of a question's rows
+    exists, so QUESTION_ROWS rows are made deterministically from the row index, one value per
+    column of the card's real result_metadata, typed by its base_type (integers, ISO dates, text
+    with a comma and quotes, empty = null every 50th row in the last two columns). The header is
+    the columns' display names, except that the joined `customer_id_2` is titled `Customer ID`,
+    like the table's own `customer_id`: two columns sharing a title, which the JSON export would
+    merge and the connector must keep apart."""
+    cols = card["result_metadata"]
+    names = [c["name"] for c in cols]
+    assert names == ["order_id", "customer_id", "order_date", "status", "amount", "credit_card_amount",
+                     "coupon_amount", "bank_transfer_amount", "gift_card_amount", "customer_id_2", "first_name",
+                     "last_name", "first_order", "most_recent_order", "number_of_orders",
+                     "customer_lifetime_value"], names
+    day0 = datetime(2018, 1, 1)
+
+    def day(n):
+        return (day0 + timedelta(days=n)).strftime("%Y-%m-%d")
+
+    def q(v):
+        v = str(v)
+        return '"%s"' % v.replace('"', '""') if any(c in v for c in ',"\n') else v
+
+    header = [c["display_name"] for c in cols]
+    header[9] = header[1]
+    lines = [",".join(q(h) for h in header)]
+    for i in range(QUESTION_ROWS):
+        cid = i * 37 % 100 + 1
+        cc, coupon = (i * 13) % 31, (i * 7) % 27 if i % 4 == 0 else 0
+        bank, gift = (i * 5) % 27 if i % 3 == 0 else 0, (i * 11) % 31 if i % 6 == 0 else 0
+        amount = cc + coupon + bank + gift
+        orders = 1 + cid % 5
+        first = cid % 97
+        row = [i + 1, cid, day(i % 99), STATUSES[i % 5], amount, cc, coupon, bank, gift, cid,
+               FIRST_NAMES[cid % len(FIRST_NAMES)], chr(65 + cid % 26) + ".", day(first), day(first + i % 10),
+               orders, amount * orders]
+        if i % 50 == 49:
+            row[14] = row[15] = ""
+        lines.append(",".join(q(v) for v in row))
+    return "\r\n".join(lines) + "\r\n"
+
+
+def question_fixture(v050):
+    """Saved questions 27 (5,200 generated rows) and 29 (fails in the database)."""
+    har = Har(datetime(2024, 6, 20, 7, 30, 0, tzinfo=timezone.utc), v050["version"])
+    sess = Session(har, "api_key", name="questions")
+    for _ in range(2):  # check, then discover (which lists the questions)
+        sess.get("/api/user/current", 200, v050["current"])
+        sess.get("/api/session/properties", 200, v050["properties"])
+    sess.get("/api/card", 200, v050["card"])
+    cards = {c["id"]: c for c in v050["card"]}
+    export = {"parameters": [], "format_rows": False}
+    sess.get("/api/session/properties", 200, v050["properties"])
+    sess.get("/api/card/27", 200, cards[27])
+    sess.post("/api/card/27/query/csv", export, 200, question_csv(cards[27]), mime="text/csv")
+    sess.get("/api/card/29", 200, cards[29])
+    # A query that fails in the database: Metabase 0.50 answers 202 with the failed-result JSON
+    # (shape documented in API.md section 3.1; no capture of one exists).
+    failed = {"status": "failed", "error": "ERROR: relation \"orders\" does not exist\n  Position: 32",
+              "error_type": "invalid-query", "row_count": 0, "running_time": 0, "data": {"rows": [], "cols": []}}
+    sess.post("/api/card/29/query/csv", export, 202, failed)
+    return har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_cXVlc3Rpb25zLWZpeHR1cmUta2V5",
+                 "questions": "ids", "question_ids": [27, 29]}
 
 
 def write_if_changed(path, text):
