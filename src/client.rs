@@ -117,6 +117,26 @@ impl<T: Transport> Client<T> {
         }
     }
 
+    /// `text` (from a server's answer) with our own credentials and session
+    /// replaced: a proxy or a validation error may echo what we sent, and an
+    /// error message must never carry a secret.
+    fn redact(&self, text: String) -> String {
+        let mut secrets: Vec<&str> = match &self.config.credentials {
+            Credentials::ApiKey(k) => vec![k],
+            Credentials::SessionToken(t) => vec![t],
+            Credentials::Password { password, .. } => vec![password],
+        };
+        secrets.extend(self.session.as_deref());
+        secrets.retain(|s| s.len() >= 4);
+        let mut out = text;
+        for s in secrets {
+            if out.contains(s) {
+                out = out.replace(s, "REDACTED");
+            }
+        }
+        out
+    }
+
     fn auth_header(&mut self) -> Result<(&'static str, String)> {
         match &self.config.credentials {
             Credentials::ApiKey(key) => Ok(("X-API-Key", key.clone())),
@@ -161,7 +181,7 @@ impl<T: Transport> Client<T> {
             return Ok(());
         }
         let status = response.status;
-        let message = error_body_message(response);
+        let message = self.redact(error_body_message(response));
         Err(match status {
             400 | 401 | 403 => Error::config(format!(
                 "Login failed: POST /api/session answered {status} ({message}). Check `username` and `password`."
@@ -189,7 +209,7 @@ impl<T: Transport> Client<T> {
                     relogged = true;
                     continue;
                 }
-                let message = error_body_message(response);
+                let message = self.redact(error_body_message(response));
                 let hint = match self.config.credentials {
                     Credentials::SessionToken(_) => {
                         "The session token is invalid or has expired: log in again and set a new `session_token`, or use `api_key` or `username` and `password`."
@@ -209,7 +229,7 @@ impl<T: Transport> Client<T> {
                 .fatal());
             }
             let status = response.status;
-            let message = error_body_message(response);
+            let message = self.redact(error_body_message(response));
             return Err(status_error(method, path, status, &message));
         }
     }
@@ -515,6 +535,17 @@ pub mod tests {
             assert_eq!((e.kind, e.fatal), (kind, true), "{body:?}: {}", e.message);
             assert!(e.message.starts_with("login: "), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn echoed_credentials_are_redacted_from_errors() {
+        let echo = r#"{"message":"bad: s3cret-pw sess-echo-1"}"#;
+        let mut c = client(PW, vec![Ok((200, r#"{"id":"sess-echo-1"}"#)), Ok((500, echo))]);
+        let e = c.get("card", &[]).unwrap_err();
+        assert_eq!(e.message, "GET /api/card answered 500 (bad: REDACTED REDACTED).");
+        let mut c = client(PW, vec![Ok((401, r#"{"message":"no user ann@example.com with password s3cret-pw"}"#))]);
+        let e = c.get("card", &[]).unwrap_err();
+        assert!(e.message.contains("with password REDACTED") && !e.message.contains("s3cret-pw"), "{}", e.message);
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub enum Fault {
     ExpireSession,
     /// `302` to this absolute URL.
     Redirect(String),
+    /// This status with a JSON error body that echoes the request's credential headers and body
+    /// (as some proxies and validation errors do): a test of secret scrubbing.
+    Echo(u16),
 }
 
 impl Fault {
@@ -437,7 +440,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             st.sessions.retain(|(id, _)| *id != s);
         }
         let normal = match &fault {
-            Some(Fault::Status { .. } | Fault::ExpireSession | Fault::Redirect(_) | Fault::ResetBeforeHeaders) => None,
+            Some(Fault::Status { .. } | Fault::ExpireSession | Fault::Redirect(_) | Fault::ResetBeforeHeaders | Fault::Echo(_)) => None,
             _ => Some(normal_answer(&mut st, &req)),
         };
         (fault, normal)
@@ -465,6 +468,16 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         Some(Fault::ExpireSession) => {
             log(&mut req, 401);
             write_answer(&mut stream, &answer(401, TEXT, "Unauthenticated"), None);
+        }
+        Some(Fault::Echo(status)) => {
+            let message = format!(
+                "invalid request: X-API-Key={} X-Metabase-Session={} body={}",
+                req.header("X-API-Key").unwrap_or("-"),
+                req.header("X-Metabase-Session").unwrap_or("-"),
+                req.body
+            );
+            log(&mut req, status);
+            write_answer(&mut stream, &answer(status, JSON, json!({ "message": message }).to_string()), None);
         }
         Some(Fault::Redirect(to)) => {
             let mut a = answer(302, TEXT, "");

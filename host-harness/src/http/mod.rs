@@ -174,6 +174,7 @@ impl HttpShared {
     async fn send(self: Arc<Self>, request: http::Request<WasiBody>, options: Option<RequestOptions>) -> SendResult {
         let (parts, body) = request.into_parts();
         let body = body.collect().await?.to_bytes();
+        learn_secrets(&parts.headers, &body);
 
         if !self.allow.allows(&parts.uri) {
             logger::warning!(
@@ -201,6 +202,30 @@ impl HttpShared {
         match &self.mode {
             Mode::Record(r) => r.write(),
             _ => Ok(()),
+        }
+    }
+}
+
+/// Credentials the guest sends become secrets the host scrubs from
+/// everything it prints, in every mode: the config's values are known from the
+/// start, but a session id the guest obtained by logging in is only seen here,
+/// and a server may echo it back in an error body the guest reports.
+fn learn_secrets(headers: &http::HeaderMap, body: &[u8]) {
+    let secrets = crate::secrets::global();
+    for name in ["x-metabase-session", "x-api-key", "authorization", "cookie"] {
+        for value in headers.get_all(name) {
+            if let Ok(v) = value.to_str() {
+                secrets.add(v.trim());
+            }
+        }
+    }
+    if body.len() <= 64 * 1024 {
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice::<serde_json::Value>(body) {
+            for key in crate::secrets::SECRET_CONFIG_KEYS {
+                if let Some(serde_json::Value::String(v)) = fields.get(*key) {
+                    secrets.add(v);
+                }
+            }
         }
     }
 }
