@@ -230,6 +230,94 @@ pub fn stream_json(s: &StreamInfo) -> Value {
     out
 }
 
+/// The AirbyteCatalog in a discover output: the CATALOG message among JSON
+/// lines (what `discover` prints), a single CATALOG message, or a bare
+/// `{"streams": [...]}`.
+pub fn catalog_from_discover_output(text: &str) -> Result<Value, String> {
+    let text = text.trim_start_matches('\u{feff}');
+    let pick = |v: Value| -> Option<Value> {
+        if v.get("type").and_then(Value::as_str) == Some("CATALOG") {
+            return v.get("catalog").cloned();
+        }
+        if v.get("streams").is_some_and(Value::is_array) && v.get("type").is_none() {
+            return Some(v);
+        }
+        None
+    };
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        if let Some(c) = pick(v) {
+            return Ok(c);
+        }
+    }
+    for line in text.lines() {
+        if let Ok(v) = serde_json::from_str::<Value>(line) {
+            if v.get("type").and_then(Value::as_str) == Some("TRACE") && v["trace"]["type"] == "ERROR" {
+                return Err(format!("discover failed: {}", v["trace"]["error"]["message"].as_str().unwrap_or("(no message)")));
+            }
+            if let Some(c) = pick(v) {
+                return Ok(c);
+            }
+        }
+    }
+    Err("no CATALOG message found: expected the output of `host-harness discover` (JSON lines) or an AirbyteCatalog".into())
+}
+
+/// A ConfiguredAirbyteCatalog for `read --catalog`, from a discovered
+/// catalog: every stream, or `only` in that order; full refresh + overwrite,
+/// or with `incremental` incremental + append_dedup for every stream that
+/// supports it (cursor and primary key from the catalog).
+pub fn configure(catalog: &Value, only: &[String], incremental: bool) -> Result<Value, String> {
+    let streams = catalog
+        .get("streams")
+        .and_then(Value::as_array)
+        .ok_or("the catalog has no \"streams\" array")?;
+    let name_of = |s: &Value| s.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+    let picked: Vec<&Value> = if only.is_empty() {
+        streams.iter().collect()
+    } else {
+        let mut out = Vec::new();
+        for want in only {
+            let want = want.trim();
+            match streams.iter().find(|s| name_of(s) == want) {
+                Some(s) if !out.iter().any(|o: &&Value| name_of(o) == want) => out.push(s),
+                Some(_) => return Err(format!("stream `{want}` is listed twice in --streams")),
+                None => {
+                    let names: Vec<String> = streams.iter().map(name_of).collect();
+                    return Err(format!("unknown stream `{want}` in --streams; the catalog has: {}", names.join(", ")));
+                }
+            }
+        }
+        out
+    };
+    let configured: Vec<Value> = picked
+        .into_iter()
+        .map(|s| {
+            let supports_incremental = s
+                .get("supported_sync_modes")
+                .and_then(Value::as_array)
+                .is_some_and(|m| m.iter().any(|m| m == "incremental"));
+            let cursor = s.get("default_cursor_field").cloned().filter(|c| c.as_array().is_some_and(|a| !a.is_empty()));
+            let pk = s.get("source_defined_primary_key").cloned().unwrap_or_else(|| json!([]));
+            let has_pk = pk.as_array().is_some_and(|a| !a.is_empty());
+            let mut c = if incremental && supports_incremental && cursor.is_some() {
+                json!({
+                    "stream": s,
+                    "sync_mode": "incremental",
+                    "destination_sync_mode": if has_pk { "append_dedup" } else { "append" },
+                    "cursor_field": cursor,
+                })
+            } else {
+                json!({"stream": s, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"})
+            };
+            if has_pk {
+                c["primary_key"] = pk;
+            }
+            c
+        })
+        .collect();
+    Ok(json!({ "streams": configured }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,5 +411,59 @@ mod tests {
         assert_eq!(v["supported_sync_modes"], json!(["full_refresh", "incremental"]));
         assert_eq!(v["json_schema"]["description"], "Saved questions");
         assert!(v.get("description").is_none(), "not a field of AirbyteStream");
+    }
+
+    fn discovered() -> Value {
+        json!({"streams": [
+            {"name": "cards", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"],
+             "source_defined_cursor": true, "default_cursor_field": ["updated_at"], "source_defined_primary_key": [["id"]]},
+            {"name": "collections", "json_schema": {}, "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]},
+        ]})
+    }
+
+    #[test]
+    fn configure_selects_streams_and_modes() {
+        let all = configure(&discovered(), &[], false).unwrap();
+        let modes: Vec<(&str, &str)> = all["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["stream"]["name"].as_str().unwrap(), s["sync_mode"].as_str().unwrap()))
+            .collect();
+        assert_eq!(modes, [("cards", "full_refresh"), ("collections", "full_refresh")]);
+        assert_eq!(all["streams"][0]["destination_sync_mode"], "overwrite");
+        assert_eq!(all["streams"][0]["primary_key"], json!([["id"]]));
+
+        let inc = configure(&discovered(), &["collections".into(), "cards".into()], true).unwrap();
+        assert_eq!(inc["streams"][0]["stream"]["name"], "collections");
+        assert_eq!(inc["streams"][0]["sync_mode"], "full_refresh", "no cursor: full refresh");
+        assert_eq!(inc["streams"][1]["sync_mode"], "incremental");
+        assert_eq!(inc["streams"][1]["destination_sync_mode"], "append_dedup");
+        assert_eq!(inc["streams"][1]["cursor_field"], json!(["updated_at"]));
+        // What it writes is what `read --catalog` takes.
+        let sel = parse_configured_catalog(&inc).unwrap();
+        assert_eq!(sel.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["collections", "cards"]);
+        assert!(matches!(sel[1].sync_mode, SyncMode::Incremental));
+
+        let e = configure(&discovered(), &["nope".into()], false).unwrap_err();
+        assert!(e.contains("nope") && e.contains("cards, collections"), "{e}");
+        assert!(configure(&discovered(), &["cards".into(), "cards".into()], false).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn finds_the_catalog_in_discover_output() {
+        let cat = discovered();
+        let lines = format!(
+            "{}\n{}\n",
+            json!({"type": "LOG", "log": {"level": "INFO", "message": "x"}}),
+            json!({"type": "CATALOG", "catalog": cat})
+        );
+        assert_eq!(catalog_from_discover_output(&lines).unwrap(), cat);
+        assert_eq!(catalog_from_discover_output(&serde_json::to_string_pretty(&cat).unwrap()).unwrap(), cat);
+        let pretty_message = serde_json::to_string_pretty(&json!({"type": "CATALOG", "catalog": cat})).unwrap();
+        assert_eq!(catalog_from_discover_output(&pretty_message).unwrap(), cat);
+        let failed = json!({"type": "TRACE", "trace": {"type": "ERROR", "error": {"message": "bad key"}}}).to_string();
+        assert_eq!(catalog_from_discover_output(&failed).unwrap_err(), "discover failed: bad key");
+        assert!(catalog_from_discover_output("").unwrap_err().contains("no CATALOG"));
     }
 }

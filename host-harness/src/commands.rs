@@ -62,7 +62,7 @@ impl From<ConnectorError> for Failure {
 }
 
 fn write_failure<W: Write>(out: &mut Protocol<W>, f: &Failure) {
-    logger::error!("{}", f.message);
+    logger::error!("{}", crate::hints::with_hint(&f.message));
     if let Some(d) = &f.internal {
         logger::debug!("{d}");
     }
@@ -103,6 +103,8 @@ fn run_inner<W: Write>(cli: &Cli, out: &mut Protocol<W>, http_slot: &mut Option<
     // Inputs first: a bad file is reported before any compilation.
     let config = match &cli.command {
         Command::Spec => None,
+        // `catalog` is main's: it runs this as `discover`.
+        Command::Catalog { .. } => return Err(Failure::system("internal: catalog is not a guest command", None)),
         Command::Check { config } | Command::Discover { config } | Command::Read { config, .. } => {
             let (text, value) = catalog::read_config(config).map_err(|e| Failure::config(e.message))?;
             secrets::global().add_from_config(&value);
@@ -139,6 +141,7 @@ fn run_inner<W: Write>(cli: &Cli, out: &mut Protocol<W>, http_slot: &mut Option<
         Command::Check { .. } => check(&mut guest, out, &config.as_ref().expect("read above").0),
         Command::Discover { .. } => discover(&mut guest, out, &config.as_ref().expect("read above").0),
         Command::Read { .. } => read(&mut guest, out, &config.as_ref().expect("read above").0, selection, state),
+        Command::Catalog { .. } => unreachable!("returned above"),
     }
 }
 
@@ -344,6 +347,8 @@ fn read<W: Write>(
     })??;
 
     let mut progress = Progress::default();
+    // The status line on a terminal's stderr (stream, records, records/s).
+    let mut status = logger::Progress::for_stderr();
     let mut errors = 0usize;
     let t0 = std::time::Instant::now();
     // Whether the store is still usable (not after a trap or timeout).
@@ -354,9 +359,13 @@ fn read<W: Write>(
         let next = guest.call(out, "next", |s, b| b.ingest_source_source().reader().call_next(s, reader));
         match next {
             Ok(Ok(Some(batch))) => {
+                let shown = status.enabled().then(|| (batch.stream.clone(), batch.rows.len()));
                 if let Err(f) = write_batch(out, &mut progress, batch) {
                     fatal = Some(f);
                     break;
+                }
+                if let Some((stream, rows)) = shown {
+                    status.batch(&stream, rows);
                 }
             }
             Ok(Ok(None)) => break,
@@ -401,6 +410,7 @@ fn read<W: Write>(
         }
     }
 
+    status.finish();
     let elapsed = t0.elapsed().as_secs_f64();
     logger::info!(
         "read: {} record(s) in {:.2} s ({:.0}/s); {} stream(s) complete, {} failed",

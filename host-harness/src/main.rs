@@ -10,6 +10,7 @@ mod catalog;
 mod commands;
 mod component;
 mod har;
+mod hints;
 mod http;
 mod logger;
 mod protocol;
@@ -27,13 +28,23 @@ Examples:
   host-harness spec
   host-harness check --config config.json
   host-harness discover --config config.json
-  host-harness read --config config.json --catalog configured_catalog.json --state state.json
-  host-harness --replay tests/fixtures/cards.har read --config tests/fixtures/cards.config.json
+  host-harness read --config config.json                      # every stream, full refresh
+  host-harness catalog --config config.json --streams cards,users --incremental > catalog.json
+  host-harness read --config config.json --catalog catalog.json --state state.json
+  host-harness --replay tests/fixtures/v050_api_key.har read --config tests/fixtures/v050_api_key.config.json
+  host-harness --record my-metabase.har read --config config.json > /dev/null
 
-stdout carries Airbyte protocol messages only (one JSON object per line); logs go to stderr.
-Exit codes: 0 done (also a check that reports FAILED), 1 failed (see the TRACE ERROR), 2 bad usage.";
+stdout carries Airbyte protocol messages only (one JSON object per line; `catalog` writes a
+ConfiguredAirbyteCatalog instead); logs, errors with their hint, and the progress line of a long
+read (on a terminal, unless --quiet) go to stderr.
 
-#[derive(Debug, Parser)]
+Exit codes:
+  0  the command did its job (a check that reports FAILED included, as in Airbyte)
+  1  it could not: the reason is a TRACE ERROR on stdout and an ERROR line on stderr
+     (read: any stream that failed, after the others were read)
+  2  bad command line (unknown flag, missing --config, ...)";
+
+#[derive(Debug, Clone, Parser)]
 #[command(name = "host-harness", version, about = "Run the Metabase source component and speak the Airbyte protocol", after_help = AFTER_HELP)]
 pub struct Cli {
     /// The component (.wasm). Default: $METABASE_SOURCE_WASM, else
@@ -87,7 +98,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Print the connector's config schema (SPEC). Needs no config and no network.
     #[command(after_help = "Example:\n  host-harness spec")]
@@ -110,7 +121,7 @@ pub enum Command {
     },
 
     /// Read records (RECORD, STATE, TRACE STREAM_STATUS).
-    #[command(after_help = "Examples:\n  host-harness read --config config.json\n  host-harness read --config config.json --catalog configured_catalog.json --state state.json")]
+    #[command(after_help = "Examples:\n  host-harness read --config config.json                       # every stream, full refresh\n  host-harness read --config config.json --catalog configured_catalog.json\n  host-harness read --config config.json --catalog catalog.json --state state.json   # incremental, from the last run\n\nstate.json is what the previous run emitted: its STATE messages' `state` objects as a JSON array\n(e.g. `grep '\"type\":\"STATE\"' out.jsonl | jq -s 'map(.state)' > state.json`).\nOn a terminal, stderr shows a progress line (stream, records, records/s); --quiet hides it.")]
     Read {
         /// Connector config (JSON object).
         #[arg(long, value_name = "config.json")]
@@ -123,6 +134,27 @@ pub enum Command {
         /// objects, or an object mapping stream names to states.
         #[arg(long, value_name = "state.json")]
         state: Option<PathBuf>,
+    },
+
+    /// Write a ConfiguredAirbyteCatalog (for `read --catalog`) from what discover finds.
+    ///
+    /// Runs discover with --config, or takes a saved discover output with --from. Writes the
+    /// catalog JSON itself on stdout: every stream (or --streams, in that order) in full refresh +
+    /// overwrite, or with --incremental in incremental + append_dedup where the stream supports it.
+    #[command(after_help = "Examples:\n  host-harness catalog --config config.json > configured_catalog.json\n  host-harness catalog --config config.json --streams cards,dashboards --incremental > catalog.json\n  host-harness discover --config config.json | host-harness catalog --from - --streams users")]
+    Catalog {
+        /// Connector config: discover runs with it.
+        #[arg(long, value_name = "config.json", required_unless_present = "from", conflicts_with = "from")]
+        config: Option<PathBuf>,
+        /// A saved `discover` output (or an AirbyteCatalog) instead of running discover; `-` is stdin.
+        #[arg(long, value_name = "FILE|-")]
+        from: Option<PathBuf>,
+        /// Only these streams, comma-separated, in this order. Default: every stream.
+        #[arg(long, value_name = "a,b", value_delimiter = ',')]
+        streams: Vec<String>,
+        /// Incremental (append_dedup) for every stream that supports it; full refresh for the others.
+        #[arg(long)]
+        incremental: bool,
     },
 }
 
@@ -149,10 +181,58 @@ fn install_panic_hook() {
     }));
 }
 
+/// `catalog`: a ConfiguredAirbyteCatalog on stdout, errors (one line, with
+/// the fix) on stderr. Exit 0 or 1.
+fn catalog_command(cli: &Cli) -> ExitCode {
+    let Command::Catalog { config, from, streams, incremental } = &cli.command else { unreachable!() };
+    let discovered: Result<serde_json::Value, String> = match (from, config) {
+        (Some(from), _) => {
+            let text = if from.as_os_str() == "-" {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t).map(|_| t)
+            } else {
+                std::fs::read_to_string(from)
+            };
+            text.map_err(|e| format!("--from {}: cannot be read: {e}", from.display()))
+                .and_then(|t| catalog::catalog_from_discover_output(&t).map_err(|e| format!("--from {}: {e}", from.display())))
+        }
+        (None, Some(config)) => {
+            // Discover into memory; its failure was already logged on stderr by `run`.
+            let discover = Cli { command: Command::Discover { config: config.clone() }, ..cli.clone() };
+            let mut buf = protocol::Protocol::new(Vec::new());
+            let outcome = commands::run(&discover, &mut buf);
+            let text = String::from_utf8_lossy(&buf.into_inner()).into_owned();
+            if outcome == commands::Outcome::Failed {
+                return ExitCode::from(1);
+            }
+            catalog::catalog_from_discover_output(&text)
+        }
+        (None, None) => unreachable!("clap requires --config or --from"),
+    };
+    let configured = discovered.and_then(|c| catalog::configure(&c, streams, *incremental));
+    match configured {
+        Ok(v) => {
+            let mut out = std::io::stdout().lock();
+            let text = serde_json::to_string_pretty(&v).expect("JSON");
+            if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            logger::error!("{}", hints::with_hint(&format!("catalog: {e}")));
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logger::init(cli.log_level, cli.quiet);
     install_panic_hook();
+    if matches!(cli.command, Command::Catalog { .. }) {
+        return catalog_command(&cli);
+    }
     let stdout = std::io::stdout();
     let mut out = protocol::Protocol::new(BufWriter::with_capacity(256 * 1024, stdout.lock()));
     match commands::run(&cli, &mut out) {

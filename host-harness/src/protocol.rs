@@ -280,6 +280,11 @@ impl<W: Write> Protocol<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+
+    /// The writer back (for output collected in memory).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
 }
 
 /// Appends one typed value as JSON.
