@@ -145,3 +145,18 @@ proptest! {
         prop_assert!(row.len() > i && (extra.is_null() == (row[i] == Value::Null)));
     }
 }
+
+/// Found by the fuzzer: a JSON number beyond f64's range (`1e999`, valid JSON) in a field declared
+/// `number` (or an undeclared one) must not become infinity, which the host writes as `null`:
+/// that silently loses the value. It should keep its digits (as integers beyond 64 bits do).
+#[test]
+#[ignore = "bug in src/mapping.rs (not this test's owner): out-of-range numbers map to f64 infinity; reported"]
+fn numbers_beyond_f64_keep_their_digits() {
+    let mut m = RowMapper::new(&[("average_query_time", FieldType::Number)]);
+    let row = m.map_row(br#"{"average_query_time": 6.392362E351566517, "sd": -1e400}"#).unwrap();
+    for v in &row {
+        if let Value::Number(f) = v {
+            assert!(f.is_finite(), "a number became {f}: {row:?}");
+        }
+    }
+}
