@@ -160,11 +160,11 @@ fn peer_fixture_server_all_auth_modes() {
     assert!(users.len() > 3, "page_size 3 must force several /api/user pages ({} users)", users.len());
 
     let modes = [
-        ("api_key", json!({"instance_api_url": peer.http_url, "api_key": peer.api_key, "page_size": 3})),
-        ("session_token", json!({"instance_api_url": peer.http_url, "session_token": peer.session_token, "page_size": 3})),
+        ("api_key", json!({"instance_api_url": peer.http_url, "api_key": peer.api_key, "page_size": 3, "include_archived": false, "include_deactivated_users": false})),
+        ("session_token", json!({"instance_api_url": peer.http_url, "session_token": peer.session_token, "page_size": 3, "include_archived": false, "include_deactivated_users": false})),
         (
             "password",
-            json!({"instance_api_url": peer.http_url, "username": peer.username, "password": peer.password, "page_size": 3}),
+            json!({"instance_api_url": peer.http_url, "username": peer.username, "password": peer.password, "page_size": 3, "include_archived": false, "include_deactivated_users": false}),
         ),
     ];
     let allow = format!("127.0.0.1:{}", peer.port);
@@ -183,13 +183,16 @@ fn peer_fixture_server_all_auth_modes() {
         discover.expect_code(0);
         let names: Vec<&str> =
             discover.catalog()["streams"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
-        assert_eq!(names.len(), 6, "{mode}: six streams: {names:?}");
+        assert_eq!(names.len(), ALL_STREAMS.len(), "{mode}: every object stream: {names:?}");
         for s in STREAMS {
             assert!(names.contains(&s), "{mode}: stream {s} missing: {names:?}");
         }
 
         let before = logged().len();
-        let read = run_host(&["--allow-host", &allow, "read", "--config", cfg]);
+        // The seed streams: the fixture server has no /api/database/:id/metadata or /api/alert.
+        let catalog = scratch_dir(&format!("peer-{mode}")).join("catalog.json");
+        write_json(&catalog, &configured_catalog(discover.catalog(), &STREAMS));
+        let read = run_host(&["--allow-host", &allow, "read", "--config", cfg, "--catalog", catalog.to_str().unwrap()]);
         // page_size 3 over the active users: limit=3 at offsets 0, 3, 6, … until a short page.
         let user_pages: Vec<String> = logged()[before..]
             .iter()
