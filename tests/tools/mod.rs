@@ -183,3 +183,51 @@ impl FixtureServer {
         })
     }
 }
+
+/// `tests/python/har_server.py`: a HAR file's responses served live on 127.0.0.1 (any request
+/// matched by method, path and query), killed on drop.
+pub struct HarServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for HarServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl HarServer {
+    pub fn start(har: &Path) -> Result<HarServer, String> {
+        let python = which("python3").ok_or("python3 is not on PATH")?;
+        let mut child = Command::new(python)
+            .arg(repo().join("tests").join("python").join("har_server.py"))
+            .arg(har)
+            .args(["--lifetime", "600"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start har_server.py: {e}"))?;
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut port = None;
+        for line in lines.by_ref() {
+            let line = line.map_err(|e| e.to_string())?;
+            if let Some(p) = line.strip_prefix("PORT ") {
+                port = p.trim().parse().ok();
+            }
+            if line.trim() == "READY" {
+                break;
+            }
+        }
+        match port {
+            Some(port) => Ok(HarServer { child, port }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err("har_server.py did not start".into())
+            }
+        }
+    }
+}
