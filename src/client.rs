@@ -58,10 +58,16 @@ impl<T: Transport> Client<T> {
         self.authed(Method::Get, &path, None)
     }
 
-    /// `POST /api/<endpoint>` with a JSON body, returning a 2xx response.
-    pub fn post_json(&mut self, endpoint: &str, body: &serde_json::Value) -> Result<Response> {
+    /// `POST /api/<endpoint>` with an `application/x-www-form-urlencoded`
+    /// body, returning a 2xx response.
+    ///
+    /// Form parameters are the one encoding every version reads: 0.50–0.52
+    /// take export options (`format_rows`, `parameters`) only from form or
+    /// query parameters and would ignore a JSON body, while 0.53+ rejects
+    /// them in the query string but accepts a form body.
+    pub fn post_form(&mut self, endpoint: &str, form: &[(&str, String)]) -> Result<Response> {
         let path = self.config.base.path(endpoint);
-        self.authed(Method::Post, &path, Some(body.to_string().into_bytes()))
+        self.authed(Method::Post, &path, Some(Body::form(form)))
     }
 
     /// Logs the server's version (`version.tag` of `GET /api/session/properties`,
@@ -156,7 +162,7 @@ impl<T: Transport> Client<T> {
         };
         let body = serde_json::json!({ "username": username, "password": password }).to_string();
         let path = self.config.base.path("session");
-        let response = self.send_with_retries(Method::Post, &path, None, Some(body.into_bytes()))?;
+        let response = self.send_with_retries(Method::Post, &path, None, Some(Body::json(body)))?;
         if response.status == 200 {
             let text = read_limited(response.body, ERROR_BODY_LIMIT)
                 .map_err(|e| Error::transient(format!("login: reading the response of POST /api/session failed: {e}")))?;
@@ -192,7 +198,7 @@ impl<T: Transport> Client<T> {
         })
     }
 
-    fn authed(&mut self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Response> {
+    fn authed(&mut self, method: Method, path: &str, body: Option<Body>) -> Result<Response> {
         let mut relogged = false;
         loop {
             let header = self.auth_header()?;
@@ -241,18 +247,19 @@ impl<T: Transport> Client<T> {
         method: Method,
         path: &str,
         auth: Option<(&'static str, String)>,
-        body: Option<Vec<u8>>,
+        body: Option<Body>,
     ) -> Result<Response> {
         let mut backoff = Backoff::new(self.config.retry);
         loop {
             let mut headers = vec![("Accept", "application/json".to_string())];
-            if body.is_some() {
-                headers.push(("Content-Type", "application/json".to_string()));
+            if let Some(body) = &body {
+                headers.push(("Content-Type", body.content_type.to_string()));
             }
             if let Some((name, value)) = &auth {
                 headers.push((name, value.clone()));
             }
-            let request = Request { method, path_and_query: path.to_string(), headers, body: body.clone() };
+            let request =
+                Request { method, path_and_query: path.to_string(), headers, body: body.as_ref().map(|b| b.bytes.clone()) };
             let (retry_after, why) = match self.transport.send(&self.config.base, request, self.config.request_timeout_s) {
                 Ok(r) if is_retryable_status(r.status) => {
                     let retry_after = parse_retry_after(r.header("retry-after"));
@@ -310,6 +317,24 @@ fn login_body_error(text: &str, e: &serde_json::Error) -> Error {
         Error::system("login: POST /api/session answered 200 but not with a session object")
     };
     error.fatal()
+}
+
+/// A request body and its media type.
+#[derive(Clone)]
+struct Body {
+    content_type: &'static str,
+    bytes: Vec<u8>,
+}
+
+impl Body {
+    fn json(text: String) -> Self {
+        Body { content_type: "application/json", bytes: text.into_bytes() }
+    }
+
+    fn form(pairs: &[(&str, String)]) -> Self {
+        let encoded: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", encode_query(k), encode_query(v))).collect();
+        Body { content_type: "application/x-www-form-urlencoded", bytes: encoded.join("&").into_bytes() }
+    }
 }
 
 fn transport_message(e: &TransportError) -> String {

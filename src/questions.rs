@@ -3,7 +3,7 @@
 //! `discover` offers one stream per chosen saved question, named stably from
 //! the card (`question_<id>_<slug>`), its fields typed from the card's
 //! `result_metadata`. `read` runs the question with the export endpoint
-//! `POST /api/card/:id/query/csv` (parameters in the body), which is not
+//! `POST /api/card/:id/query/csv` (options as a form body, which every version reads), which is not
 //! capped at 2,000 rows like `POST /api/card/:id/query`.
 //!
 //! Why CSV and not the JSON export: the JSON export is an array of objects
@@ -225,8 +225,8 @@ impl QuestionRun {
 
         let endpoint = format!("card/{id}/query/csv");
         self.request = format!("POST /api/{endpoint}");
-        let body = serde_json::json!({ "parameters": [], "format_rows": false });
-        let response = client.post_json(&endpoint, &body)?;
+        let form = [("format_rows", "false".to_string()), ("parameters", "[]".to_string())];
+        let response = client.post_form(&endpoint, &form)?;
         let json = response.header("content-type").is_some_and(|c| c.contains("json"));
         let mut csv = Csv::new(response.body);
         if json || csv.peek_byte().map_err(|e| self.body_error(e))? == Some(b'{') {

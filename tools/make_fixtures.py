@@ -236,9 +236,12 @@ class Har:
             "bodySize": 0,
         }
         if post is not None:
-            text = body_text(post)
-            req_headers.append({"name": "Content-Type", "value": "application/json"})
-            request["postData"] = {"mimeType": "application/json", "text": text}
+            # A str is a form body, sent as is; anything else is JSON.
+            form = isinstance(post, str)
+            text = post if form else body_text(post)
+            req_mime = "application/x-www-form-urlencoded" if form else "application/json"
+            req_headers.append({"name": "Content-Type", "value": req_mime})
+            request["postData"] = {"mimeType": req_mime, "text": text}
             request["bodySize"] = len(text.encode("utf-8"))
 
         if body is None:
@@ -597,7 +600,9 @@ def question_fixture(v050):
         sess.get("/api/session/properties", 200, v050["properties"])
     sess.get("/api/card", 200, v050["card"])
     cards = {c["id"]: c for c in v050["card"]}
-    export = {"parameters": [], "format_rows": False}
+    # The export options as the connector sends them: a form body (0.50-0.52 read them only from
+    # form or query parameters; 0.53+ refuses them in the query string).
+    export = "format_rows=false&parameters=%5B%5D"
     sess.get("/api/session/properties", 200, v050["properties"])
     sess.get("/api/card/27", 200, cards[27])
     sess.post("/api/card/27/query/csv", export, 200, question_csv(cards[27]), mime="text/csv")
