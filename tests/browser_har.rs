@@ -1,6 +1,7 @@
 //! A HAR recorded by a real browser replays through the host with the same result as a live run.
 //!
-//! 1. A live `read` of the loopback fixture server (`../shared/peer/fixture_server.py`, API key),
+//! 1. A live `read` of the loopback fixture server (`../shared/peer/fixture_server.py`, API key;
+//!    without it, the bundled v0.50 fixture served by `tests/python/har_server.py`),
 //!    recorded with `--record`, gives the records and the URLs the connector requests.
 //! 2. Headless Debian Chromium, driven by playwright-core (`tests/browser/record_har.mjs`,
 //!    `recordHar`), opens the server and fetches those URLs with the `X-API-Key` header, as a user
@@ -47,19 +48,16 @@ fn a_har_recorded_by_chromium_replays_like_the_live_run() {
         Err(reason) => return tools::skip("browser_har", &reason),
     };
     let dir = scratch_dir("browser-har");
-    let server = match tools::FixtureServer::start(&["--cards", "25"], &dir.join("requests.log")) {
-        Ok(s) => s,
-        Err(reason) => return tools::skip("browser_har", &reason),
-    };
+    let server = tools::LiveMetabase::start(&["--cards", "25"], &dir.join("requests.log"));
     let config = dir.join("config.json");
-    write_json(&config, &json!({"instance_api_url": server.http_url, "api_key": server.api_key}));
+    write_json(&config, &json!({"instance_api_url": server.url, "api_key": server.api_key}));
     let config = config.to_str().unwrap().to_string();
 
     // 1. The live run, recorded by the host.
     let host_har = dir.join("host.har");
     let live = run_host(&["--record", host_har.to_str().unwrap(), "read", "--config", &config]);
     let live_outcome = outcome(&live);
-    assert!(live_outcome.get("cards").is_some_and(|c| c.0.len() == 25), "the live run reads the 25 cards\n{}", live.describe());
+    assert!(live_outcome.get("cards").is_some_and(|c| !c.0.is_empty()), "the live run reads cards from {}\n{}", server.kind, live.describe());
     let urls: Vec<String> = read_json(&host_har)["log"]["entries"]
         .as_array()
         .unwrap()

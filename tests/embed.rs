@@ -30,12 +30,9 @@ fn embedding_example_runs_and_reads_what_the_host_reads() {
     assert!(out.stdout.starts_with("spec: "), "{}", out.stdout);
 
     let dir = scratch_dir("embed");
-    let server = match tools::FixtureServer::start(&["--cards", "20"], &dir.join("requests.log")) {
-        Ok(s) => s,
-        Err(reason) => return tools::skip("embed (read part)", &reason),
-    };
+    let server = tools::LiveMetabase::start(&["--cards", "20"], &dir.join("requests.log"));
     let config = dir.join("config.json");
-    write_json(&config, &json!({"instance_api_url": server.http_url, "api_key": server.api_key}));
+    write_json(&config, &json!({"instance_api_url": server.url, "api_key": server.api_key}));
 
     let mut cmd = Command::new(example());
     cmd.arg(component()).arg(&config);
@@ -55,7 +52,7 @@ fn embedding_example_runs_and_reads_what_the_host_reads() {
     for r in host.all_records() {
         *want.entry(r["stream"].as_str().unwrap().to_string()).or_default() += 1;
     }
-    assert_eq!(want.get("cards"), Some(&20), "{}", host.describe());
+    assert!(want.get("cards").is_some_and(|n| *n > 0), "{}", host.describe());
     for (stream, n) in &want {
         assert_eq!(rows.get(stream), Some(n), "{stream}: the example's rows vs the host's records\n{}", out.stdout);
     }

@@ -2,8 +2,8 @@
 //!
 //! Every fenced block preceded by `<!-- runs in tests/readme.rs -->` is run, in order, in one
 //! scratch directory that looks like the repository root (`target`, `dist`, `bin` and `tests` link
-//! to the real ones) and holds a `config.json` for the loopback fixture server
-//! (`../shared/peer/fixture_server.py`, API key): `sh` blocks with `bash -euo pipefail`, `python`
+//! to the real ones) and holds a `config.json` for a loopback Metabase
+//! (`../shared/peer/fixture_server.py`, else the bundled v0.50 fixture served live; API key): `sh` blocks with `bash -euo pipefail`, `python`
 //! blocks with the PyAirbyte venv, offline. The `rust` block marked as an excerpt must be lines of
 //! `host-harness/examples/embed.rs` (which tests/embed.rs runs), and every key of the config spec
 //! must be in the README's config table.
@@ -87,25 +87,12 @@ fn readme_examples_run_as_written() {
     for name in ["target", "dist", "bin", "tests"] {
         link(&dir, name);
     }
-    let server = tools::FixtureServer::start(&["--cards", "12"], &dir.join("requests.log"));
-    let server = match server {
-        Ok(s) => {
-            write_json(&dir.join("config.json"), &json!({"instance_api_url": s.http_url, "api_key": s.api_key}));
-            Some(s)
-        }
-        Err(reason) => {
-            tools::skip("readme (blocks that need a live Metabase)", &reason);
-            None
-        }
-    };
+    let server = tools::LiveMetabase::start(&["--cards", "12"], &dir.join("requests.log"));
+    write_json(&dir.join("config.json"), &json!({"instance_api_url": server.url, "api_key": server.api_key}));
     let pyairbyte = tools::venv_python("pyairbyte");
 
     let mut ran = 0;
     for b in &runnable {
-        let needs_server = b.code.contains("config.json") && !b.code.contains("tests/fixtures/");
-        if needs_server && server.is_none() {
-            continue;
-        }
         let mut cmd = match b.lang.as_str() {
             "sh" => {
                 let mut c = Command::new("bash");

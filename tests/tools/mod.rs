@@ -130,6 +130,9 @@ pub fn fixture_server_script() -> PathBuf {
 impl FixtureServer {
     /// Starts the server with `args` (e.g. `--cards 30`), or says why it cannot.
     pub fn start(args: &[&str], log: &Path) -> Result<FixtureServer, String> {
+        if std::env::var_os("NO_FIXTURE_SERVER").is_some() {
+            return Err("NO_FIXTURE_SERVER is set".into());
+        }
         let script = fixture_server_script();
         if !script.is_file() {
             return Err(format!("{} not found (the shared fixture server lives beside the repo)", script.display()));
@@ -227,6 +230,47 @@ impl HarServer {
                 let _ = child.kill();
                 let _ = child.wait();
                 Err("har_server.py did not start".into())
+            }
+        }
+    }
+}
+
+/// A loopback Metabase with an API key: the shared fixture server when it is there, else the
+/// bundled v0.50 fixture served by [`HarServer`] (so tests that only need *a* server never skip).
+pub struct LiveMetabase {
+    pub url: String,
+    pub port: u16,
+    pub api_key: String,
+    /// Which server it is, for messages.
+    pub kind: &'static str,
+    _fixture: Option<FixtureServer>,
+    _har: Option<HarServer>,
+}
+
+impl LiveMetabase {
+    pub fn start(fixture_args: &[&str], log: &Path) -> LiveMetabase {
+        match FixtureServer::start(fixture_args, log) {
+            Ok(s) => LiveMetabase {
+                url: s.http_url.clone(),
+                port: s.port,
+                api_key: s.api_key.clone(),
+                kind: "fixture_server.py",
+                _fixture: Some(s),
+                _har: None,
+            },
+            Err(reason) => {
+                let har = repo().join("tests").join("fixtures").join("v050_api_key.har");
+                let config: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(har.with_extension("config.json")).unwrap()).unwrap();
+                let s = HarServer::start(&har).unwrap_or_else(|e| panic!("{reason}; and the HAR server: {e}"));
+                LiveMetabase {
+                    url: format!("http://127.0.0.1:{}/api/", s.port),
+                    port: s.port,
+                    api_key: config["api_key"].as_str().unwrap().to_string(),
+                    kind: "har_server.py (v050_api_key.har)",
+                    _fixture: None,
+                    _har: Some(s),
+                }
             }
         }
     }
