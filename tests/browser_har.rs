@@ -48,7 +48,10 @@ fn a_har_recorded_by_chromium_replays_like_the_live_run() {
         Err(reason) => return tools::skip("browser_har", &reason),
     };
     let dir = scratch_dir("browser-har");
-    let server = tools::LiveMetabase::start(&["--cards", "25"], &dir.join("requests.log"));
+    let server = match tools::LiveMetabase::start(&["--cards", "25"], &dir.join("requests.log")) {
+        Ok(s) => s,
+        Err(reason) => return tools::skip("browser_har", &reason),
+    };
     let config = dir.join("config.json");
     write_json(&config, &json!({"instance_api_url": server.url, "api_key": server.api_key}));
     let config = config.to_str().unwrap().to_string();

@@ -248,8 +248,9 @@ pub struct LiveMetabase {
 }
 
 impl LiveMetabase {
-    pub fn start(fixture_args: &[&str], log: &Path) -> LiveMetabase {
-        match FixtureServer::start(fixture_args, log) {
+    /// Err only when neither can run (no python3): the caller skips with that reason.
+    pub fn start(fixture_args: &[&str], log: &Path) -> Result<LiveMetabase, String> {
+        Ok(match FixtureServer::start(fixture_args, log) {
             Ok(s) => LiveMetabase {
                 url: s.http_url.clone(),
                 port: s.port,
@@ -262,7 +263,7 @@ impl LiveMetabase {
                 let har = repo().join("tests").join("fixtures").join("v050_api_key.har");
                 let config: serde_json::Value =
                     serde_json::from_str(&std::fs::read_to_string(har.with_extension("config.json")).unwrap()).unwrap();
-                let s = HarServer::start(&har).unwrap_or_else(|e| panic!("{reason}; and the HAR server: {e}"));
+                let s = HarServer::start(&har).map_err(|e| format!("no loopback Metabase: {reason}; and the HAR server: {e}"))?;
                 LiveMetabase {
                     url: format!("http://127.0.0.1:{}/api/", s.port),
                     port: s.port,
@@ -272,6 +273,6 @@ impl LiveMetabase {
                     _har: Some(s),
                 }
             }
-        }
+        })
     }
 }
