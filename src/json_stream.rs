@@ -389,22 +389,35 @@ impl<R: Read> ElementStream<R> {
 
     fn skip_string(&mut self) -> Result<(), JsonError> {
         self.pos += 1; // opening quote
+        self.skip_string_rest()
+    }
+
+    /// From inside a string (after its opening quote) to just past its
+    /// closing quote, a word at a time (see `scan`).
+    fn skip_string_rest(&mut self) -> Result<(), JsonError> {
         loop {
-            while self.pos < self.end {
-                match self.buf[self.pos] {
-                    b'"' => {
-                        self.pos += 1;
+            let buf = &self.buf[..self.end];
+            let mut i = self.pos;
+            loop {
+                match crate::scan::find_quote_or_backslash(buf, i) {
+                    Some(k) if buf[k] == b'"' => {
+                        self.pos = k + 1;
                         return Ok(());
                     }
-                    b'\\' => {
-                        if self.pos + 1 >= self.end {
-                            break; // need the escaped byte too
-                        }
-                        self.pos += 2;
+                    Some(k) if k + 1 < buf.len() => i = k + 2,
+                    // A backslash at the very end: resume at it, once the
+                    // escaped byte has arrived.
+                    Some(k) => {
+                        i = k;
+                        break;
                     }
-                    _ => self.pos += 1,
+                    None => {
+                        i = buf.len();
+                        break;
+                    }
                 }
             }
+            self.pos = i;
             if !self.fill()? {
                 return Err(self.truncated());
             }
@@ -414,26 +427,38 @@ impl<R: Read> ElementStream<R> {
     fn skip_nested(&mut self) -> Result<(), JsonError> {
         let mut depth: usize = 0;
         loop {
-            while self.pos < self.end {
-                match self.buf[self.pos] {
-                    b'"' => {
-                        // Strings are skipped with their own loop (escapes).
-                        self.skip_string()?;
-                        continue;
-                    }
+            let buf = &self.buf[..self.end];
+            let mut i = self.pos;
+            let mut careful_string = false;
+            while i < buf.len() {
+                match buf[i] {
+                    b'"' => match crate::scan::find_quote_or_backslash(buf, i + 1) {
+                        Some(k) if buf[k] == b'"' => {
+                            i = k + 1;
+                            continue;
+                        }
+                        // An escape, or a string that goes past the buffer.
+                        _ => {
+                            careful_string = true;
+                            break;
+                        }
+                    },
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => {
                         depth -= 1;
                         if depth == 0 {
-                            self.pos += 1;
+                            self.pos = i + 1;
                             return Ok(());
                         }
                     }
                     _ => {}
                 }
-                self.pos += 1;
+                i += 1;
             }
-            if !self.fill()? {
+            self.pos = i;
+            if careful_string {
+                self.skip_string()?;
+            } else if !self.fill()? {
                 return Err(self.truncated());
             }
         }

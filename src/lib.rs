@@ -8,6 +8,7 @@
 //! - `client`: credentials, the session lifecycle, Metabase's error bodies;
 //! - `streams`: the stream table (streams are data);
 //! - `json_stream`: reading list responses as they arrive;
+//! - `scan`: fast strict JSON scanning (string search, element validation);
 //! - `mapping`: Metabase JSON to the host's typed values;
 //! - `reader`: the pull reader, paging, checkpoints and incremental filters;
 //! - `spec`: the config's JSON Schema.
@@ -30,6 +31,7 @@ pub mod mapping;
 pub mod questions;
 pub mod reader;
 pub mod retry;
+pub mod scan;
 pub mod spec;
 pub mod streams;
 

@@ -7,9 +7,7 @@
 //! declared become extra columns, in order of first appearance.
 
 use crate::wit::{FieldType, Value};
-use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The columns of one stream and how to fill them.
@@ -19,11 +17,14 @@ pub struct RowMapper {
     index: HashMap<String, usize>,
     /// Keys never emitted.
     drop: Vec<String>,
+    /// The previous element's keys by position, with their column (`None`:
+    /// dropped): the guess for the next element's keys.
+    order: Vec<(Box<str>, Option<usize>)>,
 }
 
 impl RowMapper {
     pub fn new(declared: &[(&str, FieldType)]) -> Self {
-        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new(), drop: Vec::new() };
+        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new(), drop: Vec::new(), order: Vec::new() };
         for (name, ty) in declared {
             m.push_column(name, Some(*ty));
         }
@@ -67,16 +68,38 @@ impl RowMapper {
 
     /// One row from one JSON object. The row may be shorter than
     /// [`Self::columns`] when later rows added extras; pad with nulls.
+    ///
+    /// The element is validated here (strictly, in one walk: see `scan`).
+    /// Consecutive elements of a list almost always have the same keys in
+    /// the same order, so each key is first checked against the key seen at
+    /// the same position in the previous element (one short compare), and
+    /// looked up in the hash map only when that guess is wrong.
     pub fn map_row(&mut self, element: &[u8]) -> Result<Vec<Value>, String> {
-        let members = parse_members(element)?;
+        let text = std::str::from_utf8(element).map_err(|e| {
+            format!("an element is not valid JSON (invalid UTF-8 at byte {})", e.valid_up_to())
+        })?;
+        let members = crate::scan::members(text).map_err(|_| "an element of the list is not a JSON object".to_string())?;
         let mut row = vec![Value::Null; self.columns.len()];
-        for (name, raw) in members {
-            let i = match self.index.get(name.as_ref()) {
-                Some(&i) => i,
-                None if self.drop.iter().any(|d| d == name.as_ref()) => continue,
-                None => self.push_column(&name, None),
+        for (p, member) in members.enumerate() {
+            let (name, raw) = member.map_err(|e| format!("an element is not valid JSON ({e})"))?;
+            let slot = match self.order.get(p) {
+                Some((key, slot)) if **key == *name => *slot,
+                _ => {
+                    let slot = match self.index.get(name.as_ref()) {
+                        Some(&i) => Some(i),
+                        None if self.drop.iter().any(|d| d == name.as_ref()) => None,
+                        None => Some(self.push_column(&name, None)),
+                    };
+                    if p < self.order.len() {
+                        self.order[p] = (name.as_ref().into(), slot);
+                    } else if p == self.order.len() {
+                        self.order.push((name.as_ref().into(), slot));
+                    }
+                    slot
+                }
             };
-            let value = map_value(raw, self.types[i]);
+            let Some(i) = slot else { continue };
+            let value = map_text(raw, self.types[i]);
             if i < row.len() {
                 row[i] = value;
             } else {
@@ -88,62 +111,13 @@ impl RowMapper {
     }
 }
 
-/// The top-level members of a JSON object, in order, values left raw.
-fn parse_members(element: &[u8]) -> Result<Vec<(Cow<'_, str>, &RawValue)>, String> {
-    struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-    struct Key<'a>(Cow<'a, str>);
-
-    impl<'de> serde::Deserialize<'de> for Key<'de> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Key<'de>;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("a member name")
-                }
-                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Borrowed(v)))
-                }
-                fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                    Ok(Key(Cow::Owned(v.to_string())))
-                }
-            }
-            d.deserialize_str(V)
-        }
-    }
-
-    impl<'de> serde::Deserialize<'de> for Members<'de> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> Visitor<'de> for V {
-                type Value = Members<'de>;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("a JSON object")
-                }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                    let mut out = Vec::with_capacity(map.size_hint().unwrap_or(48));
-                    while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-                        out.push((k.0, v));
-                    }
-                    Ok(Members(out))
-                }
-            }
-            d.deserialize_map(V)
-        }
-    }
-
-    serde_json::from_slice::<Members>(element).map(|m| m.0).map_err(|e| {
-        if element.first() == Some(&b'{') {
-            format!("an element is not valid JSON ({e})")
-        } else {
-            "an element of the list is not a JSON object".to_string()
-        }
-    })
-}
-
 /// Maps one raw JSON value, preferring the declared type.
 pub fn map_value(raw: &RawValue, declared: Option<FieldType>) -> Value {
-    let text = raw.get();
+    map_text(raw.get(), declared)
+}
+
+/// [`map_value`] of raw JSON text that is known to be one valid JSON value.
+fn map_text(text: &str, declared: Option<FieldType>) -> Value {
     let natural = || natural_value(text);
     let Some(ty) = declared else { return natural() };
     match (ty, text.as_bytes()[0]) {
