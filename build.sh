@@ -8,6 +8,7 @@
 #                       PyAirbyte, browser HAR)
 #   ./build.sh build    build only
 #   ./build.sh wit      print the component's WIT world (installs wasm-tools if missing)
+#   ./build.sh bench    build, then the performance benchmark (bench/bench.py; extra arguments go to it)
 #
 # Everything lands in ./target (one target dir, release only: the tests use the
 # same optimised host, so wasmtime is compiled once) and ./dist/metabase_source.wasm.
@@ -142,13 +143,18 @@ case "${1:-run}" in
         say "running every test"
         cargo test --release --locked --workspace
         ;;
+    bench)
+        build
+        shift
+        python3 bench/bench.py "$@"
+        ;;
     wit)
         build
         command -v wasm-tools >/dev/null || cargo install --locked wasm-tools
         wasm-tools component wit dist/metabase_source.wasm
         ;;
     *)
-        echo "usage: $0 [run|build|test|wit]" >&2
+        echo "usage: $0 [run|build|test|bench|wit]" >&2
         exit 2
         ;;
 esac

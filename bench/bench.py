@@ -11,6 +11,10 @@ real-shaped cards, as Metabase serves it), then, in the same run:
     peak RSS (ru_maxrss of the child, from wait4), and the ratio wall / floor;
   - cold start: process start to the first byte of stdout for `spec`, first with an empty compiled
     component cache, then with the cache filled;
+  - a saved question's result of --question-rows rows (default 1,000,000): bench/question_server.py
+    serves GET /api/card/27 (the real card capture, 16 columns) and the CSV export
+    POST /api/card/27/query/csv, streamed (chunked); the same figures as for cards, the floor being
+    the same POST fetched by the plain client;
   - the .wasm size;
   - with --peer (default when ../shared/peer exists): ../shared/peer/compare.sh N, whose last line is
     `ratio_records_per_s host/peer = X`.
@@ -37,12 +41,12 @@ MIB = 1024 * 1024
 
 
 class Fixture:
-    """fixture_server.py on 127.0.0.1, stopped on exit."""
+    """A loopback server (fixture_server.py, or the given command) on 127.0.0.1, stopped on exit."""
 
-    def __init__(self, cards):
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(PEER, "fixture_server.py"), "--port", "0", "--cards", str(cards), "--quiet"],
-            stdout=subprocess.PIPE, text=True)
+    def __init__(self, cards, command=None):
+        command = command or [sys.executable, os.path.join(PEER, "fixture_server.py"), "--port", "0",
+                              "--cards", str(cards), "--quiet"]
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         self.info = {}
         for line in self.proc.stdout:
             line = line.strip()
@@ -62,18 +66,20 @@ class Fixture:
             self.proc.kill()
 
 
-def transfer_floor(url):
-    """Seconds and bytes for a plain client to fetch GET /api/card (best of 3)."""
+def transfer_floor(url, path="card", post=None):
+    """Seconds and bytes for a plain client to fetch GET /api/<path> (or POST `post`, JSON) (best of 3)."""
     best, size = None, 0
     for _ in range(3):
         t0 = time.monotonic()
         if shutil.which("curl"):
+            extra = ["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", post] if post else []
             out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}",
-                                  "-H", "X-API-Key: " + API_KEY, url + "card"],
+                                  "-H", "X-API-Key: " + API_KEY] + extra + [url + path],
                                  capture_output=True, text=True, check=True).stdout
             size = int(out)
         else:
-            req = urllib.request.Request(url + "card", headers={"X-API-Key": API_KEY})
+            req = urllib.request.Request(url + path, headers={"X-API-Key": API_KEY, "Content-Type": "application/json"},
+                                         data=post.encode() if post else None)
             with urllib.request.urlopen(req) as r:
                 size = 0
                 while True:
@@ -135,11 +141,46 @@ def bench_cards(n, work, cache):
         fx.close()
 
 
+QUESTION_STREAM = "question_27_orders_customers"
+
+
+def bench_question(rows, work, cache):
+    """The CSV export of a saved question with `rows` rows, through the question stream."""
+    fx = Fixture(0, [sys.executable, os.path.join(ROOT, "bench", "question_server.py"), "--port", "0",
+                     "--rows", str(rows), "--api-key", API_KEY])
+    try:
+        floor_s, body = transfer_floor(fx.url, "card/27/query/csv", json.dumps({"parameters": [], "format_rows": False}))
+        config = os.path.join(work, "qconfig.json")
+        with open(config, "w") as f:
+            json.dump({"instance_api_url": fx.url, "api_key": API_KEY, "questions": "ids", "question_ids": [27]}, f)
+        catalog = os.path.join(work, "qcatalog.json")
+        with open(catalog, "w") as f:
+            json.dump({"streams": [{"stream": {"name": QUESTION_STREAM, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                                    "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}, f)
+        cmd = [HOST, "--component", WASM, "--cache-dir", cache, "--quiet", "--memory-limit-mib", "512",
+               "read", "--config", config, "--catalog", catalog]
+        runs = [run_measured(cmd, os.path.join(work, "qout.jsonl")) for _ in range(2)]
+        wall, rss, code, records = min(runs)
+        if code != 0 or records != rows:
+            print("  question rows=%d: host run failed (exit %d, %d records)" % (rows, code, records))
+        return {"n": rows, "body_bytes": body, "floor_s": floor_s, "wall_s": wall, "rss": rss,
+                "records": records, "exit": code}
+    finally:
+        fx.close()
+
+
+def print_row(label, r):
+    print("   %12s %10.1f %9.3f %10.3f %9.0f %9.1f %7.1f MiB %8.2f"
+          % (label, r["body_bytes"] / 1e6, r["floor_s"], r["wall_s"], r["records"] / r["wall_s"],
+             r["body_bytes"] / 1e6 / r["wall_s"], r["rss"] / MIB, r["wall_s"] / r["floor_s"]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1000,20000,100000", help="card counts (default 1000,20000,100000)")
     ap.add_argument("--no-peer", action="store_true", help="skip ../shared/peer/compare.sh")
     ap.add_argument("--peer-cards", type=int, default=20000)
+    ap.add_argument("--question-rows", type=int, default=1_000_000, help="rows of the saved question (0: skip)")
     a = ap.parse_args()
     for path in (HOST, WASM):
         if not os.path.exists(path):
@@ -161,13 +202,11 @@ def main():
 
         results = []
         print("== cards: host read of one GET /api/card response vs. the transfer floor")
-        print("   %8s %10s %9s %10s %9s %9s %10s %8s" % ("cards", "body MB", "floor s", "host s", "rec/s", "MB/s", "peak RSS", "x floor"))
+        print("   %12s %10s %9s %10s %9s %9s %10s %8s" % ("cards", "body MB", "floor s", "host s", "rec/s", "MB/s", "peak RSS", "x floor"))
         for n in [int(s) for s in a.sizes.split(",") if s]:
             r = bench_cards(n, work, cache)
             results.append(r)
-            print("   %8d %10.1f %9.3f %10.3f %9.0f %9.1f %7.1f MiB %8.2f"
-                  % (n, r["body_bytes"] / 1e6, r["floor_s"], r["wall_s"], r["records"] / r["wall_s"],
-                     r["body_bytes"] / 1e6 / r["wall_s"], r["rss"] / MIB, r["wall_s"] / r["floor_s"]))
+            print_row(str(n), r)
         by_n = {r["n"]: r for r in results}
         if 100000 in by_n:
             r = by_n[100000]
@@ -177,6 +216,15 @@ def main():
             if 1000 in by_n:
                 flat = r["rss"] / by_n[1000]["rss"]
                 print("   peak RSS 100k / 1k = %.2f (target <= 1.10, flat: %s)" % (flat, "met" if flat <= 1.10 else "MISSED"))
+
+        if a.question_rows > 0:
+            print("== question: host read of one saved question's CSV export (%s) vs. the transfer floor" % QUESTION_STREAM)
+            print("   %12s %10s %9s %10s %9s %9s %10s %8s" % ("rows", "body MB", "floor s", "host s", "rec/s", "MB/s", "peak RSS", "x floor"))
+            q = bench_question(a.question_rows, work, cache)
+            print_row(str(a.question_rows), q)
+            if 1000 in by_n:
+                print("   peak RSS question / 1k cards = %.2f (flat: memory does not grow with the result)"
+                      % (q["rss"] / by_n[1000]["rss"]))
 
         if not a.no_peer and os.path.exists(os.path.join(PEER, "compare.sh")):
             print("== peer: ../shared/peer/compare.sh %d (Airbyte's source-metabase vs. this host, same run)" % a.peer_cards)
