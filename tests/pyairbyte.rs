@@ -86,7 +86,12 @@ fn pyairbyte_reads_every_stream_and_every_declared_column_into_duckdb() {
     let server = tools::HarServer::start(&common::fixture("v050_api_key.har")).expect("har_server.py");
     let mut config = common::fixture_config("v050_api_key");
     config["instance_api_url"] = json!(format!("http://127.0.0.1:{}/api/", server.port));
-    round_trip(&python, &dir, &config, true);
+    let report = round_trip(&python, &dir, &config, true, true);
+    // Two reads in PyAirbyte's default mode: the second passes back the state the first stored,
+    // so the streams with a cursor send nothing new and only full-refresh streams are read again.
+    let reads: Vec<u64> = report["reads"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let (all, full_refresh_only) = (report["host_records"].as_u64().unwrap(), report["host_full_refresh_records"].as_u64().unwrap());
+    assert_eq!(reads, vec![all, full_refresh_only], "records of the first and the incremental second read");
 }
 
 /// The realistic loopback Metabase (`../shared/peer/fixture_server.py`, generated data, username +
@@ -104,12 +109,12 @@ fn pyairbyte_reads_the_fixture_server_with_a_login() {
         Err(reason) => return tools::skip("pyairbyte (fixture server)", &reason),
     };
     let config = json!({"instance_api_url": server.http_url, "username": server.username, "password": server.password});
-    round_trip(&python, &dir, &config, false);
+    round_trip(&python, &dir, &config, false, false);
 }
 
 /// Discover and read with the host directly, then the same through PyAirbyte into DuckDB, and
 /// compare table by table. With `require_all`, every stream must complete.
-fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, require_all: bool) {
+fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, require_all: bool, incremental: bool) -> Value {
     let config_path = dir.join("config.json");
     write_json(&config_path, config);
     let cfg = config_path.to_str().unwrap();
@@ -179,11 +184,26 @@ fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, r
         .arg("--report")
         .arg(&report_path)
         .args(["--streams", &complete.join(","), "--primary-keys", &serde_json::to_string(&pk_columns).unwrap()])
+        .args(incremental.then_some("--incremental"))
         .env("AIRBYTE_OFFLINE_MODE", "1")
         .env("DO_NOT_TRACK", "1");
     let ran = tools::run_bounded(cmd, Duration::from_secs(600), "pyairbyte_read.py");
     assert_eq!(ran.code, 0, "PyAirbyte could not read through bin/source-metabase-wasm\nstdout:\n{}\nstderr:\n{}", ran.stdout, ran.stderr);
-    let report = read_json(&report_path);
+    let mut report = read_json(&report_path);
+    let incremental_streams: Vec<&str> = streams
+        .iter()
+        .filter(|s| s["supported_sync_modes"].as_array().unwrap().iter().any(|m| m == "incremental"))
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let count = |only_full_refresh: bool| -> u64 {
+        host_ids
+            .iter()
+            .filter(|(s, _)| complete.contains(s) && (!only_full_refresh || !incremental_streams.contains(&s.as_str())))
+            .map(|(_, ids)| ids.len() as u64)
+            .sum()
+    };
+    report["host_records"] = json!(count(false));
+    report["host_full_refresh_records"] = json!(count(true));
 
     let available: Vec<&str> = report["available"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     let declared: Vec<&str> = streams.iter().map(|s| s["name"].as_str().unwrap()).collect();
@@ -229,4 +249,5 @@ fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, r
         summary.push(format!("{name}: {} rows, {} declared columns", want_ids.len(), props.len()));
     }
     let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("pyairbyte: {}\n", summary.join("; ")).as_bytes());
+    report
 }

@@ -10,7 +10,7 @@ local_executable=...), check(), select the streams, read(force_full_refresh) int
 cache, then for each stream's table: row count, columns (name and DuckDB type, PyAirbyte's own
 `_airbyte_*` columns included) and each row's primary key (--primary-keys).
 
-REPORT.json: {"streams": {NAME: {"table", "rows", "columns": [[name, type]...], "keys": ["1", "2|5"...]}},
+REPORT.json: {"reads": [records per read], "streams": {NAME: {"table", "rows", "columns": [[name, type]...], "keys": ["1", "2|5"...]}},
 "available": [...], "pyairbyte": VERSION}. Exit status 0 when the report was written; on an error
 the traceback goes to stderr and the status is 1.
 """
@@ -28,6 +28,9 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--report", required=True)
     ap.add_argument("--streams", default="*")
+    ap.add_argument("--incremental", action="store_true",
+                    help="read twice in PyAirbyte's default mode (incremental where the stream supports it), so the "
+                         "second read gets the state the first one stored; report both record counts")
     ap.add_argument("--primary-keys", default="{}",
                     help='JSON {stream: [column, ...]}: report each row\'s key as its values joined by "|"')
     a = ap.parse_args()
@@ -53,7 +56,12 @@ def main():
         source.select_streams(selected)
         source.check()
         cache = ab.new_local_cache(cache_name="metabase_test", cache_dir=os.path.join(a.work, "duckdb"))
-        source.read(cache=cache, force_full_refresh=True)
+        reads = []
+        if a.incremental:
+            for _ in range(2):
+                reads.append(source.read(cache=cache).processed_records)
+        else:
+            reads.append(source.read(cache=cache, force_full_refresh=True).processed_records)
 
         streams = {}
         with cache.get_sql_engine().connect() as conn:
@@ -80,7 +88,7 @@ def main():
         sys.exit(1)
 
     with open(a.report, "w") as out:
-        json.dump({"streams": streams, "available": available, "pyairbyte": ab.__version__ if hasattr(ab, "__version__") else "?"},
+        json.dump({"streams": streams, "available": available, "reads": reads, "pyairbyte": ab.__version__ if hasattr(ab, "__version__") else "?"},
                   out, indent=1)
 
 
