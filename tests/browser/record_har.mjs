@@ -37,6 +37,8 @@ const context = await chromium.launchPersistentContext(profile, {
   args: [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    // Loopback only: no name resolves, so nothing but the 127.0.0.1 origin can be reached.
+    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
   ],
   recordHar: { path: a.har, content: 'embed', mode: 'full' },
   timeout: 60_000,
