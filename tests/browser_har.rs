@@ -43,7 +43,7 @@ fn outcome(out: &Output) -> BTreeMap<String, (Vec<Value>, Vec<Value>, String)> {
 
 #[test]
 fn a_har_recorded_by_chromium_replays_like_the_live_run() {
-    let (chromium, node) = match tools::browser_tools() {
+    let tools_ = match tools::browser_tools() {
         Ok(t) => t,
         Err(reason) => return tools::skip("browser_har", &reason),
     };
@@ -52,15 +52,61 @@ fn a_har_recorded_by_chromium_replays_like_the_live_run() {
         Ok(s) => s,
         Err(reason) => return tools::skip("browser_har", &reason),
     };
+    let (url, port, key, kind) = (server.url.clone(), server.port, server.api_key.clone(), server.kind);
+    round_trip(&tools_, &dir, &url, port, &key, kind, Box::new(server));
+}
+
+/// The server compresses its answers (`Content-Encoding: gzip`), as Metabase behind most proxies
+/// does: Chromium decodes them, Playwright stores the decoded text and keeps the header, and the
+/// replay must serve that HAR as it is.
+#[test]
+fn a_chromium_har_of_gzip_responses_replays_like_the_live_run() {
+    let tools_ = match tools::browser_tools() {
+        Ok(t) => t,
+        Err(reason) => return tools::skip("browser_har (gzip)", &reason),
+    };
+    let dir = scratch_dir("browser-har-gzip");
+    let server = match tools::HarServer::start_with(&common::fixture("v050_api_key.har"), &["--gzip"]) {
+        Ok(s) => s,
+        Err(reason) => return tools::skip("browser_har (gzip)", &reason),
+    };
+    let api_key = common::fixture_config("v050_api_key")["api_key"].as_str().unwrap().to_string();
+    let url = format!("http://127.0.0.1:{}/api/", server.port);
+    let port = server.port;
+    let entries = round_trip(&tools_, &dir, &url, port, &api_key, "har_server.py --gzip", Box::new(server));
+    let gzipped = entries
+        .iter()
+        .filter(|e| {
+            e["response"]["headers"].as_array().unwrap().iter().any(|h| {
+                h["name"].as_str().unwrap().eq_ignore_ascii_case("content-encoding") && h["value"] == "gzip"
+            })
+        })
+        .count();
+    assert!(gzipped >= 6, "Chromium's HAR keeps Content-Encoding: gzip on the API answers ({gzipped} entries)");
+}
+
+/// Live read (recorded by the host, for the URLs), the same URLs fetched by Chromium with
+/// Playwright's recordHar, then the browser's HAR replayed: same records, states and statuses.
+/// `server` is dropped (stopped) before the replay. Returns the browser HAR's entries.
+fn round_trip(
+    browser: &(std::path::PathBuf, std::path::PathBuf),
+    dir: &std::path::Path,
+    url: &str,
+    port: u16,
+    api_key: &str,
+    kind: &str,
+    server: Box<dyn std::any::Any>,
+) -> Vec<Value> {
+    let (chromium, node) = browser.clone();
     let config = dir.join("config.json");
-    write_json(&config, &json!({"instance_api_url": server.url, "api_key": server.api_key}));
+    write_json(&config, &json!({"instance_api_url": url, "api_key": api_key}));
     let config = config.to_str().unwrap().to_string();
 
     // 1. The live run, recorded by the host.
     let host_har = dir.join("host.har");
     let live = run_host(&["--record", host_har.to_str().unwrap(), "read", "--config", &config]);
     let live_outcome = outcome(&live);
-    assert!(live_outcome.get("cards").is_some_and(|c| !c.0.is_empty()), "the live run reads cards from {}\n{}", server.kind, live.describe());
+    assert!(live_outcome.get("cards").is_some_and(|c| !c.0.is_empty()), "the live run reads cards from {kind}\n{}", live.describe());
     let urls: Vec<String> = read_json(&host_har)["log"]["entries"]
         .as_array()
         .unwrap()
@@ -71,7 +117,7 @@ fn a_har_recorded_by_chromium_replays_like_the_live_run() {
         })
         .collect();
     assert!(urls.len() >= 6, "the connector's requests: {urls:?}");
-    let origin = format!("http://127.0.0.1:{}", server.port);
+    let origin = format!("http://127.0.0.1:{port}");
     assert!(urls.iter().all(|u| u.starts_with(&origin)), "{urls:?}");
     let urls_path = dir.join("urls.json");
     write_json(&urls_path, &json!(urls));
@@ -83,7 +129,7 @@ fn a_har_recorded_by_chromium_replays_like_the_live_run() {
     cmd.arg(tools::repo().join("tests").join("browser").join("record_har.mjs"))
         .arg("--har")
         .arg(&browser_har)
-        .args(["--origin", &origin, "--api-key", &server.api_key, "--urls"])
+        .args(["--origin", &origin, "--api-key", api_key, "--urls"])
         .arg(&urls_path)
         .arg("--chromium")
         .arg(&chromium)
@@ -114,6 +160,7 @@ fn a_har_recorded_by_chromium_replays_like_the_live_run() {
     let total: usize = live_outcome.values().map(|v| v.0.len()).sum();
     let _ = std::io::Write::write_all(
         &mut std::io::stderr(),
-        format!("browser_har: {} entries recorded by Chromium; {total} records replayed as live\n", entries.len()).as_bytes(),
+        format!("browser_har ({kind}): {} entries recorded by Chromium; {total} records replayed as live\n", entries.len()).as_bytes(),
     );
+    entries.clone()
 }

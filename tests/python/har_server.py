@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Serve a HAR file's responses over HTTP on 127.0.0.1: a recorded Metabase, live again.
 
-    har_server.py FILE.har [--lifetime SECONDS]
+    har_server.py FILE.har [--lifetime SECONDS] [--gzip]
 
 Prints `PORT <n>` then `READY` on stdout. A request is answered by the HAR entry with the same
 method, path and query (parameters in any order; the host is ignored), entries in order and the
 last match reused once they run out, as the host's --replay does; the request's headers and body
-are not compared. No match: 404 `API endpoint does not exist.` (what Metabase says). The server
+are not compared. No match: 404 `API endpoint does not exist.` (what Metabase says). With --gzip,
+bodies are sent gzip-compressed (`Content-Encoding: gzip`) to clients that accept it. The server
 stops by itself after --lifetime seconds (default 300). Standard library only.
 """
 import argparse
 import base64
+import gzip
 import json
 import sys
 import threading
@@ -30,6 +32,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("har")
     ap.add_argument("--lifetime", type=float, default=300)
+    ap.add_argument("--gzip", action="store_true", help="compress bodies for clients that accept gzip")
     a = ap.parse_args()
     with open(a.har, encoding="utf-8-sig") as f:
         entries = json.load(f)["log"]["entries"]
@@ -68,6 +71,9 @@ def main():
                 status = r["status"]
                 headers = [(h["name"], h["value"]) for h in r.get("headers") or []
                            if h["name"].lower() not in HOP_BY_HOP and not h["name"].startswith(":")]
+            if a.gzip and body and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                body = gzip.compress(body)
+                headers.append(("Content-Encoding", "gzip"))
             self.send_response(status)
             for name, value in headers:
                 self.send_header(name, value)

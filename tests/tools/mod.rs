@@ -203,11 +203,17 @@ impl Drop for HarServer {
 
 impl HarServer {
     pub fn start(har: &Path) -> Result<HarServer, String> {
+        HarServer::start_with(har, &[])
+    }
+
+    /// With extra options of har_server.py (`--gzip`).
+    pub fn start_with(har: &Path, options: &[&str]) -> Result<HarServer, String> {
         let python = which("python3").ok_or("python3 is not on PATH")?;
         let mut child = Command::new(python)
             .arg(repo().join("tests").join("python").join("har_server.py"))
             .arg(har)
             .args(["--lifetime", "600"])
+            .args(options)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
