@@ -16,9 +16,13 @@
 //! it, so a `GET /api/database/:id/metadata` of any size costs one field's
 //! worth of buffer too.
 //!
-//! The scanner only finds element boundaries; each element is then parsed
-//! (and so validated) by serde_json in the mapping step.
+//! Each element of the records' list is validated strictly as it is read,
+//! and an object's top-level members are split in the same walk
+//! ([`ElementStream::next_split`], `scan::element`), so the mapping step
+//! does not walk it again. Everything else (the envelope, skipped values) is
+//! only scanned for its boundaries.
 
+use crate::scan::Member;
 use std::io::{self, Read};
 
 /// The largest single element accepted, to keep memory bounded when a
@@ -100,6 +104,8 @@ pub struct ElementStream<R> {
     found: bool,
     /// While skipping a value we do not want: let the buffer drop it as it goes.
     discard: bool,
+    /// The top-level members of the last element (see [`Self::next_split`]).
+    element_members: Vec<Member>,
 }
 
 impl<R: Read> ElementStream<R> {
@@ -124,6 +130,7 @@ impl<R: Read> ElementStream<R> {
             stack: Vec::new(),
             found: false,
             discard: false,
+            element_members: Vec::new(),
         }
     }
 
@@ -216,10 +223,9 @@ impl<R: Read> ElementStream<R> {
                         }
                     } else if top.level == self.path.len() {
                         // An element of the records' list.
-                        let start = self.pos;
-                        self.keep = start;
+                        self.keep = self.pos;
                         self.discard = false;
-                        self.skip_value()?;
+                        self.read_element()?;
                         let (s, e) = (self.keep, self.pos);
                         if e - s > MAX_ELEMENT_BYTES {
                             return Err(JsonError::TooLarge);
@@ -230,6 +236,51 @@ impl<R: Read> ElementStream<R> {
                     } else {
                         self.skip_unwanted()?;
                     }
+                }
+            }
+        }
+    }
+
+    /// Like [`Self::next_element`], with the element's top-level members
+    /// when it is an object (empty otherwise): it was validated and split
+    /// as it was read, so the caller need not walk it again.
+    pub fn next_split(&mut self) -> Result<Option<(&[u8], &[Member])>, JsonError> {
+        match self.next_element()? {
+            None => Ok(None),
+            Some(_) => Ok(Some((&self.buf[self.keep..self.pos], &self.element_members))),
+        }
+    }
+
+    /// Reads one element at `pos` (no white space first), validating it
+    /// strictly and splitting it (see `scan::element`) in one walk over the
+    /// buffer. When the buffer ends inside the element, more is read and
+    /// the walk starts again from the element's start: at least doubling
+    /// what is buffered each time, so a large element still costs linear
+    /// time, and an element costs one walk when it fits (nearly always).
+    fn read_element(&mut self) -> Result<(), JsonError> {
+        loop {
+            let avail = &self.buf[self.pos..self.end];
+            let bare_number = matches!(avail.first(), Some(b'-' | b'0'..=b'9'));
+            match crate::scan::element(avail, &mut self.element_members) {
+                // A number that runs to the end of what arrived may go on.
+                Ok(n) if n < avail.len() || self.eof || !bare_number => {
+                    self.pos += n;
+                    return Ok(());
+                }
+                Ok(_) => {}
+                Err(e) if !e.at_end(avail.len()) => {
+                    return Err(JsonError::Invalid { offset: self.offset() + e.offset as u64, what: e.what });
+                }
+                Err(_) if self.eof => {
+                    self.pos = self.end;
+                    return Err(self.truncated());
+                }
+                Err(_) => {}
+            }
+            let want = 2 * (self.end - self.pos).max(READ_CHUNK / 2);
+            while self.end - self.pos < want {
+                if !self.fill()? {
+                    break;
                 }
             }
         }
@@ -605,6 +656,36 @@ mod tests {
             assert_eq!(at_path("{}", &["*"], chunk).unwrap().len(), 0, "an empty map has no records");
             assert!(matches!(at_path(r#"{"status":"failed","error":"x"}"#, &["dashcards"], chunk), Err(JsonError::NoArray { .. })));
             assert!(matches!(at_path(r#"{"dashcards":[{"a":1}"#, &["dashcards"], chunk).map(|_| ()), Err(JsonError::Truncated { .. })));
+        }
+    }
+
+    #[test]
+    fn elements_are_validated_and_split_at_every_chunk_size() {
+        let body = r#"[{"id":1,"s":"a\"b","n":[1.5e3,{"x":null}]} , 7, -2.5 ,{},{"t":true}]"#;
+        for chunk in [1, 2, 3, 5, 8, 13, 100_000] {
+            let mut s = ElementStream::new(Trickle { data: body.as_bytes(), chunk });
+            let (e, m) = s.next_split().unwrap().unwrap();
+            assert_eq!(e, br#"{"id":1,"s":"a\"b","n":[1.5e3,{"x":null}]}"#, "chunk {chunk}");
+            let keys: Vec<&[u8]> = m.iter().map(|m| &e[m.key.clone()]).collect();
+            assert_eq!(keys, [&b"\"id\""[..], b"\"s\"", b"\"n\""]);
+            assert_eq!(&e[m[2].value.clone()], br#"[1.5e3,{"x":null}]"#);
+            assert_eq!(s.next_split().unwrap().unwrap(), (&b"7"[..], &[][..]), "chunk {chunk}");
+            assert_eq!(s.next_split().unwrap().unwrap().0, b"-2.5", "a number split across reads stays whole");
+            assert_eq!(s.next_split().unwrap().unwrap().0, b"{}");
+            assert_eq!(s.next_split().unwrap().unwrap().1.len(), 1);
+            assert!(s.next_split().unwrap().is_none());
+        }
+        // Invalid JSON inside an element is named as such (not as a cut body), at every chunk size.
+        for bad in [r#"[{"a":01}]"#, r#"[{"a":[1,]}]"#, r#"[{"a":tru}]"#, r#"[{"a":"x\q"}]"#, "[{\"a\":\"\u{1}\"}]", r#"[{"a" 1}]"#] {
+            for chunk in [1, 2, 7, 100] {
+                let err = elements(bad, chunk).unwrap_err();
+                assert!(matches!(err, JsonError::Invalid { .. }), "{bad} chunk {chunk}: {err:?}");
+            }
+        }
+        for cut in [r#"[{"a":1.5"#, r#"[{"a":tr"#, r#"[{"a":"x\"#, r#"[12"#] {
+            for chunk in [1, 3, 100] {
+                assert!(matches!(elements(cut, chunk).unwrap_err(), JsonError::Truncated { .. }), "{cut} chunk {chunk}");
+            }
         }
     }
 

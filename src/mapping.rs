@@ -6,6 +6,7 @@
 //! than being dropped or mangled. Fields the server sent that were not
 //! declared become extra columns, in order of first appearance.
 
+use crate::scan::Member;
 use crate::wit::{FieldType, Value};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
@@ -20,11 +21,13 @@ pub struct RowMapper {
     /// The previous element's keys by position, with their column (`None`:
     /// dropped): the guess for the next element's keys.
     order: Vec<(Box<str>, Option<usize>)>,
+    /// Reused for [`Self::map_row`]'s split.
+    scratch: Vec<Member>,
 }
 
 impl RowMapper {
     pub fn new(declared: &[(&str, FieldType)]) -> Self {
-        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new(), drop: Vec::new(), order: Vec::new() };
+        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new(), drop: Vec::new(), order: Vec::new(), scratch: Vec::new() };
         for (name, ty) in declared {
             m.push_column(name, Some(*ty));
         }
@@ -68,20 +71,44 @@ impl RowMapper {
 
     /// One row from one JSON object. The row may be shorter than
     /// [`Self::columns`] when later rows added extras; pad with nulls.
-    ///
-    /// The element is validated here (strictly, in one walk: see `scan`).
-    /// Consecutive elements of a list almost always have the same keys in
-    /// the same order, so each key is first checked against the key seen at
-    /// the same position in the previous element (one short compare), and
-    /// looked up in the hash map only when that guess is wrong.
+    /// The element is validated here (strictly: see `scan`).
     pub fn map_row(&mut self, element: &[u8]) -> Result<Vec<Value>, String> {
         let text = std::str::from_utf8(element).map_err(|e| {
             format!("an element is not valid JSON (invalid UTF-8 at byte {})", e.valid_up_to())
         })?;
-        let members = crate::scan::members(text).map_err(|_| "an element of the list is not a JSON object".to_string())?;
+        let mut members = std::mem::take(&mut self.scratch);
+        let row = match crate::scan::object(text, &mut members) {
+            Ok(true) => self.map_members(text, &members),
+            Ok(false) => Err("an element of the list is not a JSON object".to_string()),
+            Err(e) => Err(format!("an element is not valid JSON ({e})")),
+        };
+        self.scratch = members;
+        row
+    }
+
+    /// One row from an element already validated and split by
+    /// [`crate::scan::element`] (as `json_stream` reads it): only its UTF-8
+    /// and that it is an object are left to check.
+    pub fn map_split(&mut self, element: &[u8], members: &[Member]) -> Result<Vec<Value>, String> {
+        if element.first() != Some(&b'{') {
+            return Err("an element of the list is not a JSON object".to_string());
+        }
+        let text = std::str::from_utf8(element).map_err(|e| {
+            format!("an element is not valid JSON (invalid UTF-8 at byte {})", e.valid_up_to())
+        })?;
+        self.map_members(text, members)
+    }
+
+    /// The row of a split object (`text` its text, `members` its members).
+    ///
+    /// Consecutive elements of a list almost always have the same keys in
+    /// the same order, so each key is first checked against the key seen at
+    /// the same position in the previous element (one short compare), and
+    /// looked up in the hash map only when that guess is wrong.
+    fn map_members(&mut self, text: &str, members: &[Member]) -> Result<Vec<Value>, String> {
         let mut row = vec![Value::Null; self.columns.len()];
-        for (p, member) in members.enumerate() {
-            let (name, raw) = member.map_err(|e| format!("an element is not valid JSON ({e})"))?;
+        for (p, member) in members.iter().enumerate() {
+            let name = member.name(text).map_err(|e| format!("an element is not valid JSON ({e})"))?;
             let slot = match self.order.get(p) {
                 Some((key, slot)) if **key == *name => *slot,
                 _ => {
@@ -99,7 +126,7 @@ impl RowMapper {
                 }
             };
             let Some(i) = slot else { continue };
-            let value = map_text(raw, self.types[i]);
+            let value = map_text(&text[member.value.clone()], self.types[i]);
             if i < row.len() {
                 row[i] = value;
             } else {

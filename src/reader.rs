@@ -398,10 +398,10 @@ impl StreamRun {
                 }
             }
             let body = self.body.as_mut().expect("a response is open");
-            match body.next_element() {
-                Ok(Some(element)) => {
+            match body.next_split() {
+                Ok(Some((element, members))) => {
                     bytes += element.len();
-                    let mut row = self.mapper.map_row(element).map_err(|why| {
+                    let mut row = self.mapper.map_split(element, members).map_err(|why| {
                         Error::system(format!("{}: {why}", self.request))
                     })?;
                     if let (Some(col), Some(id)) = (self.parent_col, &self.parent) {

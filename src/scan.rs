@@ -97,11 +97,20 @@ fn find_string_special(b: &[u8], mut i: usize) -> Option<usize> {
     b[i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|k| i + k)
 }
 
-/// Why a slice is not valid JSON, and where.
+/// Why a slice is not valid JSON, and where. Every check that ran out of
+/// input reports `offset` = the slice's length, so a streaming caller can
+/// tell "more bytes needed" from "wrong" ([`Invalid::at_end`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
     pub offset: usize,
     pub what: &'static str,
+}
+
+impl Invalid {
+    /// Whether the slice ended before the value did (a longer slice may be valid).
+    pub fn at_end(&self, len: usize) -> bool {
+        self.offset >= len
+    }
 }
 
 impl std::fmt::Display for Invalid {
@@ -174,7 +183,7 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Invalid> {
     if b.get(i) == Some(&b'.') {
         let j = digits(b, i + 1);
         if j == i + 1 {
-            return bad(i, "bad number");
+            return bad(j, "bad number");
         }
         i = j;
     }
@@ -193,10 +202,10 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Invalid> {
 }
 
 fn literal(b: &[u8], i: usize, word: &'static [u8]) -> Result<usize, Invalid> {
-    if b.get(i..i + word.len()) == Some(word) {
-        Ok(i + word.len())
-    } else {
-        bad(i, "expected a value")
+    match b.get(i..i + word.len()) {
+        Some(w) if w == word => Ok(i + word.len()),
+        None if word.starts_with(&b[i..]) => bad(b.len(), "unexpected end"),
+        _ => bad(i, "expected a value"),
     }
 }
 
@@ -291,79 +300,82 @@ fn member_name(b: &[u8], i: usize) -> Result<usize, Invalid> {
     Ok(skip_ws(b, i + 1))
 }
 
-/// The top-level members of one JSON object, in order, each value left as
-/// raw (validated) JSON text. Iterating to the end validates the whole
-/// object; an error ends the iteration.
-pub struct Members<'a> {
-    text: &'a str,
-    pos: usize,
-    first: bool,
-    done: bool,
+/// One top-level member of an object: byte ranges of its name (quotes
+/// included) and of its value (raw JSON), relative to the object's slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub key: std::ops::Range<usize>,
+    /// The name has escapes (decode it; else it is the text between the quotes).
+    pub escaped: bool,
+    pub value: std::ops::Range<usize>,
 }
 
-/// Splits `text`, which must be one JSON object (white space around it is
-/// allowed). `Err` when it does not start like an object.
-pub fn members(text: &str) -> Result<Members<'_>, Invalid> {
-    let b = text.as_bytes();
-    let i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return bad(i, "not a JSON object");
-    }
-    Ok(Members { text, pos: i + 1, first: true, done: false })
-}
-
-impl<'a> Members<'a> {
-    fn step(&mut self) -> Result<Option<(Cow<'a, str>, &'a str)>, Invalid> {
-        let b = self.text.as_bytes();
-        let mut i = skip_ws(b, self.pos);
-        match b.get(i) {
-            Some(b'}') => {
-                let end = skip_ws(b, i + 1);
-                if end != b.len() {
-                    return bad(end, "unexpected data after the object");
-                }
-                return Ok(None);
-            }
-            Some(b',') if !self.first => i = skip_ws(b, i + 1),
-            None => return bad(i, "unexpected end"),
-            Some(_) if !self.first => return bad(i, "expected `,` or `}`"),
-            Some(_) => {}
+impl Member {
+    /// The member's name, decoded, from the object's text.
+    pub fn name<'a>(&self, text: &'a str) -> Result<Cow<'a, str>, Invalid> {
+        if self.escaped {
+            serde_json::from_str::<String>(&text[self.key.clone()])
+                .map(Cow::Owned)
+                .map_err(|_| Invalid { offset: self.key.start, what: "bad member name" })
+        } else {
+            Ok(Cow::Borrowed(&text[self.key.start + 1..self.key.end - 1]))
         }
-        self.first = false;
+    }
+}
+
+/// Validates one JSON value at the start of `b` (no leading white space)
+/// and returns the offset just past it; when it is an object, `members`
+/// gets its top-level members, in order (cleared first). One walk does both.
+pub fn element(b: &[u8], members: &mut Vec<Member>) -> Result<usize, Invalid> {
+    members.clear();
+    if b.first() != Some(&b'{') {
+        return value_end(b, 0, 0);
+    }
+    let mut i = skip_ws(b, 1);
+    if b.get(i) == Some(&b'}') {
+        return Ok(i + 1);
+    }
+    loop {
         if b.get(i) != Some(&b'"') {
             return bad(i, "expected a member name");
         }
         let (key_end, escaped) = string_end(b, i)?;
-        let key_text = &self.text[i..key_end];
-        let key = if escaped {
-            Cow::Owned(serde_json::from_str::<String>(key_text).map_err(|_| Invalid { offset: i, what: "bad member name" })?)
-        } else {
-            Cow::Borrowed(&self.text[i + 1..key_end - 1])
-        };
+        let key = i..key_end;
         let j = skip_ws(b, key_end);
         if b.get(j) != Some(&b':') {
             return bad(j, "expected `:`");
         }
         let start = skip_ws(b, j + 1);
         let end = value_end(b, start, 1)?;
-        self.pos = end;
-        Ok(Some((key, &self.text[start..end])))
+        members.push(Member { key, escaped, value: start..end });
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return Ok(i + 1),
+            None => return bad(i, "unexpected end"),
+            Some(_) => return bad(i, "expected `,` or `}`"),
+        }
     }
 }
 
-impl<'a> Iterator for Members<'a> {
-    type Item = Result<(Cow<'a, str>, &'a str), Invalid>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let r = self.step().transpose();
-        if !matches!(r, Some(Ok(_))) {
-            self.done = true;
-        }
-        r
+/// Splits `text`, which must be exactly one JSON object (white space around
+/// it allowed), into its members; `Ok(false)` when it is valid JSON but not
+/// an object. Offsets in `members` are relative to `text`.
+pub fn object(text: &str, members: &mut Vec<Member>) -> Result<bool, Invalid> {
+    let b = text.as_bytes();
+    let start = skip_ws(b, 0);
+    let end = start + element(&b[start..], members)?;
+    if skip_ws(b, end) != b.len() {
+        return bad(end, "unexpected data after the value");
     }
+    if b[start] != b'{' {
+        return Ok(false);
+    }
+    for m in members.iter_mut() {
+        m.key = m.key.start + start..m.key.end + start;
+        m.value = m.value.start + start..m.value.end + start;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -426,29 +438,52 @@ mod tests {
             assert!(!valid(&format!("{}1{}", "{\"a\":[".repeat(n), "}]".repeat(n))), "{n}");
             assert!(!valid(&arrays[..arrays.len() - 1]));
             let member = format!("{{\"a\":{mixed}}}");
-            assert_eq!(members(&member).unwrap().count(), 1);
+            let mut m = Vec::new();
+            assert_eq!(object(&member, &mut m), Ok(true));
+            assert_eq!(m.len(), 1);
         }
     }
 
     #[test]
     fn members_in_order_with_raw_values() {
         let text = r#" {"id":1, "n\u00e9":{"x":[1,"]"]}, "s":"a\"b" ,"e":[] } "#;
-        let got: Vec<(String, String)> =
-            members(text).unwrap().map(|m| m.map(|(k, v)| (k.into_owned(), v.to_string()))).collect::<Result<_, _>>().unwrap();
-        assert_eq!(
-            got,
-            [
-                ("id".into(), "1".into()),
-                ("né".into(), r#"{"x":[1,"]"]}"#.into()),
-                ("s".into(), r#""a\"b""#.into()),
-                ("e".into(), "[]".into())
-            ]
-        );
-        assert_eq!(members("{}").unwrap().count(), 0);
-        for bad in [r#"{"a":1"#, r#"{"a":1,}"#, r#"{"a":1}x"#, r#"{"a"}"#, r#"{"a":01}"#, r#"{"a":[1,]}"#, "{,}", r#"{"\q":1}"#] {
-            assert!(members(bad).unwrap().any(|m| m.is_err()), "{bad}");
+        let mut m = Vec::new();
+        assert_eq!(object(text, &mut m), Ok(true));
+        let got: Vec<(String, &str)> = m.iter().map(|m| (m.name(text).unwrap().into_owned(), &text[m.value.clone()])).collect();
+        assert_eq!(got, [("id".into(), "1"), ("né".into(), r#"{"x":[1,"]"]}"#), ("s".into(), r#""a\"b""#), ("e".into(), "[]")]);
+        assert_eq!(object("{}", &mut m), Ok(true));
+        assert!(m.is_empty());
+        for bad in [r#"{"a":1"#, r#"{"a":1,}"#, r#"{"a":1}x"#, r#"{"a"}"#, r#"{"a":01}"#, r#"{"a":[1,]}"#, "{,}", r#"{"\q":1}"#, "{\"a\":1}}"] {
+            assert!(object(bad, &mut m).is_err(), "{bad}");
         }
-        assert!(members("[1]").is_err());
-        assert!(members(" 1").is_err());
+        assert_eq!(object("[1]", &mut m), Ok(false));
+        assert_eq!(object(" 1", &mut m), Ok(false));
+    }
+
+    /// Every proper prefix of a valid element either fails "at the end" (more
+    /// bytes could fix it) or, for a bare number, is itself valid: never
+    /// "wrong", which would make a streaming reader give up too early.
+    #[test]
+    fn prefixes_fail_at_the_end() {
+        let docs = [
+            r#"{"id":12,"a":[true,false,null,-1.5e+3,"x\"\u00e9y"],"o":{"k":{}},"n":0.25}"#,
+            r#"[1,{"a":"b"},[],"\\"]"#,
+            "-12.5E-7",
+            r#""a\u0041""#,
+        ];
+        let mut m = Vec::new();
+        for doc in docs {
+            let b = doc.as_bytes();
+            assert_eq!(element(b, &mut m), Ok(b.len()), "{doc}");
+            for cut in 1..b.len() {
+                match element(&b[..cut], &mut m) {
+                    Err(e) => assert!(e.at_end(cut), "{doc} cut at {cut}: {e}"),
+                    Ok(end) => assert!(end == cut && doc.starts_with('-'), "{doc} cut at {cut}"),
+                }
+            }
+        }
+        assert!(!element(b"[1,x", &mut m).unwrap_err().at_end(4));
+        assert!(!element(b"[tx", &mut m).unwrap_err().at_end(3));
+        assert!(element(b"[t", &mut m).unwrap_err().at_end(2));
     }
 }
