@@ -144,8 +144,9 @@ fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, r
     }
     assert!(!require_all || failed.is_empty(), "every stream must complete, not {failed:?}\n{}", read.stderr);
     if !failed.is_empty() {
-        tools::skip("pyairbyte (some streams)", &format!(
-            "a direct read of the fixture server did not complete {failed:?}; PyAirbyte reads the other {} streams", complete.len()));
+        tools::note("pyairbyte (fixture server)", &format!(
+            "a direct read of this server does not complete {failed:?} (it lacks their endpoints); PyAirbyte reads the other {} \
+             streams here, and every stream from the recorded Metabase", complete.len()));
     }
     // Rows are identified by their primary key (values joined by `|`), on both sides.
     let streams = catalog["streams"].as_array().unwrap();

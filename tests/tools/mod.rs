@@ -21,6 +21,11 @@ pub fn skip(test: &str, reason: &str) {
     let _ = writeln!(std::io::stderr(), "\nSKIPPED {test}: {reason}");
 }
 
+/// Prints something a passing test wants seen (uncaptured), e.g. what it left out and why.
+pub fn note(test: &str, text: &str) {
+    let _ = writeln!(std::io::stderr(), "\nNOTE {test}: {text}");
+}
+
 /// Where `./build.sh test` records why it could not install a tool (one file per tool).
 fn unavailable_reason(tool: &str) -> Option<String> {
     std::fs::read_to_string(repo().join(".venv").join("unavailable").join(tool)).ok().map(|s| s.trim().to_string())
