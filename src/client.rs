@@ -200,11 +200,28 @@ impl<T: Transport> Client<T> {
 
     fn authed(&mut self, method: Method, path: &str, body: Option<Body>) -> Result<Response> {
         let mut relogged = false;
+        let mut path = path.to_string();
+        let mut redirects = 0;
         loop {
             let header = self.auth_header()?;
-            let response = self.send_with_retries(method, path, Some(header), body.clone())?;
+            let response = self.send_with_retries(method, &path, Some(header), body.clone())?;
             if (200..300).contains(&response.status) {
                 return Ok(response);
+            }
+            if is_redirect(response.status) && method == Method::Get {
+                // Followed only within the configured origin, so credentials
+                // never travel anywhere the user did not name (the host's
+                // allow-list would deny it anyway).
+                let target = self.redirect_target(&path, &response)?;
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(Error::system(format!(
+                        "GET {path}: more than {MAX_REDIRECTS} redirects; is a proxy looping?"
+                    )));
+                }
+                (self.log)(crate::LogLevel::Debug, &format!("GET {path} redirected to {target}"));
+                path = target;
+                continue;
             }
             if response.status == 401 {
                 if matches!(self.config.credentials, Credentials::Password { .. }) && !relogged {
@@ -217,15 +234,8 @@ impl<T: Transport> Client<T> {
                 }
                 let message = self.redact(error_body_message(response));
                 let hint = match self.config.credentials {
-                    Credentials::SessionToken(_) => {
-                        "The session token is invalid or has expired: log in again and set a new `session_token`, or use `api_key` or `username` and `password`."
-                    }
-                    _ => "Check",
-                };
-                let hint = if hint == "Check" {
-                    format!("Check {}.", self.config.credentials.config_keys())
-                } else {
-                    hint.to_string()
+                    Credentials::SessionToken(_) => "The session token is invalid or has expired: log in again and set a new `session_token`, or use `api_key` or `username` and `password`.".to_string(),
+                    _ => format!("Check {}.", self.config.credentials.config_keys()),
                 };
                 return Err(Error::config(format!(
                     "Metabase did not accept the credentials: {} {path} answered 401 ({message}). {hint}",
@@ -236,8 +246,33 @@ impl<T: Transport> Client<T> {
             }
             let status = response.status;
             let message = self.redact(error_body_message(response));
-            return Err(status_error(method, path, status, &message));
+            return Err(status_error(method, &path, status, &message));
         }
+    }
+
+    /// The path a redirect leads to, when it stays on the configured origin.
+    fn redirect_target(&self, path: &str, response: &Response) -> Result<String> {
+        let status = response.status;
+        let location = response.header("location").map(str::trim).unwrap_or("");
+        if location.is_empty() {
+            return Err(Error::system(format!("GET {path} answered {status} without a Location to follow")));
+        }
+        let base = &self.config.base;
+        let origin = format!("{}://{}", if base.https { "https" } else { "http" }, base.authority);
+        let target = if location.starts_with('/') && !location.starts_with("//") {
+            location.to_string()
+        } else if location.len() > origin.len()
+            && location[..origin.len()].eq_ignore_ascii_case(&origin)
+            && location.as_bytes()[origin.len()] == b'/'
+        {
+            location[origin.len()..].to_string()
+        } else {
+            return Err(Error::config(format!(
+                "GET {path} answered {status}, a redirect to {}, which is not on {origin}. The connector follows redirects only within `instance_api_url`: set it to the address Metabase answers on.",
+                self.redact(location.to_string())
+            )));
+        };
+        Ok(target)
     }
 
     /// Sends one request, retrying throttling, gateway errors and
@@ -317,6 +352,12 @@ fn login_body_error(text: &str, e: &serde_json::Error) -> Error {
         Error::system("login: POST /api/session answered 200 but not with a session object")
     };
     error.fatal()
+}
+
+const MAX_REDIRECTS: u32 = 5;
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
 /// A request body and its media type.
@@ -571,6 +612,37 @@ pub mod tests {
         let mut c = client(PW, vec![Ok((401, r#"{"message":"no user ann@example.com with password s3cret-pw"}"#))]);
         let e = c.get("card", &[]).unwrap_err();
         assert!(e.message.contains("with password REDACTED") && !e.message.contains("s3cret-pw"), "{}", e.message);
+    }
+
+    #[test]
+    fn redirects_are_followed_only_within_the_origin() {
+        let cfg = r#"{"instance_api_url":"https://mb.example.com/api","api_key":"mb_k"}"#;
+        let mut t = Scripted::new(vec![Ok((301, "")), Ok((302, "")), Ok((200, "[]"))]);
+        t.answers[0].as_mut().unwrap().1.push(("Location".into(), "/api/card/".into()));
+        t.answers[1].as_mut().unwrap().1.push(("location".into(), "https://MB.example.com/api/card?f=all".into()));
+        let mut c = Client::new(t, Config::parse(cfg).unwrap(), no_log);
+        c.get("card", &[]).unwrap();
+        let paths: Vec<_> = c.transport.seen.iter().map(|s| s.1.as_str()).collect();
+        assert_eq!(paths, ["/api/card", "/api/card/", "/api/card?f=all"]);
+        assert!(c.transport.seen.iter().all(|s| s.2.contains(&("X-API-Key".into(), "mb_k".into()))));
+
+        for location in ["https://evil.example.com/api/card", "http://mb.example.com/api/card", "//evil.example.com/x", "https://mb.example.com.evil.com/x"] {
+            let mut t = Scripted::new(vec![Ok((302, ""))]);
+            t.answers[0].as_mut().unwrap().1.push(("Location".into(), location.into()));
+            let mut c = Client::new(t, Config::parse(cfg).unwrap(), no_log);
+            let e = c.get("card", &[]).unwrap_err();
+            assert_eq!(e.kind, crate::error::Kind::Config, "{location}");
+            assert!(e.message.contains("follows redirects only within `instance_api_url`"), "{}", e.message);
+            assert_eq!(c.transport.seen.len(), 1, "{location} must not be requested");
+        }
+
+        let loops = (0..10).map(|_| Ok((302, ""))).collect();
+        let mut t = Scripted::new(loops);
+        for a in t.answers.iter_mut() {
+            a.as_mut().unwrap().1.push(("Location".into(), "/api/card".into()));
+        }
+        let mut c = Client::new(t, Config::parse(cfg).unwrap(), no_log);
+        assert!(c.get("card", &[]).unwrap_err().message.contains("more than 5 redirects"));
     }
 
     #[test]

@@ -509,6 +509,20 @@ fn peer_fixture_session_expiry() {
 // ------------------------------------------------------------------------------------------------
 
 #[test]
+fn a_redirect_within_the_configured_origin_is_followed() {
+    // A relative Location, as proxies that add or strip a slash send it.
+    let rule = Rule::new("GET", "/api/card", Fault::Redirect("/api/card".into()), 1);
+    let server = Server::start(Options { rules: vec![rule], ..Options::default() });
+    let config = json!({"instance_api_url": server.api_url(), "api_key": server::API_KEY});
+    let out = run_read("same-origin-redirect", &config);
+    let requests = server.finish();
+    out.expect_code(0);
+    assert_eq!(count(&requests, "GET", "/api/card"), 2, "the redirect and the request it led to");
+    assert!(out.stream_statuses("cards").contains(&"COMPLETE".to_string()));
+    assert!(!out.records("cards").is_empty());
+}
+
+#[test]
 fn the_component_does_not_follow_a_redirect_to_another_host() {
     let other = Server::start(Options::default());
     let to = format!("http://127.0.0.1:{}/api/card", other.port);
@@ -522,6 +536,7 @@ fn the_component_does_not_follow_a_redirect_to_another_host() {
     assert_eq!(count(&requests, "GET", "/api/card"), 1);
     let e = out.trace_errors().into_iter().find(|e| error_text(e).contains("/api/card")).expect("an error for cards").clone();
     assert!(error_text(&e).contains("302"), "{e}");
+    assert!(error_text(&e).contains("follows redirects only within `instance_api_url`"), "{e}");
     assert!(out.stream_statuses("cards").contains(&"INCOMPLETE".to_string()));
     assert!(out.stream_statuses("users").contains(&"COMPLETE".to_string()));
 }
