@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::json_stream::ElementStream;
 use crate::mapping::{parse_date_days, parse_timestamp_micros};
-use crate::reader::BATCH_ROWS;
+use crate::reader::{BATCH_BYTES, BATCH_ROWS};
 use crate::wit::{Batch, FieldType, Value};
 use std::io::Read;
 
@@ -180,11 +180,12 @@ pub struct QuestionRun {
     csv: Option<Csv<Box<dyn Read>>>,
     request: String,
     pub emitted: u64,
+    record: Record,
 }
 
 impl QuestionRun {
     pub fn new(stream: String, id: i64) -> Self {
-        QuestionRun { stream, id, columns: Vec::new(), csv: None, request: String::new(), emitted: 0 }
+        QuestionRun { stream, id, columns: Vec::new(), csv: None, request: String::new(), emitted: 0, record: Record::default() }
     }
 
     pub fn fill_batch<T: Transport>(&mut self, client: &mut Client<T>) -> Result<Batch> {
@@ -192,23 +193,35 @@ impl QuestionRun {
             self.start(client)?;
         }
         let mut rows = Vec::new();
+        let mut bytes = 0usize;
         let n = self.columns.len();
-        loop {
+        // One record buffer for the whole read: a row costs no allocation
+        // but its text values' (see `Record`).
+        let mut record = std::mem::take(&mut self.record);
+        let result = loop {
             let csv = self.csv.as_mut().expect("started");
-            let record = csv.next_record().map_err(|e| self.body_error(e))?;
-            let Some(record) = record else {
-                return Ok(self.batch(rows, Some("{}".to_string())));
-            };
-            if record.len() != n {
-                return Err(self.bad_row(&record));
+            match csv.next_into(&mut record) {
+                Err(e) => break Err(self.body_error(e)),
+                Ok(false) => break Ok(self.batch(rows, Some("{}".to_string()))),
+                Ok(true) => {}
             }
-            let row: Vec<Value> = record.into_iter().zip(&self.columns).map(|(v, (_, ty))| csv_value(v, *ty)).collect();
+            if record.len() != n {
+                break Err(self.bad_row(&record.to_strings()));
+            }
+            let text = match record.text() {
+                Ok(t) => t,
+                Err(e) => break Err(self.body_error(e)),
+            };
+            bytes += text.len() + n;
+            let row: Vec<Value> = record.fields(text).zip(&self.columns).map(|(v, (_, ty))| csv_value(v, *ty)).collect();
             rows.push(row);
             self.emitted += 1;
-            if rows.len() >= BATCH_ROWS {
-                return Ok(self.batch(rows, None));
+            if rows.len() >= BATCH_ROWS || bytes >= BATCH_BYTES {
+                break Ok(self.batch(rows, None));
             }
-        }
+        };
+        self.record = record;
+        result
     }
 
     fn start<T: Transport>(&mut self, client: &mut Client<T>) -> Result<()> {
@@ -302,41 +315,40 @@ impl QuestionRun {
 }
 
 /// One CSV value, parsed by its column's type. Empty is null; a value that
-/// does not fit its type keeps its text.
-pub fn csv_value(v: String, ty: FieldType) -> Value {
+/// does not fit its type keeps its text. Only text is allocated.
+pub fn csv_value(v: &str, ty: FieldType) -> Value {
     if v.is_empty() {
         return Value::Null;
     }
+    let text = || Value::String(v.to_string());
     match ty {
         FieldType::Integer => match v.parse::<i64>() {
             Ok(i) => Value::Integer(i),
-            Err(_) => Value::String(v),
+            Err(_) => text(),
         },
         FieldType::Number => match v.parse::<f64>() {
             Ok(f) if f.is_finite() => Value::Number(f),
-            _ => Value::String(v),
+            _ => text(),
         },
-        FieldType::Boolean => match v.to_ascii_lowercase().as_str() {
-            "true" => Value::Boolean(true),
-            "false" => Value::Boolean(false),
-            _ => Value::String(v),
-        },
-        FieldType::Date => match parse_date_days(v.get(..10).unwrap_or(&v)) {
+        FieldType::Boolean if v.eq_ignore_ascii_case("true") => Value::Boolean(true),
+        FieldType::Boolean if v.eq_ignore_ascii_case("false") => Value::Boolean(false),
+        FieldType::Boolean => text(),
+        FieldType::Date => match parse_date_days(v.get(..10).unwrap_or(v)) {
             Some(d) if v.len() == 10 || v.as_bytes().get(10).is_some_and(|b| *b == b'T' || *b == b' ') => Value::Date(d),
-            _ => Value::String(v),
+            _ => text(),
         },
-        FieldType::Timestamp => match parse_timestamp_micros(&v) {
+        FieldType::Timestamp => match parse_timestamp_micros(v) {
             Some(t) => Value::Timestamp(t),
-            None => Value::String(v),
+            None => text(),
         },
         FieldType::Object | FieldType::Array => {
-            match serde_json::from_str::<&serde_json::value::RawValue>(&v).map(|r| r.get().as_bytes()[0]) {
-                Ok(b'{') => Value::Object(v),
-                Ok(b'[') => Value::Array(v),
-                _ => Value::String(v),
+            match serde_json::from_str::<&serde_json::value::RawValue>(v).map(|r| r.get().as_bytes()[0]) {
+                Ok(b'{') => Value::Object(v.to_string()),
+                Ok(b'[') => Value::Array(v.to_string()),
+                _ => text(),
             }
         }
-        FieldType::String => Value::String(v),
+        FieldType::String => text(),
     }
 }
 
@@ -427,79 +439,159 @@ impl<R: Read> Csv<R> {
 
     /// The next record, or `None` at the end of the body.
     pub fn next_record(&mut self) -> std::io::Result<Option<Vec<String>>> {
+        let mut record = Record::default();
+        if !self.next_into(&mut record)? {
+            return Ok(None);
+        }
+        record.text()?;
+        Ok(Some(record.to_strings()))
+    }
+
+    /// Reads the next record into `rec` (its buffers are reused); false at
+    /// the end of the body. Runs of plain bytes are copied a slice at a
+    /// time; the record's UTF-8 is checked by [`Record::text`].
+    pub fn next_into(&mut self, rec: &mut Record) -> std::io::Result<bool> {
         self.skip_bom()?;
         let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
-        let mut fields: Vec<String> = Vec::new();
-        let mut field: Vec<u8> = Vec::new();
+        rec.bytes.clear();
+        rec.ends.clear();
+        let mut field_start = 0;
         let mut quoted = false;
         let mut any = false;
         loop {
-            let Some(b) = self.next_byte()? else {
+            if self.pos == self.end && !self.fill()? {
                 if quoted {
                     return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the export ended inside a quoted value"));
                 }
                 if !any {
-                    return Ok(None);
+                    return Ok(false);
                 }
-                fields.push(utf8(field)?);
-                return Ok(Some(fields));
-            };
+                rec.ends.push(rec.bytes.len());
+                return Ok(true);
+            }
             any = true;
+            let avail = &self.buf[self.pos..self.end];
             if quoted {
-                if b == b'"' {
-                    match self.next_byte()? {
-                        Some(b'"') => field.push(b'"'),
-                        Some(b',') => {
-                            quoted = false;
-                            fields.push(utf8(std::mem::take(&mut field))?);
-                        }
-                        Some(b'\n') => {
-                            fields.push(utf8(field)?);
-                            return Ok(Some(fields));
-                        }
-                        Some(b'\r') => {
-                            if self.next_byte()? != Some(b'\n') {
-                                return Err(bad("a stray carriage return after a quoted value"));
-                            }
-                            fields.push(utf8(field)?);
-                            return Ok(Some(fields));
-                        }
-                        None => {
-                            fields.push(utf8(field)?);
-                            return Ok(Some(fields));
-                        }
-                        Some(_) => return Err(bad("text after the closing quote of a value")),
+                let Some(k) = avail.iter().position(|&b| b == b'"') else {
+                    rec.bytes.extend_from_slice(avail);
+                    self.pos = self.end;
+                    if rec.bytes.len() - field_start > MAX_FIELD {
+                        return Err(bad("a value larger than 64 MiB"));
                     }
-                } else {
-                    field.push(b);
+                    continue;
+                };
+                rec.bytes.extend_from_slice(&avail[..k]);
+                self.pos += k + 1;
+                match self.next_byte()? {
+                    Some(b'"') => rec.bytes.push(b'"'),
+                    Some(b',') => {
+                        quoted = false;
+                        rec.ends.push(rec.bytes.len());
+                        field_start = rec.bytes.len();
+                    }
+                    Some(b'\n') | None => {
+                        rec.ends.push(rec.bytes.len());
+                        return Ok(true);
+                    }
+                    Some(b'\r') => {
+                        if self.next_byte()? != Some(b'\n') {
+                            return Err(bad("a stray carriage return after a quoted value"));
+                        }
+                        rec.ends.push(rec.bytes.len());
+                        return Ok(true);
+                    }
+                    Some(_) => return Err(bad("text after the closing quote of a value")),
                 }
             } else {
-                match b {
-                    b'"' if field.is_empty() => quoted = true,
-                    b',' => fields.push(utf8(std::mem::take(&mut field))?),
-                    b'\n' => {
-                        fields.push(utf8(field)?);
-                        return Ok(Some(fields));
+                let Some(k) = avail.iter().position(|&b| matches!(b, b',' | b'\n' | b'\r' | b'"')) else {
+                    rec.bytes.extend_from_slice(avail);
+                    self.pos = self.end;
+                    if rec.bytes.len() - field_start > MAX_FIELD {
+                        return Err(bad("a value larger than 64 MiB"));
                     }
-                    b'\r' => {
+                    continue;
+                };
+                let b = avail[k];
+                rec.bytes.extend_from_slice(&avail[..k]);
+                self.pos += k + 1;
+                match b {
+                    b'"' if rec.bytes.len() == field_start => quoted = true,
+                    b'"' => rec.bytes.push(b'"'),
+                    b',' => {
+                        rec.ends.push(rec.bytes.len());
+                        field_start = rec.bytes.len();
+                    }
+                    b'\n' => {
+                        rec.ends.push(rec.bytes.len());
+                        return Ok(true);
+                    }
+                    _ => {
                         if self.next_byte()? != Some(b'\n') {
                             return Err(bad("a stray carriage return"));
                         }
-                        fields.push(utf8(field)?);
-                        return Ok(Some(fields));
+                        rec.ends.push(rec.bytes.len());
+                        return Ok(true);
                     }
-                    _ => field.push(b),
                 }
             }
-            if field.len() > MAX_FIELD {
+            if rec.bytes.len() - field_start > MAX_FIELD {
                 return Err(bad("a value larger than 64 MiB"));
             }
         }
     }
 }
 
-fn utf8(b: Vec<u8>) -> std::io::Result<String> {
-    String::from_utf8(b).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "a value is not UTF-8"))
+/// One CSV record: its values' bytes back to back, and where each ends.
+#[derive(Default)]
+pub struct Record {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Record {
+    /// How many values.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The values' text, checked once for the whole record, and each value
+    /// whole UTF-8 by itself (a value cut inside a character is refused,
+    /// even when its neighbour would complete it).
+    pub fn text(&self) -> std::io::Result<&str> {
+        let not_utf8 = || std::io::Error::new(std::io::ErrorKind::InvalidData, "a value is not UTF-8");
+        let text = std::str::from_utf8(&self.bytes).map_err(|_| not_utf8())?;
+        if !self.ends.iter().all(|&e| text.is_char_boundary(e)) {
+            return Err(not_utf8());
+        }
+        Ok(text)
+    }
+
+    /// Each value of `text`, which must come from [`Self::text`].
+    pub fn fields<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let v = &text[start..end];
+            start = end;
+            v
+        })
+    }
+
+    /// Every value as its own string (lossy where not UTF-8).
+    pub fn to_strings(&self) -> Vec<String> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let v = String::from_utf8_lossy(&self.bytes[start..end]).into_owned();
+                start = end;
+                v
+            })
+            .collect()
+    }
 }
 
 /// The questions of the config (for a read without a catalog).
@@ -544,6 +636,23 @@ mod tests {
                 "chunk {chunk}"
             );
         }
+    }
+
+    #[test]
+    fn csv_values_must_be_utf8_each() {
+        for body in [&b"a,\xff\n"[..], b"\xc3,\xa9\n", b"\"\xc3\",\xa9\n"] {
+            let mut c = Csv::new(body);
+            let mut r = Record::default();
+            assert!(c.next_into(&mut r).unwrap());
+            let e = r.text().unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{body:?}");
+        }
+        let mut c = Csv::new(&b"\xc3\xa9,x\n"[..]);
+        let mut r = Record::default();
+        assert!(c.next_into(&mut r).unwrap());
+        let text = r.text().unwrap();
+        assert_eq!(r.fields(text).collect::<Vec<_>>(), ["é", "x"]);
+        assert!(!c.next_into(&mut r).unwrap());
     }
 
     #[test]
