@@ -13,9 +13,8 @@
 //! installs both); skipped with the reason printed where they cannot be installed.
 
 mod common;
-mod tools;
 
-use common::{read_json, run_host, scratch_dir, write_json, Output};
+use common::{browser_tools, or_skip, read_json, run_bounded, run_host, scratch_dir, write_json, HarServer, LiveMetabase, Output};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -43,15 +42,10 @@ fn outcome(out: &Output) -> BTreeMap<String, (Vec<Value>, Vec<Value>, String)> {
 
 #[test]
 fn a_har_recorded_by_chromium_replays_like_the_live_run() {
-    let tools_ = match tools::browser_tools() {
-        Ok(t) => t,
-        Err(reason) => return tools::skip("browser_har", &reason),
-    };
+    let Some(tools_) = or_skip("browser_har", browser_tools()) else { return };
     let dir = scratch_dir("browser-har");
-    let server = match tools::LiveMetabase::start(&["--cards", "25"], &dir.join("requests.log")) {
-        Ok(s) => s,
-        Err(reason) => return tools::skip("browser_har", &reason),
-    };
+    let started = LiveMetabase::start(&["--cards", "25"], &dir.join("requests.log"));
+    let Some(server) = or_skip("browser_har", started) else { return };
     let (url, port, key, kind) = (server.url.clone(), server.port, server.api_key.clone(), server.kind);
     round_trip(&tools_, &dir, &url, port, &key, kind, Box::new(server));
 }
@@ -61,15 +55,10 @@ fn a_har_recorded_by_chromium_replays_like_the_live_run() {
 /// replay must serve that HAR as it is.
 #[test]
 fn a_chromium_har_of_gzip_responses_replays_like_the_live_run() {
-    let tools_ = match tools::browser_tools() {
-        Ok(t) => t,
-        Err(reason) => return tools::skip("browser_har (gzip)", &reason),
-    };
+    let Some(tools_) = or_skip("browser_har (gzip)", browser_tools()) else { return };
     let dir = scratch_dir("browser-har-gzip");
-    let server = match tools::HarServer::start_with(&common::fixture("v050_api_key.har"), &["--gzip"]) {
-        Ok(s) => s,
-        Err(reason) => return tools::skip("browser_har (gzip)", &reason),
-    };
+    let started = HarServer::start_with(&common::fixture("v050_api_key.har"), &["--gzip"]);
+    let Some(server) = or_skip("browser_har (gzip)", started) else { return };
     let api_key = common::fixture_config("v050_api_key")["api_key"].as_str().unwrap().to_string();
     let url = format!("http://127.0.0.1:{}/api/", server.port);
     let port = server.port;
@@ -126,7 +115,7 @@ fn round_trip(
     let browser_har = dir.join("chromium.har");
     let _ = std::fs::remove_file(&browser_har);
     let mut cmd = Command::new(node);
-    cmd.arg(tools::repo().join("tests").join("browser").join("record_har.mjs"))
+    cmd.arg(common::repo().join("tests").join("browser").join("record_har.mjs"))
         .arg("--har")
         .arg(&browser_har)
         .args(["--origin", &origin, "--api-key", api_key, "--urls"])
@@ -135,7 +124,7 @@ fn round_trip(
         .arg(&chromium)
         .arg("--profile")
         .arg(dir.join(format!("profile-{}", std::process::id())));
-    let ran = tools::run_bounded(cmd, Duration::from_secs(180), "record_har.mjs (Chromium)");
+    let ran = run_bounded(cmd, Duration::from_secs(180), "record_har.mjs (Chromium)");
     assert_eq!(ran.code, 0, "recording with Chromium failed\nstdout:\n{}\nstderr:\n{}", ran.stdout, ran.stderr);
     let _ = std::fs::remove_dir_all(dir.join(format!("profile-{}", std::process::id())));
     let har = read_json(&browser_har);

@@ -3,19 +3,14 @@
 //! README documents.
 
 mod common;
-mod tools;
 
 use common::*;
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
 
-fn host(args: &[&str]) -> tools::Ran {
-    let mut cmd = Command::new(host_binary());
-    cmd.args(["--component", component().to_str().unwrap(), "--cache-dir", cache_dir().to_str().unwrap()])
-        .args(args)
-        .current_dir(repo());
-    tools::run_bounded(cmd, Duration::from_secs(120), "host-harness")
+fn host(args: &[&str]) -> Ran {
+    run_bounded(host_command(&component(), args), Duration::from_secs(120), "host-harness")
 }
 
 fn fixture_args(name: &str) -> (String, String) {
@@ -88,7 +83,7 @@ fn catalog_helper_writes_a_configured_catalog_read_accepts() {
     );
     let mut sh = Command::new("sh");
     sh.args(["-c", &line]);
-    let out = tools::run_bounded(sh, Duration::from_secs(120), "discover | catalog");
+    let out = run_bounded(sh, Duration::from_secs(120), "discover | catalog");
     assert_eq!(out.code, 0, "{}", out.stderr);
     let cat: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(cat["streams"][0]["stream"]["name"], "cards");
@@ -134,7 +129,7 @@ fn errors_are_one_line_with_the_fix() {
 
 /// Runs `command` with stderr on a pseudo-terminal (util-linux `script`), stdout discarded.
 fn on_terminal(args: &[&str]) -> Option<String> {
-    let script = tools::which("script")?;
+    let script = which("script")?;
     let quoted: Vec<String> = args.iter().map(|a| format!("'{}'", a.replace('\'', "'\\''"))).collect();
     let line = format!(
         "'{}' --component '{}' --cache-dir '{}' {} 2>&1 >/dev/null",
@@ -145,7 +140,7 @@ fn on_terminal(args: &[&str]) -> Option<String> {
     );
     let mut cmd = Command::new(script);
     cmd.args(["-qec", &line, "/dev/null"]).env("TERM", "xterm");
-    let out = tools::run_bounded(cmd, Duration::from_secs(120), "script (pseudo-terminal)");
+    let out = run_bounded(cmd, Duration::from_secs(120), "script (pseudo-terminal)");
     assert_eq!(out.code, 0, "{}", out.stdout);
     Some(out.stdout)
 }
@@ -155,7 +150,7 @@ fn progress_line_only_on_a_terminal_and_not_with_quiet() {
     let (har, config) = fixture_args("v050_api_key");
     let read = ["--replay", har.as_str(), "read", "--config", config.as_str()];
     let Some(tty) = on_terminal(&read) else {
-        return tools::skip("progress line", "util-linux `script` is not installed (needed to give the host a terminal)");
+        return skip("progress line", "util-linux `script` is not installed (needed to give the host a terminal)");
     };
     // Each stream's line is drawn (`\r`, erase line, text) and the last one is erased at the end.
     for stream in ["cards: 6 records", "users: 1 records", "databases: 1 records"] {

@@ -10,7 +10,6 @@
 //! stream outside that window, and TRACE ERROR with the right `failure_type`.
 
 mod common;
-mod tools;
 
 use common::*;
 use serde_json::{json, Value};
@@ -135,15 +134,13 @@ fn derived_fixture(dir: &Path, base: &str, name: &str, path_prefix: &str, status
 
 #[test]
 fn every_output_line_conforms_to_the_airbyte_protocol() {
-    let python = match tools::venv_python("protocol") {
-        Ok(p) => p,
-        Err(reason) => return tools::skip("conformance", &format!("no airbyte-protocol-models venv: {reason}")),
-    };
+    let python = venv_python("protocol").map_err(|reason| format!("no airbyte-protocol-models venv: {reason}"));
+    let Some(python) = or_skip("conformance", python) else { return };
     let dir = scratch_dir("conformance");
     let mut cases: Vec<Case> = Vec::new();
     let mut add = |name: String, out: Output| cases.push(Case { name, out });
 
-    add("spec".into(), run_host(&["spec"]).expect_code(0).clone_output());
+    add("spec".into(), run_host(&["spec"]).expect_code(0).clone());
 
     for name in FULL {
         let check = replay(name, "check", &[]);
@@ -272,7 +269,7 @@ fn every_output_line_conforms_to_the_airbyte_protocol() {
     let report_path = dir.join("report.json");
     let mut cmd = Command::new(&python);
     cmd.arg(repo().join("tests").join("python").join("validate_protocol.py")).arg("--report").arg(&report_path).args(&files);
-    let ran = tools::run_bounded(cmd, Duration::from_secs(120), "validate_protocol.py");
+    let ran = run_bounded(cmd, Duration::from_secs(120), "validate_protocol.py");
     assert_eq!(ran.code, 0, "validate_protocol.py failed to run\n{}\n{}", ran.stdout, ran.stderr);
     let report = read_json(&report_path);
     let failures = report["failures"].as_array().unwrap();
@@ -288,20 +285,4 @@ fn every_output_line_conforms_to_the_airbyte_protocol() {
         format!("conformance: {lines} lines of {} runs valid (airbyte-protocol-models, pydantic {}): {}\n",
                 cases.len(), report["pydantic"].as_str().unwrap_or("?"), report["types"]).as_bytes(),
     );
-}
-
-trait CloneOutput {
-    fn clone_output(&self) -> Output;
-}
-
-impl CloneOutput for Output {
-    fn clone_output(&self) -> Output {
-        Output {
-            args: self.args.clone(),
-            code: self.code,
-            stdout: self.stdout.clone(),
-            stderr: self.stderr.clone(),
-            messages: self.messages.clone(),
-        }
-    }
 }

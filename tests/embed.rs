@@ -3,7 +3,6 @@
 //! fixture server reads the same rows per stream as `host-harness read`.
 
 mod common;
-mod tools;
 
 use common::*;
 use serde_json::json;
@@ -25,21 +24,19 @@ fn example() -> std::path::PathBuf {
 fn embedding_example_runs_and_reads_what_the_host_reads() {
     let mut cmd = Command::new(example());
     cmd.arg(component());
-    let out = tools::run_bounded(cmd, Duration::from_secs(120), "examples/embed");
+    let out = run_bounded(cmd, Duration::from_secs(120), "examples/embed");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.starts_with("spec: "), "{}", out.stdout);
 
     let dir = scratch_dir("embed");
-    let server = match tools::LiveMetabase::start(&["--cards", "20"], &dir.join("requests.log")) {
-        Ok(s) => s,
-        Err(reason) => return tools::skip("embed (read part)", &reason),
-    };
+    let started = LiveMetabase::start(&["--cards", "20"], &dir.join("requests.log"));
+    let Some(server) = or_skip("embed (read part)", started) else { return };
     let config = dir.join("config.json");
     write_json(&config, &json!({"instance_api_url": server.url, "api_key": server.api_key}));
 
     let mut cmd = Command::new(example());
     cmd.arg(component()).arg(&config);
-    let out = tools::run_bounded(cmd, Duration::from_secs(180), "examples/embed with a config");
+    let out = run_bounded(cmd, Duration::from_secs(180), "examples/embed with a config");
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let mut rows: BTreeMap<String, u64> = BTreeMap::new();
     for line in out.stdout.lines() {

@@ -6,106 +6,12 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-/// Kills the fixture server when the test ends, passed or not.
-struct ServerGuard {
-    child: Child,
-}
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Peer {
-    _guard: ServerGuard,
-    http_url: String,
-    port: u16,
-    api_key: String,
-    session_token: String,
-    username: String,
-    password: String,
-}
-
-fn script() -> PathBuf {
-    repo().join("..").join("shared").join("peer").join("fixture_server.py")
-}
-
-fn python_available() -> bool {
-    Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn start_peer(log: &std::path::Path) -> Option<Peer> {
-    let script = script();
-    if !script.is_file() {
-        eprintln!("SKIPPED: {} not found (the peer fixture server lives beside the repo)", script.display());
-        return None;
-    }
-    if !python_available() {
-        eprintln!("SKIPPED: python3 is not on PATH");
-        return None;
-    }
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .args(["--port", "0", "--users", "8", "--quiet", "--log"])
-        .arg(log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start fixture_server.py");
-    let stdout = child.stdout.take().unwrap();
-    let guard = ServerGuard { child };
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut kv = std::collections::HashMap::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("fixture_server.py did not print READY within 30 s");
-        if line.trim() == "READY" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(' ') {
-            kv.insert(k.to_string(), v.trim().to_string());
-        }
-    }
-    let get = |k: &str| kv.get(k).cloned().unwrap_or_else(|| panic!("fixture_server.py did not print {k}: {kv:?}"));
-    let http_url = get("HTTP_URL");
-    assert!(http_url.starts_with("http://127.0.0.1:"), "loopback only: {http_url}");
-    Some(Peer {
-        port: get("PORT").parse().expect("PORT"),
-        http_url,
-        api_key: get("API_KEY"),
-        session_token: get("SESSION_TOKEN"),
-        username: get("USERNAME"),
-        password: get("PASSWORD"),
-        _guard: guard,
-    })
-}
-
 /// A tiny HTTP/1.1 GET with the API key; returns the parsed JSON body of a 200.
-fn server_get(peer: &Peer, path: &str) -> Value {
+fn server_get(peer: &FixtureServer, path: &str) -> Value {
     let mut s = TcpStream::connect(("127.0.0.1", peer.port)).expect("connect to fixture server");
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(
@@ -138,7 +44,8 @@ fn unwrap_envelope(v: Value) -> Vec<Value> {
 fn peer_fixture_server_all_auth_modes() {
     let log = scratch_dir("peer-server").join("requests.log");
     let _ = std::fs::remove_file(&log);
-    let Some(peer) = start_peer(&log) else { return };
+    let started = FixtureServer::start(&["--users", "8"], &log);
+    let Some(peer) = or_skip("peer_fixture_server_all_auth_modes", started) else { return };
     // The server's own log (`METHOD PATH?QUERY STATUS BYTES auth=… fault=…`), one line per request.
     let logged = || -> Vec<String> {
         std::fs::read_to_string(&log).unwrap_or_default().lines().map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" ")).collect()

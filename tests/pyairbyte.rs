@@ -10,23 +10,27 @@
 //! with the reason printed when it cannot exist (no Python 3.10–3.12). PyAirbyte runs offline.
 
 mod common;
-mod tools;
 
-use common::{read_json, scratch_dir, write_json};
+use common::{or_skip, read_json, run_bounded, scratch_dir, write_json, FixtureServer, HarServer, Ran};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
 fn wrapper() -> std::path::PathBuf {
-    tools::repo().join("bin").join("source-metabase-wasm")
+    common::repo().join("bin").join("source-metabase-wasm")
+}
+
+/// The Python of the project's PyAirbyte venv, or why there is none.
+fn pyairbyte_python() -> Result<std::path::PathBuf, String> {
+    common::venv_python("pyairbyte").map_err(|reason| format!("no PyAirbyte venv: {reason}"))
 }
 
 /// Runs the wrapper like any Airbyte source executable.
-fn source(args: &[&str]) -> tools::Ran {
+fn source(args: &[&str]) -> Ran {
     let mut cmd = Command::new(wrapper());
     cmd.args(["--quiet"]).args(args).current_dir(std::env::temp_dir());
-    tools::run_bounded(cmd, Duration::from_secs(180), "bin/source-metabase-wasm")
+    run_bounded(cmd, Duration::from_secs(180), "bin/source-metabase-wasm")
 }
 
 fn messages(stdout: &str) -> Vec<Value> {
@@ -69,7 +73,7 @@ fn wrapper_runs_from_any_directory_and_through_a_symlink() {
     std::os::unix::fs::symlink(wrapper(), &link).unwrap();
     let mut cmd = Command::new(&link);
     cmd.arg("spec").current_dir("/");
-    let out = tools::run_bounded(cmd, Duration::from_secs(60), "symlinked wrapper");
+    let out = run_bounded(cmd, Duration::from_secs(60), "symlinked wrapper");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(messages(&out.stdout)[0]["type"], "SPEC");
 }
@@ -78,12 +82,9 @@ fn wrapper_runs_from_any_directory_and_through_a_symlink() {
 /// connector has must complete and land in DuckDB with all its declared columns.
 #[test]
 fn pyairbyte_reads_every_stream_and_every_declared_column_into_duckdb() {
-    let python = match tools::venv_python("pyairbyte") {
-        Ok(p) => p,
-        Err(reason) => return tools::skip("pyairbyte", &format!("no PyAirbyte venv: {reason}")),
-    };
+    let Some(python) = or_skip("pyairbyte", pyairbyte_python()) else { return };
     let dir = scratch_dir("pyairbyte-har");
-    let server = tools::HarServer::start(&common::fixture("v050_api_key.har")).expect("har_server.py");
+    let server = HarServer::start(&common::fixture("v050_api_key.har")).expect("har_server.py");
     let mut config = common::fixture_config("v050_api_key");
     config["instance_api_url"] = json!(format!("http://127.0.0.1:{}/api/", server.port));
     let report = round_trip(&python, &dir, &config, true, true);
@@ -99,15 +100,10 @@ fn pyairbyte_reads_every_stream_and_every_declared_column_into_duckdb() {
 /// DuckDB whole.
 #[test]
 fn pyairbyte_reads_the_fixture_server_with_a_login() {
-    let python = match tools::venv_python("pyairbyte") {
-        Ok(p) => p,
-        Err(reason) => return tools::skip("pyairbyte (fixture server)", &format!("no PyAirbyte venv: {reason}")),
-    };
+    let Some(python) = or_skip("pyairbyte (fixture server)", pyairbyte_python()) else { return };
     let dir = scratch_dir("pyairbyte");
-    let server = match tools::FixtureServer::start(&["--cards", "40", "--users", "8"], &dir.join("requests.log")) {
-        Ok(s) => s,
-        Err(reason) => return tools::skip("pyairbyte (fixture server)", &reason),
-    };
+    let started = FixtureServer::start(&["--cards", "40", "--users", "8"], &dir.join("requests.log"));
+    let Some(server) = or_skip("pyairbyte (fixture server)", started) else { return };
     let config = json!({"instance_api_url": server.http_url, "username": server.username, "password": server.password});
     round_trip(&python, &dir, &config, false, false);
 }
@@ -144,7 +140,7 @@ fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, r
     }
     assert!(!require_all || failed.is_empty(), "every stream must complete, not {failed:?}\n{}", read.stderr);
     if !failed.is_empty() {
-        tools::note("pyairbyte (fixture server)", &format!(
+        common::note("pyairbyte (fixture server)", &format!(
             "a direct read of this server does not complete {failed:?} (it lacks their endpoints); PyAirbyte reads the other {} \
              streams here, and every stream from the recorded Metabase", complete.len()));
     }
@@ -177,7 +173,7 @@ fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, r
     let work = dir.join("work");
     let _ = std::fs::remove_dir_all(&work);
     let mut cmd = Command::new(python);
-    cmd.arg(tools::repo().join("tests").join("python").join("pyairbyte_read.py"))
+    cmd.arg(common::repo().join("tests").join("python").join("pyairbyte_read.py"))
         .arg("--executable")
         .arg(wrapper())
         .args(["--config", cfg, "--work"])
@@ -188,7 +184,7 @@ fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, r
         .args(incremental.then_some("--incremental"))
         .env("AIRBYTE_OFFLINE_MODE", "1")
         .env("DO_NOT_TRACK", "1");
-    let ran = tools::run_bounded(cmd, Duration::from_secs(600), "pyairbyte_read.py");
+    let ran = run_bounded(cmd, Duration::from_secs(600), "pyairbyte_read.py");
     assert_eq!(ran.code, 0, "PyAirbyte could not read through bin/source-metabase-wasm\nstdout:\n{}\nstderr:\n{}", ran.stdout, ran.stderr);
     let mut report = read_json(&report_path);
     let incremental_streams: Vec<&str> = streams

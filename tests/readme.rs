@@ -9,7 +9,6 @@
 //! must be in the README's config table.
 
 mod common;
-mod tools;
 
 use common::*;
 use serde_json::json;
@@ -87,12 +86,10 @@ fn readme_examples_run_as_written() {
     for name in ["target", "dist", "bin", "tests"] {
         link(&dir, name);
     }
-    let server = match tools::LiveMetabase::start(&["--cards", "12"], &dir.join("requests.log")) {
-        Ok(s) => s,
-        Err(reason) => return tools::skip("readme", &reason),
-    };
+    let started = LiveMetabase::start(&["--cards", "12"], &dir.join("requests.log"));
+    let Some(server) = or_skip("readme", started) else { return };
     write_json(&dir.join("config.json"), &json!({"instance_api_url": server.url, "api_key": server.api_key}));
-    let pyairbyte = tools::venv_python("pyairbyte");
+    let pyairbyte = venv_python("pyairbyte");
 
     let mut ran = 0;
     for b in &runnable {
@@ -109,14 +106,14 @@ fn readme_examples_run_as_written() {
                     c
                 }
                 Err(reason) => {
-                    tools::skip(&format!("readme (python block at line {})", b.line), reason);
+                    skip(&format!("readme (python block at line {})", b.line), reason);
                     continue;
                 }
             },
             other => panic!("README line {}: don't know how to run a {other:?} block", b.line),
         };
         cmd.current_dir(&dir).env("XDG_CACHE_HOME", dir.join(".xdg-cache"));
-        let out = tools::run_bounded(cmd, Duration::from_secs(300), &format!("README block at line {}", b.line));
+        let out = run_bounded(cmd, Duration::from_secs(300), &format!("README block at line {}", b.line));
         assert_eq!(
             out.code, 0,
             "the README's {} block at line {} failed:\n{}\nstdout (end):\n{}\nstderr (end):\n{}",

@@ -1,17 +1,32 @@
 //! Shared helpers of the integration tests: running the real host binary with the real component,
 //! parsing its Airbyte output, and the expected data computed from the capture copies in
-//! `tests/fixtures/captures/`.
+//! `tests/fixtures/captures/`; with the submodules below, everything else the tests share.
+//! A test declares `mod common;` and uses what it needs (the rest is dead code in that crate).
 #![allow(dead_code)]
 
+/// Loopback Metabase servers run as Python child processes.
+pub mod peer;
+/// Bounded child processes, and servers killed on drop.
+pub mod process;
+/// The in-process Metabase that misbehaves on purpose.
 pub mod server;
+/// Project-local tool installs, and loud skips when they are missing.
+pub mod tools;
+
+// What most tests use, at the top (unused in a test that does not use it).
+#[allow(unused_imports)]
+pub use peer::{FixtureServer, HarServer, LiveMetabase};
+#[allow(unused_imports)]
+pub use process::{run_bounded, which, Ran};
+#[allow(unused_imports)]
+pub use tools::{browser_tools, note, or_skip, skip, venv_python};
 
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Once;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The six seed streams, in the order a read without a catalog reads them.
 pub const STREAMS: [&str; 6] = ["cards", "collections", "dashboards", "users", "databases", "native_query_snippets"];
@@ -83,7 +98,7 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// What one host run produced.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Output {
     pub args: Vec<String>,
     pub code: i32,
@@ -114,53 +129,19 @@ fn run_raw(args: &[&str], timeout: Duration) -> Output {
     run_component(&component(), args, timeout)
 }
 
+/// `host-harness --component COMPONENT --cache-dir <cache> ARGS...`, to run in the repository.
+pub fn host_command(component: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(host_binary());
+    cmd.arg("--component").arg(component).arg("--cache-dir").arg(cache_dir()).args(args).current_dir(repo());
+    cmd
+}
+
 /// Runs the host with another component (a test guest such as `tests/guests/probe`), bounded by
 /// `timeout`.
 pub fn run_component(component: &Path, args: &[&str], timeout: Duration) -> Output {
-    let host = host_binary();
-    let cache = cache_dir();
-    let mut full: Vec<String> = vec![
-        "--component".into(),
-        component.display().to_string(),
-        "--cache-dir".into(),
-        cache.display().to_string(),
-    ];
-    full.extend(args.iter().map(|s| s.to_string()));
-
-    let mut child = Command::new(&host)
-        .args(&full)
-        .current_dir(repo())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", host.display()));
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = so.read_to_end(&mut b);
-        b
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = se.read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for host") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    let cmd = host_command(component, args);
+    let full: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    let (status, stdout, stderr) = process::run_until(cmd, timeout, "host-harness");
     let mut out = Output { args: full, code: -1, stdout, stderr, messages: Vec::new() };
     let Some(status) = status else {
         panic!("host run exceeded {:?} and was killed\n{}", timeout, out.describe());
