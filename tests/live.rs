@@ -4,38 +4,23 @@
 
 mod common;
 
+use common::http::{write_response, Loopback, Request};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Most requests one server answers; later connections are dropped unanswered.
 const MAX_REQUESTS: usize = 64;
 /// A server stops accepting after this long, whatever happens.
 const SERVER_LIFETIME: Duration = Duration::from_secs(150);
 
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    /// Path and query as sent (`/api/user?limit=1000&offset=0`).
-    target: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-    /// `METHOD path?query` with the query parameters sorted, for order-insensitive matching.
-    fn key(&self) -> String {
-        normalized_key(&self.method, &self.target)
-    }
+/// `METHOD path?query` of a request with the query parameters sorted, for order-insensitive
+/// matching.
+fn key(req: &Request) -> String {
+    normalized_key(&req.method, &req.target)
 }
 
 fn normalized_key(method: &str, target: &str) -> String {
@@ -66,11 +51,11 @@ struct Shared {
     requests: Vec<Request>,
 }
 
+/// A loopback HTTP/1.1 server that answers from a fixture HAR and records every request.
 struct Server {
     port: u16,
-    stop: Arc<AtomicBool>,
     shared: Arc<Mutex<Shared>>,
-    accept: Option<JoinHandle<()>>,
+    loopback: Loopback,
 }
 
 impl Server {
@@ -94,35 +79,10 @@ impl Server {
                 body: res["content"]["text"].as_str().unwrap_or("").to_string(),
             });
         }
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Mutex::new(Shared { answers, login, requests: Vec::new() }));
-        let (stop2, shared2) = (stop.clone(), shared.clone());
-        let accept = std::thread::spawn(move || {
-            let deadline = Instant::now() + SERVER_LIFETIME;
-            let accepted = AtomicUsize::new(0);
-            let mut workers = Vec::new();
-            while !stop2.load(Ordering::SeqCst) && Instant::now() < deadline {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        if accepted.fetch_add(1, Ordering::SeqCst) >= MAX_REQUESTS {
-                            drop(stream); // over budget: refuse by closing
-                            continue;
-                        }
-                        let shared = shared2.clone();
-                        workers.push(std::thread::spawn(move || serve_connection(stream, &shared)));
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-            for w in workers {
-                let _ = w.join();
-            }
-        });
-        Server { port, stop, shared, accept: Some(accept) }
+        let shared2 = shared.clone();
+        let loopback = Loopback::start(MAX_REQUESTS, SERVER_LIFETIME, move |req, stream| serve(req, stream, &shared2));
+        Server { port: loopback.port, shared, loopback }
     }
 
     fn api_url(&self, host: &str) -> String {
@@ -136,49 +96,20 @@ impl Server {
 
     /// Stops the server and returns every request it received, in arrival order.
     fn finish(mut self) -> Vec<Request> {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
+        self.loopback.stop();
         let shared = self.shared.lock().unwrap();
         shared.requests.clone()
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// One request per connection: read it, answer with `Connection: close`, close.
-fn serve_connection(stream: TcpStream, shared: &Mutex<Shared>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(20)));
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    let Some(req) = read_request(&mut reader) else { return };
+/// One request per connection: record it, answer with `Connection: close`, close.
+fn serve(req: Request, mut stream: TcpStream, shared: &Mutex<Shared>) {
     let answer = {
         let mut s = shared.lock().unwrap();
         s.requests.push(req.clone());
         answer_for(&mut s, &req)
     };
-    let mut out = format!("HTTP/1.1 {} {}\r\n", answer.status, answer.reason);
-    for (k, v) in &answer.headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if answer.status != 204 && answer.status != 304 {
-        out.push_str(&format!("Content-Length: {}\r\n", answer.body.len()));
-    }
-    out.push_str("Connection: close\r\n\r\n");
-    let mut stream = stream;
-    let _ = stream.write_all(out.as_bytes());
-    let _ = stream.write_all(answer.body.as_bytes());
-    let _ = stream.flush();
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    write_response(&mut stream, answer.status, &answer.reason, &answer.headers, answer.body.as_bytes(), None);
 }
 
 fn answer_for(s: &mut Shared, req: &Request) -> Answer {
@@ -196,7 +127,7 @@ fn answer_for(s: &mut Shared, req: &Request) -> Answer {
             return text(401, "Unauthorized", r#"{"errors":{"password":"did not match stored password"}}"#, "application/json;charset=utf-8");
         }
     }
-    match s.answers.get_mut(&req.key()) {
+    match s.answers.get_mut(&key(req)) {
         Some((next, list)) => {
             let a = list[(*next).min(list.len() - 1)].clone();
             *next += 1;
@@ -204,63 +135,6 @@ fn answer_for(s: &mut Shared, req: &Request) -> Answer {
         }
         None => text(404, "Not Found", "API endpoint does not exist.", "text/plain;charset=utf-8"),
     }
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.trim_end().splitn(3, ' ');
-    let method = parts.next()?.to_string();
-    let target = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 {
-            return None;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-        if headers.len() > 100 {
-            return None;
-        }
-    }
-    let get = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-    let mut body = Vec::new();
-    if let Some(len) = get("content-length") {
-        let len: usize = len.parse().ok()?;
-        if len > 1 << 20 {
-            return None;
-        }
-        body.resize(len, 0);
-        reader.read_exact(&mut body).ok()?;
-    } else if get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).ok()?;
-            let n = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
-            if n == 0 {
-                let mut end = String::new();
-                reader.read_line(&mut end).ok()?;
-                break;
-            }
-            if body.len() + n > 1 << 20 {
-                return None;
-            }
-            let start = body.len();
-            body.resize(start + n, 0);
-            reader.read_exact(&mut body[start..]).ok()?;
-            let mut crlf = String::new();
-            reader.read_line(&mut crlf).ok()?;
-        }
-    }
-    Some(Request { method, target, headers, body: String::from_utf8_lossy(&body).into_owned() })
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -280,7 +154,7 @@ fn run_live(server: &Server, test: &str, command: &str, config: &Value) -> Outpu
 }
 
 /// The requests of the read in a fixture (after check's and discover's), normalized like
-/// [`Request::key`]: every stream's requests in the connector's order.
+/// [`key`]: every stream's requests in the connector's order.
 fn read_paths(fixture_name: &str) -> Vec<String> {
     let har = read_json(&fixture(&format!("{fixture_name}.har")));
     let entries = har_entries(&har);
@@ -292,7 +166,7 @@ fn read_paths(fixture_name: &str) -> Vec<String> {
 }
 
 fn keys(requests: &[Request]) -> Vec<String> {
-    requests.iter().map(Request::key).collect()
+    requests.iter().map(key).collect()
 }
 
 /// The records of a run by stream, each stream's data sorted by id (emitted_at left out).
@@ -307,14 +181,19 @@ fn records_by_stream(out: &Output) -> Vec<(String, Vec<Value>)> {
         .collect()
 }
 
+/// Asserts that the live run read records of every stream, and the same as `replayed` (`what`).
+fn assert_same_records_as(live: &Output, replayed: &Output, what: &str) {
+    let (a, b) = (records_by_stream(live), records_by_stream(replayed));
+    for ((stream, l), (_, r)) in a.iter().zip(b.iter()) {
+        assert!(!l.is_empty(), "live run has no {stream} records\n{}", live.describe());
+        assert_eq!(l, r, "{stream}: the live records differ from {what}");
+    }
+}
+
 fn assert_same_records(live: &Output, fixture_name: &str) {
     let replayed = replay(fixture_name, "read", &[]);
     replayed.expect_code(0);
-    let (a, b) = (records_by_stream(live), records_by_stream(&replayed));
-    for ((stream, l), (_, r)) in a.iter().zip(b.iter()) {
-        assert!(!l.is_empty(), "live run has no {stream} records\n{}", live.describe());
-        assert_eq!(l, r, "{stream}: the live records differ from the replay of {fixture_name}.har");
-    }
+    assert_same_records_as(live, &replayed, &format!("the replay of {fixture_name}.har"));
 }
 
 #[test]
@@ -386,7 +265,7 @@ fn live_username_password() {
 
     // Every login is a POST /api/session with the credentials as JSON; the requests after it
     // carry the session it returned, and the last one ends that session.
-    let starts: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].key() == "POST /api/session").collect();
+    let starts: Vec<usize> = (0..requests.len()).filter(|&i| key(&requests[i]) == "POST /api/session").collect();
     assert!(!starts.is_empty() && starts[0] == 0, "the first request must be the login: {:?}", keys(&requests));
     assert!(starts.len() <= sessions.len(), "more logins than the HAR has: {:?}", keys(&requests));
     for (n, &start) in starts.iter().enumerate() {
@@ -405,7 +284,7 @@ fn live_username_password() {
             assert_eq!(r.header("X-Metabase-Session"), Some(sid.as_str()), "{} {}: the session the login returned", r.method, r.target);
             assert_eq!(r.header("X-API-Key"), None);
         }
-        assert_eq!(requests[end - 1].key(), "DELETE /api/session", "login #{n}: the session is ended last: {:?}", keys(&requests));
+        assert_eq!(key(&requests[end - 1]), "DELETE /api/session", "login #{n}: the session is ended last: {:?}", keys(&requests));
     }
     assert_same_records(&read, "legacy_password");
 
@@ -497,9 +376,5 @@ fn record_then_replay_gives_the_same_records_and_no_secrets() {
     // Replaying the recording (no network, no server) gives the same records.
     let replayed = run_host(&["--replay", har_path.to_str().unwrap(), "read", "--config", config_path.to_str().unwrap()]);
     replayed.expect_code(0);
-    let (a, b) = (records_by_stream(&live), records_by_stream(&replayed));
-    for ((stream, l), (_, r)) in a.iter().zip(b.iter()) {
-        assert!(!l.is_empty(), "no {stream} records");
-        assert_eq!(l, r, "{stream}: replay of the recording differs from the live run");
-    }
+    assert_same_records_as(&live, &replayed, "the replay of the recording");
 }

@@ -4,6 +4,8 @@
 //! A test declares `mod common;` and uses what it needs (the rest is dead code in that crate).
 #![allow(dead_code)]
 
+/// The HTTP/1.1 wire of the in-process loopback servers.
+pub mod http;
 /// Loopback Metabase servers run as Python child processes.
 pub mod peer;
 /// Bounded child processes, and servers killed on drop.

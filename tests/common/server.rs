@@ -12,13 +12,13 @@
 //! connection is one request (`Connection: close`). It only ever binds 127.0.0.1.
 #![allow(dead_code)]
 
+use super::http::{reason, write_response, Loopback};
+pub use super::http::Request;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Most connections one server accepts; later ones are closed unanswered.
 pub const MAX_CONNECTIONS: usize = 400;
@@ -91,31 +91,6 @@ impl Rule {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    /// Path and query as sent.
-    pub target: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-    /// The status answered (0: none, the connection was reset).
-    pub status: u16,
-    /// The fault applied, if any.
-    pub fault: Option<String>,
-}
-
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-    pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or("")
-    }
-    pub fn query(&self) -> &str {
-        self.target.split_once('?').map(|(_, q)| q).unwrap_or("")
-    }
-}
-
 /// Server options.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -138,43 +113,17 @@ struct State {
 
 pub struct Server {
     pub port: u16,
-    stop: Arc<AtomicBool>,
     state: Arc<Mutex<State>>,
-    accept: Option<JoinHandle<()>>,
+    loopback: Loopback,
 }
 
 impl Server {
     pub fn start(options: Options) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
         let rules = options.rules.iter().cloned().map(|r| (r, 0)).collect();
         let state = Arc::new(Mutex::new(State { rules, sessions: Vec::new(), logins: 0, requests: Vec::new(), options }));
-        let (stop2, state2) = (stop.clone(), state.clone());
-        let accept = std::thread::spawn(move || {
-            let deadline = Instant::now() + LIFETIME;
-            let mut accepted = 0usize;
-            let mut workers = Vec::new();
-            while !stop2.load(Ordering::SeqCst) && Instant::now() < deadline {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        accepted += 1;
-                        if accepted > MAX_CONNECTIONS {
-                            drop(stream);
-                            continue;
-                        }
-                        let state = state2.clone();
-                        workers.push(std::thread::spawn(move || serve(stream, &state)));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
-            for w in workers {
-                let _ = w.join();
-            }
-        });
-        Server { port, stop, state, accept: Some(accept) }
+        let state2 = state.clone();
+        let loopback = Loopback::start(MAX_CONNECTIONS, LIFETIME, move |req, stream| serve(req, stream, &state2));
+        Server { port: loopback.port, state, loopback }
     }
 
     /// `http://127.0.0.1:PORT/api`
@@ -197,20 +146,8 @@ impl Server {
     }
 
     pub fn finish(mut self) -> Vec<Request> {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
+        self.loopback.stop();
         self.requests()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
     }
 }
 
@@ -414,13 +351,7 @@ fn crate_id(v: &Value) -> String {
 // The wire
 // ------------------------------------------------------------------------------------------------
 
-fn serve(stream: TcpStream, state: &Mutex<State>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(20)));
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    let Some(mut req) = read_request(&mut reader) else { return };
-
+fn serve(mut req: Request, stream: TcpStream, state: &Mutex<State>) {
     let (fault, normal) = {
         let mut st = state.lock().unwrap();
         let mut fault = None;
@@ -520,111 +451,9 @@ fn reset(stream: TcpStream) {
     drop(sock);
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        202 => "Accepted",
-        204 => "No Content",
-        302 => "Found",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
-}
-
-/// Writes a response with `Connection: close`; `cut` sends only that many body bytes.
+/// Writes `a` with `Connection: close`; `cut` sends only that many body bytes.
 fn write_answer(stream: &mut TcpStream, a: &Answer, cut: Option<usize>) {
-    let mut head = format!("HTTP/1.1 {} {}\r\nContent-Type: {}\r\n", a.status, reason(a.status), a.content_type);
-    for (k, v) in &a.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if a.status != 204 && a.status != 304 {
-        head.push_str(&format!("Content-Length: {}\r\n", a.body.len()));
-    }
-    head.push_str("Connection: close\r\n\r\n");
-    let _ = stream.write_all(head.as_bytes());
-    let body = match cut {
-        Some(n) => &a.body[..n],
-        None => &a.body[..],
-    };
-    if a.status != 204 {
-        let _ = stream.write_all(body);
-    }
-    let _ = stream.flush();
-    if cut.is_none() {
-        let _ = stream.shutdown(std::net::Shutdown::Write);
-        // Let the client read everything before the socket goes away.
-        let mut sink = [0u8; 256];
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
-    }
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.trim_end().splitn(3, ' ');
-    let method = parts.next()?.to_string();
-    let target = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 {
-            return None;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-        if headers.len() > 100 {
-            return None;
-        }
-    }
-    let get = |name: &str| headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-    let mut body = Vec::new();
-    if let Some(len) = get("content-length") {
-        let len: usize = len.parse().ok()?;
-        if len > 1 << 20 {
-            return None;
-        }
-        body.resize(len, 0);
-        reader.read_exact(&mut body).ok()?;
-    } else if get("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).ok()?;
-            let n = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
-            if n == 0 {
-                let mut end = String::new();
-                reader.read_line(&mut end).ok()?;
-                break;
-            }
-            if body.len() + n > 1 << 20 {
-                return None;
-            }
-            let start = body.len();
-            body.resize(start + n, 0);
-            reader.read_exact(&mut body[start..]).ok()?;
-            let mut crlf = String::new();
-            reader.read_line(&mut crlf).ok()?;
-        }
-    }
-    Some(Request {
-        method,
-        target,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-        status: 0,
-        fault: None,
-    })
+    let mut headers = vec![("Content-Type".to_string(), a.content_type.to_string())];
+    headers.extend(a.headers.iter().cloned());
+    write_response(stream, a.status, reason(a.status), &headers, &a.body, cut);
 }
