@@ -153,6 +153,19 @@ fn run_live(server: &Server, test: &str, command: &str, config: &Value) -> Outpu
     out
 }
 
+/// `check`, then `read`, against `server`, which then stops; both must succeed. Returns the read,
+/// every request the server received, and how many of them were check's.
+fn check_then_read(server: Server, test: &str, config: &Value) -> (Output, Vec<Request>, usize) {
+    let check = run_live(&server, test, "check", config);
+    let check_requests = server.requests_so_far();
+    let read = run_live(&server, test, "read", config);
+    let requests = server.finish();
+    check.expect_code(0);
+    assert_eq!(check.connection_status()["status"], "SUCCEEDED", "{}", check.describe());
+    read.expect_code(0);
+    (read, requests, check_requests)
+}
+
 /// The requests of the read in a fixture (after check's and discover's), normalized like
 /// [`key`]: every stream's requests in the connector's order.
 fn read_paths(fixture_name: &str) -> Vec<String> {
@@ -201,14 +214,8 @@ fn live_api_key() {
     let server = Server::start("v050_api_key", None);
     let key = "mb_bGl2ZS10ZXN0LWtleS0wMDAwMDAwMDA";
     let config = json!({"instance_api_url": server.api_url("127.0.0.1"), "api_key": key});
-    let check = run_live(&server, "live_api_key", "check", &config);
-    let check_requests = server.requests_so_far();
-    let read = run_live(&server, "live_api_key", "read", &config);
-    let requests = server.finish();
+    let (read, requests, check_requests) = check_then_read(server, "live_api_key", &config);
 
-    check.expect_code(0);
-    assert_eq!(check.connection_status()["status"], "SUCCEEDED", "{}", check.describe());
-    read.expect_code(0);
     for r in &requests {
         assert_eq!(r.header("X-API-Key"), Some(key), "{} {}: X-API-Key", r.method, r.target);
         assert_eq!(r.header("X-Metabase-Session"), None, "{} {}: no session header with an API key", r.method, r.target);
@@ -244,13 +251,7 @@ fn live_username_password() {
     let server = Server::start("legacy_password", Some((user.into(), pass.into())));
     // No /api suffix, as in the fixture's config: the connector must add it.
     let config = json!({"instance_api_url": format!("http://127.0.0.1:{}", server.port), "username": user, "password": pass});
-    let check = run_live(&server, "live_password", "check", &config);
-    let check_requests = server.requests_so_far();
-    let read = run_live(&server, "live_password", "read", &config);
-    let requests = server.finish();
-    check.expect_code(0);
-    assert_eq!(check.connection_status()["status"], "SUCCEEDED", "{}", check.describe());
-    read.expect_code(0);
+    let (read, requests, check_requests) = check_then_read(server, "live_password", &config);
 
     // The HAR's logins answer these session ids, in order.
     let har = read_json(&fixture("legacy_password.har"));

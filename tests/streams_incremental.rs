@@ -33,6 +33,14 @@ fn incremental_catalog(dir: &std::path::Path) -> PathBuf {
     path
 }
 
+/// The incremental catalog, and a first read of `v050_api_key` with it (no state: everything).
+fn first_read(dir: &std::path::Path) -> (PathBuf, Output) {
+    let catalog = incremental_catalog(dir);
+    let first = replay("v050_api_key", "read", &["--catalog", catalog.to_str().unwrap()]);
+    first.expect_code(0);
+    (catalog, first)
+}
+
 /// The `state` objects of a run's STATE messages, as `--state` takes them.
 fn state_file(dir: &std::path::Path, out: &Output) -> PathBuf {
     let states: Vec<Value> = out.states().into_iter().cloned().collect();
@@ -50,9 +58,7 @@ fn ids(out: &Output, stream: &str) -> Vec<i64> {
 #[test]
 fn a_second_run_emits_exactly_what_changed() {
     let dir = scratch_dir("incremental_second_run");
-    let catalog = incremental_catalog(&dir);
-    let first = replay("v050_api_key", "read", &["--catalog", catalog.to_str().unwrap()]);
-    first.expect_code(0);
+    let (catalog, first) = first_read(&dir);
     // No state: everything.
     assert_eq!(ids(&first, "cards"), [27, 28, 29, 30, 31, 32]);
     assert_eq!(ids(&first, "dashboard_cards"), [32, 33, 34]);
@@ -115,9 +121,7 @@ fn out_len(out: &Output, stream: &str) -> usize {
 #[test]
 fn an_interrupted_stream_keeps_its_cursor() {
     let dir = scratch_dir("incremental_interrupted");
-    let catalog = incremental_catalog(&dir);
-    let first = replay("v050_api_key", "read", &["--catalog", catalog.to_str().unwrap()]);
-    first.expect_code(0);
+    let (catalog, first) = first_read(&dir);
     let state = state_file(&dir, &first);
 
     let out = replay("v050_truncated", "read", &["--catalog", catalog.to_str().unwrap(), "--state", state.to_str().unwrap()]);

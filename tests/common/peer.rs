@@ -4,8 +4,9 @@
 
 use super::process::{ready_lines, which, KillOnDrop};
 use super::{fixture, fixture_config, repo};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 /// How long a server script may take to print `READY`.
@@ -22,6 +23,22 @@ pub struct FixtureServer {
     pub password: String,
 }
 
+/// `python3 SCRIPT ARGS...` (stdout piped for its ready lines, stderr discarded), killed on drop.
+fn start_script(script: &Path, args: &[&OsStr]) -> Result<(KillOnDrop, ChildStdout), String> {
+    let python = which("python3").ok_or("python3 is not on PATH")?;
+    let name = script.file_name().unwrap_or_default().to_string_lossy();
+    let mut child = Command::new(python)
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {name}: {e}"))?;
+    let stdout = child.stdout.take().unwrap();
+    Ok((KillOnDrop(child), stdout))
+}
+
 pub fn fixture_server_script() -> PathBuf {
     repo().join("..").join("shared").join("peer").join("fixture_server.py")
 }
@@ -36,19 +53,10 @@ impl FixtureServer {
         if !script.is_file() {
             return Err(format!("{} not found (the shared fixture server lives beside the repo)", script.display()));
         }
-        let python = which("python3").ok_or("python3 is not on PATH")?;
-        let mut child = Command::new(python)
-            .arg(&script)
-            .args(["--host", "127.0.0.1", "--port", "0", "--quiet", "--log"])
-            .arg(log)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start fixture_server.py: {e}"))?;
-        let stdout = child.stdout.take().unwrap();
-        let child = KillOnDrop(child);
+        let mut options: Vec<&OsStr> = ["--host", "127.0.0.1", "--port", "0", "--quiet", "--log"].map(OsStr::new).to_vec();
+        options.push(log.as_os_str());
+        options.extend(args.iter().map(OsStr::new));
+        let (child, stdout) = start_script(&script, &options)?;
         let kv = ready_lines(stdout, START_TIMEOUT).unwrap_or_else(|e| panic!("fixture_server.py did not start: {e}"));
         let get = |k: &str| kv.get(k).cloned().unwrap_or_else(|| panic!("fixture_server.py did not print {k}: {kv:?}"));
         let http_url = get("HTTP_URL");
@@ -79,19 +87,9 @@ impl HarServer {
 
     /// With extra options of har_server.py (`--gzip`).
     pub fn start_with(har: &Path, options: &[&str]) -> Result<HarServer, String> {
-        let python = which("python3").ok_or("python3 is not on PATH")?;
-        let mut child = Command::new(python)
-            .arg(repo().join("tests").join("python").join("har_server.py"))
-            .arg(har)
-            .args(["--lifetime", "600"])
-            .args(options)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start har_server.py: {e}"))?;
-        let stdout = child.stdout.take().unwrap();
-        let child = KillOnDrop(child);
+        let mut args: Vec<&OsStr> = vec![har.as_os_str(), OsStr::new("--lifetime"), OsStr::new("600")];
+        args.extend(options.iter().map(OsStr::new));
+        let (child, stdout) = start_script(&repo().join("tests").join("python").join("har_server.py"), &args)?;
         let kv = ready_lines(stdout, START_TIMEOUT).map_err(|e| format!("har_server.py did not start: {e}"))?;
         match kv.get("PORT").and_then(|p| p.parse().ok()) {
             Some(port) => Ok(HarServer { _child: child, port }),
