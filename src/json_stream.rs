@@ -48,6 +48,9 @@ pub enum JsonError {
     NoArray { members: Vec<(String, String)> },
     /// One element is larger than [`MAX_ELEMENT_BYTES`].
     TooLarge,
+    /// The body starts with something other than a list or an object: a
+    /// bare JSON value (`42`, `"text"`) or plain text.
+    NotAList,
 }
 
 impl std::fmt::Display for JsonError {
@@ -62,6 +65,7 @@ impl std::fmt::Display for JsonError {
                 write!(f, "the body is a JSON object without the expected list (keys: {})", keys.join(", "))
             }
             JsonError::TooLarge => write!(f, "one element is larger than {} MiB", MAX_ELEMENT_BYTES >> 20),
+            JsonError::NotAList => write!(f, "the body is neither a JSON list nor an object holding one"),
         }
     }
 }
@@ -168,7 +172,7 @@ impl<R: Read> ElementStream<R> {
                             }
                         }
                         Some(b'[') => {}
-                        Some(_) => return Err(self.invalid("expected a JSON array or object")),
+                        Some(_) => return Err(JsonError::NotAList),
                     }
                     self.state = State::Running;
                     self.descend(0)?;
@@ -602,7 +606,8 @@ mod tests {
             (r#"{"status":"failed","error":"boom"}"#, "NoArray"),
             (r#"[{"a":1}]{"status":"failed"}"#, "Invalid"),
             (r#"[{"a":1} {"b":2}]"#, "Invalid"),
-            ("Unauthenticated", "Invalid"),
+            ("Unauthenticated", "NotAList"),
+            ("42", "NotAList"),
         ];
         for (body, want) in cases {
             for chunk in [1, 4, 1000] {

@@ -160,10 +160,7 @@ fn map_text(text: &str, declared: Option<FieldType>) -> Value {
             Ok(i) => Value::Integer(i),
             Err(_) => natural(),
         },
-        (FieldType::Number, b'0'..=b'9' | b'-') => match text.parse::<f64>() {
-            Ok(f) => Value::Number(f),
-            Err(_) => natural(),
-        },
+        (FieldType::Number, b'0'..=b'9' | b'-') => number(text),
         (FieldType::Boolean, b't') => Value::Boolean(true),
         (FieldType::Boolean, b'f') => Value::Boolean(false),
         (FieldType::Timestamp, b'"') => {
@@ -203,8 +200,18 @@ fn natural_value(text: &str) -> Value {
                 // An integer beyond 64 bits: keep every digit.
                 return Value::String(text.to_string());
             }
-            text.parse::<f64>().map(Value::Number).unwrap_or_else(|_| Value::String(text.to_string()))
+            number(text)
         }
+    }
+}
+
+/// A JSON number as f64 when it fits; beyond f64's range (JSON has no
+/// limit: `1e999` is valid) it keeps its digits as a string, as integers
+/// beyond 64 bits do, rather than becoming an infinity nobody can store.
+fn number(text: &str) -> Value {
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() => Value::Number(f),
+        _ => Value::String(text.to_string()),
     }
 }
 

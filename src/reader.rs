@@ -20,7 +20,7 @@ use crate::questions::{self, QuestionRun};
 use crate::streams::{self, Gate, Missing, Paging, Source, StreamDef};
 use crate::wit::{Batch, SelectedStream, SyncMode, Value};
 use crate::LogLevel;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Read;
 
 /// A batch is handed over when it holds this many rows…
@@ -264,7 +264,19 @@ struct StreamRun {
     offset: u64,
     page_rows: u64,
     emitted: u64,
+    /// Columns of the primary key, to recognise rows already read.
+    pk_cols: Vec<usize>,
+    /// Hashes of the primary keys read from the current page, so that a
+    /// page whose body broke can be requested again without duplicates.
+    page_seen: HashSet<u64>,
+    /// Times the current page's body broke and was requested again.
+    body_retries: u32,
+    /// An error to report after the rows read before it were handed over.
+    pending_error: Option<Error>,
 }
+
+/// How often a page whose body broke mid-way is requested again.
+const MAX_BODY_RETRIES: u32 = 2;
 
 impl StreamRun {
     fn new(selected: Selected) -> Self {
@@ -289,7 +301,15 @@ impl StreamRun {
             offset: 0,
             page_rows: 0,
             emitted: 0,
+            pk_cols: Vec::new(),
+            page_seen: HashSet::new(),
+            body_retries: 0,
+            pending_error: None,
         };
+        run.pk_cols = def.primary_key.iter().filter_map(|k| run.mapper.column_index(k)).collect();
+        if run.pk_cols.len() != def.primary_key.len() {
+            run.pk_cols.clear();
+        }
         run.use_source(def.source);
         run
     }
@@ -366,14 +386,36 @@ impl StreamRun {
         client: &mut Client<T>,
         cache: &mut HashMap<&'static str, Vec<String>>,
     ) -> Result<Batch> {
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
         let mut rows: Vec<Vec<Value>> = Vec::new();
+        match self.fill_rows(client, cache, &mut rows) {
+            Ok(checkpoint) => Ok(self.batch(rows, checkpoint)),
+            // Rows read before a failure are handed over first; the error
+            // follows on the next call, so nothing read is thrown away.
+            Err(e) if !rows.is_empty() && !e.fatal => {
+                self.pending_error = Some(e);
+                Ok(self.batch(rows, None))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Fills `rows` up to a batch; returns the checkpoint when the stream
+    /// is done, `None` when the batch is full.
+    fn fill_rows<T: Transport>(
+        &mut self,
+        client: &mut Client<T>,
+        cache: &mut HashMap<&'static str, Vec<String>>,
+        rows: &mut Vec<Vec<Value>>,
+    ) -> Result<Option<String>> {
         let mut bytes = 0usize;
         let page_size = client.config().page_size;
         loop {
             if self.body.is_none() {
                 if self.variant.is_none() && !self.advance(client, cache)? {
-                    let checkpoint = self.checkpoint();
-                    return Ok(self.batch(rows, Some(checkpoint)));
+                    return Ok(Some(self.checkpoint()));
                 }
                 if self.variant.is_none() {
                     // A parent with no enabled variant: nothing to ask.
@@ -418,12 +460,19 @@ impl StreamRun {
                         }
                     }
                     self.page_rows += 1;
+                    if !self.pk_cols.is_empty() {
+                        let first_time = self.page_seen.insert(key_hash(&row, &self.pk_cols));
+                        if !first_time && self.body_retries > 0 {
+                            // Already read before this page's body broke.
+                            continue;
+                        }
+                    }
                     if self.keep(&row) {
                         rows.push(row);
                         self.emitted += 1;
                     }
                     if rows.len() >= BATCH_ROWS || bytes >= BATCH_BYTES {
-                        return Ok(self.batch(rows, None));
+                        return Ok(None);
                     }
                 }
                 Ok(None) => {
@@ -434,6 +483,8 @@ impl StreamRun {
                         crate::log(LogLevel::Debug, &format!("{}: the response shape differs from the documented one", self.request));
                     }
                     self.body = None;
+                    self.page_seen.clear();
+                    self.body_retries = 0;
                     if more {
                         self.offset += self.page_rows;
                         continue;
@@ -442,6 +493,24 @@ impl StreamRun {
                 }
                 Err(e) => {
                     self.body = None;
+                    // A body that broke mid-way (reset, cut short) is asked for
+                    // again; rows already read are recognised by their primary
+                    // key, so nothing is lost and nothing is repeated. Without
+                    // a key, only a page nothing was read from is retried.
+                    let broken = matches!(e, JsonError::Io(_) | JsonError::Truncated { .. });
+                    let resumable = !self.pk_cols.is_empty() || self.page_rows == 0;
+                    if broken && resumable && self.body_retries < MAX_BODY_RETRIES {
+                        self.body_retries += 1;
+                        crate::log(
+                            LogLevel::Warn,
+                            &format!(
+                                "stream `{}`: {} broke after {} rows ({e}); requesting it again, skipping rows already read (retry {} of {MAX_BODY_RETRIES})",
+                                self.def.name, self.request, self.page_rows, self.body_retries
+                            ),
+                        );
+                        self.page_rows = 0;
+                        continue;
+                    }
                     return Err(json_error(&self.request, e));
                 }
             }
@@ -590,6 +659,22 @@ fn has_next_page(body: &ElementStream<Box<dyn Read>>, offset: u64, page_rows: u6
     }
 }
 
+/// A hash of a row's primary key. 64 bits: a collision (which would skip a
+/// row) needs billions of rows in one page.
+fn key_hash(row: &[Value], cols: &[usize]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for &c in cols {
+        match row.get(c) {
+            Some(Value::Integer(i)) => (0u8, i).hash(&mut h),
+            Some(Value::String(s)) => (1u8, s).hash(&mut h),
+            Some(other) => (2u8, format!("{other:?}")).hash(&mut h),
+            None => 3u8.hash(&mut h),
+        }
+    }
+    h.finish()
+}
+
 fn describe_request(endpoint: &str, query: &[(&str, String)]) -> String {
     let mut s = format!("GET /api/{endpoint}");
     if !query.is_empty() {
@@ -621,7 +706,7 @@ fn json_error(request: &str, e: JsonError) -> Error {
         JsonError::Html => Error::config(format!(
             "{message} Check that `instance_api_url` points at Metabase's API (for example https://metabase.example.com/api)."
         )),
-        JsonError::Invalid { .. } | JsonError::TooLarge => Error::system(message),
+        JsonError::Invalid { .. } | JsonError::TooLarge | JsonError::NotAList => Error::system(message),
     }
 }
 
@@ -734,14 +819,21 @@ mod tests {
 
     #[test]
     fn a_broken_stream_fails_alone_and_keeps_its_cursor() {
+        // The cards body breaks on the first try and on both retries.
+        let broken = r#"[{"id":1,"updated_at":"2024-01-01T00:00:00Z"},{"id":2,"#;
         let answers = vec![
-            Ok((200, r#"[{"id":1,"updated_at":"2024-01-01T00:00:00Z"},{"id":2,"#)),
+            Ok((200, broken)),
+            Ok((200, broken)),
+            Ok((200, broken)),
             Ok((403, "You don't have permissions to do that.")),
             Ok((200, r#"[{"id":"root"},{"id":7}]"#)),
         ];
         let selection = [sel("cards", true), sel("users", false), sel("collections", false)];
         let mut r = Reader::open(scripted(answers), CFG, &selection, None, no_log).unwrap();
-        let out = drain(&mut r);
+        let mut out = drain(&mut r);
+        // The row read before the break is handed over (once, no checkpoint), then the error.
+        let first = out.remove(0).unwrap();
+        assert_eq!((first.rows.len(), first.checkpoint.is_none()), (1, true));
         let cards = out[0].as_ref().unwrap_err();
         assert_eq!((cards.kind, cards.stream.as_deref()), (crate::error::Kind::Transient, Some("cards")));
         assert!(cards.message.contains("ended in the middle"), "{}", cards.message);
@@ -754,6 +846,30 @@ mod tests {
         let collections = out[2].as_ref().unwrap();
         assert_eq!(collections.rows[0][0], Value::String("root".into()));
         assert_eq!(collections.rows[1][0], Value::String("7".into()));
+    }
+
+    #[test]
+    fn a_body_that_breaks_is_read_again_without_duplicates() {
+        // The first answer is cut after two rows; the second is whole, in
+        // another order, with one row added meanwhile.
+        let answers = vec![
+            Ok((200, r#"[{"id":1},{"id":2},{"id":"#)),
+            Ok((200, r#"[{"id":2},{"id":4},{"id":1},{"id":3}]"#)),
+        ];
+        let mut r = Reader::open(scripted(answers), CFG, &[sel("dashboards", false)], None, no_log).unwrap();
+        let out = drain(&mut r);
+        assert!(out.iter().all(|b| b.is_ok()), "{:?}", out.iter().filter_map(|b| b.as_ref().err()).collect::<Vec<_>>());
+        assert_eq!(ids(&out), vec![1, 2, 4, 3]);
+        assert!(out.last().unwrap().as_ref().unwrap().checkpoint.is_some());
+
+        // A body that keeps breaking fails the stream after the retries.
+        let broken = r#"[{"id":1},{"id":"#;
+        let answers = vec![Ok((200, broken)), Ok((200, broken)), Ok((200, broken))];
+        let mut r = Reader::open(scripted(answers), CFG, &[sel("dashboards", false)], None, no_log).unwrap();
+        let out = drain(&mut r);
+        let e = out.iter().find_map(|b| b.as_ref().err()).expect("the stream fails");
+        assert_eq!((e.kind, e.stream.as_deref()), (crate::error::Kind::Transient, Some("dashboards")));
+        assert_eq!(ids(&out), vec![1], "the row read before the first break is emitted once");
     }
 
     #[test]
