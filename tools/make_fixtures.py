@@ -12,7 +12,9 @@ Outputs: tests/fixtures/<name>.har and tests/fixtures/<name>.config.json
 Python 3 standard library only. The output is deterministic (fixed clock, fixed session ids,
 sorted inputs, stable JSON formatting), so running the script twice changes nothing.
 
-Every response body is a real capture, re-serialised compactly as Metabase sends it and wrapped in
+Every response body is a real capture (except GET /api/alert and GET /api/notification, which no
+capture has: those are built from API.md section 5.15's documented fields, see documented_alerts),
+re-serialised compactly as Metabase sends it and wrapped in
 the envelope the real server uses (API.md sections 4 and 5): /api/card, /api/collection,
 /api/dashboard and /api/native-query-snippet are bare arrays; /api/database is {"data", "total"};
 /api/user is {"data", "total", "limit", "offset"}. The dbt-metabase recorder stripped the {"data"}
@@ -196,6 +198,108 @@ def detail_set(s, version):
     }
     data.update(common(s, data["database"], dashboards, data["collection"], version, True))
     return data
+
+
+# ------------------------------------------------------------------------------------------------
+# Alerts and notifications: DOCUMENTED shapes, not captures
+# ------------------------------------------------------------------------------------------------
+#
+# No capture of GET /api/alert or GET /api/notification exists. These bodies are therefore BUILT,
+# strictly from the field names and value kinds API.md section 5.15 documents (0.50-0.53 legacy
+# alerts; the alerts 0.54+ synthesises from notifications; GET /api/notification), and nothing
+# else: no key that section does not name is added, and a list whose item shape it does not give
+# (a legacy channel's `recipients`, its `details`) is left empty. The values agree with the
+# v0.50-2024-06 captures: the alerts are on card 27 (its id, name, description, display,
+# collection_id, parameter_mappings and `creator` summary of user 1 are copied from card/27.json),
+# the creator is user 1, and timestamps are written as the captures write them (UTC `Z`, trailing
+# zeros of the fraction dropped), between card 27's creation and the capture date.
+
+def _card27(data):
+    return next(c for c in data["card"] if c["id"] == 27)
+
+
+def documented_alerts(data):
+    """GET /api/alert on 0.50-0.53 (API.md 5.15, TS `Alert`): two legacy alerts on card 27."""
+    card = _card27(data)
+    creator = card["creator"]
+    assert creator["id"] == data["current"]["id"] == 1
+
+    def alert(aid, first_only, entity_id, channel_id, hour, created, updated):
+        return {
+            "id": aid, "name": None, "alert_condition": "rows", "alert_first_only": first_only,
+            "alert_above_goal": None, "skip_if_empty": True,
+            "card": {"id": card["id"], "name": card["name"], "description": card["description"],
+                     "display": card["display"], "collection_id": card["collection_id"], "include_csv": False,
+                     "include_xls": False, "format_rows": True, "pivot_results": False, "dashboard_card_id": None},
+            "channels": [{"id": channel_id, "channel_type": "email", "schedule_type": "daily", "schedule_hour": hour,
+                          "schedule_day": None, "schedule_frame": None, "enabled": True, "recipients": [],
+                          "details": {}}],
+            "parameters": [], "dashboard_id": None, "collection_id": None, "collection_position": None,
+            "can_write": True, "archived": False, "entity_id": entity_id, "creator_id": creator["id"],
+            "creator": creator, "created_at": created, "updated_at": updated,
+        }
+
+    return [
+        alert(1, False, "Hq3vX9aLp2RtY7uWn5sEd", 1, 8, "2024-06-19T12:08:14.52Z", "2024-06-19T12:08:14.52Z"),
+        alert(2, True, "bT4kZr8Wm1QxN6cJv0yGa", 2, 17, "2024-06-19T12:09:47.105341Z", "2024-06-20T05:58:02.71903Z"),
+    ]
+
+
+def documented_notifications(data):
+    """GET /api/notification?include_inactive=true on 0.54+ (API.md 5.15): three card
+    notifications on card 27 by user 1; the third is inactive."""
+    card = _card27(data)
+    creator = card["creator"]
+
+    def notification(nid, active, send_once, hour, recipients, created, updated):
+        return {
+            "id": nid, "payload_type": "notification/card", "payload_id": nid,
+            "payload": {"id": nid, "card_id": card["id"], "send_once": send_once, "send_condition": "has_result"},
+            "active": active, "creator_id": creator["id"], "creator": creator,
+            "created_at": created, "updated_at": updated,
+            "handlers": [{"id": nid, "channel_type": "channel/email", "channel_id": None, "template_id": None,
+                          "active": True, "recipients": recipients}],
+            "subscriptions": [{"id": nid, "type": "notification-subscription/cron",
+                               "cron_schedule": "0 0 %d * * ? *" % hour, "event_name": None}],
+        }
+
+    to_user = {"type": "notification-recipient/user", "user_id": creator["id"], "user": creator}
+    to_address = {"type": "notification-recipient/raw-value", "details": {"value": creator["email"]}}
+    return [
+        notification(1, True, False, 8, [to_user], "2024-06-19T12:08:14.52Z", "2024-06-19T12:08:14.52Z"),
+        notification(2, True, True, 17, [to_user, to_address], "2024-06-19T12:09:47.105341Z",
+                     "2024-06-20T05:58:02.71903Z"),
+        notification(3, False, False, 6, [to_address], "2024-06-19T12:11:30.0093Z", "2024-06-20T05:59:41.6Z"),
+    ]
+
+
+def synthesized_alerts(data, notifications):
+    """GET /api/alert on 0.54+ (API.md 5.15): the alerts Metabase synthesises from the ACTIVE card
+    notifications (GET /api/alert lists non-archived alerts by default): id = the notification's
+    id, name and collection_*/dashboard_id null, skip_if_empty true, no entity_id, and the card
+    projection without its id. The other keys are the legacy alert's, from the notification."""
+    card = _card27(data)
+    out = []
+    for n in notifications:
+        if not n["active"]:
+            continue
+        assert n["payload"]["card_id"] == card["id"]
+        hour = int(n["subscriptions"][0]["cron_schedule"].split()[2])
+        out.append({
+            "id": n["id"], "name": None, "alert_condition": "rows", "alert_first_only": n["payload"]["send_once"],
+            "alert_above_goal": None, "skip_if_empty": True,
+            "card": {"name": card["name"], "description": card["description"], "collection_id": card["collection_id"],
+                     "display": card["display"], "format_rows": True, "include_xls": False, "include_csv": False,
+                     "pivot_results": False, "dashboard_id": None, "dashboard_card_id": None,
+                     "parameter_mappings": card["parameter_mappings"]},
+            "channels": [{"id": h["id"], "channel_type": h["channel_type"].split("/")[1], "schedule_type": "daily",
+                          "schedule_hour": hour, "schedule_day": None, "schedule_frame": None, "enabled": h["active"],
+                          "recipients": [], "details": {}} for h in n["handlers"]],
+            "parameters": [], "dashboard_id": None, "collection_id": None, "collection_position": None,
+            "can_write": True, "archived": False, "creator_id": n["creator_id"], "creator": n["creator"],
+            "created_at": n["created_at"], "updated_at": n["updated_at"],
+        })
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -395,10 +499,13 @@ def add_read(sess, data, page_size, forbidden=()):
             sess.get("/api/permissions/group", 200, data["groups"])
             for g in data["groups"]:
                 sess.get("/api/permissions/group/%d" % g["id"], 200, data["group_details"][g["id"]])
-    # No capture has an alert: an instance without alerts answers an empty list.
-    sess.get("/api/alert", 200, [])
-    # /api/notification exists from 0.54 on; every capture set is older.
-    sess.get("/api/notification", 404, NO_ENDPOINT, query=[("include_inactive", "true")], mime=TEXT_CT)
+    # No capture has an alert or a notification: a set without DOCUMENTED bodies (see
+    # documented_alerts) answers an empty alert list, and a 404 for /api/notification (0.54+).
+    sess.get("/api/alert", 200, data.get("alerts", []))
+    if data.get("notifications") is None:
+        sess.get("/api/notification", 404, NO_ENDPOINT, query=[("include_inactive", "true")], mime=TEXT_CT)
+    else:
+        sess.get("/api/notification", 200, data["notifications"], query=[("include_inactive", "true")])
     sess.logout()
 
 
@@ -420,6 +527,7 @@ def full_sync(name, data, config, mode, start, username=None):
 def fixtures():
     legacy = legacy_set()
     v050 = detail_set("v0.50-2024-06", "v0.50.5")
+    v050["alerts"] = documented_alerts(v050)  # DOCUMENTED shape (API.md 5.15), not a capture
     v052 = detail_set("mbql4", None)  # recorded against `latest` (~v0.52.x): exact version unknown
     out = {}
 
@@ -501,8 +609,9 @@ def fixtures():
 
     # 8. Incremental, second run: the v0.50 full sync after a few objects changed. The ONLY edits
     #    to the captures: `updated_at` of card 28, of dashcard 33 (dashboard 2), of table 9 and
-    #    of field 94 moved to 2024-07-01, as if edited then. Everything else is byte-identical to
-    #    v050_api_key, so a run with that fixture's STATE must emit exactly these four records.
+    #    of field 94 and of (documented) alert 2 moved to 2024-07-01, as if edited then. Everything
+    #    else is byte-identical to v050_api_key, so a run with that fixture's STATE must emit
+    #    exactly these five records.
     changed = copy.deepcopy(v050)
     for c in changed["card"]:
         if c["id"] == 28:
@@ -517,6 +626,9 @@ def fixtures():
         for f in t["fields"]:
             if f["id"] == 94:
                 f["updated_at"] = "2024-07-01T08:00:00.000004Z"
+    for a in changed["alerts"]:
+        if a["id"] == 2:
+            a["updated_at"] = "2024-07-01T08:00:00.000005Z"
     har = Har(datetime(2024, 7, 1, 9, 0, 0, tzinfo=timezone.utc), changed["version"])
     add_read(Session(har, "api_key", name="v050_changed"), changed, DEFAULT_PAGE_SIZE)
     out["v050_changed"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_ZXhhbXBsZS1maXh0dXJlLWtleQ"})
@@ -539,6 +651,33 @@ def fixtures():
 
     # 10. Saved-question result streams.
     out["questions_v050"] = question_fixture(v050)
+
+    # 11. A 0.54+ server: GET /api/notification exists and GET /api/alert answers the alerts
+    #     synthesised from the notifications. Both bodies are DOCUMENTED shapes (API.md 5.15, see
+    #     documented_notifications), every other body is the v0.50 set's. The exact version is
+    #     unknown (the properties body is the fixture server's, without its v0.50.5 `version`), so
+    #     no X-Metabase-Version header either. API key.
+    v054 = copy.deepcopy(v050)
+    v054.update({"version": None, "properties": properties(None)})
+    v054["notifications"] = documented_notifications(v054)
+    v054["alerts"] = synthesized_alerts(v054, v054["notifications"])
+    out["v054_notifications"] = full_sync(
+        "v054_notifications", v054,
+        {"instance_api_url": ORIGIN + "/api", "api_key": "mb_djA1NC1ub3RpZmljYXRpb25zLWtleQ"},
+        "api_key", datetime(2024, 6, 20, 6, 40, 0, tzinfo=timezone.utc))
+
+    # 12. Incremental, second run on 0.54: v054_notifications' read with ONE edit, `updated_at` of
+    #     notification 1 moved to 2024-07-01 (so its synthesised alert 1 moves with it). A run
+    #     with v054_notifications' STATE must emit exactly alert 1 and notification 1.
+    v054_changed = copy.deepcopy(v054)
+    for n in v054_changed["notifications"]:
+        if n["id"] == 1:
+            n["updated_at"] = "2024-07-01T08:00:00.000006Z"
+    v054_changed["alerts"] = synthesized_alerts(v054_changed, v054_changed["notifications"])
+    har = Har(datetime(2024, 7, 1, 9, 30, 0, tzinfo=timezone.utc), None)
+    add_read(Session(har, "api_key", name="v054_changed"), v054_changed, DEFAULT_PAGE_SIZE)
+    out["v054_changed"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_djA1NC1ub3RpZmljYXRpb25zLWtleQ"})
+
     return out
 
 
