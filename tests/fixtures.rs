@@ -170,7 +170,7 @@ fn failure_fixtures_answer_like_metabase() {
 fn fixtures_carry_credentials_only_as_redacted() {
     for name in [
         "legacy_password", "v050_api_key", "v052_session_token", "wrong_password", "bad_api_key", "non_admin",
-        "archived_objects", "v050_changed", "v050_truncated", "questions_v050",
+        "archived_objects", "v050_changed", "v050_truncated", "questions_v050", "v054_notifications", "v054_changed",
     ] {
         let text = std::fs::read_to_string(fixture(&format!("{name}.har"))).unwrap();
         let config = fixture_config(name);

@@ -2,9 +2,11 @@
 //! few objects changed, given the first run's STATE messages as `--state`; and a stream whose body
 //! breaks off does not move its cursor.
 //!
-//! `v050_changed` is `v050_api_key` with `updated_at` of card 28, dashcard 33, table 9 and field
-//! 94 moved to 2024-07-01 (see tools/make_fixtures.py); `v050_truncated` is `v050_changed` whose
-//! `GET /api/card` body stops half way.
+//! `v050_changed` is `v050_api_key` with `updated_at` of card 28, dashcard 33, table 9, field 94
+//! and alert 2 moved to 2024-07-01 (see tools/make_fixtures.py); `v050_truncated` is
+//! `v050_changed` whose `GET /api/card` body stops half way. `v054_changed` is
+//! `v054_notifications` (a 0.54+ server) with notification 1, and so its synthesised alert 1,
+//! moved to 2024-07-01.
 
 mod common;
 
@@ -35,8 +37,12 @@ fn incremental_catalog(dir: &std::path::Path) -> PathBuf {
 
 /// The incremental catalog, and a first read of `v050_api_key` with it (no state: everything).
 fn first_read(dir: &std::path::Path) -> (PathBuf, Output) {
+    first_read_of(dir, "v050_api_key")
+}
+
+fn first_read_of(dir: &std::path::Path, fixture: &str) -> (PathBuf, Output) {
     let catalog = incremental_catalog(dir);
-    let first = replay("v050_api_key", "read", &["--catalog", catalog.to_str().unwrap()]);
+    let first = replay(fixture, "read", &["--catalog", catalog.to_str().unwrap()]);
     first.expect_code(0);
     (catalog, first)
 }
@@ -63,6 +69,7 @@ fn a_second_run_emits_exactly_what_changed() {
     assert_eq!(ids(&first, "cards"), [27, 28, 29, 30, 31, 32]);
     assert_eq!(ids(&first, "dashboard_cards"), [32, 33, 34]);
     assert_eq!(out_len(&first, "fields"), 38);
+    assert_eq!(ids(&first, "alerts"), [1, 2]);
     for s in INCREMENTAL {
         assert_eq!(first.states_of(s).len(), 1, "{s}: one STATE\n{}", first.describe());
     }
@@ -79,13 +86,19 @@ fn a_second_run_emits_exactly_what_changed() {
         .collect();
     let mut changed = changed;
     changed.sort();
-    assert_eq!(changed, [("cards", 28), ("dashboard_cards", 33), ("fields", 94), ("tables", 9)], "{}", second.describe());
+    assert_eq!(
+        changed,
+        [("alerts", 2), ("cards", 28), ("dashboard_cards", 33), ("fields", 94), ("tables", 9)],
+        "{}",
+        second.describe()
+    );
     // Each changed stream's cursor moved to its changed object; the others kept theirs.
     for (stream, cursor) in [
         ("cards", "2024-07-01T08:00:00.000001Z"),
         ("dashboard_cards", "2024-07-01T08:00:00.000002Z"),
         ("tables", "2024-07-01T08:00:00.000003Z"),
         ("fields", "2024-07-01T08:00:00.000004Z"),
+        ("alerts", "2024-07-01T08:00:00.000005Z"),
     ] {
         let s = second.states_of(stream);
         assert_eq!(s.len(), 1, "{stream}");
@@ -112,6 +125,47 @@ fn a_second_run_emits_exactly_what_changed() {
     let third = replay("v050_changed", "read", &["--catalog", catalog.to_str().unwrap(), "--state", path.to_str().unwrap()]);
     third.expect_code(0);
     assert!(third.all_records().is_empty(), "{}", third.describe());
+}
+
+#[test]
+fn a_second_run_on_054_emits_only_the_changed_notification_and_its_alert() {
+    let dir = scratch_dir("incremental_054");
+    let (catalog, first) = first_read_of(&dir, "v054_notifications");
+    assert!(first.trace_errors().is_empty(), "{}", first.describe());
+    assert_eq!(ids(&first, "notifications"), [1, 2, 3], "the inactive one too");
+    assert_eq!(ids(&first, "alerts"), [1, 2]);
+    // The cursor is the latest updated_at, in the records' RFC 3339 µs form.
+    for stream in ["alerts", "notifications"] {
+        let s = first.states_of(stream);
+        assert_eq!(s.len(), 1, "{stream}\n{}", first.describe());
+        let latest = first.records(stream).iter().filter_map(|r| r["updated_at"].as_str()).max().unwrap().to_string();
+        assert_eq!(s[0]["stream"]["stream_state"], json!({"updated_at": latest}), "{stream}");
+    }
+    assert_eq!(first.states_of("notifications")[0]["stream"]["stream_state"]["updated_at"], "2024-06-20T05:59:41.600000Z");
+    let state = state_file(&dir, &first);
+
+    let second = replay("v054_changed", "read", &["--catalog", catalog.to_str().unwrap(), "--state", state.to_str().unwrap()]);
+    second.expect_code(0);
+    assert!(second.trace_errors().is_empty(), "{}", second.describe());
+    let mut changed: Vec<(&str, i64)> = second
+        .all_records()
+        .iter()
+        .map(|r| (r["stream"].as_str().unwrap(), r["data"]["id"].as_i64().unwrap()))
+        .collect();
+    changed.sort();
+    assert_eq!(changed, [("alerts", 1), ("notifications", 1)], "{}", second.describe());
+    for stream in ["alerts", "notifications"] {
+        let s = second.states_of(stream);
+        assert_eq!(s[0]["stream"]["stream_state"]["updated_at"], "2024-07-01T08:00:00.000006Z", "{stream}");
+        assert_eq!(s[0]["sourceStats"]["recordCount"], json!(1.0), "{stream}");
+    }
+    for stream in ["cards", "dashboard_cards", "tables", "fields"] {
+        assert_eq!(
+            second.states_of(stream)[0]["stream"]["stream_state"],
+            first.states_of(stream)[0]["stream"]["stream_state"],
+            "{stream}: nothing changed, the cursor stays"
+        );
+    }
 }
 
 fn out_len(out: &Output, stream: &str) -> usize {
