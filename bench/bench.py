@@ -148,27 +148,32 @@ def bench_cards(n, work, cache):
     fx = Fixture(n)
     try:
         floor_s, body = transfer_floor(fx.url)
-        config = os.path.join(work, "config.json")
-        with open(config, "w") as f:
-            json.dump({"instance_api_url": fx.url, "api_key": API_KEY}, f)
-        catalog = os.path.join(work, "catalog.json")
-        with open(catalog, "w") as f:
-            json.dump({"streams": [{"stream": {"name": "cards", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                                    "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}, f)
-        cmd = [HOST, "--component", WASM, "--cache-dir", cache, "--quiet", "--memory-limit-mib", "512",
-               "read", "--config", config, "--catalog", catalog]
-        runs = [run_measured(cmd, os.path.join(work, "out.jsonl")) for _ in range(3)]
-        wall, _, code, records = min(runs)
-        rss = max(r[1] for r in runs)  # the worst run's peak
-        if code != 0 or records != n:
-            print("  cards=%d: host run failed (exit %d, %d records)" % (n, code, records))
-        return {"n": n, "body_bytes": body, "floor_s": floor_s, "wall_s": wall, "rss": rss,
-                "records": records, "exit": code}
+        return read_stream(work, cache, "cards", {"instance_api_url": fx.url, "api_key": API_KEY}, n, body, floor_s)
     finally:
         fx.close()
 
 
 QUESTION_STREAM = "question_27_orders_customers"
+
+
+def read_stream(work, cache, stream, config, expected, body, floor_s):
+    """The host's full read of one stream, best wall time of 3 runs and worst peak RSS."""
+    config_path = os.path.join(work, stream + ".config.json")
+    with open(config_path, "w") as f:
+        json.dump(config, f)
+    catalog = os.path.join(work, stream + ".catalog.json")
+    with open(catalog, "w") as f:
+        json.dump({"streams": [{"stream": {"name": stream, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                                "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}, f)
+    cmd = [HOST, "--component", WASM, "--cache-dir", cache, "--quiet", "--memory-limit-mib", "512",
+           "read", "--config", config_path, "--catalog", catalog]
+    runs = [run_measured(cmd, os.path.join(work, stream + ".out.jsonl")) for _ in range(3)]
+    wall, _, code, records = min(runs)
+    rss = max(r[1] for r in runs)  # the worst run's peak
+    if code != 0 or records != expected:
+        print("  %s: host run failed (exit %d, %d of %d records)" % (stream, code, records, expected))
+    return {"n": expected, "body_bytes": body, "floor_s": floor_s, "wall_s": wall, "rss": rss,
+            "records": records, "exit": code}
 
 
 def bench_question(rows, work, cache):
@@ -177,22 +182,8 @@ def bench_question(rows, work, cache):
                      "--rows", str(rows), "--api-key", API_KEY])
     try:
         floor_s, body = transfer_floor(fx.url, "card/27/query/csv", json.dumps({"parameters": [], "format_rows": False}))
-        config = os.path.join(work, "qconfig.json")
-        with open(config, "w") as f:
-            json.dump({"instance_api_url": fx.url, "api_key": API_KEY, "questions": "ids", "question_ids": [27]}, f)
-        catalog = os.path.join(work, "qcatalog.json")
-        with open(catalog, "w") as f:
-            json.dump({"streams": [{"stream": {"name": QUESTION_STREAM, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                                    "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}, f)
-        cmd = [HOST, "--component", WASM, "--cache-dir", cache, "--quiet", "--memory-limit-mib", "512",
-               "read", "--config", config, "--catalog", catalog]
-        runs = [run_measured(cmd, os.path.join(work, "qout.jsonl")) for _ in range(3)]
-        wall, _, code, records = min(runs)
-        rss = max(r[1] for r in runs)  # the worst run's peak
-        if code != 0 or records != rows:
-            print("  question rows=%d: host run failed (exit %d, %d records)" % (rows, code, records))
-        return {"n": rows, "body_bytes": body, "floor_s": floor_s, "wall_s": wall, "rss": rss,
-                "records": records, "exit": code}
+        config = {"instance_api_url": fx.url, "api_key": API_KEY, "questions": "ids", "question_ids": [27]}
+        return read_stream(work, cache, QUESTION_STREAM, config, rows, body, floor_s)
     finally:
         fx.close()
 

@@ -57,6 +57,18 @@ impl Response {
     }
 }
 
+/// Reads what is available into `buf`, retrying reads that were only
+/// interrupted; `Ok(0)` is the end of the body. Every body reader (JSON
+/// lists, CSV exports) fills its buffer through this.
+pub fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Why a request produced no response at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {

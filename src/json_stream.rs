@@ -398,20 +398,10 @@ impl<R: Read> ElementStream<R> {
             }
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        loop {
-            match self.reader.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(false);
-                }
-                Ok(n) => {
-                    self.end += n;
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(JsonError::Io(e)),
-            }
-        }
+        let n = crate::http::read_some(&mut self.reader, &mut self.buf[self.end..]).map_err(JsonError::Io)?;
+        self.end += n;
+        self.eof = n == 0;
+        Ok(n > 0)
     }
 
     fn peek_non_ws(&mut self) -> Result<Option<u8>, JsonError> {

@@ -379,20 +379,10 @@ impl<R: Read> Csv<R> {
         if self.eof {
             return Ok(false);
         }
-        loop {
-            match self.reader.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(false);
-                }
-                Ok(n) => {
-                    self.end += n;
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        let n = crate::http::read_some(&mut self.reader, &mut self.buf[self.end..])?;
+        self.end += n;
+        self.eof = n == 0;
+        Ok(n > 0)
     }
 
     fn next_byte(&mut self) -> std::io::Result<Option<u8>> {
