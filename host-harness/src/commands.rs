@@ -11,7 +11,8 @@ use crate::catalog;
 use crate::component;
 use crate::http::{self, AllowEntry, AllowList, HttpShared, Mode};
 use crate::logger::{self, Level};
-use crate::protocol::{FailureType, Protocol, RecordsError, StreamStatus};
+use crate::formatter::Formatter;
+use crate::protocol::{FailureType, Protocol, StreamStatus};
 use crate::sandbox::{self, HostState, Limits};
 use crate::secrets;
 use crate::timefmt;
@@ -217,17 +218,36 @@ impl Guest {
         name: &str,
         f: impl FnOnce(&mut Store<HostState>, &MetabaseSource) -> wasmtime::Result<R>,
     ) -> Result<R, Failure> {
+        let (result, logs) = self.run(name, f);
+        write_logs(out, logs)?;
+        result
+    }
+
+    /// One guest call under the deadline, and the guest warnings it queued
+    /// (for the caller to write when its earlier output is out).
+    fn run<R>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut Store<HostState>, &MetabaseSource) -> wasmtime::Result<R>,
+    ) -> (Result<R, Failure>, Vec<(Level, String)>) {
         sandbox::arm_deadline(&mut self.store, self.limits.call_timeout);
         let result = f(&mut self.store, &self.bindings);
-        for (level, message) in std::mem::take(&mut self.store.data_mut().pending_logs) {
-            let label = if level == Level::Error { "ERROR" } else { "WARN" };
-            out.log(label, &message).map_err(Failure::io)?;
-        }
-        result.map_err(|e| {
+        let logs = std::mem::take(&mut self.store.data_mut().pending_logs);
+        let result = result.map_err(|e| {
             let c = sandbox::classify(&self.store, &e, name, self.limits);
             Failure::system(c.message, Some(c.detail))
-        })
+        });
+        (result, logs)
     }
+}
+
+/// Guest warnings as LOG messages.
+fn write_logs<W: Write>(out: &mut Protocol<W>, logs: Vec<(Level, String)>) -> Result<(), Failure> {
+    for (level, message) in logs {
+        let label = if level == Level::Error { "ERROR" } else { "WARN" };
+        out.log(label, &message).map_err(Failure::io)?;
+    }
+    Ok(())
 }
 
 fn spec<W: Write>(guest: &mut Guest, out: &mut Protocol<W>) -> Result<Outcome, Failure> {
@@ -355,17 +375,26 @@ fn read<W: Write>(
     let mut healthy = true;
     let mut fatal: Option<Failure> = None;
 
+    // Batch k's RECORD lines are formatted on a second thread while the
+    // guest produces batch k + 1; everything is still written in order.
+    let mut formatter = Formatter::start().map_err(|e| Failure::system(format!("cannot start a thread: {e}"), None))?;
+
     loop {
-        let next = guest.call(out, "next", |s, b| b.ingest_source_source().reader().call_next(s, reader));
+        let (next, logs) = guest.run("next", |s, b| b.ingest_source_source().reader().call_next(s, reader));
+        // The previous batch's output goes first: it came before this call.
+        if let Err(f) = finish_batch(out, &mut progress, &mut status, &mut formatter) {
+            fatal = Some(f);
+            break;
+        }
+        if let Err(f) = write_logs(out, logs) {
+            fatal = Some(f);
+            break;
+        }
         match next {
             Ok(Ok(Some(batch))) => {
-                let shown = status.enabled().then(|| (batch.stream.clone(), batch.rows.len()));
-                if let Err(f) = write_batch(out, &mut progress, batch) {
+                if let Err(f) = start_batch(out, &mut progress, &mut formatter, batch) {
                     fatal = Some(f);
                     break;
-                }
-                if let Some((stream, rows)) = shown {
-                    status.batch(&stream, rows);
                 }
             }
             Ok(Ok(None)) => break,
@@ -434,9 +463,14 @@ fn read<W: Write>(
     }
 }
 
-/// Writes one batch: STARTED before a stream's first batch, its RECORDs, and
-/// with a checkpoint its STATE and COMPLETE.
-fn write_batch<W: Write>(out: &mut Protocol<W>, progress: &mut Progress, batch: Batch) -> Result<(), Failure> {
+/// Starts writing one batch: STARTED before a stream's first batch, then the
+/// batch goes to the formatting thread ([`finish_batch`] writes the rest).
+fn start_batch<W: Write>(
+    out: &mut Protocol<W>,
+    progress: &mut Progress,
+    formatter: &mut Formatter,
+    batch: Batch,
+) -> Result<(), Failure> {
     let stream = batch.stream.as_str();
     if progress.failed.contains(stream) {
         // The host already failed this stream (a bad row); its later rows and
@@ -445,20 +479,30 @@ fn write_batch<W: Write>(out: &mut Protocol<W>, progress: &mut Progress, batch: 
         return Ok(());
     }
     progress.start(out, stream).map_err(Failure::io)?;
-    let written = match out.records(&batch, timefmt::now_millis()) {
-        Ok(n) => n,
-        Err(RecordsError::Io(e)) => return Err(Failure::io(e)),
-        Err(RecordsError::Row(e)) => {
-            progress.fail(out, stream, Failure::system(e.message, Some(e.detail))).map_err(Failure::io)?;
-            0
-        }
+    formatter.submit(batch, timefmt::now_millis()).map_err(|_| formatter_stopped())
+}
+
+/// Finishes the batch in flight, if any: its RECORDs, then with a
+/// checkpoint its STATE and COMPLETE, or the stream's failure on a bad row.
+fn finish_batch<W: Write>(
+    out: &mut Protocol<W>,
+    progress: &mut Progress,
+    status: &mut logger::Progress,
+    formatter: &mut Formatter,
+) -> Result<(), Failure> {
+    let Some(done) = formatter.collect().map_err(|_| formatter_stopped())? else {
+        return Ok(());
     };
-    progress.total_records += written as u64;
-    *progress.since_state.entry(stream.to_string()).or_default() += written as u64;
-    if progress.failed.contains(stream) {
+    let stream = done.stream.as_str();
+    out.write_lines(&done.lines).map_err(Failure::io)?;
+    formatter.recycle(done.lines);
+    progress.total_records += done.written as u64;
+    *progress.since_state.entry(stream.to_string()).or_default() += done.written as u64;
+    if let Some(e) = done.error {
+        progress.fail(out, stream, Failure::system(e.message, Some(e.detail))).map_err(Failure::io)?;
         return out.flush().map_err(Failure::io);
     }
-    if let Some(cp) = &batch.checkpoint {
+    if let Some(cp) = &done.checkpoint {
         let raw: Result<&RawValue, _> = serde_json::from_str(cp);
         match raw {
             Ok(raw) => {
@@ -473,5 +517,12 @@ fn write_batch<W: Write>(out: &mut Protocol<W>, progress: &mut Progress, batch: 
             }
         }
     }
+    if status.enabled() {
+        status.batch(stream, done.rows);
+    }
     out.flush().map_err(Failure::io)
+}
+
+fn formatter_stopped() -> Failure {
+    Failure::system("internal: the thread formatting records stopped", None)
 }

@@ -9,6 +9,7 @@ mod bindings;
 mod catalog;
 mod commands;
 mod component;
+mod formatter;
 mod har;
 mod hints;
 mod http;

@@ -1,10 +1,12 @@
 //! The Airbyte protocol writer: one JSON message per line on stdout.
 //!
 //! Rare messages (SPEC, CATALOG, TRACE, STATE, LOG) are built with
-//! `serde_json`; RECORD lines, which are the bulk of a read, are written by
-//! hand into a reused line buffer, so a row costs no `serde_json::Value` tree
-//! and no per-value allocation. The output is a `BufWriter` over locked
-//! stdout, flushed after every batch and every rare message.
+//! `serde_json`; RECORD lines, which are the bulk of a read, are formatted by
+//! hand into one reused buffer per batch ([`format_records`], which a read
+//! runs on a second thread: see `formatter`), so a row costs no
+//! `serde_json::Value` tree and no per-value allocation. The output is a
+//! `BufWriter` over locked stdout, flushed after every batch and every rare
+//! message.
 //!
 //! Every string written passes through the secret scrubber.
 
@@ -77,15 +79,6 @@ pub struct RowError {
     pub detail: String,
 }
 
-/// Why [`Protocol::records`] stopped.
-#[derive(Debug)]
-pub enum RecordsError {
-    /// stdout failed (closed pipe, full disk): nothing more can be written.
-    Io(io::Error),
-    /// The guest sent a row that breaks the contract.
-    Row(RowError),
-}
-
 /// Appends `s` as a JSON string literal (quotes included).
 ///
 /// Escapes `"`, `\` and the C0 controls; everything else (all of Unicode,
@@ -124,13 +117,11 @@ pub fn push_json_str(out: &mut String, s: &str) {
 
 pub struct Protocol<W: Write> {
     out: W,
-    /// Reused buffer for one RECORD line.
-    line: String,
 }
 
 impl<W: Write> Protocol<W> {
     pub fn new(out: W) -> Self {
-        Protocol { out, line: String::with_capacity(4096) }
+        Protocol { out }
     }
 
     /// Writes one message and a newline, scrubbed, then flushes.
@@ -221,66 +212,10 @@ impl<W: Write> Protocol<W> {
         self.raw_message(&s)
     }
 
-    /// Writes every row of `batch` as a RECORD and returns how many it wrote.
-    ///
-    /// A row that cannot be written (wrong arity, invalid nested JSON) stops
-    /// the batch with a [`RowError`]; the rows before it stay written, and no
-    /// partial line is ever emitted because each line is assembled first.
-    pub fn records(&mut self, batch: &Batch, emitted_at: i64) -> Result<usize, RecordsError> {
-        let secrets = secrets::global().snapshot();
-        let mut prefix = String::from(r#"{"type":"RECORD","record":{"stream":"#);
-        push_json_str(&mut prefix, &batch.stream);
-        prefix.push_str(r#","data":{"#);
-        let suffix = format!(r#"}},"emitted_at":{emitted_at}}}}}"#);
-        let keys: Vec<String> = batch
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mut k = String::with_capacity(c.len() + 4);
-                if i > 0 {
-                    k.push(',');
-                }
-                push_json_str(&mut k, c);
-                k.push(':');
-                k
-            })
-            .collect();
-
-        let mut written = 0;
-        for (row_index, row) in batch.rows.iter().enumerate() {
-            if row.len() != keys.len() {
-                return Err(RecordsError::Row(RowError {
-                    message: format!(
-                        "the connector sent a row of {} values for {} columns in stream {}",
-                        row.len(),
-                        keys.len(),
-                        batch.stream
-                    ),
-                    detail: format!("row {row_index} of a batch of {} rows", batch.rows.len()),
-                }));
-            }
-            let line = &mut self.line;
-            line.clear();
-            line.push_str(&prefix);
-            for (i, (key, value)) in keys.iter().zip(row).enumerate() {
-                line.push_str(key);
-                if let Err(e) = push_value(line, value, &secrets) {
-                    return Err(RecordsError::Row(RowError {
-                        message: format!(
-                            "the connector sent invalid JSON in column {} of stream {}",
-                            batch.columns[i], batch.stream
-                        ),
-                        detail: format!("row {row_index}: {e}"),
-                    }));
-                }
-            }
-            line.push_str(&suffix);
-            line.push('\n');
-            self.out.write_all(line.as_bytes()).map_err(RecordsError::Io)?;
-            written += 1;
-        }
-        Ok(written)
+    /// Writes RECORD lines [`format_records`] assembled (already scrubbed,
+    /// each ending in a newline), without flushing.
+    pub fn write_lines(&mut self, lines: &str) -> io::Result<()> {
+        self.out.write_all(lines.as_bytes())
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -291,6 +226,76 @@ impl<W: Write> Protocol<W> {
     pub fn into_inner(self) -> W {
         self.out
     }
+}
+
+/// Formats every row of `batch` as one RECORD line each, appended to
+/// `lines` (cleared first), and returns how many rows it formatted.
+///
+/// This is the costly half of writing a batch (every value typed, escaped,
+/// scrubbed; nested JSON checked), and it needs nothing but the batch: the
+/// read loop runs it on a second thread while the guest produces the next
+/// batch (see `formatter`). A row that cannot be written (wrong arity,
+/// invalid nested JSON) stops it: `lines` then holds exactly the whole lines
+/// of the rows before it, with their count and the error.
+pub fn format_records(
+    batch: &Batch,
+    emitted_at: i64,
+    secrets: &Scrubber,
+    lines: &mut String,
+) -> Result<usize, (usize, RowError)> {
+    lines.clear();
+    let mut prefix = String::from(r#"{"type":"RECORD","record":{"stream":"#);
+    push_json_str(&mut prefix, &batch.stream);
+    prefix.push_str(r#","data":{"#);
+    let suffix = format!(r#"}},"emitted_at":{emitted_at}}}}}"#);
+    let keys: Vec<String> = batch
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut k = String::with_capacity(c.len() + 4);
+            if i > 0 {
+                k.push(',');
+            }
+            push_json_str(&mut k, c);
+            k.push(':');
+            k
+        })
+        .collect();
+
+    for (row_index, row) in batch.rows.iter().enumerate() {
+        if row.len() != keys.len() {
+            let e = RowError {
+                message: format!(
+                    "the connector sent a row of {} values for {} columns in stream {}",
+                    row.len(),
+                    keys.len(),
+                    batch.stream
+                ),
+                detail: format!("row {row_index} of a batch of {} rows", batch.rows.len()),
+            };
+            return Err((row_index, e));
+        }
+        let line_start = lines.len();
+        lines.push_str(&prefix);
+        for (i, (key, value)) in keys.iter().zip(row).enumerate() {
+            lines.push_str(key);
+            if let Err(e) = push_value(lines, value, secrets) {
+                lines.truncate(line_start);
+                let e = RowError {
+                    message: format!(
+                        "the connector sent invalid JSON in column {} of stream {}",
+                        batch.columns[i], batch.stream
+                    ),
+                    detail: format!("row {row_index}: {e}"),
+                };
+                return Err((row_index, e));
+            }
+        }
+        lines.push_str(&suffix);
+        lines.push('\n');
+    }
+    Ok(batch.rows.len())
 }
 
 /// Appends one typed value as JSON.
@@ -399,9 +404,14 @@ mod tests {
         }
     }
 
+    fn format(b: &Batch, emitted_at: i64) -> (Result<usize, (usize, RowError)>, String) {
+        let mut lines = String::from("left over from the previous batch\n");
+        let r = format_records(b, emitted_at, &crate::secrets::Secrets::new().snapshot(), &mut lines);
+        (r, lines)
+    }
+
     #[test]
     fn writes_records_with_every_value_type() {
-        let mut p = Protocol::new(Vec::new());
         let b = batch(
             &["n", "s", "i", "f", "nan", "b", "ts", "d", "a", "o"],
             vec![vec![
@@ -417,8 +427,8 @@ mod tests {
                 Value::Object(" {\"k\": null} ".into()),
             ]],
         );
-        assert_eq!(p.records(&b, 123).unwrap(), 1);
-        let text = String::from_utf8(p.out).unwrap();
+        let (written, text) = format(&b, 123);
+        assert_eq!(written.unwrap(), 1);
         assert_eq!(text.lines().count(), 1);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
@@ -431,7 +441,6 @@ mod tests {
 
     #[test]
     fn invalid_nested_json_names_stream_and_column() {
-        let mut p = Protocol::new(Vec::new());
         let b = batch(
             &["id", "meta"],
             vec![
@@ -439,10 +448,13 @@ mod tests {
                 vec![Value::Integer(2), Value::Object("{oops".into())],
             ],
         );
-        let RecordsError::Row(err) = p.records(&b, 1).unwrap_err() else { panic!() };
+        let (result, text) = format(&b, 1);
+        let (written, err) = result.unwrap_err();
         assert!(err.message.contains("meta") && err.message.contains("cards"), "{}", err.message);
-        // The first, valid row was written whole; nothing of the second.
-        assert_eq!(String::from_utf8(p.out).unwrap().lines().count(), 1);
+        // The first, valid row was formatted whole; nothing of the second.
+        assert_eq!(written, 1);
+        assert_eq!(text.lines().count(), 1);
+        assert!(text.ends_with("}\n") && text.starts_with("{\"type\":\"RECORD\""), "{text}");
     }
 
     #[test]
@@ -456,9 +468,10 @@ mod tests {
 
     #[test]
     fn wrong_arity_is_an_error() {
-        let mut p = Protocol::new(Vec::new());
-        let b = batch(&["a", "b"], vec![vec![Value::Null]]);
-        assert!(p.records(&b, 1).is_err());
+        let b = batch(&["a", "b"], vec![vec![Value::Null, Value::Null], vec![Value::Null]]);
+        let (result, text) = format(&b, 1);
+        assert_eq!(result.unwrap_err().0, 1);
+        assert_eq!(text.lines().count(), 1);
     }
 
     #[test]
