@@ -6,9 +6,10 @@ also needs what ../shared/peer/setup.sh installs (it runs only when ../shared/pe
 
 For each size it starts ../shared/peer/fixture_server.py --cards N (one GET /api/card response of N
 real-shaped cards, as Metabase serves it), then, in the same run:
-  - the transfer floor: the same body fetched by a plain HTTP client (curl if present, else urllib);
+  - the transfer floor: the same body fetched by a plain HTTP client (curl if present, else urllib),
+    twice: thrown away (to /dev/null), and saved to a file as the host saves its output;
   - the host: `host-harness read` of the `cards` stream, its wall time, records/s, MB/s of body,
-    peak RSS (GNU time's %M, see run_measured), and the ratio wall / floor (best of 3 runs);
+    peak RSS (GNU time's %M, see run_measured), and the ratios wall / floor (best of 3 runs);
   - cold start: process start to the first byte of stdout for `spec`, first with an empty compiled
     component cache, then with the cache filled;
   - a saved question's result of --question-rows rows (default 1,000,000): bench/question_server.py
@@ -66,30 +67,42 @@ class Fixture:
             self.proc.kill()
 
 
-def transfer_floor(url, path="card", post=None):
-    """Seconds and bytes for a plain client to fetch GET /api/<path> (or POST `post`, JSON) (best of 3)."""
-    best, size = None, 0
+def transfer_floor(url, work, path="card", post=None):
+    """The transfer floor of GET /api/<path> (or POST `post`, JSON): best of 3 per way.
+
+    Returns (discard_s, save_s, bytes): a plain client fetching the body and throwing it away
+    (`curl -o /dev/null`), and fetching it and saving it to a file in the work directory, where the
+    host's runs write their output (`curl -o FILE`, which is how the performance issue measured
+    its 0.1 s and 0.36 s for 20,000 and 100,000 cards). Without curl, urllib does the same.
+    """
+    sink = os.path.join(work, "floor.body")
+    best = {os.devnull: None, sink: None}
+    size = 0
     for _ in range(3):
-        t0 = time.monotonic()
-        if shutil.which("curl"):
-            extra = ["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", post] if post else []
-            out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}",
-                                  "-H", "X-API-Key: " + API_KEY] + extra + [url + path],
-                                 capture_output=True, text=True, check=True).stdout
-            size = int(out)
-        else:
-            req = urllib.request.Request(url + path, headers={"X-API-Key": API_KEY, "Content-Type": "application/json"},
-                                         data=post.encode() if post else None)
-            with urllib.request.urlopen(req) as r:
-                size = 0
-                while True:
-                    chunk = r.read(1 << 20)
-                    if not chunk:
-                        break
-                    size += len(chunk)
-        dt = time.monotonic() - t0
-        best = dt if best is None else min(best, dt)
-    return best, size
+        for target in (os.devnull, sink):
+            t0 = time.monotonic()
+            if shutil.which("curl"):
+                extra = ["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", post] if post else []
+                out = subprocess.run(["curl", "-sS", "-o", target, "-w", "%{size_download}",
+                                      "-H", "X-API-Key: " + API_KEY] + extra + [url + path],
+                                     capture_output=True, text=True, check=True).stdout
+                size = int(out)
+            else:
+                req = urllib.request.Request(url + path, headers={"X-API-Key": API_KEY, "Content-Type": "application/json"},
+                                             data=post.encode() if post else None)
+                with urllib.request.urlopen(req) as r, open(target, "wb") as f:
+                    size = 0
+                    while True:
+                        chunk = r.read(1 << 20)
+                        if not chunk:
+                            break
+                        size += len(chunk)
+                        f.write(chunk)
+            dt = time.monotonic() - t0
+            best[target] = dt if best[target] is None else min(best[target], dt)
+    if os.path.exists(sink):
+        os.remove(sink)
+    return best[os.devnull], best[sink], size
 
 
 GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
@@ -147,8 +160,8 @@ def first_byte_seconds(cmd):
 def bench_cards(n, work, cache):
     fx = Fixture(n)
     try:
-        floor_s, body = transfer_floor(fx.url)
-        return read_stream(work, cache, "cards", {"instance_api_url": fx.url, "api_key": API_KEY}, n, body, floor_s)
+        floor = transfer_floor(fx.url, work)
+        return read_stream(work, cache, "cards", {"instance_api_url": fx.url, "api_key": API_KEY}, n, floor)
     finally:
         fx.close()
 
@@ -156,7 +169,7 @@ def bench_cards(n, work, cache):
 QUESTION_STREAM = "question_27_orders_customers"
 
 
-def read_stream(work, cache, stream, config, expected, body, floor_s):
+def read_stream(work, cache, stream, config, expected, floor):
     """The host's full read of one stream, best wall time of 3 runs and worst peak RSS."""
     config_path = os.path.join(work, stream + ".config.json")
     with open(config_path, "w") as f:
@@ -172,7 +185,8 @@ def read_stream(work, cache, stream, config, expected, body, floor_s):
     rss = max(r[1] for r in runs)  # the worst run's peak
     if code != 0 or records != expected:
         print("  %s: host run failed (exit %d, %d of %d records)" % (stream, code, records, expected))
-    return {"n": expected, "body_bytes": body, "floor_s": floor_s, "wall_s": wall, "rss": rss,
+    discard_s, save_s, body = floor
+    return {"n": expected, "body_bytes": body, "floor_s": discard_s, "save_s": save_s, "wall_s": wall, "rss": rss,
             "records": records, "exit": code}
 
 
@@ -181,17 +195,22 @@ def bench_question(rows, work, cache):
     fx = Fixture(0, [sys.executable, os.path.join(ROOT, "bench", "question_server.py"), "--port", "0",
                      "--rows", str(rows), "--api-key", API_KEY])
     try:
-        floor_s, body = transfer_floor(fx.url, "card/27/query/csv", json.dumps({"parameters": [], "format_rows": False}))
+        floor = transfer_floor(fx.url, work, "card/27/query/csv", json.dumps({"parameters": [], "format_rows": False}))
         config = {"instance_api_url": fx.url, "api_key": API_KEY, "questions": "ids", "question_ids": [27]}
-        return read_stream(work, cache, QUESTION_STREAM, config, rows, body, floor_s)
+        return read_stream(work, cache, QUESTION_STREAM, config, rows, floor)
     finally:
         fx.close()
 
 
+def print_header(label):
+    print("   %12s %10s %9s %9s %10s %9s %9s %10s %8s %8s" % (
+        label, "body MB", "floor s", "saved s", "host s", "rec/s", "MB/s", "peak RSS", "x floor", "x saved"))
+
+
 def print_row(label, r):
-    print("   %12s %10.1f %9.3f %10.3f %9.0f %9.1f %7.1f MiB %8.2f"
-          % (label, r["body_bytes"] / 1e6, r["floor_s"], r["wall_s"], r["records"] / r["wall_s"],
-             r["body_bytes"] / 1e6 / r["wall_s"], r["rss"] / MIB, r["wall_s"] / r["floor_s"]))
+    print("   %12s %10.1f %9.3f %9.3f %10.3f %9.0f %9.1f %7.1f MiB %8.2f %8.2f"
+          % (label, r["body_bytes"] / 1e6, r["floor_s"], r["save_s"], r["wall_s"], r["records"] / r["wall_s"],
+             r["body_bytes"] / 1e6 / r["wall_s"], r["rss"] / MIB, r["wall_s"] / r["floor_s"], r["wall_s"] / r["save_s"]))
 
 
 def main():
@@ -221,7 +240,8 @@ def main():
 
         results = []
         print("== cards: host read of one GET /api/card response vs. the transfer floor")
-        print("   %12s %10s %9s %10s %9s %9s %10s %8s" % ("cards", "body MB", "floor s", "host s", "rec/s", "MB/s", "peak RSS", "x floor"))
+        print("   floor: curl fetching the body to /dev/null; saved: curl saving it to a file, as the host saves its output")
+        print_header("cards")
         for n in [int(s) for s in a.sizes.split(",") if s]:
             r = bench_cards(n, work, cache)
             results.append(r)
@@ -229,8 +249,11 @@ def main():
         by_n = {r["n"]: r for r in results}
         if 100000 in by_n:
             r = by_n[100000]
-            print("   100k cards: wall %.2fx the floor (target <= 5x: %s); peak RSS %.1f MiB (target <= 64 MiB: %s)"
-                  % (r["wall_s"] / r["floor_s"], "met" if r["wall_s"] <= 5 * r["floor_s"] else "MISSED",
+            print("   100k cards: wall %.2fx the floor discarding the body, %.2fx the floor saving it (target <= 5x: %s, %s);"
+                  " peak RSS %.1f MiB (target <= 64 MiB: %s)"
+                  % (r["wall_s"] / r["floor_s"], r["wall_s"] / r["save_s"],
+                     "met" if r["wall_s"] <= 5 * r["floor_s"] else "MISSED",
+                     "met" if r["wall_s"] <= 5 * r["save_s"] else "MISSED",
                      r["rss"] / MIB, "met" if r["rss"] <= 64 * MIB else "MISSED"))
             if 1000 in by_n:
                 flat = r["rss"] / by_n[1000]["rss"]
@@ -238,7 +261,7 @@ def main():
 
         if a.question_rows > 0:
             print("== question: host read of one saved question's CSV export (%s) vs. the transfer floor" % QUESTION_STREAM)
-            print("   %12s %10s %9s %10s %9s %9s %10s %8s" % ("rows", "body MB", "floor s", "host s", "rec/s", "MB/s", "peak RSS", "x floor"))
+            print_header("rows")
             q = bench_question(a.question_rows, work, cache)
             print_row(str(a.question_rows), q)
             if 1000 in by_n:
