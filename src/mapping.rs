@@ -106,8 +106,22 @@ impl RowMapper {
     /// the same position in the previous element (one short compare), and
     /// looked up in the hash map only when that guess is wrong.
     fn map_members(&mut self, text: &str, members: &[Member]) -> Result<Vec<Value>, String> {
-        let mut row = vec![Value::Null; self.columns.len()];
+        // Not `vec![Value::Null; n]`: that clones the value n times through
+        // an out-of-line `extend_with` (a full enum clone each time); this
+        // only writes tags.
+        let mut row = Vec::with_capacity(self.columns.len());
+        row.resize_with(self.columns.len(), || Value::Null);
         for (p, member) in members.iter().enumerate() {
+            // A name without escapes is the text between its quotes: compare
+            // that with the guess, without decoding it.
+            if let Some((key, slot)) = self.order.get(p) {
+                if !member.escaped && same_bytes(key.as_bytes(), &text.as_bytes()[member.key.start + 1..member.key.end - 1]) {
+                    if let Some(i) = *slot {
+                        put(&mut row, i, map_text(&text[member.value.clone()], self.types[i]));
+                    }
+                    continue;
+                }
+            }
             let name = member.name(text).map_err(|e| format!("an element is not valid JSON ({e})"))?;
             let slot = match self.order.get(p) {
                 Some((key, slot)) if **key == *name => *slot,
@@ -126,15 +140,49 @@ impl RowMapper {
                 }
             };
             let Some(i) = slot else { continue };
-            let value = map_text(&text[member.value.clone()], self.types[i]);
-            if i < row.len() {
-                row[i] = value;
-            } else {
-                row.resize(i, Value::Null);
-                row.push(value);
-            }
+            put(&mut row, i, map_text(&text[member.value.clone()], self.types[i]));
         }
         Ok(row)
+    }
+}
+
+/// Sets column `i` of `row`, growing it with nulls when `i` is a new column.
+#[inline(always)]
+fn put(row: &mut Vec<Value>, i: usize, value: Value) {
+    if i < row.len() {
+        row[i] = value;
+    } else {
+        row.resize(i, Value::Null);
+        row.push(value);
+    }
+}
+
+/// `a == b` for short byte strings (member names), a word at a time:
+/// slice equality calls `memcmp`, a byte loop in wasm's libc.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let w4 = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"));
+    let w8 = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    match n {
+        0 => true,
+        // 0, n/2 and n-1 cover every byte of 1 to 3.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        // Two overlapping words cover 4 to 7 (and the tail of 8 and more).
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        _ => {
+            let mut i = 0;
+            while i + 8 < n {
+                if w8(a, i) != w8(b, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            w8(a, n - 8) == w8(b, n - 8)
+        }
     }
 }
 
@@ -435,6 +483,42 @@ mod tests {
         assert_eq!(map_value(&raw("\"2024-01-02\""), Some(F::Date)), Value::Date(19_724));
         assert_eq!(map_value(&raw("123456789012345678901234"), None), Value::String("123456789012345678901234".into()));
         assert_eq!(map_value(&raw("-1.5e3"), None), Value::Number(-1500.0));
+    }
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        let base: Vec<u8> = (0..40u8).map(|k| b'a' + k % 26).collect();
+        for n in 0..40 {
+            let a = &base[..n];
+            assert!(same_bytes(a, a), "{n}");
+            assert!(!same_bytes(a, &base[..n + 1]), "{n}");
+            for at in 0..n {
+                for flip in [1u8, 0x80, 0x20] {
+                    let mut b = a.to_vec();
+                    b[at] ^= flip;
+                    assert!(!same_bytes(a, &b), "{n} {at} {flip}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn key_order_guesses_follow_changes() {
+        // Same keys in another order, an escaped spelling of a known key, a
+        // dropped key, keys that differ only late or only in length: the
+        // guess from the previous element must never put a value in the wrong column.
+        let mut m = RowMapper::with_options(&[("id", FieldType::Integer), ("name", FieldType::String)], &[], &["skip"]);
+        let rows = [
+            (&br#"{"id":1,"name":"a","skip":1,"extra_key_long_1":2}"#[..], vec![Value::Integer(1), Value::String("a".into()), Value::Integer(2)]),
+            (br#"{"name":"b","id":2,"extra_key_long_2":3}"#, vec![Value::Integer(2), Value::String("b".into()), Value::Null, Value::Integer(3)]),
+            (br#"{"n\u0061me":"c","id":3,"extra_key_long_1":4}"#, vec![Value::Integer(3), Value::String("c".into()), Value::Integer(4), Value::Null]),
+            (br#"{"nam":"d","id":4,"skip":5,"extra_key_long_1":5}"#, vec![Value::Integer(4), Value::Null, Value::Integer(5), Value::Null, Value::String("d".into())]),
+            (br#"{"name":"e","id":5,"skip":6,"extra_key_long_1":6}"#, vec![Value::Integer(5), Value::String("e".into()), Value::Integer(6), Value::Null, Value::Null]),
+        ];
+        for (json, want) in rows {
+            assert_eq!(m.map_row(json).unwrap(), want, "{}", String::from_utf8_lossy(json));
+        }
+        assert_eq!(m.columns(), &["id", "name", "extra_key_long_1", "extra_key_long_2", "nam"]);
     }
 
     #[test]
