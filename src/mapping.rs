@@ -73,7 +73,7 @@ impl RowMapper {
     /// [`Self::columns`] when later rows added extras; pad with nulls.
     /// The element is validated here (strictly: see `scan`).
     pub fn map_row(&mut self, element: &[u8]) -> Result<Vec<Value>, String> {
-        let text = std::str::from_utf8(element).map_err(|e| {
+        let text = crate::scan::utf8(element).map_err(|e| {
             format!("an element is not valid JSON (invalid UTF-8 at byte {})", e.valid_up_to())
         })?;
         let mut members = std::mem::take(&mut self.scratch);
@@ -93,7 +93,7 @@ impl RowMapper {
         if element.first() != Some(&b'{') {
             return Err("an element of the list is not a JSON object".to_string());
         }
-        let text = std::str::from_utf8(element).map_err(|e| {
+        let text = crate::scan::utf8(element).map_err(|e| {
             format!("an element is not valid JSON (invalid UTF-8 at byte {})", e.valid_up_to())
         })?;
         self.map_members(text, members)

@@ -553,7 +553,7 @@ impl Record {
     /// even when its neighbour would complete it).
     pub fn text(&self) -> std::io::Result<&str> {
         let not_utf8 = || std::io::Error::new(std::io::ErrorKind::InvalidData, "a value is not UTF-8");
-        let text = std::str::from_utf8(&self.bytes).map_err(|_| not_utf8())?;
+        let text = crate::scan::utf8(&self.bytes).map_err(|_| not_utf8())?;
         if !self.ends.iter().all(|&e| text.is_char_boundary(e)) {
             return Err(not_utf8());
         }
