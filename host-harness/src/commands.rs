@@ -377,7 +377,7 @@ fn read<W: Write>(
 
     // Batch k's RECORD lines are formatted on a second thread while the
     // guest produces batch k + 1; everything is still written in order.
-    let mut formatter = Formatter::start().map_err(|e| Failure::system(format!("cannot start a thread: {e}"), None))?;
+    let mut formatter = Formatter::start(out.lines_on_stdout()).map_err(|e| Failure::system(format!("cannot start a thread: {e}"), None))?;
 
     loop {
         let (next, logs) = guest.run("next", |s, b| b.ingest_source_source().reader().call_next(s, reader));
@@ -494,7 +494,12 @@ fn finish_batch<W: Write>(
         return Ok(());
     };
     let stream = done.stream.as_str();
-    out.write_lines(&done.lines).map_err(Failure::io)?;
+    if let Some(e) = done.io_error {
+        return Err(Failure::io(e));
+    }
+    if !done.on_stdout {
+        out.write_lines(&done.lines).map_err(Failure::io)?;
+    }
     formatter.recycle(done.lines);
     progress.total_records += done.written as u64;
     *progress.since_state.entry(stream.to_string()).or_default() += done.written as u64;

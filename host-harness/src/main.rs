@@ -234,8 +234,9 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Catalog { .. }) {
         return catalog_command(&cli);
     }
-    let stdout = std::io::stdout();
-    let mut out = protocol::Protocol::new(BufWriter::with_capacity(256 * 1024, stdout.lock()));
+    // Not locked for the whole run: during a read, the thread formatting
+    // RECORD lines writes them to stdout itself (see `formatter`).
+    let mut out = protocol::Protocol::on_stdout(BufWriter::with_capacity(256 * 1024, std::io::stdout()));
     match commands::run(&cli, &mut out) {
         commands::Outcome::Done => ExitCode::SUCCESS,
         commands::Outcome::Failed => ExitCode::from(1),

@@ -117,11 +117,25 @@ pub fn push_json_str(out: &mut String, s: &str) {
 
 pub struct Protocol<W: Write> {
     out: W,
+    /// `out` ends in the process's stdout, so another thread may write
+    /// whole RECORD lines straight to it while `out`'s buffer is empty.
+    stdout: bool,
 }
 
 impl<W: Write> Protocol<W> {
     pub fn new(out: W) -> Self {
-        Protocol { out }
+        Protocol { out, stdout: false }
+    }
+
+    /// A writer over the process's stdout (see [`Self::lines_on_stdout`]).
+    pub fn on_stdout(out: W) -> Self {
+        Protocol { out, stdout: true }
+    }
+
+    /// Whether RECORD lines may be written to the process's stdout directly
+    /// between two messages (every message method leaves `out` flushed).
+    pub fn lines_on_stdout(&self) -> bool {
+        self.stdout
     }
 
     /// Writes one message and a newline, scrubbed, then flushes.
