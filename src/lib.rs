@@ -32,6 +32,7 @@ pub mod questions;
 pub mod reader;
 pub mod retry;
 pub mod scan;
+pub mod seen;
 pub mod spec;
 pub mod streams;
 
