@@ -6,7 +6,9 @@
 //! - an endless loop is stopped by the call deadline;
 //! - a trap (a panic) is reported and the host exits cleanly;
 //! - the guest gets no files, no environment, no arguments, no sockets;
-//! - the real component does not even import `wasi:filesystem` or `wasi:sockets`.
+//! - the real component does not even import `wasi:filesystem` or `wasi:sockets`;
+//! - rows that break the contract (invalid nested JSON, a smuggled line, a wrong length) fail
+//!   their stream alone, and only whole, valid lines reach stdout.
 //!
 //! `./build.sh test` builds the probe (`cargo build --profile component --target wasm32-wasip2 -p
 //! probe-guest`). Only 127.0.0.1.
@@ -169,4 +171,55 @@ fn the_component_imports_no_filesystem_and_no_sockets() {
     let probe_imports = component_imports(&probe());
     assert!(probe_imports.iter().any(|i| i.starts_with("wasi:filesystem/")), "{probe_imports:?}");
     assert!(probe_imports.iter().any(|i| i.starts_with("wasi:sockets/")), "{probe_imports:?}");
+}
+
+/// A guest that breaks the row contract (probe `bad-rows`): invalid nested JSON, nested JSON
+/// followed by a STATE line of its own, a row of the wrong length, among good rows of another
+/// stream. The host formats and writes RECORD lines on a second thread; this runs that path on a
+/// real stdout: only whole, valid lines come out, each broken stream keeps the rows before its bad
+/// one and fails alone (INCOMPLETE, a TRACE ERROR naming stream and column, no STATE), later
+/// batches of a failed stream are dropped, and the good stream completes.
+#[test]
+fn rows_that_break_the_contract_fail_their_stream_alone() {
+    let path = scratch_dir("bad_rows").join("config.json");
+    write_json(&path, &json!({"instance_api_url": "http://127.0.0.1:9/api", "probe": "bad-rows"}));
+    // run_component fails on any stdout line that is not one JSON message.
+    let out = run_component(&probe(), &["read", "--config", path.to_str().unwrap()], Duration::from_secs(120));
+    out.expect_code(1);
+    assert!(!out.stderr.contains("internal error in host-harness"), "{}", out.describe());
+
+    let ids = |stream: &str| out.records(stream).iter().map(|r| r["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(ids("good"), [1, 2, 3], "{}", out.describe());
+    assert_eq!(ids("broken"), [10, 11, 12], "rows before the bad one, nothing after\n{}", out.describe());
+    assert!(ids("smuggler").is_empty() && ids("short").is_empty(), "{}", out.describe());
+
+    // Only `good` checkpoints; the smuggled STATE never became a line.
+    let states = out.states();
+    assert_eq!(states.len(), 1, "{}", out.describe());
+    assert_eq!(states[0]["stream"]["stream_descriptor"]["name"], "good");
+    assert_eq!(states[0]["stream"]["stream_state"], json!({"cursor": "good"}));
+    assert_eq!(states[0]["sourceStats"]["recordCount"], 3.0);
+    assert!(out.of_type("STATE").all(|m| m["state"]["type"] == "STREAM"), "{}", out.describe());
+
+    assert_eq!(out.stream_statuses("good"), ["STARTED", "COMPLETE"]);
+    for stream in ["broken", "smuggler", "short"] {
+        assert_eq!(out.stream_statuses(stream), ["STARTED", "INCOMPLETE"], "{stream}\n{}", out.describe());
+    }
+    let errors = out.trace_errors();
+    let error_of = |stream: &str| {
+        let e: Vec<&&Value> = errors.iter().filter(|e| e["stream_descriptor"]["name"] == stream).collect();
+        assert_eq!(e.len(), 1, "one TRACE ERROR for {stream}\n{}", out.describe());
+        assert_eq!(e[0]["failure_type"], "system_error");
+        e[0]["message"].as_str().unwrap().to_string()
+    };
+    let broken = error_of("broken");
+    assert!(broken.contains("invalid JSON in column meta of stream broken"), "{broken}");
+    assert!(error_of("smuggler").contains("invalid JSON in column meta"));
+    assert!(error_of("short").contains("a row of 1 values for 2 columns"));
+
+    // Order: a stream's RECORDs come before its INCOMPLETE.
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let last_broken_record = lines.iter().rposition(|l| l.contains(r#""type":"RECORD""#) && l.contains(r#""stream":"broken""#)).unwrap();
+    let incomplete = lines.iter().position(|l| l.contains("INCOMPLETE") && l.contains(r#""name":"broken""#)).unwrap();
+    assert!(last_broken_record < incomplete, "{}", out.describe());
 }

@@ -13,6 +13,10 @@
 //! - `env`: environment variables, arguments, current directory;
 //! - `sockets`: TCP connect to `config.addr`, UDP bind, DNS lookup.
 //!
+//! And `read` with `config.probe` = `bad-rows`: a reader whose batches break the contract (invalid
+//! nested JSON, an attempt to smuggle a STATE line, a row of the wrong length) among good ones,
+//! to show the host writes only whole, valid lines and fails just the streams concerned.
+//!
 //! `tests/sandbox.rs` runs it through the real host; `build.sh test` builds it.
 
 mod bindings {
@@ -23,7 +27,8 @@ mod bindings {
 }
 
 use bindings::exports::ingest::source::source::{ConnectorError, Guest, GuestReader, Reader, SelectedStream, StreamInfo};
-use bindings::ingest::source::types::{Batch, FailureKind};
+use bindings::ingest::source::types::{Batch, FailureKind, Value};
+use std::cell::Cell;
 
 struct Probe;
 
@@ -152,20 +157,64 @@ fn get(url: &str) -> String {
     }
 }
 
-struct ProbeReader;
+/// `bad-rows`: the batches it hands out, one per `next`.
+struct ProbeReader {
+    next: Cell<usize>,
+}
+
+fn row(id: i64, meta: &str) -> Vec<Value> {
+    vec![Value::Integer(id), Value::Object(meta.into())]
+}
+
+fn batch(stream: &str, rows: Vec<Vec<Value>>, checkpoint: Option<&str>) -> Batch {
+    Batch {
+        stream: stream.into(),
+        columns: vec!["id".into(), "meta".into()],
+        rows,
+        checkpoint: checkpoint.map(str::to_string),
+    }
+}
+
+fn bad_rows(k: usize) -> Option<Batch> {
+    Some(match k {
+        // `good`: two batches, then its checkpoint.
+        0 => batch("good", vec![row(1, "{}"), row(2, r#"{"a":[1,2]}"#)], None),
+        // `broken`: a good batch, then one whose second row's JSON is cut.
+        1 => batch("broken", vec![row(10, "{}"), row(11, "[]")], None),
+        2 => batch("broken", vec![row(12, "{}"), row(13, r#"{"oops":"#), row(14, "{}")], None),
+        // Its later rows and its checkpoint must not be written.
+        3 => batch("broken", vec![row(15, "{}")], Some(r#"{"cursor":"x"}"#)),
+        // `smuggler`: nested JSON followed by a line of its own.
+        4 => batch(
+            "smuggler",
+            vec![row(20, "{}\n{\"type\":\"STATE\",\"state\":{\"type\":\"LEGACY\",\"data\":{}}}")],
+            Some("{}"),
+        ),
+        // `short`: a row of one value for two columns.
+        5 => Batch { stream: "short".into(), columns: vec!["id".into(), "meta".into()], rows: vec![vec![Value::Integer(30)]], checkpoint: Some("{}".into()) },
+        6 => batch("good", vec![row(3, "[]")], Some(r#"{"cursor":"good"}"#)),
+        _ => return None,
+    })
+}
 
 impl GuestReader for ProbeReader {
-    fn open(_config: String, _streams: Option<Vec<SelectedStream>>, _state: Option<String>) -> Result<Reader, ConnectorError> {
+    fn open(config: String, _streams: Option<Vec<SelectedStream>>, _state: Option<String>) -> Result<Reader, ConnectorError> {
+        let config: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
+        if config.get("probe").and_then(|v| v.as_str()) == Some("bad-rows") {
+            return Ok(Reader::new(ProbeReader { next: Cell::new(0) }));
+        }
         Err(ConnectorError {
             kind: FailureKind::Config,
-            message: "the probe only runs `check`".into(),
+            message: "the probe reads only with probe = bad-rows".into(),
             detail: None,
             stream: None,
         })
     }
 
     fn next(&self) -> Result<Option<Batch>, ConnectorError> {
-        Ok(None)
+        let k = self.next.get();
+        self.next.set(k + 1);
+        Ok(bad_rows(k))
     }
 
     fn close(&self) {}
