@@ -219,7 +219,13 @@ def main():
     ap.add_argument("--no-peer", action="store_true", help="skip ../shared/peer/compare.sh")
     ap.add_argument("--peer-cards", type=int, default=20000)
     ap.add_argument("--question-rows", type=int, default=1_000_000, help="rows of the saved question (0: skip)")
+    ap.add_argument("--host", help="the host-harness binary to measure (default target/release/host-harness)")
+    ap.add_argument("--component", help="the component to measure (default dist/metabase_source.wasm); "
+                    "with --host, compares another build (e.g. the one before a change) on the same machine")
     a = ap.parse_args()
+    global HOST, WASM
+    HOST = os.path.abspath(a.host) if a.host else HOST
+    WASM = os.path.abspath(a.component) if a.component else WASM
     for path in (HOST, WASM):
         if not os.path.exists(path):
             raise SystemExit("bench: %s is missing: run ./build.sh build first" % os.path.relpath(path, ROOT))

@@ -76,6 +76,21 @@ impl Error {
         self.kind == Kind::Config && matches!(self.status, Some(401 | 403))
     }
 
+    /// A 404 saying the endpoint does not exist on this version.
+    pub fn is_missing_endpoint(&self) -> bool {
+        self.status == Some(404) && self.message.contains("does not have that endpoint")
+    }
+
+    /// A 403 on one stream is not a failure of the read: the stream is
+    /// unavailable to these credentials, and `needs` says what it needs.
+    pub fn unavailable_if_forbidden(self, needs: &str) -> Self {
+        if self.status == Some(403) && self.kind != Kind::Unavailable {
+            let message = format!("{} {needs}", self.message);
+            return Error { message, kind: Kind::Unavailable, ..self };
+        }
+        self
+    }
+
     pub fn fatal(mut self) -> Self {
         self.fatal = true;
         self

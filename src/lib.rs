@@ -10,7 +10,8 @@
 //! - `json_stream`: reading list responses as they arrive;
 //! - `scan`: fast strict JSON scanning (string search, element validation);
 //! - `mapping`: Metabase JSON to the host's typed values;
-//! - `reader`: the pull reader, paging, checkpoints and incremental filters;
+//! - `read`: the pull reader: jobs, request plans, parent lists, batches, state;
+//! - `questions`: saved questions as streams (selection, naming, typing, run, CSV);
 //! - `spec`: the config's JSON Schema.
 
 mod bindings {
@@ -29,7 +30,7 @@ pub mod http;
 pub mod json_stream;
 pub mod mapping;
 pub mod questions;
-pub mod reader;
+pub mod read;
 pub mod retry;
 pub mod scan;
 pub mod seen;
@@ -187,7 +188,7 @@ fn stream_info(def: &streams::StreamDef) -> wit::StreamInfo {
 
 /// The exported `reader` resource: the WIT methods take `&self`, so the
 /// reader's state lives in a `RefCell` (a component instance is single-threaded).
-pub struct ReaderResource(RefCell<reader::Reader<http::WasiTransport>>);
+pub struct ReaderResource(RefCell<read::Reader<http::WasiTransport>>);
 
 impl wit::GuestReader for ReaderResource {
     fn open(
@@ -202,7 +203,7 @@ impl wit::GuestReader for ReaderResource {
                 .map(|s| wit::SelectedStream { name: s.name.to_string(), sync_mode: wit::SyncMode::FullRefresh })
                 .collect()
         });
-        let mut reader = reader::Reader::open(http::WasiTransport, &config, &streams, state.as_deref(), log)?;
+        let mut reader = read::Reader::open(http::WasiTransport, &config, &streams, state.as_deref(), log)?;
         if all {
             reader.read_configured_questions();
         }

@@ -53,7 +53,7 @@ pub enum Gate {
 /// One request of a stream (per parent, when it has one): its query
 /// parameters and when it is made. A stream reads every variant whose gate
 /// is open, in order, and emits all of their records.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Variant {
     pub query: &'static [(&'static str, &'static str)],
     pub gate: Gate,
@@ -62,7 +62,7 @@ pub struct Variant {
 pub const ONE_REQUEST: &[Variant] = &[Variant { query: &[], gate: Gate::Always }];
 
 /// A per-item endpoint's items come from another stream's list.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parent {
     /// The stream whose list gives the ids (its first variant is requested).
     pub stream: &'static str,
@@ -73,7 +73,7 @@ pub struct Parent {
 }
 
 /// Where a stream's records come from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Source {
     /// Endpoint path relative to `/api`; `{id}` is a parent's id.
     pub endpoint: &'static str,
@@ -90,11 +90,22 @@ impl Source {
     pub const fn list(endpoint: &'static str) -> Source {
         Source { endpoint, variants: ONE_REQUEST, envelope: Envelope::BareArray, paging: Paging::None, parent: None, path: &[] }
     }
+
+    /// Where this source's records are inside each record of `outer`, when
+    /// both come from the same requests and this path runs through outer's
+    /// records (`["tables", "*", "fields"]` in `["tables"]`: `["fields"]`).
+    /// Such streams are read from one response.
+    pub fn nested_in(&self, outer: &Source) -> Option<&'static [&'static str]> {
+        let same_requests = Source { path: outer.path, ..*self } == *outer;
+        let n = outer.path.len();
+        let through = self.path.len() > n + 1 && self.path[..n] == *outer.path && self.path[n] == "*";
+        (same_requests && through).then(|| &self.path[n + 1..])
+    }
 }
 
 /// What to do when the server says the endpoint does not exist
 /// (404 `API endpoint does not exist.`: an older or newer Metabase).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
     /// A stream error.
     Fail,
@@ -128,11 +139,6 @@ pub struct StreamDef {
 impl StreamDef {
     pub fn declared(&self) -> Vec<(&'static str, FieldType)> {
         self.fields.iter().map(|f| (f.name, f.ty)).collect()
-    }
-
-    /// The endpoint, for the README and logs.
-    pub fn endpoint(&self) -> &'static str {
-        self.source.endpoint
     }
 }
 

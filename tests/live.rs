@@ -175,7 +175,10 @@ fn read_paths(fixture_name: &str) -> Vec<String> {
     // too), or with the login just before it.
     let start = entries.iter().rposition(|(m, p, _)| m == "GET" && p == "/api/session/properties").expect("a read");
     let start = if entries[start - 1].1 == "/api/session" { start - 1 } else { start };
-    entries[start..].iter().map(|(m, p, _)| normalized_key(m, p)).collect()
+    // The HAR may answer a list twice (it was recorded when child streams listed their parents
+    // again); a read now asks for each once, where the HAR first has it.
+    let mut seen = std::collections::HashSet::new();
+    entries[start..].iter().map(|(m, p, _)| normalized_key(m, p)).filter(|k| seen.insert(k.clone())).collect()
 }
 
 fn keys(requests: &[Request]) -> Vec<String> {

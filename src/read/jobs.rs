@@ -1,0 +1,134 @@
+//! What a read will do: the selected streams, with their state, as jobs in
+//! the order the catalog gives them.
+//!
+//! Streams whose records come from the same response are one job: when
+//! both `tables` and `fields` are selected, `fields` is read from the
+//! `tables` elements of each metadata answer instead of requesting it
+//! again (see `Source::nested_in`). Their rows then come in alternating
+//! batches, each stream's in its own order.
+
+use super::state::{parse_state, stream_cursor, State};
+use crate::error::{Error, Result};
+use crate::questions;
+use crate::streams::{self, Missing, StreamDef};
+use crate::wit::{SelectedStream, SyncMode};
+use crate::LogLevel;
+use std::collections::{HashSet, VecDeque};
+
+/// One object stream to read, and where an incremental read starts.
+#[derive(Clone, Copy)]
+pub struct Selected {
+    pub def: &'static StreamDef,
+    /// Only rows whose cursor is after this (UTC µs).
+    pub since: Option<i64>,
+}
+
+/// A unit of reading.
+pub enum Job {
+    /// An object stream, and the streams nested in its elements (with
+    /// their path inside one element).
+    Objects { outer: Selected, nested: Vec<(Selected, &'static [&'static str])> },
+    /// A saved question's results (`question_<id>_<slug>`).
+    Question { stream: String, id: i64 },
+}
+
+/// The jobs of a selection: unknown streams and bad state are config
+/// errors here, before any request.
+pub fn plan_jobs(selection: &[SelectedStream], state: Option<&str>, log: fn(LogLevel, &str)) -> Result<VecDeque<Job>> {
+    let state = parse_state(state)?;
+    let mut jobs: VecDeque<Job> = VecDeque::new();
+    let mut seen = HashSet::new();
+    for s in selection {
+        if !seen.insert(s.name.as_str()) {
+            continue;
+        }
+        if let Some(id) = questions::stream_id(&s.name).filter(|_| streams::find(&s.name).is_none()) {
+            if s.sync_mode == SyncMode::Incremental {
+                log(LogLevel::Warn, &format!("stream `{}` has no cursor; reading it in full", s.name));
+            }
+            jobs.push_back(Job::Question { stream: s.name.clone(), id });
+            continue;
+        }
+        let selected = select(s, &state, log)?;
+        if !join_group(&mut jobs, selected) {
+            jobs.push_back(Job::Objects { outer: selected, nested: Vec::new() });
+        }
+    }
+    Ok(jobs)
+}
+
+fn select(s: &SelectedStream, state: &State, log: fn(LogLevel, &str)) -> Result<Selected> {
+    let def = streams::find(&s.name).ok_or_else(|| {
+        let known: Vec<&str> = streams::STREAMS.iter().map(|s| s.name).collect();
+        Error::config(format!("catalog: unknown stream `{}`; this connector has: {}", s.name, known.join(", ")))
+    })?;
+    let since = match (s.sync_mode, def.cursor) {
+        (SyncMode::Incremental, Some(cursor)) => stream_cursor(state, def.name, cursor)?,
+        (SyncMode::Incremental, None) => {
+            log(LogLevel::Warn, &format!("stream `{}` has no cursor; reading it in full", def.name));
+            None
+        }
+        (SyncMode::FullRefresh, _) => None,
+    };
+    Ok(Selected { def, since })
+}
+
+/// Adds `s` to a job whose responses hold its records too (or whose
+/// records its responses hold); false when there is none. Only streams
+/// without a fallback or skip rule share, so a missing endpoint means the
+/// same for every stream of a job.
+fn join_group(jobs: &mut VecDeque<Job>, s: Selected) -> bool {
+    if !matches!(s.def.missing, Missing::Fail) {
+        return false;
+    }
+    for job in jobs.iter_mut() {
+        let Job::Objects { outer, nested } = job else { continue };
+        if !matches!(outer.def.missing, Missing::Fail) {
+            continue;
+        }
+        if let Some(path) = s.def.source.nested_in(&outer.def.source) {
+            nested.push((s, path));
+            return true;
+        }
+        if nested.is_empty() {
+            if let Some(path) = outer.def.source.nested_in(&s.def.source) {
+                let inner = std::mem::replace(outer, s);
+                nested.push((inner, path));
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(name: &str) -> SelectedStream {
+        SelectedStream { name: name.into(), sync_mode: SyncMode::FullRefresh }
+    }
+
+    fn shape(jobs: &VecDeque<Job>) -> Vec<String> {
+        jobs.iter()
+            .map(|j| match j {
+                Job::Objects { outer, nested } => {
+                    let inner: Vec<String> = nested.iter().map(|(s, p)| format!("{}@{}", s.def.name, p.join("/"))).collect();
+                    format!("{}[{}]", outer.def.name, inner.join(","))
+                }
+                Job::Question { stream, .. } => stream.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tables_and_fields_are_one_job_whatever_their_order() {
+        let no_log = |_: LogLevel, _: &str| {};
+        let jobs = plan_jobs(&[sel("tables"), sel("cards"), sel("fields")], None, no_log).unwrap();
+        assert_eq!(shape(&jobs), ["tables[fields@fields]", "cards[]"]);
+        let jobs = plan_jobs(&[sel("fields"), sel("question_27_x"), sel("tables"), sel("fields")], None, no_log).unwrap();
+        assert_eq!(shape(&jobs), ["tables[fields@fields]", "question_27_x"]);
+        let jobs = plan_jobs(&[sel("fields")], None, no_log).unwrap();
+        assert_eq!(shape(&jobs), ["fields[]"]);
+    }
+}

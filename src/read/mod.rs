@@ -1,0 +1,187 @@
+//! The pull reader: turns the selected streams into batches, one `next`
+//! call at a time.
+//!
+//! The concerns, one module each:
+//! - [`jobs`]: the selection and state, as jobs (streams sharing a response
+//!   are one job);
+//! - [`plan`]: the requests of one stream (parents × variants × pages);
+//! - [`lists`]: parent ids and the configured questions, fetched once per
+//!   read and shared;
+//! - [`objects`]: one object stream's answers, read into rows;
+//! - [`question`]: a saved question's export, as a stream;
+//! - [`state`]: incremental state and the cursor rule;
+//! - [`batch`]: rows into bounded batches, the same for every kind of stream.
+//!
+//! Each call reads until a batch is full (by rows or by bytes) or a stream
+//! ends, so the host's memory and deadline bound every call. A stream's last
+//! batch carries its checkpoint.
+
+pub mod batch;
+pub mod jobs;
+pub mod lists;
+pub mod objects;
+pub mod plan;
+pub mod question;
+pub mod state;
+#[cfg(test)]
+mod tests;
+
+pub use batch::{Rows, Step, BATCH_BYTES, BATCH_ROWS};
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::http::Transport;
+use crate::questions;
+use crate::wit::{Batch, SelectedStream};
+use crate::LogLevel;
+use batch::Batcher;
+use jobs::Job;
+use objects::ObjectRows;
+use question::QuestionRows;
+use lists::SharedLists;
+use std::collections::VecDeque;
+
+/// What a source may use while it reads: the client, the shared lists of
+/// this read, and the log.
+pub struct Context<'a, T: Transport> {
+    pub client: &'a mut Client<T>,
+    pub lists: &'a mut SharedLists,
+    pub log: fn(LogLevel, &str),
+}
+
+pub struct Reader<T: Transport> {
+    client: Client<T>,
+    lists: SharedLists,
+    pending: VecDeque<Job>,
+    current: Option<Batcher<T>>,
+    /// A read without a catalog: the configured questions are read after the
+    /// object streams (listing them takes a request, so not in `open`).
+    all_questions: bool,
+    finished: bool,
+    /// Whether the server's version was asked for (once per read).
+    version_logged: bool,
+    log: fn(LogLevel, &str),
+}
+
+impl<T: Transport> Reader<T> {
+    /// Checks config, selection and state; makes no request.
+    pub fn open(
+        transport: T,
+        config: &str,
+        selection: &[SelectedStream],
+        state: Option<&str>,
+        log: fn(LogLevel, &str),
+    ) -> Result<Self> {
+        let config = Config::parse(config)?;
+        let pending = jobs::plan_jobs(selection, state, log)?;
+        Ok(Reader {
+            client: Client::new(transport, config, log),
+            lists: SharedLists::default(),
+            pending,
+            current: None,
+            all_questions: false,
+            finished: false,
+            version_logged: false,
+            log,
+        })
+    }
+
+    /// Also reads every question the config chooses, after the selected
+    /// streams (a read without a catalog).
+    pub fn read_configured_questions(&mut self) {
+        self.all_questions = questions::configured(self.client.config());
+    }
+
+    pub fn next(&mut self) -> Result<Option<Batch>> {
+        if !self.version_logged && !self.finished {
+            self.version_logged = true;
+            if let Err(e) = self.client.log_version() {
+                return Err(self.end_with(e));
+            }
+        }
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            if self.current.is_none() {
+                match self.next_job() {
+                    Ok(Some(job)) => self.current = Some(self.start(job)),
+                    Ok(None) => {
+                        self.close();
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(self.end_with(e)),
+                }
+            }
+            let batcher = self.current.as_mut().expect("a job is current");
+            let mut cx = Context { client: &mut self.client, lists: &mut self.lists, log: self.log };
+            match batcher.next(&mut cx) {
+                Some(Ok(batch)) => return Ok(Some(batch)),
+                Some(Err(e)) if e.fatal => return Err(self.end_with(e)),
+                Some(Err(e)) => return Err(e),
+                None => self.current = None,
+            }
+        }
+    }
+
+    /// The next job; after the selected ones, the configured questions of a
+    /// read without a catalog. Only an error that ends the read is returned.
+    fn next_job(&mut self) -> Result<Option<Job>> {
+        if self.pending.is_empty() && self.all_questions {
+            self.all_questions = false;
+            let listed = match self.lists.take_questions() {
+                Some(chosen) => Ok(chosen),
+                None => questions::list(&mut self.client),
+            };
+            match listed {
+                Ok(list) => self.pending.extend(list.into_iter().map(|q| Job::Question { stream: q.stream, id: q.id })),
+                Err(e) if e.fatal => return Err(e),
+                Err(e) => (self.log)(LogLevel::Error, &format!("listing the saved questions failed: {}", e.message)),
+            }
+        }
+        Ok(self.pending.pop_front())
+    }
+
+    fn start(&self, job: Job) -> Batcher<T> {
+        match job {
+            Job::Objects { outer, nested } => {
+                // A read that lists the questions after the object streams
+                // chooses them from the cards stream's own list.
+                let questions = (self.all_questions && outer.def.name == questions::select::CARDS_STREAM)
+                    .then(|| questions::select::Chooser::new(self.client.config()));
+                for s in std::iter::once(&outer).chain(nested.iter().map(|(s, _)| s)) {
+                    (self.log)(LogLevel::Info, &format!("reading stream `{}`", s.def.name));
+                }
+                let nested: Vec<_> = nested.iter().map(|(s, path)| (s.def, *path, s.since)).collect();
+                Batcher::new(Box::new(ObjectRows::new((outer.def, outer.since), &nested, questions)))
+            }
+            Job::Question { stream, id } => {
+                (self.log)(LogLevel::Info, &format!("reading stream `{stream}` (the results of question {id})"));
+                Batcher::new(Box::new(QuestionRows::new(stream, id)))
+            }
+        }
+    }
+
+    /// Ends the read because of `e`, which then names no stream.
+    fn end_with(&mut self, e: Error) -> Error {
+        self.close();
+        Error { stream: None, ..e }
+    }
+
+    /// Ends the read: drops any open response and ends our session.
+    pub fn close(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            self.current = None;
+            self.pending.clear();
+            self.client.logout();
+        }
+    }
+}
+
+impl<T: Transport> Drop for Reader<T> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

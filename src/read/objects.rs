@@ -1,0 +1,422 @@
+//! Object streams: the rows of Metabase's list and detail endpoints.
+//!
+//! [`ObjectRows`] sends the requests of a stream's [`Plan`] one after the
+//! other, reads each answer as it arrives (`json_stream`), maps its
+//! elements to rows (`mapping`) and applies the stream's cursor. Streams
+//! whose records live in the same response share it: `fields` are nested in
+//! the `tables` of `GET /api/database/:id/metadata`, so when both are read
+//! each metadata answer feeds both (the nested rows of an element follow
+//! that element's row; see [`super::jobs`]).
+//!
+//! A body that breaks mid-way is requested again, and rows already read
+//! from that page are recognised by their primary key (`seen`), so nothing
+//! is lost and nothing is repeated.
+
+use super::batch::{Rows, Step};
+use super::lists::{Capture, IdCapture, SharedLists};
+use super::plan::{unquote, PageRead, Plan, PlannedRequest};
+use super::state::Cursor;
+use super::Context;
+use crate::error::{Error, Result};
+use crate::http::Transport;
+use crate::json_stream::{ElementStream, JsonError};
+use crate::mapping::RowMapper;
+use crate::scan::Member;
+use crate::seen::SeenKeys;
+use crate::streams::{Envelope, Missing, Paging, Source, StreamDef};
+use crate::wit::{FieldType, Value};
+use crate::LogLevel;
+use std::io::{Cursor as Bytes, Read};
+use std::rc::Rc;
+
+/// How often a page whose body broke mid-way is requested again.
+const MAX_BODY_RETRIES: u32 = 2;
+
+/// One stream fed by an [`ObjectRows`]: its mapping and its cursor.
+struct Output {
+    def: &'static StreamDef,
+    mapper: RowMapper,
+    cursor: Cursor,
+    /// Columns of the primary key, to recognise rows already read.
+    pk_cols: Vec<usize>,
+    /// The declared column that receives the parent's id.
+    parent_col: Option<usize>,
+}
+
+impl Output {
+    fn new(def: &'static StreamDef, since: Option<i64>) -> Self {
+        let mapper = RowMapper::with_options(&def.declared(), def.aliases, def.drop);
+        let cursor = Cursor::new(def.cursor, def.cursor.and_then(|c| mapper.column_index(c)), since);
+        let mut pk_cols: Vec<usize> = def.primary_key.iter().filter_map(|k| mapper.column_index(k)).collect();
+        if pk_cols.len() != def.primary_key.len() {
+            pk_cols.clear();
+        }
+        let parent_col = def.source.parent.and_then(|p| p.column).and_then(|c| mapper.column_index(c));
+        Output { def, mapper, cursor, pk_cols, parent_col }
+    }
+
+    /// Maps one element; fills the parent's id into its column when the
+    /// element does not carry it.
+    fn map(&mut self, element: &[u8], members: &[Member], request: &PlannedRequest) -> Result<Vec<Value>> {
+        let mut row = self.mapper.map_split(element, members).map_err(|why| Error::system(format!("{}: {why}", request.describe())))?;
+        if let (Some(col), Some(id)) = (self.parent_col, &request.parent) {
+            if row.len() <= col {
+                row.resize(col + 1, Value::Null);
+            }
+            if row[col] == Value::Null {
+                row[col] = parent_value(id, self.mapper.column_type(col));
+            }
+        }
+        Ok(row)
+    }
+}
+
+/// A stream nested in the elements of another (`fields` in `tables`).
+struct Nested {
+    slot: usize,
+    /// Where its records are inside one element of the outer stream.
+    path: &'static [&'static str],
+}
+
+/// The response being read, and what is known of its page.
+struct Page {
+    request: PlannedRequest,
+    body: Option<ElementStream<Box<dyn Read>>>,
+    /// Rows read from this page (since its last request, after a break).
+    rows: u64,
+    /// Primary keys read from this page, kept across its re-requests.
+    seen: SeenKeys,
+    retries: u32,
+}
+
+/// The nested records of the element just read, walked after its row.
+struct Inner {
+    element: Rc<[u8]>,
+    /// Nested streams still to walk for this element.
+    todo: Vec<usize>,
+    walk: Option<(usize, ElementStream<Bytes<Rc<[u8]>>>)>,
+    request: PlannedRequest,
+}
+
+/// One object stream, or several that share each response (the first is
+/// the outer one, whose elements hold the others' records).
+pub struct ObjectRows {
+    names: Vec<String>,
+    outputs: Vec<Output>,
+    nested: Vec<Nested>,
+    /// The source being read: the outer stream's, or its fallback.
+    source: Source,
+    /// `None` until the parents are listed (a stream error then belongs to this stream).
+    plan: Option<Plan>,
+    page: Option<Page>,
+    inner: Option<Inner>,
+    /// What the outer stream's first request is watched for (its ids, for
+    /// the streams that are its children; the configured questions).
+    capture: Option<Capture>,
+}
+
+impl ObjectRows {
+    /// `streams`: the outer stream first, then the streams nested in its
+    /// elements with their path inside one element; each with its `since`.
+    /// `questions`: choose the configured questions from this list too.
+    pub fn new(
+        outer: (&'static StreamDef, Option<i64>),
+        nested: &[(&'static StreamDef, &'static [&'static str], Option<i64>)],
+        questions: Option<crate::questions::select::Chooser>,
+    ) -> Self {
+        let capture = match questions {
+            Some(chooser) => Some(Capture::Questions(chooser)),
+            None => super::lists::is_parent(outer.0).then(|| Capture::Ids(outer.0.name, IdCapture::default())),
+        };
+        let mut outputs = vec![Output::new(outer.0, outer.1)];
+        let mut nest = Vec::new();
+        for (i, (def, path, since)) in nested.iter().enumerate() {
+            outputs.push(Output::new(def, *since));
+            nest.push(Nested { slot: i + 1, path });
+        }
+        ObjectRows {
+            names: outputs.iter().map(|o| o.def.name.to_string()).collect(),
+            source: outer.0.source,
+            capture,
+            outputs,
+            nested: nest,
+            plan: None,
+            page: None,
+            inner: None,
+        }
+    }
+
+    fn outer(&self) -> &'static StreamDef {
+        self.outputs[0].def
+    }
+
+    /// The plan, made on first use (listing the parents if needed).
+    fn plan<T: Transport>(&mut self, cx: &mut Context<T>) -> Result<&mut Plan> {
+        if self.plan.is_none() {
+            let ids = match self.source.parent {
+                Some(p) => Some(cx.lists.parent_ids(cx.client, p.stream)?),
+                None => None,
+            };
+            self.plan = Some(Plan::new(self.source, cx.client.config(), ids));
+        }
+        Ok(self.plan.as_mut().expect("made above"))
+    }
+
+    /// Opens the next response to read; `false` when the plan is done.
+    fn open_page<T: Transport>(&mut self, cx: &mut Context<T>) -> Result<bool> {
+        let request = match &self.page {
+            Some(page) => page.request.clone(),
+            None => match self.plan(cx)?.next_request() {
+                Some(r) => r,
+                None => return Ok(false),
+            },
+        };
+        match cx.client.get(&request.endpoint, &request.query) {
+            Ok(response) => {
+                let body = ElementStream::with_path(response.body, self.source.path);
+                match &mut self.page {
+                    Some(page) => {
+                        page.body = Some(body);
+                        page.rows = 0;
+                    }
+                    None => {
+                        self.page = Some(Page { request, body: Some(body), rows: 0, seen: SeenKeys::default(), retries: 0 })
+                    }
+                }
+            }
+            Err(e) => {
+                self.page = None;
+                self.on_request_error(e, &request)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// What an error answer means for the stream: a missing endpoint skips
+    /// it or switches to its fallback, a parent deleted meanwhile is
+    /// skipped; anything else fails it.
+    fn on_request_error(&mut self, e: Error, request: &PlannedRequest) -> Result<()> {
+        let def = self.outer();
+        let what = request.describe();
+        if e.is_missing_endpoint() {
+            match def.missing {
+                Missing::Fallback(source) if self.source.endpoint != source.endpoint => {
+                    crate::log(
+                        LogLevel::Info,
+                        &format!("stream `{}`: {what} does not exist on this Metabase; reading /api/{} instead", def.name, source.endpoint),
+                    );
+                    self.source = source;
+                    self.plan = None;
+                    return Ok(());
+                }
+                Missing::Skip => {
+                    crate::log(LogLevel::Info, &format!("stream `{}` skipped: {what} does not exist on this Metabase version", def.name));
+                    self.plan.as_mut().expect("a request was planned").finish();
+                    return Ok(());
+                }
+                _ => {}
+            }
+        } else if e.status == Some(404) {
+            if let Some(parent) = &request.parent {
+                // The object was deleted between listing it and reading it.
+                crate::log(LogLevel::Warn, &format!("stream `{}`: {what} answered 404 (the object was deleted meanwhile?); skipped", def.name));
+                self.plan.as_mut().expect("a request was planned").skip_parent(parent);
+                return Ok(());
+            }
+        }
+        Err(e)
+    }
+
+    /// The next element of the open page, as a step.
+    fn read_element(&mut self, lists: &mut SharedLists) -> Result<Option<Step>> {
+        let page = self.page.as_mut().expect("a page is open");
+        let body = page.body.as_mut().expect("its body is open");
+        match body.next_split() {
+            Ok(Some((element, members))) => {
+                let bytes = element.len();
+                let out = &mut self.outputs[0];
+                let row = out.map(element, members, &page.request)?;
+                page.rows += 1;
+                if !out.pk_cols.is_empty() && !page.seen.insert(&row, &out.pk_cols) && page.retries > 0 {
+                    // Already read before this page's body broke.
+                    return Ok(Some(Step::Read { slot: 0, row: None, bytes }));
+                }
+                if let Some(capture) = self.capture.as_mut().filter(|_| page.request.variant == 0) {
+                    capture.element(element, members);
+                }
+                if !self.nested.is_empty() {
+                    self.inner = Some(Inner {
+                        element: Rc::from(element),
+                        todo: (0..self.nested.len()).rev().collect(),
+                        walk: None,
+                        request: page.request.clone(),
+                    });
+                }
+                let kept = out.cursor.keep(&row);
+                Ok(Some(Step::Read { slot: 0, row: kept.then_some(row), bytes }))
+            }
+            Ok(None) => {
+                self.end_page(lists);
+                Ok(None)
+            }
+            Err(e) => self.body_broke(e).map(|()| None),
+        }
+    }
+
+    /// The page is read: tells the plan what it said about the next page.
+    fn end_page(&mut self, lists: &mut SharedLists) {
+        let page = self.page.take().expect("a page is open");
+        let body = page.body.as_ref().expect("its body is open");
+        let documented = self.source.envelope == Envelope::Data;
+        if self.source.envelope != Envelope::Object && body.enveloped() != documented {
+            crate::log(LogLevel::Debug, &format!("{}: the response shape differs from the documented one", page.request.describe()));
+        }
+        let read = PageRead {
+            rows: page.rows,
+            total: body.member("total").and_then(|t| t.parse::<u64>().ok()),
+            unpaged: body.member("limit") == Some("null"),
+        };
+        if let Some(plan) = self.plan.as_mut() {
+            plan.page_read(&page.request, read);
+        }
+        if page.request.variant == 0 && self.source.paging == Paging::None {
+            self.keep_capture(lists);
+        }
+    }
+
+    /// The outer stream's own first list was read whole: what was watched
+    /// for in it is kept for the rest of the read (even if a later request
+    /// of the stream fails).
+    fn keep_capture(&mut self, lists: &mut SharedLists) {
+        if let Some(capture) = self.capture.take().filter(|_| self.source == self.outer().source) {
+            capture.keep(lists);
+        }
+    }
+
+    /// A body that broke mid-way (reset, cut short) is asked for again;
+    /// rows already read are recognised by their primary key. Without a
+    /// key, only a page nothing was read from is retried.
+    fn body_broke(&mut self, e: JsonError) -> Result<()> {
+        let page = self.page.as_mut().expect("a page is open");
+        page.body = None;
+        let broken = matches!(e, JsonError::Io(_) | JsonError::Truncated { .. });
+        let resumable = !self.outputs[0].pk_cols.is_empty() || page.rows == 0;
+        if broken && resumable && page.retries < MAX_BODY_RETRIES {
+            page.retries += 1;
+            crate::log(
+                LogLevel::Warn,
+                &format!(
+                    "stream `{}`: {} broke after {} rows ({e}); requesting it again, skipping rows already read (retry {} of {MAX_BODY_RETRIES})",
+                    self.outputs[0].def.name,
+                    page.request.describe(),
+                    page.rows,
+                    page.retries
+                ),
+            );
+            return Ok(());
+        }
+        let request = page.request.describe();
+        self.page = None;
+        Err(json_error(&request, e))
+    }
+
+    /// The next nested row of the element just read, if any.
+    fn read_nested(&mut self) -> Result<Option<Step>> {
+        let Some(inner) = self.inner.as_mut() else { return Ok(None) };
+        loop {
+            if inner.walk.is_none() {
+                let Some(n) = inner.todo.pop() else {
+                    self.inner = None;
+                    return Ok(None);
+                };
+                let body = ElementStream::with_path(Bytes::new(inner.element.clone()), self.nested[n].path);
+                inner.walk = Some((self.nested[n].slot, body));
+            }
+            let (slot, body) = inner.walk.as_mut().expect("set above");
+            match body.next_split() {
+                Ok(Some((element, members))) => {
+                    let bytes = element.len();
+                    let out = &mut self.outputs[*slot];
+                    let row = out.map(element, members, &inner.request)?;
+                    let kept = out.cursor.keep(&row);
+                    return Ok(Some(Step::Read { slot: *slot, row: kept.then_some(row), bytes }));
+                }
+                // An element without the nested list has no nested records.
+                Ok(None) | Err(JsonError::NoArray { .. }) => inner.walk = None,
+                Err(e) => return Err(json_error(&inner.request.describe(), e)),
+            }
+        }
+    }
+}
+
+impl<T: Transport> Rows<T> for ObjectRows {
+    fn streams(&self) -> &[String] {
+        &self.names
+    }
+
+    fn next(&mut self, cx: &mut Context<T>) -> Result<Step> {
+        loop {
+            if let Some(step) = self.read_nested()? {
+                return Ok(step);
+            }
+            if self.page.as_ref().is_none_or(|p| p.body.is_none()) && !self.open_page(cx)? {
+                self.keep_capture(cx.lists);
+                return Ok(Step::End);
+            }
+            if self.page.as_ref().is_some_and(|p| p.body.is_some()) {
+                if let Some(step) = self.read_element(cx.lists)? {
+                    return Ok(step);
+                }
+            }
+        }
+    }
+
+    fn columns(&self, slot: usize) -> Vec<String> {
+        self.outputs[slot].mapper.columns().to_vec()
+    }
+
+    fn checkpoint(&self, slot: usize) -> String {
+        self.outputs[slot].cursor.checkpoint()
+    }
+
+    /// A 403 means these credentials may not read the stream: it is
+    /// reported as unavailable (a warning naming the permission), not as a
+    /// failed run.
+    fn explain(&self, slot: usize, e: Error) -> Error {
+        let def = self.outputs[slot].def;
+        e.unavailable_if_forbidden(&format!("Reading `{}` needs {}.", def.name, def.permission))
+    }
+}
+
+/// A parent's id as the value of its declared column.
+fn parent_value(raw: &str, ty: Option<FieldType>) -> Value {
+    match serde_json::value::RawValue::from_string(raw.to_string()) {
+        Ok(raw) => crate::mapping::map_value(&raw, ty),
+        Err(_) => Value::String(unquote(raw).to_string()),
+    }
+}
+
+/// A body that broke or is not the JSON list we expected.
+pub fn json_error(request: &str, e: JsonError) -> Error {
+    let message = format!("{request}: {e}");
+    match e {
+        // A retry of the whole stream may well work.
+        JsonError::Io(_) | JsonError::Truncated { .. } => Error::transient(message),
+        JsonError::NoArray { ref members } => {
+            // A query-style failure (`{"status":"failed","error":…}`) or an
+            // error object: show Metabase's own words.
+            let said = ["error", "message"]
+                .iter()
+                .find_map(|k| members.iter().find(|(mk, _)| mk == k))
+                .map(|(_, v)| crate::client::message_from_body(v));
+            match said {
+                Some(said) => Error::system(format!("{request}: Metabase answered an error object: {said}")),
+                None => Error::system(message),
+            }
+        }
+        JsonError::Html => Error::config(format!(
+            "{message} Check that `instance_api_url` points at Metabase's API (for example https://metabase.example.com/api)."
+        )),
+        JsonError::Invalid { .. } | JsonError::TooLarge | JsonError::NotAList => Error::system(message),
+    }
+}

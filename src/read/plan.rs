@@ -1,0 +1,268 @@
+//! The request plan of one stream: every request its rows come from, as
+//! data, separate from reading the answers.
+//!
+//! A stream's source is a product: each parent id (or the one list) times
+//! each request variant whose gate the config opens, times the pages of that
+//! request. [`Plan`] hands those requests out in order with
+//! [`Plan::next_request`]; what an answer said about paging comes back
+//! through [`Plan::page_read`], which queues the next page of the same
+//! request ahead of everything else. A parent deleted meanwhile is dropped
+//! with [`Plan::skip_parent`], a stream whose endpoint is missing is ended
+//! with [`Plan::finish`].
+//!
+//! Every request carries all it needs to be sent and its answer to be read
+//! (endpoint, query, parent id, page), so several could be in flight at once:
+//! the first pages of all (parent, variant) pairs are independent, and a
+//! next page depends only on the page before it.
+
+use crate::config::Config;
+use crate::streams::{Gate, Paging, Source};
+use std::collections::VecDeque;
+
+/// A query parameter list of the stream table.
+pub type Query = &'static [(&'static str, &'static str)];
+
+/// One request of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRequest {
+    /// The endpoint with the parent's id filled in, relative to `/api`.
+    pub endpoint: String,
+    /// The variant's parameters, then `limit` and `offset` when paged.
+    pub query: Vec<(&'static str, String)>,
+    /// The parent whose id is in the endpoint (raw JSON: `2`, `"root"`).
+    pub parent: Option<String>,
+    /// Which of the source's variants this is (index into its list).
+    pub variant: usize,
+    /// The first row of this page (0 for unpaged requests).
+    pub offset: u64,
+}
+
+impl PlannedRequest {
+    /// `GET /api/<endpoint>?<query>`, for messages and logs.
+    pub fn describe(&self) -> String {
+        describe_get(&self.endpoint, &self.query)
+    }
+}
+
+/// `GET /api/<endpoint>?k=v&…` as the logs and error messages name it.
+pub fn describe_get(endpoint: &str, query: &[(&str, String)]) -> String {
+    let mut s = format!("GET /api/{endpoint}");
+    if !query.is_empty() {
+        let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        s.push('?');
+        s.push_str(&q.join("&"));
+    }
+    s
+}
+
+/// What one page's answer said about the pages after it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageRead {
+    /// Rows the page held.
+    pub rows: u64,
+    /// The envelope's `total`, when it sent one.
+    pub total: Option<u64>,
+    /// The envelope said `"limit": null`: the server ignored paging.
+    pub unpaged: bool,
+}
+
+/// The requests of one stream's source, in order.
+#[derive(Debug)]
+pub struct Plan {
+    source: Source,
+    page_size: u32,
+    /// The variants whose gate is open, by index into `source.variants`.
+    variants: Vec<usize>,
+    /// Parents not started yet (`None` for a list: one pass).
+    parents: Option<VecDeque<String>>,
+    /// Requests ready to be sent before any new (parent, variant): the
+    /// variants of the current parent, and follow-up pages.
+    ready: VecDeque<PlannedRequest>,
+    /// A list source whose requests were queued already.
+    list_queued: bool,
+}
+
+impl Plan {
+    /// The plan of `source`; `parent_ids` are its parents' ids (raw JSON),
+    /// already listed, when it has a parent.
+    pub fn new(source: Source, config: &Config, parent_ids: Option<Vec<String>>) -> Self {
+        let variants = source
+            .variants
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| gate_open(v.gate, config))
+            .map(|(i, _)| i)
+            .collect();
+        let parents = parent_ids.map(|ids| {
+            let skip = source.parent.map(|p| p.skip_ids).unwrap_or(&[]);
+            ids.into_iter().filter(|id| !skip.contains(&unquote(id))).collect()
+        });
+        Plan { source, page_size: config.page_size, variants, parents, ready: VecDeque::new(), list_queued: false }
+    }
+
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The next request to send, or `None` when the stream is done.
+    pub fn next_request(&mut self) -> Option<PlannedRequest> {
+        loop {
+            if let Some(r) = self.ready.pop_front() {
+                return Some(r);
+            }
+            let parent = match &mut self.parents {
+                None if self.list_queued => return None,
+                None => {
+                    self.list_queued = true;
+                    None
+                }
+                Some(parents) => Some(parents.pop_front()?),
+            };
+            // A parent with no open variant asks nothing: go on to the next.
+            for &variant in &self.variants {
+                self.ready.push_back(self.first_page(parent.clone(), variant));
+            }
+        }
+    }
+
+    /// Records what a page said; queues the next page of the same request
+    /// when there is one.
+    pub fn page_read(&mut self, request: &PlannedRequest, read: PageRead) {
+        if self.has_next_page(request, read) {
+            let mut next = request.clone();
+            next.offset += read.rows;
+            next.query = self.query(next.variant, next.offset);
+            self.ready.push_front(next);
+        }
+    }
+
+    /// Drops what is left of this parent's requests (it was deleted meanwhile).
+    pub fn skip_parent(&mut self, parent: &str) {
+        self.ready.retain(|r| r.parent.as_deref() != Some(parent));
+    }
+
+    /// Ends the plan: nothing more is requested.
+    pub fn finish(&mut self) {
+        self.ready.clear();
+        self.parents = Some(VecDeque::new());
+        self.list_queued = true;
+    }
+
+    fn first_page(&self, parent: Option<String>, variant: usize) -> PlannedRequest {
+        let endpoint = match &parent {
+            Some(id) => self.source.endpoint.replace("{id}", unquote(id)),
+            None => self.source.endpoint.to_string(),
+        };
+        PlannedRequest { endpoint, query: self.query(variant, 0), parent, variant, offset: 0 }
+    }
+
+    fn query(&self, variant: usize, offset: u64) -> Vec<(&'static str, String)> {
+        let params: Query = self.source.variants[variant].query;
+        let mut q: Vec<(&'static str, String)> = params.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        if self.source.paging == Paging::LimitOffset {
+            q.push(("limit", self.page_size.to_string()));
+            q.push(("offset", offset.to_string()));
+        }
+        q
+    }
+
+    /// Whether another page follows: the page was full and the server's
+    /// `total` (when it sends one) says there is more. A server that
+    /// ignores paging (`limit: null`, or more rows than asked for) gave
+    /// everything at once.
+    fn has_next_page(&self, request: &PlannedRequest, read: PageRead) -> bool {
+        if self.source.paging != Paging::LimitOffset || read.unpaged {
+            return false;
+        }
+        if read.rows == 0 || read.rows != u64::from(self.page_size) {
+            return false;
+        }
+        read.total.is_none_or(|total| request.offset + read.rows < total)
+    }
+}
+
+/// Whether a variant's gate is open under this config.
+pub fn gate_open(gate: Gate, config: &Config) -> bool {
+    match gate {
+        Gate::Always => true,
+        Gate::Archived => config.include_archived,
+        Gate::NotArchived => !config.include_archived,
+        Gate::Deactivated => config.include_deactivated_users,
+        Gate::NotDeactivated => !config.include_deactivated_users,
+    }
+}
+
+/// A raw JSON id without its quotes (`"root"` → `root`, `2` → `2`).
+pub fn unquote(id: &str) -> &str {
+    id.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::streams;
+
+    fn config(extra: &str) -> Config {
+        Config::parse(&format!(r#"{{"instance_api_url":"https://mb.example.com","api_key":"k","page_size":2{extra}}}"#)).unwrap()
+    }
+
+    fn drain(plan: &mut Plan, read: impl Fn(&PlannedRequest) -> PageRead) -> Vec<String> {
+        let mut out = vec![];
+        while let Some(r) = plan.next_request() {
+            out.push(r.describe());
+            let page = read(&r);
+            plan.page_read(&r, page);
+        }
+        out
+    }
+
+    #[test]
+    fn parents_times_open_variants_in_order() {
+        let cards = streams::find("cards").unwrap().source;
+        let mut plan = Plan::new(cards, &config(""), None);
+        assert_eq!(drain(&mut plan, |_| PageRead::default()), ["GET /api/card", "GET /api/card?f=archived"]);
+        let mut plan = Plan::new(cards, &config(r#","include_archived":false"#), None);
+        assert_eq!(drain(&mut plan, |_| PageRead::default()), ["GET /api/card"]);
+
+        let items = streams::find("collection_items").unwrap().source;
+        let mut plan = Plan::new(items, &config(""), Some(vec![r#""root""#.into(), "7".into()]));
+        // root has 3 items (pages of 2), collection 7 has 1.
+        let pages = drain(&mut plan, |r| match (r.parent.as_deref(), r.offset) {
+            (Some(r#""root""#), 0) => PageRead { rows: 2, total: Some(3), unpaged: false },
+            (Some(r#""root""#), _) => PageRead { rows: 1, total: Some(3), unpaged: false },
+            _ => PageRead { rows: 1, total: Some(1), unpaged: false },
+        });
+        assert_eq!(
+            pages,
+            [
+                "GET /api/collection/root/items?show_dashboard_questions=true&limit=2&offset=0",
+                "GET /api/collection/root/items?show_dashboard_questions=true&limit=2&offset=2",
+                "GET /api/collection/7/items?show_dashboard_questions=true&limit=2&offset=0",
+            ]
+        );
+    }
+
+    #[test]
+    fn paging_stops_at_the_total_a_short_page_or_an_unpaged_answer() {
+        let users = streams::find("users").unwrap().source;
+        let full = |total| PageRead { rows: 2, total, unpaged: false };
+        let mut plan = Plan::new(users, &config(""), None);
+        assert_eq!(drain(&mut plan, |r| if r.offset < 4 { full(Some(6)) } else { full(Some(6)) }).len(), 3);
+        let mut plan = Plan::new(users, &config(""), None);
+        assert_eq!(drain(&mut plan, |_| PageRead { rows: 2, total: None, unpaged: true }).len(), 1);
+        let mut plan = Plan::new(users, &config(""), None);
+        assert_eq!(drain(&mut plan, |r| if r.offset == 0 { full(None) } else { PageRead { rows: 1, ..full(None) } }).len(), 2);
+    }
+
+    #[test]
+    fn skipped_parents_and_skip_ids_ask_nothing_more() {
+        let tables = streams::find("tables").unwrap().source;
+        let mut plan = Plan::new(tables, &config(""), Some(vec!["-1337".into(), "2".into(), "3".into()]));
+        let first = plan.next_request().unwrap();
+        assert_eq!(first.describe(), "GET /api/database/2/metadata");
+        plan.skip_parent("2");
+        assert_eq!(plan.next_request().unwrap().endpoint, "database/3/metadata");
+        plan.finish();
+        assert_eq!(plan.next_request(), None);
+    }
+}

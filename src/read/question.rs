@@ -1,0 +1,45 @@
+//! A saved question's results as a stream: its export's rows, one slot.
+
+use super::batch::{Rows, Step};
+use super::Context;
+use crate::error::{Error, Result};
+use crate::http::Transport;
+use crate::questions::QuestionExport;
+
+pub struct QuestionRows {
+    /// The stream's name (`question_<id>_<slug>`).
+    stream: [String; 1],
+    export: QuestionExport,
+}
+
+impl QuestionRows {
+    pub fn new(stream: String, id: i64) -> Self {
+        QuestionRows { stream: [stream], export: QuestionExport::new(id) }
+    }
+}
+
+impl<T: Transport> Rows<T> for QuestionRows {
+    fn streams(&self) -> &[String] {
+        &self.stream
+    }
+
+    fn next(&mut self, cx: &mut Context<T>) -> Result<Step> {
+        Ok(match self.export.next_row(cx.client)? {
+            Some((row, bytes)) => Step::Read { slot: 0, row: Some(row), bytes },
+            None => Step::End,
+        })
+    }
+
+    fn columns(&self, _slot: usize) -> Vec<String> {
+        self.export.columns()
+    }
+
+    /// Query results have no cursor.
+    fn checkpoint(&self, _slot: usize) -> String {
+        "{}".to_string()
+    }
+
+    fn explain(&self, _slot: usize, e: Error) -> Error {
+        e.unavailable_if_forbidden(&format!("Reading `{}` needs permission to run that question.", self.stream[0]))
+    }
+}

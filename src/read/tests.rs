@@ -1,0 +1,346 @@
+//! The reader end to end, over a scripted transport.
+
+use super::*;
+use crate::wit::{SyncMode, Value};
+use crate::client::tests::Scripted;
+use crate::http::TransportError;
+
+fn no_log(_: LogLevel, _: &str) {}
+
+const CFG: &str = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","page_size":2,"include_archived":false,"include_deactivated_users":false}"#;
+/// `GET /api/session/properties`, the first request of every read (the fixture server's shape).
+const PROPS: &str = r#"{"version":{"date":"2024-06-18","tag":"v0.50.5","hash":"48f6978","branch":"release-x.50.x"},"site-name":"Fixture Metabase"}"#;
+
+/// A transport answering the version probe, then `answers`.
+fn scripted(mut answers: Vec<std::result::Result<(u16, &str), TransportError>>) -> Scripted {
+    answers.insert(0, Ok((200, PROPS)));
+    Scripted::new(answers)
+}
+
+fn sel(name: &str, incremental: bool) -> SelectedStream {
+    SelectedStream {
+        name: name.into(),
+        sync_mode: if incremental { SyncMode::Incremental } else { SyncMode::FullRefresh },
+    }
+}
+
+fn drain(r: &mut Reader<Scripted>) -> Vec<std::result::Result<Batch, Error>> {
+    let mut out = vec![];
+    loop {
+        match r.next() {
+            Ok(Some(b)) => out.push(Ok(b)),
+            Ok(None) => return out,
+            Err(e) => out.push(Err(e)),
+        }
+    }
+}
+
+fn ids(batches: &[std::result::Result<Batch, Error>]) -> Vec<i64> {
+    batches
+        .iter()
+        .flat_map(|b| b.as_ref().ok())
+        .flat_map(|b| b.rows.iter().map(|r| match r[0] { Value::Integer(i) => i, _ => -1 }))
+        .collect()
+}
+
+#[test]
+fn users_are_paged_until_the_total() {
+    let answers = vec![
+        Ok((200, r#"{"data":[{"id":1},{"id":2}],"total":5,"limit":2,"offset":0}"#)),
+        Ok((200, r#"{"data":[{"id":3},{"id":4}],"total":5,"limit":2,"offset":2}"#)),
+        Ok((200, r#"{"data":[{"id":5}],"total":5,"limit":2,"offset":4}"#)),
+    ];
+    let mut r = Reader::open(scripted(answers), CFG, &[sel("users", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert_eq!(ids(&out), vec![1, 2, 3, 4, 5]);
+    let last = out.last().unwrap().as_ref().unwrap();
+    assert_eq!(last.checkpoint.as_deref(), Some("{}"));
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/api/session/properties", "/api/user?limit=2&offset=0", "/api/user?limit=2&offset=2", "/api/user?limit=2&offset=4"]
+    );
+}
+
+#[test]
+fn a_server_ignoring_paging_is_read_once() {
+    let answers = vec![Ok((200, r#"{"data":[{"id":1},{"id":2}],"total":2,"limit":null,"offset":null}"#))];
+    let mut r = Reader::open(scripted(answers), CFG, &[sel("users", false)], None, no_log).unwrap();
+    assert_eq!(ids(&drain(&mut r)), vec![1, 2]);
+}
+
+#[test]
+fn incremental_filters_and_checkpoints_the_newest_cursor() {
+    let body = r#"[{"id":1,"updated_at":"2024-01-01T00:00:00Z"},{"id":2,"updated_at":"2024-03-01T00:00:00Z"},{"id":3,"updated_at":"2024-02-01T00:00:00+01:00"}]"#;
+    let state = r#"{"cards":{"updated_at":"2024-01-15T00:00:00.000000Z"}}"#;
+    let mut r = Reader::open(scripted(vec![Ok((200, body))]), CFG, &[sel("cards", true)], Some(state), no_log).unwrap();
+    let out = drain(&mut r);
+    assert_eq!(ids(&out), vec![2, 3]);
+    assert_eq!(
+        out.last().unwrap().as_ref().unwrap().checkpoint.as_deref(),
+        Some(r#"{"updated_at":"2024-03-01T00:00:00.000000Z"}"#)
+    );
+}
+
+#[test]
+fn a_broken_stream_fails_alone_and_keeps_its_cursor() {
+    // The cards body breaks on the first try and on both retries.
+    let broken = r#"[{"id":1,"updated_at":"2024-01-01T00:00:00Z"},{"id":2,"#;
+    let answers = vec![
+        Ok((200, broken)),
+        Ok((200, broken)),
+        Ok((200, broken)),
+        Ok((403, "You don't have permissions to do that.")),
+        Ok((200, r#"[{"id":"root"},{"id":7}]"#)),
+    ];
+    let selection = [sel("cards", true), sel("users", false), sel("collections", false)];
+    let mut r = Reader::open(scripted(answers), CFG, &selection, None, no_log).unwrap();
+    let mut out = drain(&mut r);
+    // The row read before the break is handed over (once, no checkpoint), then the error.
+    let first = out.remove(0).unwrap();
+    assert_eq!((first.rows.len(), first.checkpoint.is_none()), (1, true));
+    let cards = out[0].as_ref().unwrap_err();
+    assert_eq!((cards.kind, cards.stream.as_deref()), (crate::error::Kind::Transient, Some("cards")));
+    assert!(cards.message.contains("ended in the middle"), "{}", cards.message);
+    let users = out[1].as_ref().unwrap_err();
+    assert_eq!((users.kind, users.stream.as_deref()), (crate::error::Kind::Unavailable, Some("users")));
+    assert_eq!(
+        users.message,
+        "Permission denied: GET /api/user?limit=2&offset=0 answered 403 (You don't have permissions to do that.). Reading `users` needs an admin or group-manager account."
+    );
+    let collections = out[2].as_ref().unwrap();
+    assert_eq!(collections.rows[0][0], Value::String("root".into()));
+    assert_eq!(collections.rows[1][0], Value::String("7".into()));
+}
+
+#[test]
+fn a_body_that_breaks_is_read_again_without_duplicates() {
+    // The first answer is cut after two rows; the second is whole, in
+    // another order, with one row added meanwhile.
+    let answers = vec![
+        Ok((200, r#"[{"id":1},{"id":2},{"id":"#)),
+        Ok((200, r#"[{"id":2},{"id":4},{"id":1},{"id":3}]"#)),
+    ];
+    let mut r = Reader::open(scripted(answers), CFG, &[sel("dashboards", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert!(out.iter().all(|b| b.is_ok()), "{:?}", out.iter().filter_map(|b| b.as_ref().err()).collect::<Vec<_>>());
+    assert_eq!(ids(&out), vec![1, 2, 4, 3]);
+    assert!(out.last().unwrap().as_ref().unwrap().checkpoint.is_some());
+
+    // A body that keeps breaking fails the stream after the retries.
+    let broken = r#"[{"id":1},{"id":"#;
+    let answers = vec![Ok((200, broken)), Ok((200, broken)), Ok((200, broken))];
+    let mut r = Reader::open(scripted(answers), CFG, &[sel("dashboards", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    let e = out.iter().find_map(|b| b.as_ref().err()).expect("the stream fails");
+    assert_eq!((e.kind, e.stream.as_deref()), (crate::error::Kind::Transient, Some("dashboards")));
+    assert_eq!(ids(&out), vec![1], "the row read before the first break is emitted once");
+}
+
+#[test]
+fn bad_credentials_end_the_whole_read() {
+    let answers = vec![Ok((401, "Unauthenticated"))];
+    let mut r = Reader::open(scripted(answers), CFG, &[sel("cards", false), sel("users", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert_eq!(out.len(), 1);
+    let e = out[0].as_ref().unwrap_err();
+    assert_eq!(e.stream, None);
+    assert_eq!(
+        e.message,
+        "Metabase did not accept the credentials: GET /api/card answered 401 (Unauthenticated). Check `api_key`."
+    );
+}
+
+#[test]
+fn big_lists_come_in_bounded_batches() {
+    let body = format!("[{}]", (0..2500).map(|i| format!(r#"{{"id":{i}}}"#)).collect::<Vec<_>>().join(","));
+    let mut r = Reader::open(scripted(vec![Ok((200, &body))]), CFG, &[sel("dashboards", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    let sizes: Vec<_> = out.iter().map(|b| b.as_ref().unwrap().rows.len()).collect();
+    let mut want = vec![BATCH_ROWS; 2500 / BATCH_ROWS];
+    want.push(2500 % BATCH_ROWS);
+    assert_eq!(sizes, want);
+    assert!(out[..out.len() - 1].iter().all(|b| b.as_ref().unwrap().checkpoint.is_none()));
+    assert!(out.last().unwrap().as_ref().unwrap().checkpoint.is_some());
+}
+
+#[test]
+fn big_rows_come_in_batches_bounded_by_bytes() {
+    let pad = "x".repeat(300 * 1024);
+    let body = format!("[{}]", (0..10).map(|i| format!(r#"{{"id":{i},"p":"{pad}"}}"#)).collect::<Vec<_>>().join(","));
+    let mut r = Reader::open(scripted(vec![Ok((200, &body))]), CFG, &[sel("dashboards", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    let sizes: Vec<_> = out.iter().map(|b| b.as_ref().unwrap().rows.len()).collect();
+    // 300 KiB rows: a batch closes at the first row that reaches 1 MiB.
+    let per = BATCH_BYTES.div_ceil(pad.len() + 20);
+    assert_eq!(sizes.iter().sum::<usize>(), 10);
+    assert!(sizes.iter().all(|n| *n <= per), "{sizes:?}");
+    assert_eq!(ids(&out), (0..10).collect::<Vec<i64>>());
+}
+
+#[test]
+fn open_rejects_unknown_streams_and_bad_state() {
+    let e = Reader::open(scripted(vec![]), CFG, &[sel("nope", false)], None, no_log).err().unwrap();
+    assert!(e.message.starts_with("catalog: unknown stream `nope`; this connector has: cards,"), "{}", e.message);
+    let e = Reader::open(scripted(vec![]), CFG, &[sel("cards", true)], Some(r#"{"cards":{"updated_at":"soon"}}"#), no_log)
+        .err()
+        .unwrap();
+    assert_eq!(e.message, "state.cards.updated_at: not a timestamp (\"soon\")");
+    let e = Reader::open(scripted(vec![]), CFG, &[], Some("[1]"), no_log).err().unwrap();
+    assert!(e.message.starts_with("state: must be a JSON object"));
+}
+
+#[test]
+fn connection_failures_are_transient_and_named() {
+    let cfg = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","max_retries":0,"include_archived":false}"#;
+    let answers = vec![Err(TransportError::Connection("connection refused".into()))];
+    let mut r = Reader::open(scripted(answers), cfg, &[sel("cards", false)], None, no_log).unwrap();
+    let e = r.next().unwrap_err();
+    assert_eq!((e.kind, e.stream.as_deref()), (crate::error::Kind::Transient, Some("cards")));
+    assert_eq!(e.message, "GET /api/card failed: connection refused (gave up after 1 attempt)");
+}
+
+fn rows_of<'a>(out: &'a [std::result::Result<Batch, Error>], stream: &str) -> Vec<&'a Vec<Value>> {
+    out.iter().flat_map(|b| b.as_ref().ok()).filter(|b| b.stream == stream).flat_map(|b| b.rows.iter()).collect()
+}
+
+fn col(batch_out: &[std::result::Result<Batch, Error>], stream: &str, name: &str) -> Vec<Value> {
+    let b = batch_out.iter().flat_map(|b| b.as_ref().ok()).find(|b| b.stream == stream).unwrap();
+    let i = b.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("{stream} has no column {name}"));
+    rows_of(batch_out, stream).iter().map(|r| r[i].clone()).collect()
+}
+
+#[test]
+fn per_parent_streams_read_every_parent_and_skip_deleted_ones() {
+    let answers = vec![
+        Ok((200, r#"[{"id":2,"name":"a"},{"id":7,"name":"b"}]"#)),
+        Ok((200, r#"{"id":2,"param_values":{"x":[1,{"y":"]"}]},"dashcards":[{"id":32,"dashboard_id":2,"card_id":27,"row":0,"col":0,"sizeX":12,"sizeY":9,"updated_at":"2024-06-19T11:57:59.706516Z"},{"id":33,"dashboard_id":2,"card_id":null,"row":9,"col":0,"size_x":6,"size_y":3}],"tabs":[]}"#)),
+        Ok((404, "Not found.")),
+    ];
+    let mut r = Reader::open(scripted(answers), CFG, &[sel("dashboard_cards", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
+    assert_eq!(ids(&out), vec![32, 33]);
+    assert_eq!(col(&out, "dashboard_cards", "size_x"), vec![Value::Integer(12), Value::Integer(6)], "0.4x sizeX is size_x");
+    assert_eq!(col(&out, "dashboard_cards", "card_id"), vec![Value::Integer(27), Value::Null]);
+    let b = out.last().unwrap().as_ref().unwrap();
+    assert!(!b.columns.iter().any(|c| c == "sizeX"));
+    assert_eq!(b.checkpoint.as_deref(), Some(r#"{"updated_at":"2024-06-19T11:57:59.706516Z"}"#));
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(paths, ["/api/session/properties", "/api/dashboard", "/api/dashboard/2", "/api/dashboard/7"]);
+}
+
+#[test]
+fn tables_and_fields_share_the_database_list_and_skip_saved_questions() {
+    let meta = r#"{"id":2,"name":"db","tables":[{"id":10,"db_id":2,"name":"orders","fields":[{"id":1,"table_id":10},{"id":2,"table_id":10}]},{"id":11,"db_id":2,"fields":[{"id":3,"table_id":11}]}],"features":["x"]}"#;
+    let answers = vec![
+        Ok((200, r#"{"data":[{"id":-1337,"name":"Saved Questions"},{"id":2}],"total":2}"#)),
+        Ok((200, meta)),
+        Ok((200, meta)),
+    ];
+    let selection = [sel("fields", false), sel("tables", false)];
+    let mut r = Reader::open(scripted(answers), CFG, &selection, None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert_eq!(rows_of(&out, "fields").len(), 3);
+    assert_eq!(col(&out, "fields", "table_id"), vec![Value::Integer(10), Value::Integer(10), Value::Integer(11)]);
+    assert_eq!(col(&out, "tables", "id"), vec![Value::Integer(10), Value::Integer(11)]);
+    let tables = out.iter().flat_map(|b| b.as_ref().ok()).find(|b| b.stream == "tables").unwrap();
+    assert!(!tables.columns.iter().any(|c| c == "fields"), "tables do not carry their fields");
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(paths, ["/api/session/properties", "/api/database", "/api/database/2/metadata"], "one metadata answer feeds both");
+}
+
+#[test]
+fn memberships_from_the_map_or_from_group_details() {
+    let map = r#"{"1":[{"membership_id":1,"group_id":1,"user_id":1,"is_group_manager":false},{"membership_id":2,"group_id":2,"user_id":1,"is_group_manager":false}],"2":[{"membership_id":3,"group_id":1,"user_id":2,"is_group_manager":true}]}"#;
+    let mut r = Reader::open(scripted(vec![Ok((200, map))]), CFG, &[sel("permission_group_memberships", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert_eq!(ids(&out), vec![1, 2, 3]);
+    assert_eq!(col(&out, "permission_group_memberships", "user_id"), vec![Value::Integer(1), Value::Integer(1), Value::Integer(2)]);
+
+    let answers = vec![
+        Ok((404, "API endpoint does not exist.")),
+        Ok((200, r#"[{"id":1,"name":"All Users","member_count":1},{"id":2,"name":"Administrators","member_count":1}]"#)),
+        Ok((200, r#"{"id":1,"name":"All Users","members":[{"user_id":1,"membership_id":11,"group_id":1,"email":"a@b.c"}]}"#)),
+        Ok((200, r#"{"id":2,"name":"Administrators","members":[{"user_id":1,"membership_id":12,"group_id":2}]}"#)),
+    ];
+    let mut r = Reader::open(scripted(answers), CFG, &[sel("permission_group_memberships", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
+    assert_eq!(ids(&out), vec![11, 12]);
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/api/session/properties", "/api/permissions/membership", "/api/permissions/group", "/api/permissions/group/1", "/api/permissions/group/2"]
+    );
+}
+
+#[test]
+fn a_missing_notification_endpoint_skips_the_stream() {
+    let answers = vec![Ok((404, "API endpoint does not exist.")), Ok((200, "[]"))];
+    let selection = [sel("notifications", true), sel("alerts", false)];
+    let state = r#"{"notifications":{"updated_at":"2024-01-01T00:00:00.000000Z"}}"#;
+    let mut r = Reader::open(scripted(answers), CFG, &selection, Some(state), no_log).unwrap();
+    let out = drain(&mut r);
+    assert_eq!(out.len(), 2, "{out:?}");
+    let n = out[0].as_ref().unwrap();
+    assert_eq!((n.stream.as_str(), n.rows.len()), ("notifications", 0));
+    assert_eq!(n.checkpoint.as_deref(), Some(r#"{"updated_at":"2024-01-01T00:00:00.000000Z"}"#), "the cursor is kept");
+    assert_eq!(out[1].as_ref().unwrap().stream, "alerts");
+}
+
+#[test]
+fn collection_items_are_paged_per_collection_and_keyed_by_it() {
+    let answers = vec![
+        Ok((200, r#"[{"id":"root","name":"Our analytics"},{"id":7,"name":"x"}]"#)),
+        Ok((200, r#"{"total":3,"data":[{"model":"card","id":1},{"model":"dashboard","id":1}],"models":["card","dashboard"],"limit":2,"offset":0}"#)),
+        Ok((200, r#"{"total":3,"data":[{"model":"collection","id":7}],"models":["collection"],"limit":2,"offset":2}"#)),
+        Ok((200, r#"{"total":1,"data":[{"model":"card","id":1,"collection_id":7}],"models":["card"],"limit":2,"offset":0}"#)),
+    ];
+    let mut r = Reader::open(scripted(answers), CFG, &[sel("collection_items", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    let parents = col(&out, "collection_items", "parent_collection_id");
+    let s = |x: &str| Value::String(x.into());
+    assert_eq!(parents, vec![s("root"), s("root"), s("root"), s("7")]);
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/session/properties",
+            "/api/collection",
+            "/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=0",
+            "/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=2",
+            "/api/collection/7/items?show_dashboard_questions=true&limit=2&offset=0",
+        ]
+    );
+}
+
+#[test]
+fn archived_and_deactivated_objects_are_read_by_default() {
+    let cfg = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k"}"#;
+    let answers = vec![
+        Ok((200, r#"[{"id":1,"archived":false}]"#)),
+        Ok((200, r#"[{"id":2,"archived":true}]"#)),
+        Ok((200, r#"{"data":[{"id":1,"is_active":true},{"id":2,"is_active":false}],"total":2,"limit":1000,"offset":0}"#)),
+    ];
+    let mut r = Reader::open(scripted(answers), cfg, &[sel("cards", false), sel("users", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert_eq!(col(&out, "cards", "archived"), vec![Value::Boolean(false), Value::Boolean(true)]);
+    assert_eq!(rows_of(&out, "users").len(), 2);
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/session/properties",
+            "/api/card",
+            "/api/card?f=archived",
+            "/api/user?status=all&include_deactivated=true&limit=1000&offset=0",
+        ]
+    );
+}
+
+impl Reader<Scripted> {
+    fn client_seen(&self) -> &[(String, String, Vec<(String, String)>, Option<String>)] {
+        self.client.transport_ref().seen.as_slice()
+    }
+}
