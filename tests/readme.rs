@@ -1,12 +1,13 @@
-//! The README's examples run as written.
+//! The documentation's examples run as written, and its links lead somewhere.
 //!
-//! Every fenced block preceded by `<!-- runs in tests/readme.rs -->` is run, in order, in one
-//! scratch directory that looks like the repository root (`target`, `dist`, `bin` and `tests` link
+//! The documentation is `README.md` (the front page) and the reference pages in `docs/`. Every
+//! fenced block preceded by `<!-- runs in tests/readme.rs -->` is run, README first, then the pages
+//! by name, in one scratch directory that looks like the repository root (`target`, `dist`, `bin` and `tests` link
 //! to the real ones) and holds a `config.json` for a loopback Metabase
 //! (`../shared/peer/fixture_server.py`, else the bundled v0.50 fixture served live; API key): `sh` blocks with `bash -euo pipefail`, `python`
 //! blocks with the PyAirbyte venv, offline. The `rust` block marked as an excerpt must be lines of
-//! `host-harness/examples/embed.rs` (which tests/embed.rs runs), and every key of the config spec
-//! must be in the README's config table.
+//! `host-harness/examples/embed.rs` (which tests/embed.rs runs), and every key of the config
+//! spec must be in the config table (`docs/config.md`).
 
 mod common;
 
@@ -16,42 +17,68 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+/// One page of the documentation: its path from the repository root, and its text.
+struct Page {
+    path: String,
+    text: String,
+}
+
+/// `README.md`, then every `docs/*.md` by name: the order their examples run in (a page's example
+/// may use a file the README's quick start wrote, such as `catalog.json`).
+fn pages() -> Vec<Page> {
+    let read = |path: String| Page { text: std::fs::read_to_string(repo().join(&path)).unwrap(), path };
+    let mut docs: Vec<String> = std::fs::read_dir(repo().join("docs"))
+        .expect("docs/ holds the reference pages")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    docs.sort();
+    assert!(docs.len() >= 10, "docs/ holds the reference pages: {docs:?}");
+    std::iter::once("README.md".to_string()).chain(docs).map(read).collect()
+}
+
+/// The whole documentation as one text, for checks that something is documented.
+fn readme() -> String {
+    pages().into_iter().map(|p| p.text).collect::<Vec<_>>().join("\n")
+}
+
 struct Block {
     lang: String,
     code: String,
-    line: usize,
+    /// `path line N` of the block's first line.
+    at: String,
 }
 
-/// Fenced blocks that follow a line containing `marker`.
-fn blocks(readme: &str, marker: &str) -> Vec<Block> {
-    let lines: Vec<&str> = readme.lines().collect();
+/// Fenced blocks that follow a line containing `marker`, on every page in [`pages`] order.
+fn blocks(marker: &str) -> Vec<Block> {
     let mut out = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if !l.contains(marker) {
-            continue;
+    for page in pages() {
+        let lines: Vec<&str> = page.text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if !l.contains(marker) {
+                continue;
+            }
+            let fence = lines.get(i + 1).copied().unwrap_or("");
+            assert!(fence.starts_with("```"), "{} line {}: a marked block must follow its marker", page.path, i + 1);
+            let lang = fence.trim_start_matches('`').trim().to_string();
+            let end = (i + 2..lines.len()).find(|&j| lines[j].starts_with("```")).expect("closed fence");
+            let at = format!("{} line {}", page.path, i + 2);
+            out.push(Block { lang, code: lines[i + 2..end].join("\n") + "\n", at });
         }
-        let fence = lines.get(i + 1).copied().unwrap_or("");
-        assert!(fence.starts_with("```"), "README line {}: a marked block must follow its marker", i + 1);
-        let lang = fence.trim_start_matches('`').trim().to_string();
-        let end = (i + 2..lines.len()).find(|&j| lines[j].starts_with("```")).expect("closed fence");
-        out.push(Block { lang, code: lines[i + 2..end].join("\n") + "\n", line: i + 2 });
     }
     out
-}
-
-fn readme() -> String {
-    std::fs::read_to_string(repo().join("README.md")).unwrap()
 }
 
 #[test]
 fn rust_excerpt_is_the_real_example() {
     let example = std::fs::read_to_string(repo().join("host-harness").join("examples").join("embed.rs")).unwrap();
     let example_lines: Vec<&str> = example.lines().map(str::trim).collect();
-    let excerpts = blocks(&readme(), "checked by tests/readme.rs");
+    let excerpts = blocks("checked by tests/readme.rs");
     assert_eq!(excerpts.len(), 1, "one Rust excerpt");
     assert_eq!(excerpts[0].lang, "rust");
     for l in excerpts[0].code.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        assert!(example_lines.contains(&l), "README line not in examples/embed.rs: {l}");
+        assert!(example_lines.contains(&l), "{}: line not in examples/embed.rs: {l}", excerpts[0].at);
     }
 }
 
@@ -74,9 +101,8 @@ fn link(dir: &Path, name: &str) {
 
 #[test]
 fn readme_examples_run_as_written() {
-    let text = readme();
-    let runnable = blocks(&text, "runs in tests/readme.rs");
-    assert!(runnable.len() >= 4, "the README's runnable examples: {}", runnable.len());
+    let runnable = blocks("runs in tests/readme.rs");
+    assert!(runnable.len() >= 5, "the documentation's runnable examples: {}", runnable.len());
 
     let dir = scratch_dir("readme");
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -106,18 +132,18 @@ fn readme_examples_run_as_written() {
                     c
                 }
                 Err(reason) => {
-                    skip(&format!("readme (python block at line {})", b.line), reason);
+                    skip(&format!("readme (python block at {})", b.at), reason);
                     continue;
                 }
             },
-            other => panic!("README line {}: don't know how to run a {other:?} block", b.line),
+            other => panic!("{}: don't know how to run a {other:?} block", b.at),
         };
         cmd.current_dir(&dir).env("XDG_CACHE_HOME", dir.join(".xdg-cache"));
-        let out = run_bounded(cmd, Duration::from_secs(300), &format!("README block at line {}", b.line));
+        let out = run_bounded(cmd, Duration::from_secs(300), &format!("block at {}", b.at));
         assert_eq!(
             out.code, 0,
-            "the README's {} block at line {} failed:\n{}\nstdout (end):\n{}\nstderr (end):\n{}",
-            b.lang, b.line, b.code,
+            "the {} block at {} failed:\n{}\nstdout (end):\n{}\nstderr (end):\n{}",
+            b.lang, b.at, b.code,
             tail(&out.stdout, 3000), tail(&out.stderr, 3000)
         );
         ran += 1;
