@@ -6,8 +6,9 @@
 //! to the real ones) and holds a `config.json` for a loopback Metabase
 //! (`../shared/peer/fixture_server.py`, else the bundled v0.50 fixture served live; API key): `sh` blocks with `bash -euo pipefail`, `python`
 //! blocks with the PyAirbyte venv, offline. The `rust` block marked as an excerpt must be lines of
-//! `host-harness/examples/embed.rs` (which tests/embed.rs runs), and every key of the config
-//! spec must be in the config table (`docs/config.md`).
+//! `host-harness/examples/embed.rs` (which tests/embed.rs runs), every key of the config spec
+//! must be in the config table (`docs/config.md`), and every relative link must name a file that
+//! exists and, with a `#fragment`, one of its headings.
 
 mod common;
 
@@ -152,6 +153,83 @@ fn readme_examples_run_as_written() {
         &mut std::io::stderr(),
         format!("readme: {ran} of {} example blocks ran as written\n", runnable.len()).as_bytes(),
     );
+}
+
+#[test]
+fn every_relative_link_resolves() {
+    let pages = pages();
+    let mut checked = 0;
+    for page in &pages {
+        let here = repo().join(&page.path);
+        for target in link_targets(&page.text) {
+            if target.starts_with("https://") || target.starts_with("http://") {
+                continue;
+            }
+            let (file, fragment) = target.split_once('#').unwrap_or((&target, ""));
+            let path = if file.is_empty() { here.clone() } else { here.parent().unwrap().join(file) };
+            assert!(path.exists(), "{}: the link {target:?} names no file", page.path);
+            if !fragment.is_empty() {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(anchors(&text).iter().any(|a| a == fragment), "{}: the link {target:?} names no heading there", page.path);
+            }
+            checked += 1;
+        }
+    }
+    let front = link_targets(&pages[0].text);
+    for page in &pages[1..] {
+        assert!(front.iter().any(|t| t.split('#').next() == Some(page.path.as_str())), "README.md does not link to {}", page.path);
+    }
+    assert!(checked >= 2 * pages.len(), "relative links checked: {checked}");
+}
+
+/// Lines outside fenced code blocks.
+fn prose(text: &str) -> impl Iterator<Item = &str> {
+    let mut fenced = false;
+    text.lines().filter(move |l| {
+        let fence = l.starts_with("```");
+        fenced ^= fence;
+        !fence && !fenced
+    })
+}
+
+/// The targets of the Markdown links `[text](target)` outside code (fenced blocks, `spans`).
+fn link_targets(text: &str) -> Vec<String> {
+    let prose = prose(text).collect::<Vec<_>>().join("\n");
+    let mut out = Vec::new();
+    for paragraph in prose.split("\n\n") {
+        assert!(paragraph.matches('`').count() % 2 == 0, "an unclosed code span in:\n{paragraph}");
+        for outside_code in paragraph.split('`').step_by(2) {
+            let mut rest = outside_code;
+            while let Some(at) = rest.find("](") {
+                rest = &rest[at + 2..];
+                let end = rest.find(')').unwrap_or_else(|| panic!("a link without its ')': {rest}"));
+                out.push(rest[..end].to_string());
+                rest = &rest[end..];
+            }
+        }
+    }
+    out
+}
+
+/// The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as `-`,
+/// and a repeated heading numbered `-1`, `-2`, ….
+fn anchors(text: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for line in prose(text) {
+        let Some(title) = line.strip_prefix('#').and_then(|t| t.trim_start_matches('#').strip_prefix(' ')) else { continue };
+        let slug: String = title
+            .trim()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .flat_map(char::to_lowercase)
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        let repeats = seen.iter().filter(|s| **s == slug).count();
+        out.push(if repeats == 0 { slug.clone() } else { format!("{slug}-{repeats}") });
+        seen.push(slug);
+    }
+    out
 }
 
 fn tail(s: &str, n: usize) -> &str {
