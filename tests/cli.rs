@@ -1,6 +1,6 @@
 //! The command line as people use it: help with examples for every command, the `catalog` helper,
-//! the progress line (on a terminal only), one-line errors with their fix, and the exit codes the
-//! README documents.
+//! the progress line (on a terminal only), one-line errors with their fix, and the exit codes
+//! `docs/cli.md` documents.
 
 mod common;
 

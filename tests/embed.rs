@@ -1,4 +1,4 @@
-//! The README's embedding example (`host-harness/examples/embed.rs`, built by `cargo test`) runs:
+//! The embedding example of `docs/embedding.md` (`host-harness/examples/embed.rs`, built by `cargo test`) runs:
 //! it loads the real component with plain wasmtime, prints the spec, and against the loopback
 //! fixture server reads the same rows per stream as `host-harness read`.
 

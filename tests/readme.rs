@@ -1,12 +1,14 @@
-//! The README's examples run as written.
+//! The documentation's examples run as written, and its links lead somewhere.
 //!
-//! Every fenced block preceded by `<!-- runs in tests/readme.rs -->` is run, in order, in one
-//! scratch directory that looks like the repository root (`target`, `dist`, `bin` and `tests` link
+//! The documentation is `README.md` (the front page) and the reference pages in `docs/`. Every
+//! fenced block preceded by `<!-- runs in tests/readme.rs -->` is run, README first, then the pages
+//! by name, in one scratch directory that looks like the repository root (`target`, `dist`, `bin` and `tests` link
 //! to the real ones) and holds a `config.json` for a loopback Metabase
 //! (`../shared/peer/fixture_server.py`, else the bundled v0.50 fixture served live; API key): `sh` blocks with `bash -euo pipefail`, `python`
 //! blocks with the PyAirbyte venv, offline. The `rust` block marked as an excerpt must be lines of
-//! `host-harness/examples/embed.rs` (which tests/embed.rs runs), and every key of the config spec
-//! must be in the README's config table.
+//! `host-harness/examples/embed.rs` (which tests/embed.rs runs), every key of the config spec
+//! must be in the config table (`docs/config.md`), and every relative link must name a file that
+//! exists and, with a `#fragment`, one of its headings.
 
 mod common;
 
@@ -16,42 +18,68 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+/// One page of the documentation: its path from the repository root, and its text.
+struct Page {
+    path: String,
+    text: String,
+}
+
+/// `README.md`, then every `docs/*.md` by name: the order their examples run in (a page's example
+/// may use a file the README's quick start wrote, such as `catalog.json`).
+fn pages() -> Vec<Page> {
+    let read = |path: String| Page { text: std::fs::read_to_string(repo().join(&path)).unwrap(), path };
+    let mut docs: Vec<String> = std::fs::read_dir(repo().join("docs"))
+        .expect("docs/ holds the reference pages")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    docs.sort();
+    assert!(docs.len() >= 10, "docs/ holds the reference pages: {docs:?}");
+    std::iter::once("README.md".to_string()).chain(docs).map(read).collect()
+}
+
+/// The whole documentation as one text, for checks that something is documented.
+fn readme() -> String {
+    pages().into_iter().map(|p| p.text).collect::<Vec<_>>().join("\n")
+}
+
 struct Block {
     lang: String,
     code: String,
-    line: usize,
+    /// `path line N` of the block's first line.
+    at: String,
 }
 
-/// Fenced blocks that follow a line containing `marker`.
-fn blocks(readme: &str, marker: &str) -> Vec<Block> {
-    let lines: Vec<&str> = readme.lines().collect();
+/// Fenced blocks that follow a line containing `marker`, on every page in [`pages`] order.
+fn blocks(marker: &str) -> Vec<Block> {
     let mut out = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        if !l.contains(marker) {
-            continue;
+    for page in pages() {
+        let lines: Vec<&str> = page.text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if !l.contains(marker) {
+                continue;
+            }
+            let fence = lines.get(i + 1).copied().unwrap_or("");
+            assert!(fence.starts_with("```"), "{} line {}: a marked block must follow its marker", page.path, i + 1);
+            let lang = fence.trim_start_matches('`').trim().to_string();
+            let end = (i + 2..lines.len()).find(|&j| lines[j].starts_with("```")).expect("closed fence");
+            let at = format!("{} line {}", page.path, i + 2);
+            out.push(Block { lang, code: lines[i + 2..end].join("\n") + "\n", at });
         }
-        let fence = lines.get(i + 1).copied().unwrap_or("");
-        assert!(fence.starts_with("```"), "README line {}: a marked block must follow its marker", i + 1);
-        let lang = fence.trim_start_matches('`').trim().to_string();
-        let end = (i + 2..lines.len()).find(|&j| lines[j].starts_with("```")).expect("closed fence");
-        out.push(Block { lang, code: lines[i + 2..end].join("\n") + "\n", line: i + 2 });
     }
     out
-}
-
-fn readme() -> String {
-    std::fs::read_to_string(repo().join("README.md")).unwrap()
 }
 
 #[test]
 fn rust_excerpt_is_the_real_example() {
     let example = std::fs::read_to_string(repo().join("host-harness").join("examples").join("embed.rs")).unwrap();
     let example_lines: Vec<&str> = example.lines().map(str::trim).collect();
-    let excerpts = blocks(&readme(), "checked by tests/readme.rs");
+    let excerpts = blocks("checked by tests/readme.rs");
     assert_eq!(excerpts.len(), 1, "one Rust excerpt");
     assert_eq!(excerpts[0].lang, "rust");
     for l in excerpts[0].code.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        assert!(example_lines.contains(&l), "README line not in examples/embed.rs: {l}");
+        assert!(example_lines.contains(&l), "{}: line not in examples/embed.rs: {l}", excerpts[0].at);
     }
 }
 
@@ -74,9 +102,8 @@ fn link(dir: &Path, name: &str) {
 
 #[test]
 fn readme_examples_run_as_written() {
-    let text = readme();
-    let runnable = blocks(&text, "runs in tests/readme.rs");
-    assert!(runnable.len() >= 4, "the README's runnable examples: {}", runnable.len());
+    let runnable = blocks("runs in tests/readme.rs");
+    assert!(runnable.len() >= 5, "the documentation's runnable examples: {}", runnable.len());
 
     let dir = scratch_dir("readme");
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -106,18 +133,18 @@ fn readme_examples_run_as_written() {
                     c
                 }
                 Err(reason) => {
-                    skip(&format!("readme (python block at line {})", b.line), reason);
+                    skip(&format!("readme (python block at {})", b.at), reason);
                     continue;
                 }
             },
-            other => panic!("README line {}: don't know how to run a {other:?} block", b.line),
+            other => panic!("{}: don't know how to run a {other:?} block", b.at),
         };
         cmd.current_dir(&dir).env("XDG_CACHE_HOME", dir.join(".xdg-cache"));
-        let out = run_bounded(cmd, Duration::from_secs(300), &format!("README block at line {}", b.line));
+        let out = run_bounded(cmd, Duration::from_secs(300), &format!("block at {}", b.at));
         assert_eq!(
             out.code, 0,
-            "the README's {} block at line {} failed:\n{}\nstdout (end):\n{}\nstderr (end):\n{}",
-            b.lang, b.line, b.code,
+            "the {} block at {} failed:\n{}\nstdout (end):\n{}\nstderr (end):\n{}",
+            b.lang, b.at, b.code,
             tail(&out.stdout, 3000), tail(&out.stderr, 3000)
         );
         ran += 1;
@@ -126,6 +153,83 @@ fn readme_examples_run_as_written() {
         &mut std::io::stderr(),
         format!("readme: {ran} of {} example blocks ran as written\n", runnable.len()).as_bytes(),
     );
+}
+
+#[test]
+fn every_relative_link_resolves() {
+    let pages = pages();
+    let mut checked = 0;
+    for page in &pages {
+        let here = repo().join(&page.path);
+        for target in link_targets(&page.text) {
+            if target.starts_with("https://") || target.starts_with("http://") {
+                continue;
+            }
+            let (file, fragment) = target.split_once('#').unwrap_or((&target, ""));
+            let path = if file.is_empty() { here.clone() } else { here.parent().unwrap().join(file) };
+            assert!(path.exists(), "{}: the link {target:?} names no file", page.path);
+            if !fragment.is_empty() {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(anchors(&text).iter().any(|a| a == fragment), "{}: the link {target:?} names no heading there", page.path);
+            }
+            checked += 1;
+        }
+    }
+    let front = link_targets(&pages[0].text);
+    for page in &pages[1..] {
+        assert!(front.iter().any(|t| t.split('#').next() == Some(page.path.as_str())), "README.md does not link to {}", page.path);
+    }
+    assert!(checked >= 2 * pages.len(), "relative links checked: {checked}");
+}
+
+/// Lines outside fenced code blocks.
+fn prose(text: &str) -> impl Iterator<Item = &str> {
+    let mut fenced = false;
+    text.lines().filter(move |l| {
+        let fence = l.starts_with("```");
+        fenced ^= fence;
+        !fence && !fenced
+    })
+}
+
+/// The targets of the Markdown links `[text](target)` outside code (fenced blocks, `spans`).
+fn link_targets(text: &str) -> Vec<String> {
+    let prose = prose(text).collect::<Vec<_>>().join("\n");
+    let mut out = Vec::new();
+    for paragraph in prose.split("\n\n") {
+        assert!(paragraph.matches('`').count() % 2 == 0, "an unclosed code span in:\n{paragraph}");
+        for outside_code in paragraph.split('`').step_by(2) {
+            let mut rest = outside_code;
+            while let Some(at) = rest.find("](") {
+                rest = &rest[at + 2..];
+                let end = rest.find(')').unwrap_or_else(|| panic!("a link without its ')': {rest}"));
+                out.push(rest[..end].to_string());
+                rest = &rest[end..];
+            }
+        }
+    }
+    out
+}
+
+/// The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as `-`,
+/// and a repeated heading numbered `-1`, `-2`, ….
+fn anchors(text: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for line in prose(text) {
+        let Some(title) = line.strip_prefix('#').and_then(|t| t.trim_start_matches('#').strip_prefix(' ')) else { continue };
+        let slug: String = title
+            .trim()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .flat_map(char::to_lowercase)
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        let repeats = seen.iter().filter(|s| **s == slug).count();
+        out.push(if repeats == 0 { slug.clone() } else { format!("{slug}-{repeats}") });
+        seen.push(slug);
+    }
+    out
 }
 
 fn tail(s: &str, n: usize) -> &str {
