@@ -110,6 +110,10 @@ pub struct ElementStream<R> {
     discard: bool,
     /// The top-level members of the last element (see [`Self::next_split`]).
     element_members: Vec<Member>,
+    /// The member name the current records' list was found under (one of
+    /// the last path segment's alternatives), so streams sharing a
+    /// response can tell their records apart.
+    records_key: String,
 }
 
 impl<R: Read> ElementStream<R> {
@@ -135,6 +139,7 @@ impl<R: Read> ElementStream<R> {
             found: false,
             discard: false,
             element_members: Vec::new(),
+            records_key: String::new(),
         }
     }
 
@@ -147,6 +152,12 @@ impl<R: Read> ElementStream<R> {
     /// [`Self::next_element`] has returned `None`.
     pub fn member(&self, key: &str) -> Option<&str> {
         self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// The member name under which the last element's list was found
+    /// (`"tabs"` for `["dashcards|tabs"]`); empty for a bare array.
+    pub fn records_key(&self) -> &str {
+        &self.records_key
     }
 
     /// Bytes of the body consumed so far.
@@ -218,6 +229,9 @@ impl<R: Read> ElementStream<R> {
                         }
                         let wanted = self.path.get(top.level).is_some_and(|alts| alts.iter().any(|a| a == "*" || *a == key));
                         if wanted {
+                            if child == self.path.len() {
+                                self.records_key = key;
+                            }
                             self.descend(child)?;
                         } else if self.stack.len() == 1 {
                             // A top-level member: kept when small (total, limit, status, error…).
@@ -252,6 +266,15 @@ impl<R: Read> ElementStream<R> {
         match self.next_element()? {
             None => Ok(None),
             Some(_) => Ok(Some((&self.buf[self.keep..self.pos], &self.element_members))),
+        }
+    }
+
+    /// Like [`Self::next_split`], with the member name the element's list
+    /// was found under (see [`Self::records_key`]).
+    pub fn next_keyed(&mut self) -> Result<Option<(&[u8], &[Member], &str)>, JsonError> {
+        match self.next_element()? {
+            None => Ok(None),
+            Some(_) => Ok(Some((&self.buf[self.keep..self.pos], &self.element_members, &self.records_key))),
         }
     }
 

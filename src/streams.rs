@@ -101,6 +101,20 @@ impl Source {
         let through = self.path.len() > n + 1 && self.path[..n] == *outer.path && self.path[n] == "*";
         (same_requests && through).then(|| &self.path[n + 1..])
     }
+
+    /// Whether this source's records lie beside `other`'s in the same
+    /// responses: same requests, same path but for the last member name
+    /// (`["tabs"]` beside `["dashcards|ordered_cards"]`). Such streams are
+    /// read from one response, their records told apart by that name.
+    pub fn beside(&self, other: &Source) -> bool {
+        let same_requests = Source { path: other.path, ..*self } == *other;
+        let (Some((last, prefix)), Some((other_last, other_prefix))) = (self.path.split_last(), other.path.split_last()) else {
+            return false;
+        };
+        let names = |seg: &str| seg.split('|').map(str::to_string).collect::<Vec<_>>();
+        let disjoint = names(last).iter().all(|n| n != "*" && !names(other_last).contains(n)) && !other_last.contains('*');
+        same_requests && prefix == other_prefix && disjoint
+    }
 }
 
 /// What to do when the server says the endpoint does not exist
@@ -505,6 +519,31 @@ pub static STREAMS: &[StreamDef] = &[
         ],
         // 0.4x spelled the size in camel case.
         aliases: &[("sizeX", "size_x"), ("sizeY", "size_y")],
+        ..LIST
+    },
+    StreamDef {
+        name: "dashboard_tabs",
+        description: "The tabs of each dashboard (`tabs` of GET /api/dashboard/:id, Metabase 0.47+; read from the same \
+                      answers as `dashboard_cards`, whose `dashboard_tab_id` names them). Empty for dashboards without tabs.",
+        source: Source {
+            endpoint: "dashboard/{id}",
+            envelope: Envelope::Object,
+            parent: Some(Parent { stream: "dashboards", skip_ids: &[], column: None }),
+            path: &["tabs"],
+            ..Source::list("")
+        },
+        cursor: Some("updated_at"),
+        permission: ANY_USER,
+        // metabase/metabase `dashboard_tab` (migration 47): id, dashboard_id, name, position, entity_id, timestamps.
+        fields: &[
+            int("id"),
+            int("dashboard_id"),
+            text("name"),
+            int("position"),
+            text("entity_id"),
+            ts("created_at"),
+            ts("updated_at"),
+        ],
         ..LIST
     },
     StreamDef {

@@ -4,8 +4,9 @@
 //! Streams whose records come from the same response are one job: when
 //! both `tables` and `fields` are selected, `fields` is read from the
 //! `tables` elements of each metadata answer instead of requesting it
-//! again (see `Source::nested_in`). Their rows then come in alternating
-//! batches, each stream's in its own order.
+//! again (`Source::nested_in`); streams whose records lie beside each other
+//! in one answer (`Source::beside`) share it too. Their rows then come in
+//! alternating batches, each stream's in its own order.
 
 use super::state::{parse_state, stream_cursor, State};
 use crate::error::{Error, Result};
@@ -23,11 +24,19 @@ pub struct Selected {
     pub since: Option<i64>,
 }
 
+/// Where a stream's records are in the responses of the job it joins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Inside each record of the job's first stream, at this path.
+    Inside(&'static [&'static str]),
+    /// Beside the first stream's records, under another member name.
+    Beside,
+}
+
 /// A unit of reading.
 pub enum Job {
-    /// An object stream, and the streams nested in its elements (with
-    /// their path inside one element).
-    Objects { outer: Selected, nested: Vec<(Selected, &'static [&'static str])> },
+    /// An object stream, and the streams that share its responses.
+    Objects { outer: Selected, nested: Vec<(Selected, Placement)> },
     /// A saved question's results (`question_<id>_<slug>`).
     Question { stream: String, id: i64 },
 }
@@ -87,13 +96,17 @@ fn join_group(jobs: &mut VecDeque<Job>, s: Selected) -> bool {
             continue;
         }
         if let Some(path) = s.def.source.nested_in(&outer.def.source) {
-            nested.push((s, path));
+            nested.push((s, Placement::Inside(path)));
+            return true;
+        }
+        if s.def.source.beside(&outer.def.source) {
+            nested.push((s, Placement::Beside));
             return true;
         }
         if nested.is_empty() {
             if let Some(path) = outer.def.source.nested_in(&s.def.source) {
                 let inner = std::mem::replace(outer, s);
-                nested.push((inner, path));
+                nested.push((inner, Placement::Inside(path)));
                 return true;
             }
         }
@@ -113,7 +126,13 @@ mod tests {
         jobs.iter()
             .map(|j| match j {
                 Job::Objects { outer, nested } => {
-                    let inner: Vec<String> = nested.iter().map(|(s, p)| format!("{}@{}", s.def.name, p.join("/"))).collect();
+                    let inner: Vec<String> = nested
+                        .iter()
+                        .map(|(s, p)| match p {
+                            Placement::Inside(path) => format!("{}@{}", s.def.name, path.join("/")),
+                            Placement::Beside => format!("{}~", s.def.name),
+                        })
+                        .collect();
                     format!("{}[{}]", outer.def.name, inner.join(","))
                 }
                 Job::Question { stream, .. } => stream.clone(),
@@ -130,5 +149,12 @@ mod tests {
         assert_eq!(shape(&jobs), ["tables[fields@fields]", "question_27_x"]);
         let jobs = plan_jobs(&[sel("fields")], None, no_log).unwrap();
         assert_eq!(shape(&jobs), ["fields[]"]);
+    }
+
+    #[test]
+    fn dashboard_cards_and_tabs_share_each_dashboard() {
+        let no_log = |_: LogLevel, _: &str| {};
+        let jobs = plan_jobs(&[sel("dashboard_tabs"), sel("dashboards"), sel("dashboard_cards")], None, no_log).unwrap();
+        assert_eq!(shape(&jobs), ["dashboard_tabs[dashboard_cards~]", "dashboards[]"]);
     }
 }

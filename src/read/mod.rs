@@ -153,7 +153,7 @@ impl<T: Transport> Reader<T> {
                 for s in std::iter::once(&outer).chain(nested.iter().map(|(s, _)| s)) {
                     (self.log)(LogLevel::Info, &format!("reading stream `{}`", s.def.name));
                 }
-                let nested: Vec<_> = nested.iter().map(|(s, path)| (s.def, *path, s.since)).collect();
+                let nested: Vec<_> = nested.iter().map(|(s, place)| (s.def, *place, s.since)).collect();
                 Batcher::new(Box::new(ObjectRows::new((outer.def, outer.since), &nested, questions)))
             }
             Job::Question { stream, id } => {

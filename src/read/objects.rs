@@ -3,16 +3,19 @@
 //! [`ObjectRows`] sends the requests of a stream's [`Plan`] one after the
 //! other, reads each answer as it arrives (`json_stream`), maps its
 //! elements to rows (`mapping`) and applies the stream's cursor. Streams
-//! whose records live in the same response share it: `fields` are nested in
-//! the `tables` of `GET /api/database/:id/metadata`, so when both are read
-//! each metadata answer feeds both (the nested rows of an element follow
-//! that element's row; see [`super::jobs`]).
+//! whose records live in the same response share it (see [`super::jobs`]):
+//! `fields` are nested in the `tables` of `GET /api/database/:id/metadata`,
+//! so when both are read each metadata answer feeds both (the nested rows of
+//! an element follow that element's row); records beside each other in one
+//! answer (`dashcards` and `tabs` of `GET /api/dashboard/:id`) are told
+//! apart by the member name their list is under.
 //!
 //! A body that breaks mid-way is requested again, and rows already read
 //! from that page are recognised by their primary key (`seen`), so nothing
 //! is lost and nothing is repeated.
 
 use super::batch::{Rows, Step};
+use super::jobs::Placement;
 use super::lists::{Capture, IdCapture, SharedLists};
 use super::plan::{unquote, PageRead, Plan, PlannedRequest};
 use super::state::Cursor;
@@ -84,8 +87,8 @@ struct Page {
     body: Option<ElementStream<Box<dyn Read>>>,
     /// Rows read from this page (since its last request, after a break).
     rows: u64,
-    /// Primary keys read from this page, kept across its re-requests.
-    seen: SeenKeys,
+    /// Primary keys read from this page, per stream, kept across its re-requests.
+    seen: Vec<SeenKeys>,
     retries: u32,
 }
 
@@ -104,6 +107,8 @@ pub struct ObjectRows {
     names: Vec<String>,
     outputs: Vec<Output>,
     nested: Vec<Nested>,
+    /// The slots whose records lie beside the outer stream's (and slot 0).
+    beside: Vec<usize>,
     /// The source being read: the outer stream's, or its fallback.
     source: Source,
     /// `None` until the parents are listed (a stream error then belongs to this stream).
@@ -116,12 +121,12 @@ pub struct ObjectRows {
 }
 
 impl ObjectRows {
-    /// `streams`: the outer stream first, then the streams nested in its
-    /// elements with their path inside one element; each with its `since`.
-    /// `questions`: choose the configured questions from this list too.
+    /// `outer`: the stream whose source is read; `shared`: the streams that
+    /// share its responses and where their records are; each with its
+    /// `since`. `questions`: choose the configured questions from this list too.
     pub fn new(
         outer: (&'static StreamDef, Option<i64>),
-        nested: &[(&'static StreamDef, &'static [&'static str], Option<i64>)],
+        shared: &[(&'static StreamDef, Placement, Option<i64>)],
         questions: Option<crate::questions::select::Chooser>,
     ) -> Self {
         let capture = match questions {
@@ -129,10 +134,13 @@ impl ObjectRows {
             None => super::lists::is_parent(outer.0).then(|| Capture::Ids(outer.0.name, IdCapture::default())),
         };
         let mut outputs = vec![Output::new(outer.0, outer.1)];
-        let mut nest = Vec::new();
-        for (i, (def, path, since)) in nested.iter().enumerate() {
+        let (mut nest, mut beside) = (Vec::new(), vec![0]);
+        for (i, (def, place, since)) in shared.iter().enumerate() {
             outputs.push(Output::new(def, *since));
-            nest.push(Nested { slot: i + 1, path });
+            match place {
+                Placement::Inside(path) => nest.push(Nested { slot: i + 1, path }),
+                Placement::Beside => beside.push(i + 1),
+            }
         }
         ObjectRows {
             names: outputs.iter().map(|o| o.def.name.to_string()).collect(),
@@ -140,6 +148,7 @@ impl ObjectRows {
             capture,
             outputs,
             nested: nest,
+            beside,
             plan: None,
             page: None,
             inner: None,
@@ -173,14 +182,16 @@ impl ObjectRows {
         };
         match cx.client.get(&request.endpoint, &request.query) {
             Ok(response) => {
-                let body = ElementStream::with_path(response.body, self.source.path);
+                let path = self.walk_path();
+                let body = ElementStream::with_path(response.body, &path.iter().map(String::as_str).collect::<Vec<_>>());
                 match &mut self.page {
                     Some(page) => {
                         page.body = Some(body);
                         page.rows = 0;
                     }
                     None => {
-                        self.page = Some(Page { request, body: Some(body), rows: 0, seen: SeenKeys::default(), retries: 0 })
+                        let seen = (0..self.outputs.len()).map(|_| SeenKeys::default()).collect();
+                        self.page = Some(Page { request, body: Some(body), rows: 0, seen, retries: 0 })
                     }
                 }
             }
@@ -190,6 +201,20 @@ impl ObjectRows {
             }
         }
         Ok(true)
+    }
+
+    /// The path walked in each answer: the source's, with the member names
+    /// of the streams beside it added to its last segment.
+    fn walk_path(&self) -> Vec<String> {
+        let mut path: Vec<String> = self.source.path.iter().map(|s| s.to_string()).collect();
+        if let Some(last) = path.last_mut() {
+            for &slot in &self.beside[1..] {
+                let theirs = self.outputs[slot].def.source.path.last().expect("beside streams have a path");
+                last.push('|');
+                last.push_str(theirs);
+            }
+        }
+        path
     }
 
     /// What an error answer means for the stream: a missing endpoint skips
@@ -231,15 +256,20 @@ impl ObjectRows {
     fn read_element(&mut self, lists: &mut SharedLists) -> Result<Option<Step>> {
         let page = self.page.as_mut().expect("a page is open");
         let body = page.body.as_mut().expect("its body is open");
-        match body.next_split() {
-            Ok(Some((element, members))) => {
+        match body.next_keyed() {
+            Ok(Some((element, members, key))) => {
                 let bytes = element.len();
-                let out = &mut self.outputs[0];
+                let slot = slot_of(&self.beside, &self.outputs, key);
+                let out = &mut self.outputs[slot];
                 let row = out.map(element, members, &page.request)?;
                 page.rows += 1;
-                if !out.pk_cols.is_empty() && !page.seen.insert(&row, &out.pk_cols) && page.retries > 0 {
+                if !out.pk_cols.is_empty() && !page.seen[slot].insert(&row, &out.pk_cols) && page.retries > 0 {
                     // Already read before this page's body broke.
-                    return Ok(Some(Step::Read { slot: 0, row: None, bytes }));
+                    return Ok(Some(Step::Read { slot, row: None, bytes }));
+                }
+                if slot != 0 {
+                    let kept = out.cursor.keep(&row);
+                    return Ok(Some(Step::Read { slot, row: kept.then_some(row), bytes }));
                 }
                 if let Some(capture) = self.capture.as_mut().filter(|_| page.request.variant == 0) {
                     capture.element(element, members);
@@ -386,6 +416,19 @@ impl<T: Transport> Rows<T> for ObjectRows {
         let def = self.outputs[slot].def;
         e.unavailable_if_forbidden(&format!("Reading `{}` needs {}.", def.name, def.permission))
     }
+}
+
+/// Which stream an element read under the member name `key` belongs to:
+/// slot 0 unless streams lie beside it (`beside` lists slot 0 first).
+fn slot_of(beside: &[usize], outputs: &[Output], key: &str) -> usize {
+    if beside.len() == 1 {
+        return 0;
+    }
+    let named = |slot: &usize| {
+        let last = outputs[*slot].def.source.path.last().copied().unwrap_or("");
+        last.split('|').any(|n| n == key)
+    };
+    beside.iter().copied().find(named).unwrap_or(0)
 }
 
 /// A parent's id as the value of its declared column.

@@ -231,6 +231,30 @@ fn per_parent_streams_read_every_parent_and_skip_deleted_ones() {
 }
 
 #[test]
+fn cards_and_tabs_of_a_dashboard_come_from_one_answer() {
+    let detail = |id: i64, tab: i64| {
+        format!(
+            r#"{{"id":{id},"tabs":[{{"id":{tab},"dashboard_id":{id},"name":"One","position":0}},{{"id":{},"dashboard_id":{id},"name":"Two","position":1}}],"dashcards":[{{"id":{},"dashboard_id":{id},"dashboard_tab_id":{tab}}}],"name":"d"}}"#,
+            tab + 1,
+            id * 10
+        )
+    };
+    let (d2, d7) = (detail(2, 20), detail(7, 70));
+    let answers = vec![Ok((200, r#"[{"id":2},{"id":7}]"#)), Ok((200, d2.as_str())), Ok((200, d7.as_str()))];
+    let selection = [sel("dashboard_cards", false), sel("dashboard_tabs", false)];
+    let mut r = Reader::open(scripted(answers), CFG, &selection, None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
+    assert_eq!(col(&out, "dashboard_cards", "id"), vec![Value::Integer(20), Value::Integer(70)]);
+    assert_eq!(col(&out, "dashboard_tabs", "id"), [20, 21, 70, 71].map(Value::Integer).to_vec());
+    assert_eq!(col(&out, "dashboard_tabs", "dashboard_id"), [2, 2, 7, 7].map(Value::Integer).to_vec());
+    let ends: Vec<&str> = out.iter().flat_map(|b| b.as_ref().ok()).filter(|b| b.checkpoint.is_some()).map(|b| b.stream.as_str()).collect();
+    assert_eq!(ends, ["dashboard_cards", "dashboard_tabs"], "each stream ends with its checkpoint");
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(paths, ["/api/session/properties", "/api/dashboard", "/api/dashboard/2", "/api/dashboard/7"]);
+}
+
+#[test]
 fn tables_and_fields_share_the_database_list_and_skip_saved_questions() {
     let meta = r#"{"id":2,"name":"db","tables":[{"id":10,"db_id":2,"name":"orders","fields":[{"id":1,"table_id":10},{"id":2,"table_id":10}]},{"id":11,"db_id":2,"fields":[{"id":3,"table_id":11}]}],"features":["x"]}"#;
     let answers = vec![
