@@ -1,11 +1,13 @@
 //! The connector's configuration: parsed from the host's JSON with errors
 //! that name the JSON path of the offending key, and never echo a secret.
 //!
-//! Keys are a superset of Airbyte's `source-metabase` (`instance_api_url`,
-//! `username`, `password`, `session_token`) so existing configs work as they
-//! are; `api_key` and the tuning knobs are ours.
+//! The keys, their types, defaults and limits are the `config-keys` table
+//! (shared with `spec`, the host's redaction and the tests); this module
+//! reads each key through its entry and adds what one entry cannot say: the
+//! URL's form, the credentials' precedence and the `questions` family.
 
 use crate::error::{Error, Result};
+use config_keys as keys;
 use serde_json::{Map, Value};
 
 /// Where the Metabase API lives, split the way a WASI HTTP request needs it.
@@ -101,12 +103,9 @@ pub enum Questions {
     Collection(String),
 }
 
-pub const DEFAULT_PAGE_SIZE: u32 = 1000;
-pub const DEFAULT_MAX_RETRIES: u32 = 5;
-pub const DEFAULT_RETRY_MAX_WAIT_S: u32 = 120;
-pub const DEFAULT_REQUEST_TIMEOUT_S: u32 = 120;
-
 impl Config {
+    /// Parses and validates `text`; every key is read through its entry in
+    /// the key table, so the limits and defaults are those the spec declares.
     pub fn parse(text: &str) -> Result<Config> {
         let value: Value = serde_json::from_str(text).map_err(|e| {
             // serde's message names line and column; it never quotes the input.
@@ -115,115 +114,127 @@ impl Config {
         let Value::Object(obj) = value else {
             return Err(Error::config("config: must be a JSON object"));
         };
-        let url = required_string(&obj, "instance_api_url")?;
+        let url = required_text(&obj, &keys::INSTANCE_API_URL)?;
         let base = parse_base_url(&url)?;
         let credentials = parse_credentials(&obj)?;
-        let page_size = optional_u32(&obj, "page_size", 1, 100_000)?.unwrap_or(DEFAULT_PAGE_SIZE);
-        let max_retries = optional_u32(&obj, "max_retries", 0, 100)?.unwrap_or(DEFAULT_MAX_RETRIES);
-        let max_wait_s = optional_u32(&obj, "retry_max_wait_s", 0, 3600)?.unwrap_or(DEFAULT_RETRY_MAX_WAIT_S);
-        let request_timeout_s =
-            optional_u32(&obj, "request_timeout_s", 1, 3600)?.unwrap_or(DEFAULT_REQUEST_TIMEOUT_S);
-        let include_archived = optional_bool(&obj, "include_archived")?.unwrap_or(true);
-        let include_deactivated_users = optional_bool(&obj, "include_deactivated_users")?.unwrap_or(true);
-        let questions = parse_questions(&obj)?;
         Ok(Config {
             base,
             credentials,
-            page_size,
-            retry: RetryConfig { max_retries, max_wait_s },
-            request_timeout_s,
-            include_archived,
-            include_deactivated_users,
-            questions,
+            page_size: integer(&obj, &keys::PAGE_SIZE)?,
+            retry: RetryConfig {
+                max_retries: integer(&obj, &keys::MAX_RETRIES)?,
+                max_wait_s: integer(&obj, &keys::RETRY_MAX_WAIT_S)?,
+            },
+            request_timeout_s: integer(&obj, &keys::REQUEST_TIMEOUT_S)?,
+            include_archived: boolean(&obj, &keys::INCLUDE_ARCHIVED)?,
+            include_deactivated_users: boolean(&obj, &keys::INCLUDE_DEACTIVATED_USERS)?,
+            questions: parse_questions(&obj)?,
         })
     }
 }
 
-fn required_string(obj: &Map<String, Value>, key: &str) -> Result<String> {
-    match optional_string(obj, key)? {
-        Some(s) => Ok(s),
-        None => Err(Error::config(format!("config.{key}: is required"))),
-    }
+/// An error about one key: `config.<key>: <why>`.
+fn key_error(key: &str, why: impl std::fmt::Display) -> Error {
+    Error::config(format!("config.{key}: {why}"))
+}
+
+/// A key the table marks required.
+fn required_text(obj: &Map<String, Value>, key: &keys::Text) -> Result<String> {
+    text(obj, key)?.ok_or_else(|| key_error(key.name, "is required"))
 }
 
 /// A string key: absent and `null` are `None`; an empty or blank string is
 /// an error, because it is almost always a form left half filled in.
-fn optional_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>> {
-    match obj.get(key) {
+fn text(obj: &Map<String, Value>, key: &keys::Text) -> Result<Option<String>> {
+    match obj.get(key.name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            Err(Error::config(format!("config.{key}: must not be empty")))
-        }
+        Some(Value::String(s)) if s.trim().is_empty() => Err(key_error(key.name, "must not be empty")),
         Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(other) => Err(Error::config(format!(
-            "config.{key}: must be a string, got {}",
-            json_kind(other)
-        ))),
+        Some(other) => Err(key_error(key.name, format_args!("must be a string, got {}", json_kind(other)))),
     }
 }
 
-fn optional_u32(obj: &Map<String, Value>, key: &str, min: u32, max: u32) -> Result<Option<u32>> {
-    let bad = |got: &str| Error::config(format!("config.{key}: must be an integer from {min} to {max}, got {got}"));
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(v) if v >= min as u64 && v <= max as u64 => Ok(Some(v as u32)),
-            _ => Err(bad(&n.to_string())),
-        },
+/// An integer key within its limits; its default when absent or `null`.
+fn integer(obj: &Map<String, Value>, key: &keys::Integer) -> Result<u32> {
+    let keys::Integer { name, min, max, default } = *key;
+    let bad = |got: &str| key_error(name, format_args!("must be an integer from {min} to {max}, got {got}"));
+    let within = |v: u64| (v >= u64::from(min) && v <= u64::from(max)).then_some(v as u32);
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Number(n)) => n.as_u64().and_then(within).ok_or_else(|| bad(&n.to_string())),
         // Airbyte UIs sometimes send numbers as strings.
-        Some(Value::String(s)) => match s.trim().parse::<u64>() {
-            Ok(v) if v >= min as u64 && v <= max as u64 => Ok(Some(v as u32)),
-            _ => Err(bad(&format!("{s:?}"))),
-        },
+        Some(Value::String(s)) => s.trim().parse::<u64>().ok().and_then(within).ok_or_else(|| bad(&format!("{s:?}"))),
         Some(other) => Err(bad(json_kind(other))),
     }
 }
 
-/// `questions`: `"none"` (default), `"all"`, `"ids"` with `question_ids`, or `"collection"` with
-/// `question_collection_id` (an id or `"root"`). A list of ids is also accepted as `questions`.
-fn parse_questions(obj: &Map<String, Value>) -> Result<Questions> {
-    let ids = |v: &Value, key: &str| -> Result<Vec<i64>> {
-        let bad = || Error::config(format!("config.{key}: must be a list of card ids (integers)"));
-        let list = v.as_array().ok_or_else(bad)?;
-        let ids: Vec<i64> = list.iter().map(|i| i.as_i64().filter(|i| *i > 0).ok_or_else(bad)).collect::<Result<_>>()?;
-        if ids.is_empty() {
-            return Err(Error::config(format!("config.{key}: must name at least one card id")));
-        }
-        Ok(ids)
-    };
-    match obj.get("questions") {
-        None | Some(Value::Null) => Ok(Questions::None),
-        Some(v @ Value::Array(_)) => Ok(Questions::Ids(ids(v, "questions")?)),
-        Some(Value::String(s)) => match s.trim() {
-            "none" | "" => Ok(Questions::None),
-            "all" => Ok(Questions::All),
-            "ids" => match obj.get("question_ids") {
-                Some(v) => Ok(Questions::Ids(ids(v, "question_ids")?)),
-                None => Err(Error::config("config.question_ids: is required when `questions` is \"ids\"")),
-            },
-            "collection" => match obj.get("question_collection_id") {
-                Some(Value::Number(n)) if n.as_i64().is_some_and(|i| i > 0) => Ok(Questions::Collection(n.to_string())),
-                Some(Value::String(r)) if r == "root" => Ok(Questions::Collection("root".into())),
-                _ => Err(Error::config(
-                    "config.question_collection_id: must be a collection id or \"root\" when `questions` is \"collection\"",
-                )),
-            },
-            other => Err(Error::config(format!(
-                "config.questions: must be \"none\", \"all\", \"ids\" or \"collection\", got {other:?}"
-            ))),
-        },
-        Some(other) => Err(Error::config(format!("config.questions: must be a string or a list of card ids, got {}", json_kind(other)))),
+/// A boolean key; its default when absent or `null`.
+fn boolean(obj: &Map<String, Value>, key: &keys::Boolean) -> Result<bool> {
+    match obj.get(key.name) {
+        None | Some(Value::Null) => Ok(key.default),
+        Some(Value::Bool(b)) => Ok(*b),
+        // Airbyte UIs sometimes send booleans as strings.
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(true),
+        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(false),
+        Some(other) => Err(key_error(key.name, format_args!("must be true or false, got {}", json_kind(other)))),
     }
 }
 
-fn optional_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        // Airbyte UIs sometimes send booleans as strings.
-        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(other) => Err(Error::config(format!("config.{key}: must be true or false, got {}", json_kind(other)))),
+/// A list of card ids, under `name` (the id-list key, or `questions` itself).
+fn card_ids(v: &Value, name: &str) -> Result<Vec<i64>> {
+    let bad = || key_error(name, "must be a list of card ids (integers)");
+    let list = v.as_array().ok_or_else(bad)?;
+    let ids: Vec<i64> = list.iter().map(|i| i.as_i64().filter(|i| *i > 0).ok_or_else(bad)).collect::<Result<_>>()?;
+    if ids.is_empty() {
+        return Err(key_error(name, "must name at least one card id"));
+    }
+    Ok(ids)
+}
+
+/// `questions`: one of its allowed words (blank is the default), with
+/// `question_ids` for `"ids"` and `question_collection_id` (an id or its
+/// word, `"root"`) for `"collection"`. A list of ids is also accepted as
+/// `questions` itself.
+fn parse_questions(obj: &Map<String, Value>) -> Result<Questions> {
+    let (key, ids_key, collection_key) = (&keys::QUESTIONS, &keys::QUESTION_IDS, &keys::QUESTION_COLLECTION_ID);
+    let word = match obj.get(key.name) {
+        None | Some(Value::Null) => key.default,
+        Some(v @ Value::Array(_)) => return Ok(Questions::Ids(card_ids(v, key.name)?)),
+        Some(Value::String(s)) if s.trim().is_empty() => key.default,
+        Some(Value::String(s)) => s.trim(),
+        Some(other) => {
+            return Err(key_error(key.name, format_args!("must be a string or a list of card ids, got {}", json_kind(other))))
+        }
+    };
+    match word {
+        "none" => Ok(Questions::None),
+        "all" => Ok(Questions::All),
+        "ids" => match obj.get(ids_key.name) {
+            Some(v) => Ok(Questions::Ids(card_ids(v, ids_key.name)?)),
+            None => Err(key_error(ids_key.name, format_args!("is required when `{}` is \"ids\"", key.name))),
+        },
+        "collection" => match obj.get(collection_key.name) {
+            Some(Value::Number(n)) if n.as_i64().is_some_and(|i| i > 0) => Ok(Questions::Collection(n.to_string())),
+            Some(Value::String(r)) if r == collection_key.word => Ok(Questions::Collection(r.clone())),
+            _ => Err(key_error(
+                collection_key.name,
+                format_args!(
+                    "must be a collection id or {:?} when `{}` is \"collection\"",
+                    collection_key.word, key.name
+                ),
+            )),
+        },
+        other => Err(key_error(key.name, format_args!("must be {}, got {other:?}", one_of(key.allowed)))),
+    }
+}
+
+/// `"a", "b" or "c"`.
+fn one_of(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("{w:?}")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -239,10 +250,10 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 fn parse_credentials(obj: &Map<String, Value>) -> Result<Credentials> {
-    let api_key = optional_string(obj, "api_key")?;
-    let session_token = optional_string(obj, "session_token")?;
-    let username = optional_string(obj, "username")?;
-    let password = optional_string(obj, "password")?;
+    let api_key = text(obj, &keys::API_KEY)?;
+    let session_token = text(obj, &keys::SESSION_TOKEN)?;
+    let username = text(obj, &keys::USERNAME)?;
+    let password = text(obj, &keys::PASSWORD)?;
     if let Some(key) = api_key {
         return Ok(Credentials::ApiKey(key));
     }
@@ -251,8 +262,8 @@ fn parse_credentials(obj: &Map<String, Value>) -> Result<Credentials> {
     }
     match (username, password) {
         (Some(username), Some(password)) => Ok(Credentials::Password { username, password }),
-        (Some(_), None) => Err(Error::config("config.password: is required when `username` is set")),
-        (None, Some(_)) => Err(Error::config("config.username: is required when `password` is set")),
+        (Some(_), None) => Err(key_error(keys::PASSWORD.name, "is required when `username` is set")),
+        (None, Some(_)) => Err(key_error(keys::USERNAME.name, "is required when `password` is set")),
         (None, None) => Err(Error::config(
             "config: no credentials; set `api_key`, `session_token`, or `username` and `password`",
         )),
@@ -263,7 +274,7 @@ fn parse_credentials(obj: &Map<String, Value>) -> Result<Credentials> {
 /// `https://host/api/`, and the same under a path prefix. Plain http is only
 /// accepted for loopback hosts, where nothing crosses a network.
 pub fn parse_base_url(url: &str) -> Result<BaseUrl> {
-    let err = |why: &str| Error::config(format!("config.instance_api_url: {why}"));
+    let err = |why: &str| key_error(keys::INSTANCE_API_URL.name, why);
     let (https, rest) = if let Some(rest) = strip_prefix_ci(url, "https://") {
         (true, rest)
     } else if let Some(rest) = strip_prefix_ci(url, "http://") {
@@ -396,7 +407,7 @@ mod tests {
         assert_eq!(c.credentials, Credentials::SessionToken("t".into()));
         let c = Config::parse(r#"{"instance_api_url":"https://a.b","username":"u","password":"p"}"#).unwrap();
         assert!(matches!(c.credentials, Credentials::Password { .. }));
-        assert_eq!(c.page_size, DEFAULT_PAGE_SIZE);
+        assert_eq!(c.page_size, keys::PAGE_SIZE.default);
 
         for (cfg, want) in [
             (r#"{"username":"u","password":"p"}"#, "config.instance_api_url: is required"),
@@ -421,5 +432,113 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2-secret"));
         let e = Config::parse(r#"{"instance_api_url":"https://a.b","password":"hunter2-secret"}"#).unwrap_err();
         assert!(!e.message.contains("hunter2-secret"));
+    }
+
+    /// A config with working credentials and `extra` added.
+    fn parse_with(extra: serde_json::Value) -> Result<Config> {
+        let mut obj = serde_json::json!({"instance_api_url": "https://a.b", "api_key": "mb_k"});
+        obj.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        Config::parse(&obj.to_string())
+    }
+
+    /// What must be set beside `key` for the parser to read it at all.
+    fn context(key: &str) -> serde_json::Value {
+        match key {
+            "question_ids" => serde_json::json!({"questions": "ids"}),
+            "question_collection_id" => serde_json::json!({"questions": "collection"}),
+            _ => serde_json::json!({}),
+        }
+    }
+
+    fn with(key: &str, value: serde_json::Value) -> Result<Config> {
+        let mut extra = context(key);
+        extra[key] = value;
+        parse_with(extra)
+    }
+
+    #[test]
+    fn an_absent_key_is_its_default() {
+        let c = parse_with(serde_json::json!({})).unwrap();
+        assert_eq!(c.page_size, keys::PAGE_SIZE.default);
+        assert_eq!(c.retry.max_retries, keys::MAX_RETRIES.default);
+        assert_eq!(c.retry.max_wait_s, keys::RETRY_MAX_WAIT_S.default);
+        assert_eq!(c.request_timeout_s, keys::REQUEST_TIMEOUT_S.default);
+        assert_eq!(c.include_archived, keys::INCLUDE_ARCHIVED.default);
+        assert_eq!(c.include_deactivated_users, keys::INCLUDE_DEACTIVATED_USERS.default);
+        assert_eq!((c.questions, keys::QUESTIONS.default), (Questions::None, "none"));
+    }
+
+    #[test]
+    fn every_key_parses_its_default_in_every_spelling() {
+        let plain = parse_with(serde_json::json!({})).unwrap();
+        let mut checked = 0;
+        for key in keys::KEYS {
+            let spellings = match key.kind {
+                keys::Kind::Integer(k) => vec![serde_json::json!(k.default), serde_json::json!(k.default.to_string())],
+                keys::Kind::Boolean(k) => vec![serde_json::json!(k.default), serde_json::json!(k.default.to_string().to_uppercase())],
+                keys::Kind::Choice(k) => vec![serde_json::json!(k.default), serde_json::json!(""), serde_json::json!(null)],
+                _ => continue,
+            };
+            for v in spellings {
+                assert_eq!(with(key.name(), v.clone()).unwrap(), plain, "{} = {v}", key.name());
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 7, "keys with a default");
+    }
+
+    #[test]
+    fn integers_outside_their_limits_are_refused_naming_the_key() {
+        for key in keys::KEYS {
+            let keys::Kind::Integer(k) = key.kind else { continue };
+            let (min, max) = (k.min, k.max);
+            let msg = |got: &str| format!("config.{}: must be an integer from {min} to {max}, got {got}", k.name);
+            assert!(with(k.name, serde_json::json!(min)).is_ok() && with(k.name, serde_json::json!(max)).is_ok(), "{}", k.name);
+            let mut too_far = vec![(serde_json::json!(u64::from(max) + 1), msg(&(u64::from(max) + 1).to_string()))];
+            too_far.push((serde_json::json!(i64::from(min) - 1), msg(&(i64::from(min) - 1).to_string())));
+            too_far.push((serde_json::json!(format!("{}", u64::from(max) + 1)), msg(&format!("\"{}\"", u64::from(max) + 1))));
+            too_far.push((serde_json::json!(1.5), msg("1.5")));
+            too_far.push((serde_json::json!(true), msg("a boolean")));
+            for (v, want) in too_far {
+                assert_eq!(with(k.name, v.clone()).unwrap_err().message, want, "{v}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_allowed_word_is_accepted_and_no_other() {
+        let ids = serde_json::json!({"question_ids": [3], "question_collection_id": "root"});
+        for word in keys::QUESTIONS.allowed {
+            let mut cfg = ids.clone();
+            cfg["questions"] = serde_json::json!(word);
+            assert!(parse_with(cfg).is_ok(), "{word}");
+        }
+        let e = with("questions", serde_json::json!("sideways")).unwrap_err();
+        assert_eq!(e.message, r#"config.questions: must be "none", "all", "ids" or "collection", got "sideways""#);
+        let e = with("include_archived", serde_json::json!("maybe")).unwrap_err();
+        assert_eq!(e.message, "config.include_archived: must be true or false, got a string");
+    }
+
+    /// The guard that every key of the table is read: a value of no key's
+    /// type (an object) must be refused with the key's name.
+    #[test]
+    fn every_key_of_the_table_is_read() {
+        for key in keys::KEYS {
+            let e = with(key.name(), serde_json::json!({"x": 1})).unwrap_err();
+            assert!(e.message.starts_with(&format!("config.{}: ", key.name())), "{}: {}", key.name(), e.message);
+        }
+    }
+
+    #[test]
+    fn no_secret_value_reaches_debug_output_or_errors() {
+        for key in keys::secret_keys() {
+            let sentinel = "sentinel-Secret-0042";
+            let outcome = Config::parse(&serde_json::json!({"instance_api_url": "https://a.b", key: sentinel}).to_string());
+            let text = match outcome {
+                Ok(c) => format!("{c:?}"),
+                Err(e) => e.message,
+            };
+            assert!(!text.contains(sentinel), "{key}: {text}");
+        }
     }
 }

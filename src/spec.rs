@@ -1,145 +1,97 @@
-//! The config's JSON Schema, as an Airbyte `connectionSpecification`.
+//! The config's JSON Schema, as an Airbyte `connectionSpecification`,
+//! written from the key table (`config-keys`) that `config` parses with.
 //!
-//! Keys are a superset of Airbyte's `source-metabase` (so a user's existing
-//! config works unchanged); secrets carry `airbyte_secret` so that UIs mask
-//! them and platforms store them as secrets.
+//! Secrets carry `airbyte_secret` so that UIs mask them and platforms store
+//! them as secrets; `order` is a key's place in the table.
 
-use crate::config::{DEFAULT_MAX_RETRIES, DEFAULT_PAGE_SIZE, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_RETRY_MAX_WAIT_S};
-use serde_json::json;
+use config_keys::{Key, Kind, KEYS};
+use serde_json::{json, Map, Value};
 
 pub fn spec_json() -> String {
+    let properties: Map<String, Value> =
+        KEYS.iter().enumerate().map(|(order, key)| (key.name().to_string(), property(key, order))).collect();
+    let required: Vec<&str> = KEYS.iter().filter(|k| k.required()).map(Key::name).collect();
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "Metabase Source Spec",
         "type": "object",
-        "required": ["instance_api_url"],
+        "required": required,
         "additionalProperties": true,
-        "properties": {
-            "instance_api_url": {
-                "type": "string",
-                "title": "Metabase URL",
-                "description": "URL of your Metabase instance, with or without the trailing /api (https://metabase.example.com/api/). Must be https, except for 127.0.0.1, localhost and [::1].",
-                "examples": ["https://metabase.example.com/api/"],
-                "order": 0
-            },
-            "api_key": {
-                "type": "string",
-                "title": "API key",
-                "description": "A Metabase API key (Admin settings > Authentication > API keys, Metabase 0.49+), sent as X-API-Key. Takes precedence over the other credentials.",
-                "airbyte_secret": true,
-                "order": 1
-            },
-            "session_token": {
-                "type": "string",
-                "title": "Session token",
-                "description": "An existing session id, sent as X-Metabase-Session. Sessions expire (14 days by default); prefer an API key or username and password.",
-                "airbyte_secret": true,
-                "order": 2
-            },
-            "username": {
-                "type": "string",
-                "title": "Username",
-                "description": "Email (or LDAP user) to log in with; the session is reused for the whole run and closed at the end.",
-                "order": 3
-            },
-            "password": {
-                "type": "string",
-                "title": "Password",
-                "airbyte_secret": true,
-                "order": 4
-            },
-            "page_size": {
-                "type": "integer",
-                "title": "Page size",
-                "description": "Rows per request for endpoints that page (users).",
-                "default": DEFAULT_PAGE_SIZE,
-                "minimum": 1,
-                "maximum": 100000,
-                "order": 5
-            },
-            "max_retries": {
-                "type": "integer",
-                "title": "Retries",
-                "description": "How often a request that met throttling (429), a gateway error (502, 503, 504) or a connection error is tried again.",
-                "default": DEFAULT_MAX_RETRIES,
-                "minimum": 0,
-                "maximum": 100,
-                "order": 6
-            },
-            "retry_max_wait_s": {
-                "type": "integer",
-                "title": "Retry wait budget (seconds)",
-                "description": "The most time spent waiting between the attempts of one request.",
-                "default": DEFAULT_RETRY_MAX_WAIT_S,
-                "minimum": 0,
-                "maximum": 3600,
-                "order": 7
-            },
-            "request_timeout_s": {
-                "type": "integer",
-                "title": "Request timeout (seconds)",
-                "description": "Timeout for connecting, for the first byte of a response and between bytes. The host may lower it.",
-                "default": DEFAULT_REQUEST_TIMEOUT_S,
-                "minimum": 1,
-                "maximum": 3600,
-                "order": 8
-            },
-            "include_archived": {
-                "type": "boolean",
-                "title": "Include archived objects",
-                "description": "Also read archived (trashed) cards, dashboards, collections and snippets, and inactive notifications, each with its `archived`/`active` field, so deletions are visible.",
-                "default": true,
-                "order": 9
-            },
-            "include_deactivated_users": {
-                "type": "boolean",
-                "title": "Include deactivated users",
-                "description": "Also read deactivated users (with `is_active: false`).",
-                "default": true,
-                "order": 10
-            },
-            "questions": {
-                "type": "string",
-                "title": "Saved-question result streams",
-                "description": "Which saved questions become streams of their results (`question_<id>_<slug>`), run with the export endpoint (no 2,000-row cap): none (default), all the credentials can read, the ids in `question_ids`, or those of `question_collection_id`.",
-                "enum": ["none", "all", "ids", "collection"],
-                "default": "none",
-                "order": 11
-            },
-            "question_ids": {
-                "type": "array",
-                "items": {"type": "integer"},
-                "title": "Question ids",
-                "description": "Card ids, when `questions` is \"ids\".",
-                "order": 12
-            },
-            "question_collection_id": {
-                "type": ["integer", "string"],
-                "title": "Question collection",
-                "description": "A collection id (or \"root\"), when `questions` is \"collection\": its questions become streams.",
-                "order": 13
-            }
-        }
+        "properties": properties,
     })
     .to_string()
 }
 
+/// The schema of one key: its type and limits, then the words a form shows.
+fn property(key: &Key, order: usize) -> Value {
+    let mut p = match key.kind {
+        Kind::Text(k) if k.secret => json!({"type": "string", "airbyte_secret": true}),
+        Kind::Text(_) => json!({"type": "string"}),
+        Kind::Integer(k) => json!({"type": "integer", "default": k.default, "minimum": k.min, "maximum": k.max}),
+        Kind::Boolean(k) => json!({"type": "boolean", "default": k.default}),
+        Kind::Choice(k) => json!({"type": "string", "enum": k.allowed, "default": k.default}),
+        Kind::IdList(_) => json!({"type": "array", "items": {"type": "integer"}}),
+        Kind::IdOrWord(_) => json!({"type": ["integer", "string"]}),
+    };
+    p["title"] = json!(key.title);
+    if let Some(description) = key.description {
+        p["description"] = json!(description);
+    }
+    if !key.examples.is_empty() {
+        p["examples"] = json!(key.examples);
+    }
+    p["order"] = json!(order);
+    p
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn spec() -> Value {
+        serde_json::from_str(&spec_json()).unwrap()
+    }
+
     #[test]
-    fn secrets_are_marked_and_every_config_key_is_described() {
-        let spec: serde_json::Value = serde_json::from_str(&super::spec_json()).unwrap();
+    fn the_schema_lists_every_key_with_its_type_default_and_secret_flag() {
+        let spec = spec();
         let props = spec["properties"].as_object().unwrap();
-        for secret in ["api_key", "session_token", "password"] {
-            assert_eq!(props[secret]["airbyte_secret"], true, "{secret}");
+        assert_eq!(props.len(), KEYS.len(), "one property per key, no other");
+        for (i, key) in KEYS.iter().enumerate() {
+            let p = &props[key.name()];
+            let (ty, default) = match key.kind {
+                Kind::Text(_) => (json!("string"), Value::Null),
+                Kind::Integer(k) => (json!("integer"), json!(k.default)),
+                Kind::Boolean(k) => (json!("boolean"), json!(k.default)),
+                Kind::Choice(k) => (json!("string"), json!(k.default)),
+                Kind::IdList(_) => (json!("array"), Value::Null),
+                Kind::IdOrWord(_) => (json!(["integer", "string"]), Value::Null),
+            };
+            assert_eq!((&p["type"], &p["default"]), (&ty, &default), "{}", key.name());
+            assert_eq!(p["airbyte_secret"].as_bool().unwrap_or(false), key.secret(), "{}", key.name());
+            assert_eq!((&p["title"], &p["order"]), (&json!(key.title), &json!(i)), "{}", key.name());
+            if let Kind::Integer(k) = key.kind {
+                assert_eq!((&p["minimum"], &p["maximum"]), (&json!(k.min), &json!(k.max)), "{}", key.name());
+            }
         }
-        // Every key Config::parse reads is in the spec.
-        let source = include_str!("config.rs");
-        for key in props.keys() {
-            assert!(source.contains(&format!("\"{key}\"")), "{key} is in the spec but not read");
-        }
-        for read in ["instance_api_url", "api_key", "session_token", "username", "password", "page_size", "max_retries", "retry_max_wait_s", "request_timeout_s", "include_archived", "include_deactivated_users", "questions", "question_ids", "question_collection_id"] {
-            assert!(props.contains_key(read), "{read} is read but not in the spec");
-        }
+        assert_eq!(spec["required"], json!(["instance_api_url"]));
+    }
+
+    /// Two keys spelt out, so that a change in how a row becomes schema is
+    /// seen (the test above derives its expectations from the same table).
+    #[test]
+    fn a_secret_and_a_limited_key_as_airbyte_reads_them() {
+        let spec = spec();
+        assert_eq!(
+            spec["properties"]["password"],
+            json!({"type": "string", "title": "Password", "airbyte_secret": true, "order": 4})
+        );
+        assert_eq!(
+            spec["properties"]["page_size"],
+            json!({"type": "integer", "title": "Page size", "description": "Rows per request for endpoints that page (users).",
+                   "default": 1000, "minimum": 1, "maximum": 100000, "order": 5})
+        );
+        assert_eq!(spec["properties"]["questions"]["enum"], json!(["none", "all", "ids", "collection"]));
+        assert_eq!(spec["additionalProperties"], json!(true));
     }
 }

@@ -174,7 +174,7 @@ fn fixtures_carry_credentials_only_as_redacted() {
     ] {
         let text = std::fs::read_to_string(fixture(&format!("{name}.har"))).unwrap();
         let config = fixture_config(name);
-        for key in ["password", "api_key", "session_token"] {
+        for key in config_keys::secret_keys() {
             if let Some(secret) = config[key].as_str() {
                 assert!(!text.contains(secret), "{name}.har contains the config's {key}");
             }
@@ -186,7 +186,7 @@ fn fixtures_carry_credentials_only_as_redacted() {
             assert!(req["url"].as_str().unwrap().starts_with("https://metabase.example.com/api/"), "{name}: {}", req["url"]);
             for h in req["headers"].as_array().unwrap() {
                 let n = h["name"].as_str().unwrap().to_ascii_lowercase();
-                if n == "x-api-key" || n == "x-metabase-session" || n == "cookie" || n == "authorization" {
+                if config_keys::CREDENTIAL_HEADERS.iter().any(|c| c.eq_ignore_ascii_case(&n)) {
                     assert_eq!(h["value"], "REDACTED", "{name}: {m} {p}: header {n}");
                 }
             }

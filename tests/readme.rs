@@ -6,9 +6,10 @@
 //! to the real ones) and holds a `config.json` for a loopback Metabase
 //! (`../shared/peer/fixture_server.py`, else the bundled v0.50 fixture served live; API key): `sh` blocks with `bash -euo pipefail`, `python`
 //! blocks with the PyAirbyte venv, offline. The `rust` block marked as an excerpt must be lines of
-//! `host-harness/examples/embed.rs` (which tests/embed.rs runs), every key of the config spec
-//! must be in the config table (`docs/config.md`), and every relative link must name a file that
-//! exists and, with a `#fragment`, one of its headings.
+//! `host-harness/examples/embed.rs` (which tests/embed.rs runs), the config table (in the
+//! README or a page of `docs/`, found by its header row) must document every key of the
+//! `config-keys` table with its type, default and secret flag, and every relative link must name
+//! a file that exists and, with a `#fragment`, one of its headings.
 
 mod common;
 
@@ -83,13 +84,75 @@ fn rust_excerpt_is_the_real_example() {
     }
 }
 
+/// The header row that marks the config table, wherever the docs keep it.
+const CONFIG_TABLE_HEADER: &str = "| key | type | default | meaning |";
+
+/// The docs page holding the config table (the README, or a page of `docs/`), and the table's
+/// rows as cells.
+fn config_table() -> (String, Vec<Vec<String>>) {
+    let mut found = Vec::new();
+    for page in pages() {
+        let mut lines = page.text.lines().skip_while(|l| l.trim() != CONFIG_TABLE_HEADER);
+        if lines.next().is_none() {
+            continue;
+        }
+        let rows = lines
+            .skip(1) // the | --- | row
+            .take_while(|l| l.trim_start().starts_with('|'))
+            .map(|l| l.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect())
+            .collect();
+        found.push((page.path.clone(), rows));
+    }
+    assert_eq!(found.len(), 1, "exactly one docs page must hold the config table ({CONFIG_TABLE_HEADER}): {:?}", found.iter().map(|f| &f.0).collect::<Vec<_>>());
+    found.pop().unwrap()
+}
+
+/// The `names` of a cell.
+fn quoted(cell: &str) -> Vec<&str> {
+    cell.split('`').skip(1).step_by(2).collect()
+}
+
+/// What the docs must say of `key` in the type column, and exactly in the default column.
+fn documented_as(key: &config_keys::Key) -> (Vec<String>, String) {
+    use config_keys::Kind;
+    let words = |w: &[&str]| w.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    match key.kind {
+        Kind::Text(k) if k.secret => (words(&["secret"]), String::new()),
+        Kind::Text(k) => (words(&["string"]), if k.required { "required".into() } else { String::new() }),
+        Kind::Integer(k) => (words(&["integer"]), k.default.to_string()),
+        Kind::Boolean(k) => (words(&["boolean"]), k.default.to_string()),
+        Kind::Choice(k) => (k.allowed.iter().map(|w| format!("\"{w}\"")).collect(), format!("`\"{}\"`", k.default)),
+        Kind::IdList(_) => (words(&["list"]), String::new()),
+        Kind::IdOrWord(k) => (vec!["integer".into(), format!("\"{}\"", k.word)], String::new()),
+    }
+}
+
+/// The config table lists every key of the key table once, and no other, with its type (and
+/// `secret` for a secret) and its default; a row may hold several keys, with one type each.
 #[test]
 fn every_config_key_is_documented() {
-    let spec = run_host(&["spec"]);
-    let props = spec.spec()["connectionSpecification"]["properties"].as_object().unwrap().clone();
-    let text = readme();
-    for key in props.keys() {
-        assert!(text.contains(&format!("| `{key}`")) || text.contains(&format!(", `{key}`")), "config key `{key}` is not in the README's config table");
+    let (page, rows) = config_table();
+    let mut seen = Vec::new();
+    for row in &rows {
+        assert_eq!(row.len(), 4, "{page}: a config table row has four cells: {row:?}");
+        let names = quoted(&row[0]);
+        let types: Vec<&str> = row[1].split(", ").collect();
+        for (i, name) in names.iter().enumerate() {
+            let key = config_keys::KEYS.iter().find(|k| k.name() == *name)
+                .unwrap_or_else(|| panic!("{page}: the config table documents `{name}`, which is no config key"));
+            assert!(!seen.contains(name), "{page}: `{name}` is documented twice");
+            seen.push(*name);
+            let ty = if types.len() == names.len() { types[i] } else { row[1].as_str() };
+            let (must_say, default) = documented_as(key);
+            for w in must_say {
+                assert!(ty.contains(&w), "{page}: the type of `{name}` should say {w}: {ty:?}");
+            }
+            assert_eq!(key.secret(), ty.contains("secret"), "{page}: `{name}` secret or not: {ty:?}");
+            assert_eq!(row[2], default, "{page}: the default of `{name}`");
+        }
+    }
+    for key in config_keys::KEYS {
+        assert!(seen.contains(&key.name()), "{page}: config key `{}` is not in the config table", key.name());
     }
 }
 

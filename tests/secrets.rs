@@ -16,8 +16,9 @@ const WRONG_PASSWORD: &str = "SENTINEL-wrong-password-7731";
 const WRONG_KEY: &str = "mb_SENTINELwrongkey000000000";
 const WRONG_TOKEN: &str = "SENTINEL-0000-4000-8000-wrongtoken01";
 
-fn configs(server: &Server) -> Vec<(&'static str, Value)> {
-    let url = server.api_url();
+/// A working and a wrong config per auth mode: together they set every secret key of the config
+/// table (checked below).
+fn configs(url: &str) -> Vec<(&'static str, Value)> {
     vec![
         ("api_key", json!({"instance_api_url": url, "api_key": server::API_KEY, "max_retries": 0})),
         ("session_token", json!({"instance_api_url": url, "session_token": server::SESSION_TOKEN, "max_retries": 0})),
@@ -47,16 +48,12 @@ impl Scan {
     }
 }
 
+/// The credential values of `configs`, and the prefix of every session id the server issues.
+const SENTINELS: [&str; 7] =
+    [server::API_KEY, server::SESSION_TOKEN, server::PASSWORD, WRONG_PASSWORD, WRONG_KEY, WRONG_TOKEN, SESSION_SENTINEL];
+
 fn every_secret(server: &Server) -> Vec<String> {
-    let mut s = vec![
-        server::API_KEY.to_string(),
-        server::SESSION_TOKEN.to_string(),
-        server::PASSWORD.to_string(),
-        WRONG_PASSWORD.to_string(),
-        WRONG_KEY.to_string(),
-        WRONG_TOKEN.to_string(),
-        SESSION_SENTINEL.to_string(),
-    ];
+    let mut s: Vec<String> = SENTINELS.iter().map(|s| s.to_string()).collect();
     s.extend(server.sessions_issued());
     s
 }
@@ -90,7 +87,7 @@ fn no_secret_in_any_output() {
     for (setup, mut options) in setups {
         options.session_prefix = Some(SESSION_SENTINEL.into());
         let server = Server::start(options);
-        for (mode, config) in configs(&server) {
+        for (mode, config) in configs(&server.api_url()) {
             for command in ["spec", "check", "discover", "read", "read --record"] {
                 i += 1;
                 let dir = scratch_dir(&format!("secrets-{i}"));
@@ -129,8 +126,22 @@ fn no_secret_in_any_output() {
         "\nSECRETS: {} scenarios, {} outputs searched (stdout, stderr at trace level, HAR files) for {} kinds of secret: {} secrets found",
         scan.scenarios,
         scan.outputs,
-        7,
+        SENTINELS.len(),
         scan.found.len()
     );
     assert!(scan.found.is_empty(), "secrets found:\n{}", scan.found.join("\n"));
+}
+
+/// A secret key added to the table gets its scenarios: every secret key is set, with a sentinel
+/// value the scan looks for, in a working and in a wrong config.
+#[test]
+fn the_scenarios_cover_every_secret_key_of_the_table() {
+    let configs = configs("http://127.0.0.1:9/api");
+    for key in config_keys::secret_keys() {
+        let values: Vec<&str> = configs.iter().filter_map(|(_, c)| c.get(key).and_then(Value::as_str)).collect();
+        assert_eq!(values.len(), 2, "`{key}`: one working and one wrong config set it: {values:?}");
+        for v in values {
+            assert!(SENTINELS.contains(&v), "`{key}`: {v:?} is not a value the scan searches for");
+        }
+    }
 }

@@ -16,11 +16,16 @@ use std::path::Path;
 /// get a well-formed UUID.
 pub const PLACEHOLDER_SESSION_ID: &str = "00000000-0000-4000-8000-000000000000";
 
-/// JSON keys whose values are credentials in request bodies.
-pub const SECRET_BODY_KEYS: &[&str] = &["password", "api_key", "session_token", "token"];
+/// JSON keys of request bodies that hold credentials but are no config key:
+/// Metabase's other logins (Google sign-in, password reset) send a `token`,
+/// and a HAR recorded by a browser may hold them.
+const OTHER_SECRET_BODY_KEYS: &[&str] = &["token"];
 
-/// Request headers that carry credentials.
-const SECRET_REQUEST_HEADERS: &[&str] = &["x-api-key", "x-metabase-session", "cookie", "authorization"];
+/// Whether the value of `key` in a request body is a credential: a secret
+/// config key (a login sends `password`) or one of the others.
+fn is_secret_body_key(key: &str) -> bool {
+    config_keys::is_secret_key(key) || OTHER_SECRET_BODY_KEYS.iter().any(|s| key.eq_ignore_ascii_case(s))
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Har {
@@ -374,7 +379,7 @@ pub fn mask_secret_keys(v: &mut Value, with: &str) {
     match v {
         Value::Object(map) => {
             for (k, val) in map.iter_mut() {
-                if SECRET_BODY_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s)) && !val.is_null() {
+                if is_secret_body_key(k) && !val.is_null() {
                     *val = Value::String(with.to_string());
                 } else {
                     mask_secret_keys(val, with);
@@ -449,7 +454,7 @@ pub fn session_id_of(entry: &Entry) -> Option<String> {
 /// `REDACTED` wherever it appears.
 pub fn redact_entry(entry: &mut Entry, secrets: &Secrets) {
     for h in &mut entry.request.headers {
-        if SECRET_REQUEST_HEADERS.iter().any(|s| h.name.eq_ignore_ascii_case(s)) {
+        if config_keys::CREDENTIAL_HEADERS.iter().any(|s| h.name.eq_ignore_ascii_case(s)) {
             h.value = REDACTED.into();
         }
     }
@@ -694,6 +699,17 @@ mod tests {
         assert_eq!(body["password"], "REDACTED");
         assert_eq!(body["username"], "admin@example.com");
         assert_eq!(e.request.headers[4].value, "key REDACTED");
+    }
+
+    #[test]
+    fn the_secret_config_keys_and_no_others_are_masked_in_bodies() {
+        let body: serde_json::Map<String, Value> =
+            config_keys::KEYS.iter().map(|k| (k.name().to_uppercase(), Value::String("v".into()))).collect();
+        let mut v = Value::Object(body);
+        mask_secret_keys(&mut v, "M");
+        for key in config_keys::KEYS {
+            assert_eq!(v[key.name().to_uppercase()] == "M", key.secret(), "{}", key.name());
+        }
     }
 
     #[test]

@@ -10,15 +10,19 @@
 //! The set starts with the config's credential values and can grow while the
 //! command runs (a session id the server hands out in `--record` mode), so it
 //! lives behind a lock and is shared.
+//!
+//! Which config keys are credentials comes from the `config-keys` table the
+//! guest parses with and writes its spec from, compiled in rather than read
+//! from the component's `spec` at run time: scrubbing must work even when the
+//! component does not load or traps, and must not trust the code it guards
+//! against (the crate's doc says more; a test checks that the built
+//! component's spec marks exactly these keys `airbyte_secret`).
 
 use std::borrow::Cow;
 use std::sync::{OnceLock, RwLock};
 
 /// What a secret value is replaced with.
 pub const REDACTED: &str = "REDACTED";
-
-/// Config keys whose values are credentials.
-pub const SECRET_CONFIG_KEYS: &[&str] = &["password", "session_token", "api_key"];
 
 /// Secrets shorter than this are not scrubbed: replacing every "a" or "12" in
 /// the output would destroy data without protecting anything real.
@@ -48,12 +52,13 @@ impl Secrets {
         }
     }
 
-    /// Adds the credential values of a config object (`password`,
-    /// `session_token`, `api_key`). A config that is not valid JSON adds
-    /// nothing: it is reported as a config error elsewhere.
+    /// Adds the values of a config object's secret keys (also used on a
+    /// request's JSON body, which carries the same keys). Anything but an
+    /// object adds nothing: a broken config is reported as a config error
+    /// elsewhere.
     pub fn add_from_config(&self, config: &serde_json::Value) {
-        for key in SECRET_CONFIG_KEYS {
-            if let Some(serde_json::Value::String(s)) = config.get(*key) {
+        for key in config_keys::secret_keys() {
+            if let Some(serde_json::Value::String(s)) = config.get(key) {
                 self.add(s);
             }
         }
@@ -163,6 +168,21 @@ mod tests {
         let fast = s.snapshot();
         assert_eq!(fast.scrub("x hunter22 y"), "x REDACTED y");
         assert!(matches!(fast.scrub("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn every_secret_key_of_the_table_is_scrubbed_and_no_other() {
+        let s = Secrets::new();
+        let mut config = serde_json::Map::new();
+        for key in config_keys::KEYS {
+            config.insert(key.name().into(), format!("value-of-{}", key.name()).into());
+        }
+        s.add_from_config(&serde_json::Value::Object(config));
+        for key in config_keys::KEYS {
+            let value = format!("value-of-{}", key.name());
+            let want = if key.secret() { REDACTED.to_string() } else { value.clone() };
+            assert_eq!(s.scrub(&value), want, "{}", key.name());
+        }
     }
 
     #[test]

@@ -261,7 +261,7 @@ impl Output {
 
     /// Asserts that no secret of `config` appears anywhere in stdout or stderr.
     pub fn assert_no_secrets(&self, config: &Value) {
-        for key in ["password", "api_key", "session_token"] {
+        for key in config_keys::secret_keys() {
             if let Some(secret) = config.get(key).and_then(Value::as_str) {
                 assert!(
                     !self.stdout.contains(secret) && !self.stderr.contains(secret),

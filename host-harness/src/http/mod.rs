@@ -212,20 +212,16 @@ impl HttpShared {
 /// and a server may echo it back in an error body the guest reports.
 fn learn_secrets(headers: &http::HeaderMap, body: &[u8]) {
     let secrets = crate::secrets::global();
-    for name in ["x-metabase-session", "x-api-key", "authorization", "cookie"] {
-        for value in headers.get_all(name) {
+    for name in config_keys::CREDENTIAL_HEADERS {
+        for value in headers.get_all(*name) {
             if let Ok(v) = value.to_str() {
                 secrets.add(v.trim());
             }
         }
     }
     if body.len() <= 64 * 1024 {
-        if let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice::<serde_json::Value>(body) {
-            for key in crate::secrets::SECRET_CONFIG_KEYS {
-                if let Some(serde_json::Value::String(v)) = fields.get(*key) {
-                    secrets.add(v);
-                }
-            }
+        if let Ok(fields) = serde_json::from_slice::<serde_json::Value>(body) {
+            secrets.add_from_config(&fields);
         }
     }
 }
