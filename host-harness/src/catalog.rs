@@ -10,7 +10,8 @@ use crate::bindings::{FieldType, SelectedStream, StreamInfo, SyncMode};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
-/// A problem with one of the user's files: always a config error.
+/// A problem with one of the user's files (config, catalog, state, a HAR to
+/// replay): always a config error.
 #[derive(Debug)]
 pub struct InputError {
     pub message: String,

@@ -6,6 +6,7 @@
 //! fields are ignored) and complete on output (what `--record` writes is a
 //! valid HAR 1.2 file other tools can open).
 
+use crate::catalog::InputError;
 use crate::secrets::{Secrets, REDACTED};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -291,29 +292,16 @@ impl Default for Timings {
     }
 }
 
-/// Why a HAR file could not be loaded.
-#[derive(Debug)]
-pub struct ReadError {
-    pub message: String,
-    /// The file could not be read at all, as opposed to read but not a HAR.
-    pub unreadable: bool,
-}
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
 impl Har {
     pub fn new(entries: Vec<Entry>) -> Har {
         Har { log: Log { version: har_version(), creator: Creator::default(), entries } }
     }
 
-    pub fn read(path: &Path) -> Result<Har, ReadError> {
+    /// Reads a HAR the user named (`--replay`).
+    pub fn read(path: &Path) -> Result<Har, InputError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| ReadError { message: format!("cannot read HAR file {}: {e}", path.display()), unreadable: true })?;
-        Har::parse(&text).map_err(|e| ReadError { message: format!("HAR file {}: {e}", path.display()), unreadable: false })
+            .map_err(|e| InputError { message: format!("cannot read HAR file {}: {e}", path.display()), unreadable: true })?;
+        Har::parse(&text).map_err(|e| InputError { message: format!("HAR file {}: {e}", path.display()), unreadable: false })
     }
 
     pub fn parse(text: &str) -> Result<Har, String> {
