@@ -301,30 +301,10 @@ impl<T: Transport> Client<T> {
             }
             let request =
                 Request { method, path_and_query: path.to_string(), headers, body: body.as_ref().map(|b| b.bytes.clone()) };
-            // What went wrong with this attempt, when it may go better the next time.
-            let failed = match self.transport.send(&self.config.base, request, self.config.request_timeout_s) {
-                Ok(r) if is_retryable_status(r.status) => Failed {
-                    why: format!("answered {}", r.status),
-                    cause: status_cause(r.status, ""),
-                    status: Some(r.status),
-                    retry_after: retry_after_s(&r),
-                },
-                Ok(r) => return Ok(r),
-                Err(TransportError::Denied) => {
-                    return Err(Error::new(
-                        Cause::Denied,
-                        format!(
-                            "The host denied the request {} {}{path}: it is not on the host's allow-list. `instance_api_url` must name the server the host allows.",
-                            method.as_str(),
-                            self.config.base.authority
-                        ),
-                    )
-                    .fatal())
-                }
-                Err(e) if !e.is_retryable() => {
-                    return Err(Error::new(e.cause(), format!("{} {path} failed: {}", method.as_str(), e.message())))
-                }
-                Err(e) => Failed { why: format!("failed: {}", e.message()), cause: e.cause(), status: None, retry_after: None },
+            let sent = self.transport.send(&self.config.base, request, self.config.request_timeout_s);
+            let failed = match self.judge(method, path, sent)? {
+                Attempt::Answered(response) => return Ok(response),
+                Attempt::MayRetry(failed) => failed,
             };
             let random = self.transport.random_u64();
             match backoff.next_wait_ms(failed.retry_after.map(u64::from), random) {
@@ -341,17 +321,45 @@ impl<T: Transport> Client<T> {
                     );
                     self.transport.sleep_ms(wait);
                 }
-                None => {
-                    let n = backoff.attempts();
-                    let message =
-                        format!("{} {path} {} (gave up after {n} attempt{})", method.as_str(), failed.why, if n == 1 { "" } else { "s" });
-                    let mut error = Error::new(failed.cause, message).with_retry_after(failed.retry_after);
-                    error.status = failed.status;
-                    return Err(error);
-                }
+                None => return Err(failed.gave_up(method, path, backoff.attempts())),
             }
         }
     }
+
+    /// What one attempt came to: an answer to return (whatever its status),
+    /// a failure that may go better the next time, or an error that ends it.
+    fn judge(&self, method: Method, path: &str, sent: std::result::Result<Response, TransportError>) -> Result<Attempt> {
+        Ok(Attempt::MayRetry(match sent {
+            Ok(r) if is_retryable_status(r.status) => Failed {
+                why: format!("answered {}", r.status),
+                cause: status_cause(r.status, ""),
+                status: Some(r.status),
+                retry_after: retry_after_s(&r),
+            },
+            Ok(r) => return Ok(Attempt::Answered(r)),
+            Err(TransportError::Denied) => {
+                return Err(Error::new(
+                    Cause::Denied,
+                    format!(
+                        "The host denied the request {} {}{path}: it is not on the host's allow-list. `instance_api_url` must name the server the host allows.",
+                        method.as_str(),
+                        self.config.base.authority
+                    ),
+                )
+                .fatal())
+            }
+            Err(e) if !e.is_retryable() => {
+                return Err(Error::new(e.cause(), format!("{} {path} failed: {}", method.as_str(), e.message())))
+            }
+            Err(e) => Failed { why: format!("failed: {}", e.message()), cause: e.cause(), status: None, retry_after: None },
+        }))
+    }
+}
+
+/// What one attempt came to ([`Client::judge`]).
+enum Attempt {
+    Answered(Response),
+    MayRetry(Failed),
 }
 
 /// One attempt that may go better the next time.
@@ -361,6 +369,17 @@ struct Failed {
     cause: Cause,
     status: Option<u16>,
     retry_after: Option<u32>,
+}
+
+impl Failed {
+    /// The error once the retries are spent, after `attempts` of them.
+    fn gave_up(self, method: Method, path: &str, attempts: u32) -> Error {
+        let plural = if attempts == 1 { "" } else { "s" };
+        let message = format!("{} {path} {} (gave up after {attempts} attempt{plural})", method.as_str(), self.why);
+        let mut error = Error::new(self.cause, message).with_retry_after(self.retry_after);
+        error.status = self.status;
+        error
+    }
 }
 
 /// The server's `Retry-After`, in seconds.
