@@ -2,15 +2,16 @@
 //! lifecycle, retries, and turning non-2xx answers into [`Error`]s.
 //!
 //! This is the only place that knows about auth and retries; streams, check
-//! and discover only ask for an endpoint and get a 2xx response back.
+//! and discover only ask for an endpoint and get a 2xx response back, or an
+//! [`Error`] whose [`Cause`] says what the answer (or its absence) meant.
 //!
 //! Sessions: with username + password the client logs in lazily on the first
 //! request (`POST /api/session`), reuses that session for the whole run, logs
 //! in again once if the server answers 401 mid-run (sessions expire), and
 //! ends it with `DELETE /api/session` in [`Client::logout`].
 
-use crate::config::{BaseUrl, Config, Credentials};
-use crate::error::{Error, Result};
+use crate::config::{Config, Credentials};
+use crate::error::{Cause, Error, Result};
 use crate::http::{Method, Request, Response, Transport, TransportError};
 use crate::retry::{is_retryable_status, parse_retry_after, Backoff};
 use std::io::Read;
@@ -30,10 +31,6 @@ pub struct Client<T: Transport> {
 impl<T: Transport> Client<T> {
     pub fn new(transport: T, config: Config, log: fn(crate::LogLevel, &str)) -> Self {
         Client { transport, config, session: None, log }
-    }
-
-    pub fn base(&self) -> &BaseUrl {
-        &self.config.base
     }
 
     pub fn config(&self) -> &Config {
@@ -119,7 +116,7 @@ impl<T: Transport> Client<T> {
         match self.transport.send(&self.config.base, request, self.config.request_timeout_s) {
             Ok(r) if (200..300).contains(&r.status) => (self.log)(crate::LogLevel::Debug, "logged out of Metabase"),
             Ok(r) => (self.log)(crate::LogLevel::Warn, &format!("logout: DELETE /api/session answered {}", r.status)),
-            Err(e) => (self.log)(crate::LogLevel::Warn, &format!("logout failed: {}", transport_message(&e))),
+            Err(e) => (self.log)(crate::LogLevel::Warn, &format!("logout failed: {}", e.message())),
         }
     }
 
@@ -164,8 +161,10 @@ impl<T: Transport> Client<T> {
         let path = self.config.base.path("session");
         let response = self.send_with_retries(Method::Post, &path, None, Some(Body::json(body)))?;
         if response.status == 200 {
-            let text = read_limited(response.body, ERROR_BODY_LIMIT)
-                .map_err(|e| Error::transient(format!("login: reading the response of POST /api/session failed: {e}")))?;
+            let text = read_limited(response.body, ERROR_BODY_LIMIT).map_err(|e| {
+                Error::transient(format!("login: reading the response of POST /api/session failed: {e}"))
+                    .with_cause(Cause::of_io(&e))
+            })?;
             #[derive(serde::Deserialize)]
             struct Session {
                 id: Option<String>,
@@ -173,7 +172,8 @@ impl<T: Transport> Client<T> {
             }
             let session: Session = serde_json::from_str(&text).map_err(|e| login_body_error(&text, &e))?;
             if session.mfa_required == Some(true) {
-                return Err(Error::config(
+                return Err(Error::new(
+                    Cause::Config,
                     "login: this user has two-factor authentication; use an `api_key` instead of username and password",
                 )
                 .fatal());
@@ -181,7 +181,7 @@ impl<T: Transport> Client<T> {
             let id = session
                 .id
                 .filter(|s| !s.is_empty())
-                .ok_or_else(|| Error::system("login: POST /api/session answered without a session id").fatal())?;
+                .ok_or_else(|| Error::new(Cause::Protocol, "login: POST /api/session answered without a session id").fatal())?;
             self.session = Some(id);
             (self.log)(crate::LogLevel::Debug, "logged in to Metabase");
             return Ok(());
@@ -189,9 +189,12 @@ impl<T: Transport> Client<T> {
         let status = response.status;
         let message = self.redact(error_body_message(response));
         Err(match status {
-            400 | 401 | 403 => Error::config(format!(
-                "Login failed: POST /api/session answered {status} ({message}). Check `username` and `password`."
-            ))
+            // Every refusal of a login reports 401, the status that says
+            // "these credentials are not accepted", whatever the server chose.
+            400 | 401 | 403 => Error::new(
+                Cause::Unauthorised,
+                format!("Login failed: POST /api/session answered {status} ({message}). Check `username` and `password`."),
+            )
             .with_status(401)
             .fatal(),
             _ => status_error(Method::Post, &path, status, &message).fatal(),
@@ -215,9 +218,10 @@ impl<T: Transport> Client<T> {
                 let target = self.redirect_target(&path, &response)?;
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
-                    return Err(Error::system(format!(
-                        "GET {path}: more than {MAX_REDIRECTS} redirects; is a proxy looping?"
-                    )));
+                    return Err(Error::new(
+                        Cause::Redirect,
+                        format!("GET {path}: more than {MAX_REDIRECTS} redirects; is a proxy looping?"),
+                    ));
                 }
                 (self.log)(crate::LogLevel::Debug, &format!("GET {path} redirected to {target}"));
                 path = target;
@@ -237,16 +241,17 @@ impl<T: Transport> Client<T> {
                     Credentials::SessionToken(_) => "The session token is invalid or has expired: log in again and set a new `session_token`, or use `api_key` or `username` and `password`.".to_string(),
                     _ => format!("Check {}.", self.config.credentials.config_keys()),
                 };
-                return Err(Error::config(format!(
-                    "Metabase did not accept the credentials: {} {path} answered 401 ({message}). {hint}",
-                    method.as_str()
-                ))
+                return Err(Error::new(
+                    Cause::Unauthorised,
+                    format!("Metabase did not accept the credentials: {} {path} answered 401 ({message}). {hint}", method.as_str()),
+                )
                 .with_status(401)
                 .fatal());
             }
             let status = response.status;
+            let retry_after = retry_after_s(&response);
             let message = self.redact(error_body_message(response));
-            return Err(status_error(method, &path, status, &message));
+            return Err(status_error(method, &path, status, &message).with_retry_after(retry_after));
         }
     }
 
@@ -255,7 +260,7 @@ impl<T: Transport> Client<T> {
         let status = response.status;
         let location = response.header("location").map(str::trim).unwrap_or("");
         if location.is_empty() {
-            return Err(Error::system(format!("GET {path} answered {status} without a Location to follow")));
+            return Err(Error::new(Cause::Redirect, format!("GET {path} answered {status} without a Location to follow")));
         }
         let base = &self.config.base;
         let origin = format!("{}://{}", if base.https { "https" } else { "http" }, base.authority);
@@ -270,7 +275,8 @@ impl<T: Transport> Client<T> {
             return Err(Error::config(format!(
                 "GET {path} answered {status}, a redirect to {}, which is not on {origin}. The connector follows redirects only within `instance_api_url`: set it to the address Metabase answers on.",
                 self.redact(location.to_string())
-            )));
+            ))
+            .with_cause(Cause::Redirect));
         };
         Ok(target)
     }
@@ -295,45 +301,90 @@ impl<T: Transport> Client<T> {
             }
             let request =
                 Request { method, path_and_query: path.to_string(), headers, body: body.as_ref().map(|b| b.bytes.clone()) };
-            let (retry_after, why) = match self.transport.send(&self.config.base, request, self.config.request_timeout_s) {
-                Ok(r) if is_retryable_status(r.status) => {
-                    let retry_after = parse_retry_after(r.header("retry-after"));
-                    (retry_after, format!("answered {}", r.status))
-                }
-                Ok(r) => return Ok(r),
-                Err(TransportError::Denied) => {
-                    return Err(Error::config(format!(
-                        "The host denied the request {} {}{path}: it is not on the host's allow-list. `instance_api_url` must name the server the host allows.",
-                        method.as_str(),
-                        self.config.base.authority
-                    ))
-                    .fatal())
-                }
-                Err(TransportError::Fatal(why)) => {
-                    return Err(Error::system(format!("{} {path} failed: {why}", method.as_str())))
-                }
-                Err(TransportError::Connection(why)) => (None, format!("failed: {why}")),
+            let sent = self.transport.send(&self.config.base, request, self.config.request_timeout_s);
+            let failed = match self.judge(method, path, sent)? {
+                Attempt::Answered(response) => return Ok(response),
+                Attempt::MayRetry(failed) => failed,
             };
             let random = self.transport.random_u64();
-            match backoff.next_wait_ms(retry_after, random) {
+            match backoff.next_wait_ms(failed.retry_after.map(u64::from), random) {
                 Some(wait) => {
                     (self.log)(
                         crate::LogLevel::Warn,
-                        &format!("{} {path} {why}; retrying in {:.1} s (attempt {})", method.as_str(), wait as f64 / 1000.0, backoff.attempts()),
+                        &format!(
+                            "{} {path} {}; retrying in {:.1} s (attempt {})",
+                            method.as_str(),
+                            failed.why,
+                            wait as f64 / 1000.0,
+                            backoff.attempts()
+                        ),
                     );
                     self.transport.sleep_ms(wait);
                 }
-                None => {
-                    let n = backoff.attempts();
-                    return Err(Error::transient(format!(
-                        "{} {path} {why} (gave up after {n} attempt{})",
-                        method.as_str(),
-                        if n == 1 { "" } else { "s" }
-                    )));
-                }
+                None => return Err(failed.gave_up(method, path, backoff.attempts())),
             }
         }
     }
+
+    /// What one attempt came to: an answer to return (whatever its status),
+    /// a failure that may go better the next time, or an error that ends it.
+    fn judge(&self, method: Method, path: &str, sent: std::result::Result<Response, TransportError>) -> Result<Attempt> {
+        Ok(Attempt::MayRetry(match sent {
+            Ok(r) if is_retryable_status(r.status) => Failed {
+                why: format!("answered {}", r.status),
+                cause: status_cause(r.status, ""),
+                status: Some(r.status),
+                retry_after: retry_after_s(&r),
+            },
+            Ok(r) => return Ok(Attempt::Answered(r)),
+            Err(TransportError::Denied) => {
+                return Err(Error::new(
+                    Cause::Denied,
+                    format!(
+                        "The host denied the request {} {}{path}: it is not on the host's allow-list. `instance_api_url` must name the server the host allows.",
+                        method.as_str(),
+                        self.config.base.authority
+                    ),
+                )
+                .fatal())
+            }
+            Err(e) if !e.is_retryable() => {
+                return Err(Error::new(e.cause(), format!("{} {path} failed: {}", method.as_str(), e.message())))
+            }
+            Err(e) => Failed { why: format!("failed: {}", e.message()), cause: e.cause(), status: None, retry_after: None },
+        }))
+    }
+}
+
+/// What one attempt came to ([`Client::judge`]).
+enum Attempt {
+    Answered(Response),
+    MayRetry(Failed),
+}
+
+/// One attempt that may go better the next time.
+struct Failed {
+    /// "answered 503", "failed: connection refused".
+    why: String,
+    cause: Cause,
+    status: Option<u16>,
+    retry_after: Option<u32>,
+}
+
+impl Failed {
+    /// The error once the retries are spent, after `attempts` of them.
+    fn gave_up(self, method: Method, path: &str, attempts: u32) -> Error {
+        let plural = if attempts == 1 { "" } else { "s" };
+        let message = format!("{} {path} {} (gave up after {attempts} attempt{plural})", method.as_str(), self.why);
+        let mut error = Error::new(self.cause, message).with_retry_after(self.retry_after);
+        error.status = self.status;
+        error
+    }
+}
+
+/// The server's `Retry-After`, in seconds.
+fn retry_after_s(response: &Response) -> Option<u32> {
+    parse_retry_after(response.header("retry-after")).map(|s| u32::try_from(s).unwrap_or(u32::MAX))
 }
 
 /// Why a 200 answer to `POST /api/session` holds no session, in the kind the
@@ -343,13 +394,17 @@ impl<T: Transport> Client<T> {
 fn login_body_error(text: &str, e: &serde_json::Error) -> Error {
     let body = text.trim_start();
     let error = if body.starts_with('<') {
-        Error::config(
+        Error::new(
+            Cause::NotApi,
             "login: POST /api/session answered 200 with an HTML page, not JSON. Check that `instance_api_url` points at Metabase's API (for example https://metabase.example.com/api).",
         )
     } else if body.is_empty() || e.is_eof() {
-        Error::transient("login: the answer of POST /api/session ended before its JSON did (the connection or a proxy cut it short)")
+        Error::new(
+            Cause::Truncated,
+            "login: the answer of POST /api/session ended before its JSON did (the connection or a proxy cut it short)",
+        )
     } else {
-        Error::system("login: POST /api/session answered 200 but not with a session object")
+        Error::new(Cause::Protocol, "login: POST /api/session answered 200 but not with a session object")
     };
     error.fatal()
 }
@@ -378,25 +433,32 @@ impl Body {
     }
 }
 
-fn transport_message(e: &TransportError) -> String {
-    match e {
-        TransportError::Denied => "denied by the host".into(),
-        TransportError::Connection(w) | TransportError::Fatal(w) => w.clone(),
+/// What a non-2xx status means. `said` is the server's message (see
+/// [`message_from_body`]): Metabase answers a path it has no route for with
+/// exactly `API endpoint does not exist.` and a missing object with
+/// `Not found.`, both 404, so for a 404 its words are the answer.
+pub fn status_cause(status: u16, said: &str) -> Cause {
+    match status {
+        401 => Cause::Unauthorised,
+        403 => Cause::Forbidden,
+        404 if said.trim_end_matches('.') == "API endpoint does not exist" => Cause::EndpointMissing,
+        404 => Cause::NotFound,
+        429 => Cause::RateLimited,
+        500..=599 => Cause::ServerError,
+        _ => Cause::UnexpectedStatus,
     }
 }
 
 /// The error for a non-2xx status other than 401.
 pub fn status_error(method: Method, path: &str, status: u16, message: &str) -> Error {
     let what = format!("{} {path} answered {status} ({message})", method.as_str());
-    let error = match status {
-        403 => Error::config(format!("Permission denied: {what}.")),
-        404 if message.contains("API endpoint does not exist") => {
-            Error::config(format!("{what}: this Metabase version does not have that endpoint."))
-        }
-        429 | 500..=599 => Error::transient(format!("{what}.")),
-        _ => Error::system(format!("{what}.")),
+    let cause = status_cause(status, message);
+    let message = match cause {
+        Cause::Forbidden => format!("Permission denied: {what}."),
+        Cause::EndpointMissing => format!("{what}: this Metabase version does not have that endpoint."),
+        _ => format!("{what}."),
     };
-    error.with_status(status)
+    Error::new(cause, message).with_status(status)
 }
 
 /// The human message of an error body, read the way Metabase writes them:
@@ -474,7 +536,7 @@ fn encode_query(s: &str) -> String {
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::config::{BaseUrl, Config};
     use std::collections::VecDeque;
 
     /// A transport that answers from a script and records what was asked.
@@ -663,5 +725,95 @@ pub mod tests {
         assert_eq!(status_error(Method::Get, "/api/x", 404, "Not found.").kind, Kind::System);
         assert_eq!(status_error(Method::Get, "/api/x", 500, "boom").kind, Kind::Transient);
         assert_eq!(encode_query("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+    }
+
+    const KEY: &str = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","max_retries":1}"#;
+
+    /// The error of a `GET /api/card` answered by `answers`.
+    fn get_error(answers: Vec<std::result::Result<(u16, &str), TransportError>>) -> Error {
+        client(KEY, answers).get("card", &[]).unwrap_err()
+    }
+
+    #[test]
+    fn each_status_has_its_cause() {
+        use crate::error::Retry;
+        let cases: [(u16, &str, Cause, Retry); 9] = [
+            (401, "Unauthenticated", Cause::Unauthorised, Retry::Never),
+            (403, "You don't have permissions to do that.", Cause::Forbidden, Retry::Never),
+            (404, "Not found.", Cause::NotFound, Retry::Never),
+            (404, "API endpoint does not exist.", Cause::EndpointMissing, Retry::Never),
+            (400, r#"{"errors":{"limit":"must be a positive integer"}}"#, Cause::UnexpectedStatus, Retry::Never),
+            (405, "", Cause::UnexpectedStatus, Retry::Never),
+            (500, "boom", Cause::ServerError, Retry::Later(None)),
+            (503, "busy", Cause::ServerError, Retry::Later(None)),
+            (429, "slow down", Cause::RateLimited, Retry::Later(None)),
+        ];
+        for (status, body, cause, retry) in cases {
+            // Retried statuses answer twice (max_retries 1).
+            let e = get_error(vec![Ok((status, body)), Ok((status, body))]);
+            assert_eq!((e.cause, e.status, e.retry()), (cause, Some(status), retry), "{status} {body}: {}", e.message);
+            assert!(e.is(cause));
+        }
+        // The endpoint-missing message is the one the reader's fallbacks know.
+        let e = get_error(vec![Ok((404, r#""API endpoint does not exist.""#))]);
+        assert_eq!(e.message, "GET /api/card answered 404 (API endpoint does not exist.): this Metabase version does not have that endpoint.");
+    }
+
+    #[test]
+    fn throttling_keeps_the_servers_wait() {
+        let mut t = Scripted::new(vec![Ok((429, "slow down")), Ok((429, "slow down"))]);
+        for a in t.answers.iter_mut() {
+            a.as_mut().unwrap().1.push(("Retry-After".into(), "2".into()));
+        }
+        let mut c = Client::new(t, Config::parse(KEY).unwrap(), no_log);
+        let e = c.get("card", &[]).unwrap_err();
+        assert_eq!(c.transport.slept_ms, [2000]);
+        assert_eq!((e.cause, e.status, e.retry()), (Cause::RateLimited, Some(429), crate::error::Retry::Later(Some(2))));
+        assert_eq!(e.message, "GET /api/card answered 429 (gave up after 2 attempts)");
+    }
+
+    #[test]
+    fn each_transport_failure_has_its_cause() {
+        use crate::error::Kind;
+        let cases = [
+            (TransportError::Connection("connection refused".into()), Cause::Transport, Kind::Transient, 2),
+            (TransportError::Timeout("timed out waiting for the response".into()), Cause::Timeout, Kind::Transient, 2),
+            (TransportError::Tls("the server's TLS certificate was not accepted".into()), Cause::Tls, Kind::System, 1),
+            (TransportError::Host("replay: no entry in f.har for GET /api/card".into()), Cause::Host, Kind::System, 1),
+            (TransportError::Fatal("could not build the request: path".into()), Cause::Internal, Kind::System, 1),
+            (TransportError::Denied, Cause::Denied, Kind::Config, 1),
+        ];
+        for (failure, cause, kind, attempts) in cases {
+            let mut c = client(KEY, vec![Err(failure.clone()), Err(failure.clone())]);
+            let e = c.get("card", &[]).unwrap_err();
+            assert_eq!((e.cause, e.kind, e.status), (cause, kind, None), "{failure:?}: {}", e.message);
+            assert_eq!(c.transport.seen.len(), attempts, "{failure:?}: retried only when it may help");
+            assert_eq!(e.fatal, cause == Cause::Denied, "{failure:?}");
+        }
+    }
+
+    #[test]
+    fn login_and_redirect_failures_have_their_cause() {
+        let cfg = r#"{"instance_api_url":"https://mb.example.com","username":"u","password":"p","max_retries":0}"#;
+        for (status, body, cause) in [
+            (401, "bad", Cause::Unauthorised),
+            (400, "bad", Cause::Unauthorised),
+            (200, "<html></html>", Cause::NotApi),
+            (200, r#"{"id":"0a"#, Cause::Truncated),
+            (200, r#"{"id":42}"#, Cause::Protocol),
+            (200, r#"{"id":null}"#, Cause::Protocol),
+            (200, r#"{"id":"s","mfa_required":true}"#, Cause::Config),
+            (500, "", Cause::ServerError),
+        ] {
+            let e = client(cfg, vec![Ok((status, body))]).get("card", &[]).unwrap_err();
+            assert_eq!(e.cause, cause, "{status} {body}: {}", e.message);
+            assert!(e.fatal, "a failed login ends the read");
+        }
+        let mut t = Scripted::new(vec![Ok((302, ""))]);
+        t.answers[0].as_mut().unwrap().1.push(("Location".into(), "https://elsewhere.example.com/".into()));
+        let e = Client::new(t, Config::parse(KEY).unwrap(), no_log).get("card", &[]).unwrap_err();
+        assert_eq!((e.cause, e.kind), (Cause::Redirect, crate::error::Kind::Config));
+        let e = client(KEY, vec![Ok((302, ""))]).get("card", &[]).unwrap_err();
+        assert_eq!((e.cause, e.kind), (Cause::Redirect, crate::error::Kind::System), "no Location: {}", e.message);
     }
 }

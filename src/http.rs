@@ -2,16 +2,19 @@
 //!
 //! Why not `waki`: it is pinned to an older `wasi:http` and an older
 //! wit-bindgen than the `wasi:http@0.2.12` that wasmtime 48 serves, so this
-//! crate drives the `wasip2` crate's bindings directly. It is about a hundred
-//! lines and does exactly what the connector needs: one request at a time,
-//! timeouts passed to the host, and a response body that is *read as it
-//! arrives* (the body is an [`std::io::Read`] over the WASI input stream), so
-//! memory does not grow with the size of a response.
+//! crate drives the `wasip2` crate's bindings directly, and does exactly what
+//! the connector needs: one request at a time, timeouts passed to the host,
+//! and a response body that is *read as it arrives* (the body is an
+//! [`std::io::Read`] over the WASI input stream), so memory does not grow with
+//! the size of a response. Failures keep their kind: a request that got no
+//! answer is a [`TransportError`] naming why, and a body that breaks is an
+//! I/O error whose kind tells a timeout from a broken connection.
 //!
 //! Everything above this module talks to the [`Transport`] trait, so tests
 //! (and the fuzzer) can replace the network with canned exchanges.
 
 use crate::config::BaseUrl;
+use crate::error::Cause;
 use std::io::{self, Read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +77,49 @@ pub fn read_some(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 pub enum TransportError {
     /// The host refused to send it (not on its allow-list).
     Denied,
-    /// Worth retrying: timeouts, refused or reset connections, DNS failures.
+    /// Worth retrying: refused or reset connections, DNS failures.
     Connection(String),
-    /// Not worth retrying: TLS certificate problems, malformed requests, host-side errors.
+    /// Worth retrying: connecting or waiting for the answer timed out.
+    Timeout(String),
+    /// Not worth retrying: the TLS handshake or the server's certificate failed.
+    Tls(String),
+    /// Not worth retrying: the host failed to carry it out for a reason of
+    /// its own (`internal-error`: a replay without that exchange, say).
+    Host(String),
+    /// Not worth retrying: a request we could not build, or an answer
+    /// `wasi:http` rejected (malformed, too large).
     Fatal(String),
+}
+
+impl TransportError {
+    /// What went wrong, for the connector's error.
+    pub fn cause(&self) -> Cause {
+        match self {
+            TransportError::Denied => Cause::Denied,
+            TransportError::Connection(_) => Cause::Transport,
+            TransportError::Timeout(_) => Cause::Timeout,
+            TransportError::Tls(_) => Cause::Tls,
+            TransportError::Host(_) => Cause::Host,
+            TransportError::Fatal(_) => Cause::Internal,
+        }
+    }
+
+    /// Whether sending the request again may work.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, TransportError::Connection(_) | TransportError::Timeout(_))
+    }
+
+    /// The reason, in words.
+    pub fn message(&self) -> &str {
+        match self {
+            TransportError::Denied => "denied by the host",
+            TransportError::Connection(w)
+            | TransportError::Timeout(w)
+            | TransportError::Tls(w)
+            | TransportError::Host(w)
+            | TransportError::Fatal(w) => w,
+        }
+    }
 }
 
 /// The seam between the connector and the network.
@@ -198,18 +240,18 @@ impl Read for WasiBody {
                     let trailers = wasip2::http::types::IncomingBody::finish(body);
                     trailers.subscribe().block();
                     if let Some(Ok(Err(code))) = trailers.get() {
-                        return Err(io::Error::other(describe_code(&code)));
+                        return Err(io::Error::new(io_kind(&code), describe_code(&code)));
                     }
                 }
                 Ok(0)
             }
             Err(StreamError::LastOperationFailed(e)) => {
-                let why = match wasip2::http::types::http_error_code(&e) {
-                    Some(code) => describe_code(&code),
-                    None => e.to_debug_string(),
+                let (kind, why) = match wasip2::http::types::http_error_code(&e) {
+                    Some(code) => (io_kind(&code), describe_code(&code)),
+                    None => (io::ErrorKind::ConnectionReset, e.to_debug_string()),
                 };
                 self.stream = None;
-                Err(io::Error::new(io::ErrorKind::ConnectionReset, why))
+                Err(io::Error::new(kind, why))
             }
         }
     }
@@ -218,6 +260,9 @@ impl Read for WasiBody {
 fn error_code(code: wasip2::http::types::ErrorCode) -> TransportError {
     use wasip2::http::types::ErrorCode as E;
     let text = describe_code(&code);
+    if is_timeout(&code) {
+        return TransportError::Timeout(text);
+    }
     match code {
         E::HttpRequestDenied => TransportError::Denied,
         E::DnsTimeout
@@ -226,15 +271,30 @@ fn error_code(code: wasip2::http::types::ErrorCode) -> TransportError {
         | E::DestinationUnavailable
         | E::ConnectionRefused
         | E::ConnectionTerminated
-        | E::ConnectionTimeout
-        | E::ConnectionReadTimeout
-        | E::ConnectionWriteTimeout
         | E::ConnectionLimitReached
         | E::HttpResponseIncomplete
-        | E::HttpResponseTimeout
         | E::HttpProtocolError => TransportError::Connection(text),
+        E::TlsProtocolError | E::TlsCertificateError | E::TlsAlertReceived(_) => TransportError::Tls(text),
+        E::InternalError(_) => TransportError::Host(text),
         _ => TransportError::Fatal(text),
     }
+}
+
+/// The I/O error kind a failure while reading a body is reported in, so the
+/// decoders above can tell a timeout ([`Cause::of_io`]) from a broken connection.
+fn io_kind(code: &wasip2::http::types::ErrorCode) -> io::ErrorKind {
+    if is_timeout(code) {
+        io::ErrorKind::TimedOut
+    } else {
+        io::ErrorKind::ConnectionReset
+    }
+}
+
+/// Connecting, the first byte or the next byte took longer than allowed.
+/// (A DNS timeout is a failure to find the server, not a slow server.)
+fn is_timeout(code: &wasip2::http::types::ErrorCode) -> bool {
+    use wasip2::http::types::ErrorCode as E;
+    matches!(code, E::ConnectionTimeout | E::ConnectionReadTimeout | E::ConnectionWriteTimeout | E::HttpResponseTimeout)
 }
 
 fn describe_code(code: &wasip2::http::types::ErrorCode) -> String {

@@ -22,6 +22,7 @@
 //! does not walk it again. Everything else (the envelope, skipped values) is
 //! only scanned for its boundaries.
 
+use crate::error::Cause;
 use crate::scan::Member;
 use std::io::{self, Read};
 
@@ -66,6 +67,20 @@ impl std::fmt::Display for JsonError {
             }
             JsonError::TooLarge => write!(f, "one element is larger than {} MiB", MAX_ELEMENT_BYTES >> 20),
             JsonError::NotAList => write!(f, "the body is neither a JSON list nor an object holding one"),
+        }
+    }
+}
+
+impl JsonError {
+    /// What went wrong, for the connector's error: `Error::new(e.cause(), …)`
+    /// gets the kind each of these has always had.
+    pub fn cause(&self) -> Cause {
+        match self {
+            JsonError::Io(e) => Cause::of_io(e),
+            JsonError::Truncated { .. } => Cause::Truncated,
+            JsonError::Html => Cause::NotApi,
+            JsonError::TooLarge => Cause::Limit,
+            JsonError::Invalid { .. } | JsonError::NoArray { .. } | JsonError::NotAList => Cause::Protocol,
         }
     }
 }
@@ -610,22 +625,23 @@ mod tests {
 
     #[test]
     fn broken_bodies_are_named() {
-        let cases: &[(&str, &str)] = &[
-            (r#"[{"a":1},{"b":"#, "Truncated"),
-            (r#"[{"a":1}"#, "Truncated"),
-            (r#"[{"a":1},"#, "Truncated"),
-            ("", "Invalid"),
-            ("<html><body>Bad gateway</body></html>", "Html"),
-            (r#"{"status":"failed","error":"boom"}"#, "NoArray"),
-            (r#"[{"a":1}]{"status":"failed"}"#, "Invalid"),
-            (r#"[{"a":1} {"b":2}]"#, "Invalid"),
-            ("Unauthenticated", "NotAList"),
-            ("42", "NotAList"),
+        let cases: &[(&str, &str, Cause)] = &[
+            (r#"[{"a":1},{"b":"#, "Truncated", Cause::Truncated),
+            (r#"[{"a":1}"#, "Truncated", Cause::Truncated),
+            (r#"[{"a":1},"#, "Truncated", Cause::Truncated),
+            ("", "Invalid", Cause::Protocol),
+            ("<html><body>Bad gateway</body></html>", "Html", Cause::NotApi),
+            (r#"{"status":"failed","error":"boom"}"#, "NoArray", Cause::Protocol),
+            (r#"[{"a":1}]{"status":"failed"}"#, "Invalid", Cause::Protocol),
+            (r#"[{"a":1} {"b":2}]"#, "Invalid", Cause::Protocol),
+            ("Unauthenticated", "NotAList", Cause::Protocol),
+            ("42", "NotAList", Cause::Protocol),
         ];
-        for (body, want) in cases {
+        for (body, want, cause) in cases {
             for chunk in [1, 4, 1000] {
                 let err = elements(body, chunk).unwrap_err();
                 assert!(format!("{err:?}").starts_with(want), "{body:?} chunk {chunk}: {err:?}");
+                assert_eq!(err.cause(), *cause, "{body:?}");
             }
         }
         match elements(r#"{"status":"failed","error":"boom"}"#, 3).unwrap_err() {
@@ -648,7 +664,10 @@ mod tests {
             }
         }
         let mut s = ElementStream::new(Broken(1));
-        assert!(matches!(s.next_element(), Err(JsonError::Io(_))));
+        let e = s.next_element().unwrap_err();
+        assert!(matches!(e, JsonError::Io(_)));
+        assert_eq!(e.cause(), Cause::Transport);
+        assert_eq!(JsonError::TooLarge.cause(), Cause::Limit);
     }
     fn at_path(body: &str, path: &[&str], chunk: usize) -> Result<Vec<String>, JsonError> {
         let mut s = ElementStream::with_path(Trickle { data: body.as_bytes(), chunk }, path);

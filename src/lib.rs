@@ -57,6 +57,10 @@ pub fn log(level: LogLevel, message: &str) {
 
 impl From<error::Error> for wit::ConnectorError {
     fn from(e: error::Error) -> Self {
+        let retry = match e.retry() {
+            error::Retry::Never => wit::Retry::Never,
+            error::Retry::Later(after_s) => wit::Retry::Later(after_s),
+        };
         wit::ConnectorError {
             kind: match e.kind {
                 error::Kind::Config => wit::FailureKind::Config,
@@ -64,10 +68,43 @@ impl From<error::Error> for wit::ConnectorError {
                 error::Kind::System => wit::FailureKind::System,
                 error::Kind::Unavailable => wit::FailureKind::Unavailable,
             },
+            cause: wit_cause(e.cause),
+            http_status: e.status,
+            retry,
             message: e.message,
             detail: e.detail,
             stream: e.stream,
         }
+    }
+}
+
+/// The WIT name of a cause (one to one: the WIT documents each).
+fn wit_cause(cause: error::Cause) -> wit::Cause {
+    use error::Cause as C;
+    use wit::Cause as W;
+    match cause {
+        C::Unauthorised => W::Unauthorised,
+        C::Forbidden => W::Forbidden,
+        C::NotFound => W::NotFound,
+        C::EndpointMissing => W::EndpointMissing,
+        C::RateLimited => W::RateLimited,
+        C::ServerError => W::ServerError,
+        C::UnexpectedStatus => W::UnexpectedStatus,
+        C::Redirect => W::Redirect,
+        C::Transport => W::Transport,
+        C::Timeout => W::Timeout,
+        C::Tls => W::Tls,
+        C::Denied => W::Denied,
+        C::Host => W::Host,
+        C::Truncated => W::Truncated,
+        C::NotApi => W::NotApi,
+        C::Protocol => W::Protocol,
+        C::QueryFailed => W::QueryFailed,
+        C::Limit => W::Limit,
+        C::Config => W::Config,
+        C::Selection => W::Selection,
+        C::State => W::State,
+        C::Internal => W::Internal,
     }
 }
 
@@ -143,8 +180,9 @@ fn connect(config: &str) -> error::Result<Vec<questions::Question>> {
 
 fn whoami<T: http::Transport>(client: &mut client::Client<T>) -> error::Result<String> {
     let response = client.get("user/current", &[])?;
-    let text = client::read_limited(response.body, 1 << 20)
-        .map_err(|e| error::Error::transient(format!("GET /api/user/current: reading the body failed ({e})")))?;
+    let text = client::read_limited(response.body, 1 << 20).map_err(|e| {
+        error::Error::transient(format!("GET /api/user/current: reading the body failed ({e})")).with_cause(error::Cause::of_io(&e))
+    })?;
     #[derive(serde::Deserialize)]
     struct User {
         email: Option<String>,
@@ -155,6 +193,7 @@ fn whoami<T: http::Transport>(client: &mut client::Client<T>) -> error::Result<S
             "GET /api/user/current did not answer with a user ({}). Check that `instance_api_url` points at Metabase's API.",
             client::message_from_body(&text)
         ))
+        .with_cause(error::Cause::NotApi)
     })?;
     let admin = if user.is_superuser == Some(true) { "an admin" } else { "not an admin: admin-only streams (users, permission groups and memberships) will be reported unavailable" };
     Ok(format!("{} ({admin})", user.email.unwrap_or_else(|| "an unnamed user".into())))
@@ -221,6 +260,6 @@ impl wit::GuestReader for ReaderResource {
 
 // Only the component exports these symbols; a native build (unit and
 // integration tests link this crate) has no use for them, and their names
-// (`ingest:source/source@0.1.0#…`) are not valid native symbol names.
+// (`ingest:source/source@0.2.0#…`) are not valid native symbol names.
 #[cfg(target_arch = "wasm32")]
 bindings::export!(Component with_types_in bindings);

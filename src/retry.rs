@@ -1,9 +1,10 @@
 //! When to try a request again, and how long to wait first.
 //!
-//! Retried: 429, 502, 503, 504 and connection errors, with exponential
-//! backoff and full jitter, honouring `Retry-After` (seconds), bounded by a
-//! count and by the total time waited. Other statuses are answers, not
-//! accidents, and are never retried.
+//! Retried: 429, 502, 503, 504, connection errors and timeouts, with
+//! exponential backoff and equal jitter (half the step fixed, half random),
+//! honouring `Retry-After` (seconds), bounded by a count and by the total
+//! time waited. Other statuses are answers, not accidents, and are never
+//! retried.
 
 use crate::config::RetryConfig;
 
@@ -34,7 +35,8 @@ impl Backoff {
         }
         let budget_ms = u64::from(self.config.max_wait_s) * 1000;
         let exp = BASE_MS.saturating_mul(1u64 << self.attempt.min(16)).min(CAP_MS);
-        // Full jitter over [exp/2, exp]: spreads clients that failed together.
+        // Equal jitter, over [exp/2, exp]: spreads clients that failed
+        // together, yet never retries at once.
         let jittered = exp / 2 + random % (exp / 2 + 1);
         let wait = match retry_after_s {
             Some(s) => s.saturating_mul(1000).max(jittered.min(1000)),

@@ -175,3 +175,69 @@ fn write_cards_catalog(dir: &std::path::Path) -> String {
         .unwrap();
     p.display().to_string()
 }
+
+/// The debug line the host logs for a component error: what crossed the WIT boundary besides the message.
+fn cause_lines(out: &Output) -> Vec<&str> {
+    out.stderr.lines().filter(|l| l.contains("component error")).collect()
+}
+
+#[test]
+fn the_typed_cause_of_a_failure_crosses_the_boundary() {
+    // Cards throttled: 429 with a Retry-After, and no retries allowed.
+    let mut har = read_json(&fixture("v050_api_key.har"));
+    let mut throttled = 0;
+    for e in har["log"]["entries"].as_array_mut().unwrap() {
+        if e["request"]["url"].as_str().unwrap().ends_with("/api/card") {
+            e["response"]["status"] = 429.into();
+            e["response"]["statusText"] = "Too Many Requests".into();
+            e["response"]["headers"].as_array_mut().unwrap().push(serde_json::json!({"name": "Retry-After", "value": "7"}));
+            e["response"]["content"] = serde_json::json!({"size": 17, "mimeType": "text/plain", "text": "Too many requests"});
+            throttled += 1;
+        }
+    }
+    assert_eq!(throttled, 1, "the fixture lists cards once");
+    let dir = scratch_dir("cli-cause");
+    let har_path = dir.join("throttled.har");
+    write_json(&har_path, &har);
+    let mut config = fixture_config("v050_api_key");
+    config["max_retries"] = 0.into();
+    let config_path = dir.join("config.json");
+    write_json(&config_path, &config);
+    let out = run_host(&[
+        "--log-level",
+        "debug",
+        "--replay",
+        har_path.to_str().unwrap(),
+        "read",
+        "--config",
+        config_path.to_str().unwrap(),
+        "--catalog",
+        &write_cards_catalog(&dir),
+    ]);
+    out.expect_code(1);
+    let errors = out.trace_errors();
+    assert_eq!(errors.len(), 1, "{}", out.describe());
+    assert_eq!(errors[0]["message"], "GET /api/card answered 429 (gave up after 1 attempt)");
+    assert_eq!(errors[0]["failure_type"], "transient_error");
+    assert!(errors[0]["internal_message"].is_null(), "the TRACE ERROR is as before: {}", errors[0]);
+    assert_eq!(
+        cause_lines(&out),
+        ["DEBUG component error in stream cards: kind FailureKind::Transient, cause Cause::RateLimited, HTTP 429, Retry::Later(Some(7))"],
+        "{}",
+        out.stderr
+    );
+
+    // A stream the credentials may not read, and credentials the server refuses.
+    let out = replay("non_admin", "read", &["--log-level", "debug"]);
+    out.expect_code(0);
+    let users = "DEBUG component error in stream users: kind FailureKind::Unavailable, cause Cause::Forbidden, HTTP 403, Retry::Never";
+    assert!(cause_lines(&out).contains(&users), "{}", out.stderr);
+    let out = replay("bad_api_key", "read", &["--log-level", "debug"]);
+    out.expect_code(1);
+    assert_eq!(
+        cause_lines(&out),
+        ["DEBUG component error: kind FailureKind::Config, cause Cause::Unauthorised, HTTP 401, Retry::Never"],
+        "{}",
+        out.stderr
+    );
+}

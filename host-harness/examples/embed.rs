@@ -19,7 +19,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpC
 // Rust types for the WIT world: `ingest:source` exports, the `log` import.
 wasmtime::component::bindgen!({ path: "../wit", world: "metabase-source" });
 
-use ingest::source::types::{SyncMode, Value};
+use ingest::source::types::{FailureKind, SyncMode, Value};
 
 struct State {
     wasi: WasiCtx,
@@ -134,6 +134,10 @@ fn main() -> wasmtime::Result<()> {
                 *rows.entry(batch.stream).or_default() += batch.rows.len();
             }
             Ok(None) => break,
+            // A stream these credentials may not read (`cause` says why: forbidden): a warning.
+            Err(e) if e.kind == FailureKind::Unavailable => {
+                eprintln!("stream {} unavailable ({:?}): {}", e.stream.unwrap_or_default(), e.cause, e.message)
+            }
             // An error naming a stream ends only that stream; the next call goes on.
             Err(e) if e.stream.is_some() => eprintln!("stream {}: {}", e.stream.unwrap_or_default(), e.message),
             Err(e) => return Err(wasmtime::format_err!("read: {}", e.message)),

@@ -1,5 +1,5 @@
-//! Typed bindings of the `metabase-source` world, and the host side of its
-//! imports.
+//! Typed bindings of the `metabase-source` world (`ingest:source@0.2.0`, read
+//! from `wit/`), and the host side of its imports.
 //!
 //! The world imports only `ingest:source/log` (plus the `types` interface it
 //! shares with the exports, which has no functions). `wasi:http` and the WASI
@@ -16,7 +16,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::ingest::source::source::{Batch, ConnectorError, SelectedStream, StreamInfo};
-pub use ingest::source::types::{FailureKind, FieldType, SyncMode, Value};
+pub use ingest::source::types::{Cause, FailureKind, FieldType, SyncMode, Value};
 #[cfg(test)]
 pub use ingest::source::types::Field;
 

@@ -10,10 +10,14 @@ use crate::bindings::{FieldType, SelectedStream, StreamInfo, SyncMode};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
-/// A problem with one of the user's files: always a config error.
+/// A problem with one of the user's files (config, catalog, state, a HAR to
+/// replay): always a config error.
 #[derive(Debug)]
 pub struct InputError {
     pub message: String,
+    /// The file could not be read at all (missing, a directory, no
+    /// permission), as opposed to read but wrong.
+    pub unreadable: bool,
 }
 
 impl std::fmt::Display for InputError {
@@ -23,11 +27,12 @@ impl std::fmt::Display for InputError {
 }
 
 fn err(path: &Path, what: &str, problem: impl std::fmt::Display) -> InputError {
-    InputError { message: format!("{what} file {}: {problem}", path.display()) }
+    InputError { message: format!("{what} file {}: {problem}", path.display()), unreadable: false }
 }
 
 fn read_json(path: &Path, what: &str) -> Result<(String, Value), InputError> {
-    let text = std::fs::read_to_string(path).map_err(|e| err(path, what, format!("cannot be read: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError { unreadable: true, ..err(path, what, format!("cannot be read: {e}")) })?;
     let value = serde_json::from_str(&text).map_err(|e| err(path, what, format!("is not valid JSON: {e}")))?;
     Ok((text, value))
 }

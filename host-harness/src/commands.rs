@@ -5,13 +5,20 @@
 //! through [`Guest::call`], which arms the deadline, turns traps into
 //! failures with a clear message, and writes queued guest warnings as LOG
 //! messages between calls.
+//!
+//! Every failure has a typed [`Cause`]: the component's `cause` for its
+//! errors, the host's own [`HostCause`] for the host's. The stderr hint is
+//! chosen on it, and it is logged at debug level (`--log-level debug`) with
+//! the component's HTTP status and retry advice; the TRACE ERROR on stdout
+//! is unchanged by it.
 
-use crate::bindings::{Batch, ConnectorError, MetabaseSource, SelectedStream};
+use crate::bindings::{Batch, Cause as ComponentCause, ConnectorError, MetabaseSource, SelectedStream};
 use crate::catalog;
 use crate::component;
 use crate::http::{self, AllowEntry, AllowList, HttpShared, Mode};
 use crate::logger::{self, Level};
 use crate::formatter::Formatter;
+use crate::hints::{Cause, HostCause};
 use crate::protocol::{FailureType, Protocol, StreamStatus};
 use crate::sandbox::{self, HostState, Limits};
 use crate::secrets;
@@ -42,34 +49,35 @@ pub struct Failure {
     pub message: String,
     pub internal: Option<String>,
     pub stream: Option<String>,
+    /// Why, typed: the hint is chosen on it.
+    pub cause: Cause,
 }
 
 impl Failure {
-    pub fn config(message: impl Into<String>) -> Failure {
-        Failure { failure: FailureType::Config, message: message.into(), internal: None, stream: None }
+    pub fn config(message: impl Into<String>, cause: HostCause) -> Failure {
+        Failure { failure: FailureType::Config, message: message.into(), internal: None, stream: None, cause: Cause::Host(cause) }
     }
-    pub fn system(message: impl Into<String>, internal: Option<String>) -> Failure {
-        Failure { failure: FailureType::System, message: message.into(), internal, stream: None }
+    pub fn system(message: impl Into<String>, internal: Option<String>, cause: HostCause) -> Failure {
+        Failure { failure: FailureType::System, message: message.into(), internal, stream: None, cause: Cause::Host(cause) }
     }
     fn io(e: std::io::Error) -> Failure {
-        Failure::system(format!("cannot write to stdout: {e}"), None)
-    }
-}
-
-impl From<ConnectorError> for Failure {
-    fn from(e: ConnectorError) -> Failure {
-        Failure { failure: e.kind.into(), message: e.message, internal: e.detail, stream: e.stream }
+        Failure::system(format!("cannot write to stdout: {e}"), None, HostCause::Output)
     }
 }
 
 fn write_failure<W: Write>(out: &mut Protocol<W>, f: &Failure) {
-    logger::error!("{}", crate::hints::with_hint(&f.message));
+    logger::error!("{}", crate::hints::with_hint(&f.message, f.cause));
     if let Some(d) = &f.internal {
         logger::debug!("{d}");
     }
     if let Err(e) = out.trace_error(f.failure, &f.message, f.internal.as_deref(), f.stream.as_deref()) {
         logger::error!("cannot write to stdout: {e}");
     }
+}
+
+/// A failed input file, as the host's cause for it.
+fn input_failure(e: catalog::InputError, unreadable: HostCause, invalid: HostCause) -> Failure {
+    Failure::config(e.message, if e.unreadable { unreadable } else { invalid })
 }
 
 /// Runs the command line's command, writing everything to `out`.
@@ -87,7 +95,7 @@ pub fn run<W: Write>(cli: &Cli, out: &mut Protocol<W>) -> Outcome {
     // are what one wants to look at.
     if let Some(shared) = http_shared {
         if let Err(e) = shared.finish() {
-            write_failure(out, &Failure::system(format!("cannot write the recording: {e}"), None));
+            write_failure(out, &Failure::system(format!("cannot write the recording: {e}"), None, HostCause::Recording));
             outcome = Outcome::Failed;
         } else if let Some(p) = &cli.record {
             logger::info!("record: wrote {}", p.display());
@@ -105,9 +113,12 @@ fn run_inner<W: Write>(cli: &Cli, out: &mut Protocol<W>, http_slot: &mut Option<
     let config = match &cli.command {
         Command::Spec => None,
         // `catalog` is main's: it runs this as `discover`.
-        Command::Catalog { .. } => return Err(Failure::system("internal: catalog is not a guest command", None)),
+        Command::Catalog { .. } => {
+            return Err(Failure::system("internal: catalog is not a guest command", None, HostCause::Internal))
+        }
         Command::Check { config } | Command::Discover { config } | Command::Read { config, .. } => {
-            let (text, value) = catalog::read_config(config).map_err(|e| Failure::config(e.message))?;
+            let (text, value) = catalog::read_config(config)
+                .map_err(|e| input_failure(e, HostCause::ConfigUnreadable, HostCause::ConfigInvalid))?;
             secrets::global().add_from_config(&value);
             Some((text, value))
         }
@@ -118,9 +129,9 @@ fn run_inner<W: Write>(cli: &Cli, out: &mut Protocol<W>, http_slot: &mut Option<
                 .as_deref()
                 .map(catalog::read_configured_catalog)
                 .transpose()
-                .map_err(|e| Failure::config(e.message))?;
+                .map_err(|e| input_failure(e, HostCause::CatalogFile, HostCause::CatalogFile))?;
             let state = match state {
-                Some(p) => catalog::read_state(p).map_err(|e| Failure::config(e.message))?,
+                Some(p) => catalog::read_state(p).map_err(|e| input_failure(e, HostCause::StateFile, HostCause::StateFile))?,
                 None => None,
             };
             (selection, state)
@@ -155,13 +166,16 @@ fn http_shared(cli: &Cli, config: Option<&serde_json::Value>) -> Result<HttpShar
         let entries = cli
             .allow_host
             .iter()
-            .map(|h| AllowEntry::parse(h).map_err(|e| Failure::config(format!("--allow-host: {e}"))))
+            .map(|h| AllowEntry::parse(h).map_err(|e| Failure::config(format!("--allow-host: {e}"), HostCause::AllowHost)))
             .collect::<Result<Vec<_>, _>>()?;
         AllowList(entries)
     };
     logger::debug!("sandbox: allowed hosts: {}", allow.describe());
     let mode = if let Some(p) = &cli.replay {
-        Mode::Replay(http::replay::Replay::load(p).map_err(|e| Failure::config(format!("--replay: {e}")))?)
+        Mode::Replay(http::replay::Replay::load(p).map_err(|e| {
+            let cause = if e.unreadable { HostCause::ReplayUnreadable } else { HostCause::ReplayInvalid };
+            Failure::config(format!("--replay: {e}"), cause)
+        })?)
     } else if let Some(p) = &cli.record {
         Mode::Record(http::record::Recorder::new(p.clone()))
     } else {
@@ -175,20 +189,27 @@ pub struct Guest {
     store: Store<HostState>,
     bindings: MetabaseSource,
     limits: Limits,
+    /// Requests are answered from a HAR: a request the host could not
+    /// carry out (the component's cause `host`) had no recorded answer.
+    replaying: bool,
 }
 
 impl Guest {
     fn start(cli: &Cli, shared: Arc<HttpShared>, limits: Limits) -> Result<Guest, Failure> {
-        let path: PathBuf = component::locate(cli.component.as_deref()).map_err(|e| Failure::system(e, None))?;
-        let engine = component::engine().map_err(|e| Failure::system("cannot configure wasmtime", Some(format!("{e:?}"))))?;
+        let path: PathBuf =
+            component::locate(cli.component.as_deref()).map_err(|e| Failure::system(e, None, HostCause::ComponentMissing))?;
+        let engine = component::engine()
+            .map_err(|e| Failure::system("cannot configure wasmtime", Some(format!("{e:?}")), HostCause::Internal))?;
         let cache_dir = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(component::default_cache_dir) };
-        let component = component::load(&engine, &path, cache_dir.as_deref()).map_err(|e| Failure::system(e, None))?;
+        let component = component::load(&engine, &path, cache_dir.as_deref())
+            .map_err(|e| Failure::system(e, None, HostCause::ComponentLoad))?;
         sandbox::start_ticker(&engine);
 
         let link_err = |e: wasmtime::Error| {
             Failure::system(
                 format!("the component {} does not fit this host: {}", path.display(), e.root_cause()),
                 Some(format!("{e:?}")),
+                HostCause::ComponentLink,
             )
         };
         let mut linker: Linker<HostState> = Linker::new(&engine);
@@ -196,6 +217,7 @@ impl Guest {
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(link_err)?;
         MetabaseSource::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(link_err)?;
 
+        let replaying = matches!(shared.mode, Mode::Replay(_));
         let mut store = sandbox::new_store(&engine, http::Hooks(shared), limits);
         let bindings = match MetabaseSource::instantiate(&mut store, &component, &linker) {
             Ok(b) => b,
@@ -204,10 +226,23 @@ impl Guest {
                 return Err(Failure::system(
                     format!("cannot instantiate the component {}: {}", path.display(), f.message),
                     Some(f.detail),
+                    HostCause::ComponentTrap,
                 ));
             }
         };
-        Ok(Guest { store, bindings, limits })
+        Ok(Guest { store, bindings, limits, replaying })
+    }
+
+    /// The component's error as a failure. Its cause is logged (debug) as
+    /// it crossed the boundary; a request the host could not carry out
+    /// during a replay is the host's own failure, a missing exchange.
+    fn failure(&self, e: ConnectorError) -> Failure {
+        log_component_error(&e);
+        let cause = match e.cause {
+            ComponentCause::Host if self.replaying => Cause::Host(HostCause::ReplayMiss),
+            c => Cause::Component(c),
+        };
+        Failure { failure: e.kind.into(), message: e.message, internal: e.detail, stream: e.stream, cause }
     }
 
     /// One guest call under the deadline. Queued guest warnings are written
@@ -235,10 +270,18 @@ impl Guest {
         let logs = std::mem::take(&mut self.store.data_mut().pending_logs);
         let result = result.map_err(|e| {
             let c = sandbox::classify(&self.store, &e, name, self.limits);
-            Failure::system(c.message, Some(c.detail))
+            Failure::system(c.message, Some(c.detail), HostCause::ComponentTrap)
         });
         (result, logs)
     }
+}
+
+/// The typed part of a component's error, at debug level: what crossed the
+/// boundary besides the message.
+fn log_component_error(e: &ConnectorError) {
+    let status = e.http_status.map(|s| format!("HTTP {s}")).unwrap_or_else(|| "no HTTP status".into());
+    let stream = e.stream.as_deref().map(|s| format!(" in stream {s}")).unwrap_or_default();
+    logger::debug!("component error{stream}: kind {:?}, cause {:?}, {status}, {:?}", e.kind, e.cause, e.retry);
 }
 
 /// Guest warnings as LOG messages.
@@ -253,7 +296,7 @@ fn write_logs<W: Write>(out: &mut Protocol<W>, logs: Vec<(Level, String)>) -> Re
 fn spec<W: Write>(guest: &mut Guest, out: &mut Protocol<W>) -> Result<Outcome, Failure> {
     let text = guest.call(out, "spec", |s, b| b.ingest_source_source().call_spec(s))?;
     let raw: &RawValue = serde_json::from_str(&text)
-        .map_err(|e| Failure::system(format!("the component's spec is not valid JSON: {e}"), None))?;
+        .map_err(|e| Failure::system(format!("the component's spec is not valid JSON: {e}"), None, HostCause::Contract))?;
     out.spec(raw).map_err(Failure::io)?;
     Ok(Outcome::Done)
 }
@@ -265,18 +308,21 @@ fn check<W: Write>(guest: &mut Guest, out: &mut Protocol<W>, config: &String) ->
         // "Fix your config" is an answer to "can we connect?", not a failure
         // of the check itself.
         Err(e) if e.kind == crate::bindings::FailureKind::Config => {
+            log_component_error(&e);
             if let Some(d) = &e.detail {
                 logger::info!("check: {d}");
             }
             out.connection_status(Some(&e.message)).map_err(Failure::io)?
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(guest.failure(e)),
     }
     Ok(Outcome::Done)
 }
 
 fn discover<W: Write>(guest: &mut Guest, out: &mut Protocol<W>, config: &String) -> Result<Outcome, Failure> {
-    let streams = guest.call(out, "discover", |s, b| b.ingest_source_source().call_discover(s, config))??;
+    let streams = guest
+        .call(out, "discover", |s, b| b.ingest_source_source().call_discover(s, config))?
+        .map_err(|e| guest.failure(e))?;
     out.catalog(streams.iter().map(catalog::stream_json).collect()).map_err(Failure::io)?;
     Ok(Outcome::Done)
 }
@@ -362,9 +408,9 @@ fn read<W: Write>(
         ),
         None => logger::info!("read: every stream (no --catalog)"),
     }
-    let reader: ResourceAny = guest.call(out, "open", |s, b| {
-        b.ingest_source_source().reader().call_open(s, config, selection.as_deref(), state.as_ref())
-    })??;
+    let reader: ResourceAny = guest
+        .call(out, "open", |s, b| b.ingest_source_source().reader().call_open(s, config, selection.as_deref(), state.as_ref()))?
+        .map_err(|e| guest.failure(e))?;
 
     let mut progress = Progress::default();
     // The status line on a terminal's stderr (stream, records, records/s).
@@ -377,7 +423,8 @@ fn read<W: Write>(
 
     // Batch k's RECORD lines are formatted on a second thread while the
     // guest produces batch k + 1; everything is still written in order.
-    let mut formatter = Formatter::start(out.lines_on_stdout()).map_err(|e| Failure::system(format!("cannot start a thread: {e}"), None))?;
+    let mut formatter = Formatter::start(out.lines_on_stdout())
+        .map_err(|e| Failure::system(format!("cannot start a thread: {e}"), None, HostCause::Internal))?;
 
     loop {
         let (next, logs) = guest.run("next", |s, b| b.ingest_source_source().reader().call_next(s, reader));
@@ -401,21 +448,23 @@ fn read<W: Write>(
             Ok(Err(e)) => match e.stream.clone() {
                 // The credentials may not read this stream: a warning, not a failure.
                 Some(stream) if e.kind == crate::bindings::FailureKind::Unavailable => {
+                    log_component_error(&e);
                     progress.unavailable(out, &stream, &e.message).map_err(Failure::io)?;
                 }
                 Some(stream) => {
-                    progress.fail(out, &stream, e.into()).map_err(Failure::io)?;
+                    progress.fail(out, &stream, guest.failure(e)).map_err(Failure::io)?;
                     errors += 1;
                     if errors >= MAX_STREAM_ERRORS {
                         fatal = Some(Failure::system(
                             format!("the component reported {errors} stream errors without finishing; stopping"),
                             None,
+                            HostCause::Contract,
                         ));
                         break;
                     }
                 }
                 None => {
-                    fatal = Some(e.into());
+                    fatal = Some(guest.failure(e));
                     break;
                 }
             },
@@ -504,7 +553,7 @@ fn finish_batch<W: Write>(
     progress.total_records += done.written as u64;
     *progress.since_state.entry(stream.to_string()).or_default() += done.written as u64;
     if let Some(e) = done.error {
-        progress.fail(out, stream, Failure::system(e.message, Some(e.detail))).map_err(Failure::io)?;
+        progress.fail(out, stream, Failure::system(e.message, Some(e.detail), HostCause::Contract)).map_err(Failure::io)?;
         return out.flush().map_err(Failure::io);
     }
     if let Some(cp) = &done.checkpoint {
@@ -517,7 +566,11 @@ fn finish_batch<W: Write>(
                 progress.complete.insert(stream.to_string());
             }
             Err(e) => {
-                let f = Failure::system(format!("the connector sent an invalid checkpoint for stream {stream}: {e}"), None);
+                let f = Failure::system(
+                    format!("the connector sent an invalid checkpoint for stream {stream}: {e}"),
+                    None,
+                    HostCause::Contract,
+                );
                 progress.fail(out, stream, f).map_err(Failure::io)?;
             }
         }
@@ -529,5 +582,5 @@ fn finish_batch<W: Write>(
 }
 
 fn formatter_stopped() -> Failure {
-    Failure::system("internal: the thread formatting records stopped", None)
+    Failure::system("internal: the thread formatting records stopped", None, HostCause::Internal)
 }

@@ -6,6 +6,7 @@
 //! fields are ignored) and complete on output (what `--record` writes is a
 //! valid HAR 1.2 file other tools can open).
 
+use crate::catalog::InputError;
 use crate::secrets::{Secrets, REDACTED};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -301,9 +302,11 @@ impl Har {
         Har { log: Log { version: har_version(), creator: Creator::default(), entries } }
     }
 
-    pub fn read(path: &Path) -> Result<Har, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read HAR file {}: {e}", path.display()))?;
-        Har::parse(&text).map_err(|e| format!("HAR file {}: {e}", path.display()))
+    /// Reads a HAR the user named (`--replay`).
+    pub fn read(path: &Path) -> Result<Har, InputError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError { message: format!("cannot read HAR file {}: {e}", path.display()), unreadable: true })?;
+        Har::parse(&text).map_err(|e| InputError { message: format!("HAR file {}: {e}", path.display()), unreadable: false })
     }
 
     pub fn parse(text: &str) -> Result<Har, String> {

@@ -210,7 +210,9 @@ fn catalog_command(cli: &Cli) -> ExitCode {
         }
         (None, None) => unreachable!("clap requires --config or --from"),
     };
-    let configured = discovered.and_then(|c| catalog::configure(&c, streams, *incremental));
+    let configured = discovered
+        .map_err(|e| (e, hints::HostCause::DiscoverOutput))
+        .and_then(|c| catalog::configure(&c, streams, *incremental).map_err(|e| (e, hints::HostCause::StreamList)));
     match configured {
         Ok(v) => {
             let mut out = std::io::stdout().lock();
@@ -220,8 +222,8 @@ fn catalog_command(cli: &Cli) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            logger::error!("{}", hints::with_hint(&format!("catalog: {e}")));
+        Err((e, cause)) => {
+            logger::error!("{}", hints::with_hint(&format!("catalog: {e}"), hints::Cause::Host(cause)));
             ExitCode::from(1)
         }
     }

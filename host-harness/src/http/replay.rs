@@ -35,7 +35,7 @@ pub struct Replay {
 }
 
 impl Replay {
-    pub fn load(path: &std::path::Path) -> Result<Replay, String> {
+    pub fn load(path: &std::path::Path) -> Result<Replay, crate::catalog::InputError> {
         let har = Har::read(path)?;
         let entries = har.log.entries;
         Ok(Replay { name: path.display().to_string(), matcher: Mutex::new(Matcher::new(&entries)), entries })

@@ -27,7 +27,7 @@ mod bindings {
 }
 
 use bindings::exports::ingest::source::source::{ConnectorError, Guest, GuestReader, Reader, SelectedStream, StreamInfo};
-use bindings::ingest::source::types::{Batch, FailureKind, Value};
+use bindings::ingest::source::types::{Batch, Cause, FailureKind, Retry, Value};
 use std::cell::Cell;
 
 struct Probe;
@@ -208,6 +208,9 @@ impl GuestReader for ProbeReader {
             message: "the probe reads only with probe = bad-rows".into(),
             detail: None,
             stream: None,
+            cause: Cause::Config,
+            http_status: None,
+            retry: Retry::Never,
         })
     }
 
