@@ -100,6 +100,7 @@ impl Cause {
             std::io::ErrorKind::TimedOut => Cause::Timeout,
             std::io::ErrorKind::UnexpectedEof => Cause::Truncated,
             std::io::ErrorKind::InvalidData => Cause::Protocol,
+            std::io::ErrorKind::FileTooLarge => Cause::Limit,
             _ => Cause::Transport,
         }
     }
@@ -208,21 +209,6 @@ impl Error {
 
     pub fn with_retry_after(mut self, seconds: Option<u32>) -> Self {
         self.retry_after_s = seconds;
-        self
-    }
-
-    /// A 404 saying the endpoint does not exist on this version.
-    pub fn is_missing_endpoint(&self) -> bool {
-        self.status == Some(404) && self.message.contains("does not have that endpoint")
-    }
-
-    /// A 403 on one stream is not a failure of the read: the stream is
-    /// unavailable to these credentials, and `needs` says what it needs.
-    pub fn unavailable_if_forbidden(self, needs: &str) -> Self {
-        if self.status == Some(403) && self.kind != Kind::Unavailable {
-            let message = format!("{} {needs}", self.message);
-            return Error { message, kind: Kind::Unavailable, ..self };
-        }
         self
     }
 

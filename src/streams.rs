@@ -91,6 +91,19 @@ impl Source {
         Source { endpoint, variants: ONE_REQUEST, envelope: Envelope::BareArray, paging: Paging::None, parent: None, path: &[] }
     }
 
+    /// One object per id of the `parent` stream's list (`GET /api/dashboard/:id`,
+    /// `endpoint` naming the id as `{id}`), its records at `path` inside it.
+    pub const fn per_parent(endpoint: &'static str, parent: &'static str, path: &'static [&'static str]) -> Source {
+        Source {
+            endpoint,
+            variants: ONE_REQUEST,
+            envelope: Envelope::Object,
+            paging: Paging::None,
+            parent: Some(Parent { stream: parent, skip_ids: &[], column: None }),
+            path,
+        }
+    }
+
     /// Where this source's records are inside each record of `outer`, when
     /// both come from the same requests and this path runs through outer's
     /// records (`["tables", "*", "fields"]` in `["tables"]`: `["fields"]`).
@@ -198,6 +211,9 @@ const fn arr(name: &'static str) -> Field {
 const fn num(name: &'static str) -> Field {
     f(name, FieldType::Number)
 }
+
+/// The databases, but the virtual saved-questions database `-1337`, which has no metadata of its own.
+const SKIP_SAVED_QUESTIONS_DB: Parent = Parent { stream: "databases", skip_ids: &["-1337"], column: None };
 
 const ANY_USER: &str = "any user (only the objects the credentials can read are listed)";
 const ADMIN: &str = "an admin account (or a group manager)";
@@ -488,13 +504,7 @@ pub static STREAMS: &[StreamDef] = &[
         description: "The cards placed on each dashboard, with their position (row, col) and size (size_x, size_y): \
                       `dashcards` of GET /api/dashboard/:id (`ordered_cards` before 0.47) for every dashboard. \
                       `card_id` is null for text, heading and link cards.",
-        source: Source {
-            endpoint: "dashboard/{id}",
-            envelope: Envelope::Object,
-            parent: Some(Parent { stream: "dashboards", skip_ids: &[], column: None }),
-            path: &["dashcards|ordered_cards"],
-            ..Source::list("")
-        },
+        source: Source::per_parent("dashboard/{id}", "dashboards", &["dashcards|ordered_cards"]),
         cursor: Some("updated_at"),
         permission: ANY_USER,
         fields: &[
@@ -525,13 +535,7 @@ pub static STREAMS: &[StreamDef] = &[
         name: "dashboard_tabs",
         description: "The tabs of each dashboard (`tabs` of GET /api/dashboard/:id, Metabase 0.47+; read from the same \
                       answers as `dashboard_cards`, whose `dashboard_tab_id` names them). Empty for dashboards without tabs.",
-        source: Source {
-            endpoint: "dashboard/{id}",
-            envelope: Envelope::Object,
-            parent: Some(Parent { stream: "dashboards", skip_ids: &[], column: None }),
-            path: &["tabs"],
-            ..Source::list("")
-        },
+        source: Source::per_parent("dashboard/{id}", "dashboards", &["tabs"]),
         cursor: Some("updated_at"),
         permission: ANY_USER,
         // metabase/metabase `dashboard_tab` (migration 47): id, dashboard_id, name, position, entity_id, timestamps.
@@ -599,13 +603,7 @@ pub static STREAMS: &[StreamDef] = &[
         name: "tables",
         description: "Tables of every database (`tables` of GET /api/database/:id/metadata; the virtual \
                       saved-questions database -1337 is skipped). Their fields are the `fields` stream.",
-        source: Source {
-            endpoint: "database/{id}/metadata",
-            envelope: Envelope::Object,
-            parent: Some(Parent { stream: "databases", skip_ids: &["-1337"], column: None }),
-            path: &["tables"],
-            ..Source::list("")
-        },
+        source: Source { parent: Some(SKIP_SAVED_QUESTIONS_DB), ..Source::per_parent("database/{id}/metadata", "databases", &["tables"]) },
         cursor: Some("updated_at"),
         permission: "any user (only the tables the credentials can see are listed)",
         fields: &[
@@ -643,13 +641,7 @@ pub static STREAMS: &[StreamDef] = &[
         name: "fields",
         description: "Fields (columns) of every table of every database (`tables[].fields` of \
                       GET /api/database/:id/metadata, -1337 skipped).",
-        source: Source {
-            endpoint: "database/{id}/metadata",
-            envelope: Envelope::Object,
-            parent: Some(Parent { stream: "databases", skip_ids: &["-1337"], column: None }),
-            path: &["tables", "*", "fields"],
-            ..Source::list("")
-        },
+        source: Source { parent: Some(SKIP_SAVED_QUESTIONS_DB), ..Source::per_parent("database/{id}/metadata", "databases", &["tables", "*", "fields"]) },
         cursor: Some("updated_at"),
         permission: "any user (only the tables the credentials can see are listed)",
         fields: &[
@@ -718,13 +710,7 @@ pub static STREAMS: &[StreamDef] = &[
             path: &["*"],
             ..Source::list("permissions/membership")
         },
-        missing: Missing::Fallback(Source {
-            endpoint: "permissions/group/{id}",
-            envelope: Envelope::Object,
-            parent: Some(Parent { stream: "permission_groups", skip_ids: &[], column: None }),
-            path: &["members"],
-            ..Source::list("")
-        }),
+        missing: Missing::Fallback(Source::per_parent("permissions/group/{id}", "permission_groups", &["members"])),
         primary_key: &["membership_id"],
         permission: ADMIN,
         fields: &[

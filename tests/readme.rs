@@ -40,11 +40,6 @@ fn pages() -> Vec<Page> {
     std::iter::once("README.md".to_string()).chain(docs).map(read).collect()
 }
 
-/// The whole documentation as one text, for checks that something is documented.
-fn readme() -> String {
-    pages().into_iter().map(|p| p.text).collect::<Vec<_>>().join("\n")
-}
-
 struct Block {
     lang: String,
     code: String,

@@ -93,6 +93,7 @@ impl<R: Read> Csv<R> {
     pub fn next_into(&mut self, rec: &mut Record) -> std::io::Result<bool> {
         self.skip_bom()?;
         let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+        let too_large = || std::io::Error::new(std::io::ErrorKind::FileTooLarge, "a value larger than 64 MiB");
         rec.bytes.clear();
         rec.ends.clear();
         let mut field_start = 0;
@@ -116,7 +117,7 @@ impl<R: Read> Csv<R> {
                     rec.bytes.extend_from_slice(avail);
                     self.pos = self.end;
                     if rec.bytes.len() - field_start > MAX_FIELD {
-                        return Err(bad("a value larger than 64 MiB"));
+                        return Err(too_large());
                     }
                     continue;
                 };
@@ -147,7 +148,7 @@ impl<R: Read> Csv<R> {
                     rec.bytes.extend_from_slice(avail);
                     self.pos = self.end;
                     if rec.bytes.len() - field_start > MAX_FIELD {
-                        return Err(bad("a value larger than 64 MiB"));
+                        return Err(too_large());
                     }
                     continue;
                 };
@@ -175,7 +176,7 @@ impl<R: Read> Csv<R> {
                 }
             }
             if rec.bytes.len() - field_start > MAX_FIELD {
-                return Err(bad("a value larger than 64 MiB"));
+                return Err(too_large());
             }
         }
     }

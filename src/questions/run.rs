@@ -8,7 +8,7 @@ use super::csv::{Csv, Record};
 use super::select::{question_of, Card};
 use super::typing::csv_value;
 use crate::client::{read_limited, Client};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::http::Transport;
 use crate::wit::Value;
 use crate::wit::FieldType;
@@ -108,7 +108,7 @@ impl QuestionExport {
             Ok(f) if f.status.as_deref() == Some("failed") || f.error.is_some() => {
                 let said = f.error.map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())).unwrap_or_default();
                 let kind = f.error_type.map(|t| format!(" ({t})")).unwrap_or_default();
-                Error::system(format!("{}: the question failed in Metabase{kind}: {}", self.request, crate::client::message_from_body(&said)))
+                Error::new(Cause::QueryFailed, format!("{}: the question failed in Metabase{kind}: {}", self.request, crate::client::message_from_body(&said)))
             }
             _ => Error::system(format!(
                 "{}: expected CSV, got a JSON answer ({})",
@@ -134,9 +134,11 @@ impl QuestionExport {
     }
 
     fn body_error(&self, e: std::io::Error) -> Error {
-        if e.kind() == std::io::ErrorKind::InvalidData {
-            return Error::system(format!("{}: {e}", self.request));
-        }
-        Error::transient(format!("{}: the connection broke while reading the export ({e})", self.request))
+        let cause = Cause::of_io(&e);
+        let error = match e.kind() {
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::FileTooLarge => Error::system(format!("{}: {e}", self.request)),
+            _ => Error::transient(format!("{}: the connection broke while reading the export ({e})", self.request)),
+        };
+        error.with_cause(cause)
     }
 }

@@ -9,7 +9,7 @@
 //! alternating batches, each stream's in its own order.
 
 use super::state::{parse_state, stream_cursor, State};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::questions;
 use crate::streams::{self, Missing, StreamDef};
 use crate::wit::{SelectedStream, SyncMode};
@@ -69,7 +69,7 @@ pub fn plan_jobs(selection: &[SelectedStream], state: Option<&str>, log: fn(LogL
 fn select(s: &SelectedStream, state: &State, log: fn(LogLevel, &str)) -> Result<Selected> {
     let def = streams::find(&s.name).ok_or_else(|| {
         let known: Vec<&str> = streams::STREAMS.iter().map(|s| s.name).collect();
-        Error::config(format!("catalog: unknown stream `{}`; this connector has: {}", s.name, known.join(", ")))
+        Error::new(Cause::Selection, format!("catalog: unknown stream `{}`; this connector has: {}", s.name, known.join(", ")))
     })?;
     let since = match (s.sync_mode, def.cursor) {
         (SyncMode::Incremental, Some(cursor)) => stream_cursor(state, def.name, cursor)?,

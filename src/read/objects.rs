@@ -20,7 +20,7 @@ use super::lists::{Capture, IdCapture, SharedLists};
 use super::plan::{unquote, PageRead, Plan, PlannedRequest};
 use super::state::Cursor;
 use super::Context;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::http::Transport;
 use crate::json_stream::{ElementStream, JsonError};
 use crate::mapping::RowMapper;
@@ -223,7 +223,7 @@ impl ObjectRows {
     fn on_request_error(&mut self, e: Error, request: &PlannedRequest) -> Result<()> {
         let def = self.outer();
         let what = request.describe();
-        if e.is_missing_endpoint() {
+        if e.is(Cause::EndpointMissing) {
             match def.missing {
                 Missing::Fallback(source) if self.source.endpoint != source.endpoint => {
                     crate::log(
@@ -241,7 +241,7 @@ impl ObjectRows {
                 }
                 _ => {}
             }
-        } else if e.status == Some(404) {
+        } else if e.is(Cause::NotFound) {
             if let Some(parent) = &request.parent {
                 // The object was deleted between listing it and reading it.
                 crate::log(LogLevel::Warn, &format!("stream `{}`: {what} answered 404 (the object was deleted meanwhile?); skipped", def.name));
@@ -414,7 +414,7 @@ impl<T: Transport> Rows<T> for ObjectRows {
     /// failed run.
     fn explain(&self, slot: usize, e: Error) -> Error {
         let def = self.outputs[slot].def;
-        e.unavailable_if_forbidden(&format!("Reading `{}` needs {}.", def.name, def.permission))
+        e.forbidden_as_unavailable(def.name, def.permission)
     }
 }
 
@@ -441,6 +441,11 @@ fn parent_value(raw: &str, ty: Option<FieldType>) -> Value {
 
 /// A body that broke or is not the JSON list we expected.
 pub fn json_error(request: &str, e: JsonError) -> Error {
+    let cause = e.cause();
+    json_error_kind(request, e).with_cause(cause)
+}
+
+fn json_error_kind(request: &str, e: JsonError) -> Error {
     let message = format!("{request}: {e}");
     match e {
         // A retry of the whole stream may well work.

@@ -40,6 +40,6 @@ impl<T: Transport> Rows<T> for QuestionRows {
     }
 
     fn explain(&self, _slot: usize, e: Error) -> Error {
-        e.unavailable_if_forbidden(&format!("Reading `{}` needs permission to run that question.", self.stream[0]))
+        e.forbidden_as_unavailable(&self.stream[0], "permission to run that question")
     }
 }

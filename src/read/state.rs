@@ -6,7 +6,7 @@
 //! advances when the whole stream was read: a checkpoint taken mid-list
 //! could skip records that come later with an older value.
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::mapping::{format_timestamp_micros, parse_timestamp_micros};
 use crate::wit::Value;
 
@@ -21,8 +21,8 @@ pub fn parse_state(state: Option<&str>) -> Result<State> {
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
         Ok(serde_json::Value::Null) => Ok(Default::default()),
-        Ok(_) => Err(Error::config("state: must be a JSON object mapping stream names to their state")),
-        Err(e) => Err(Error::config(format!("state: not valid JSON ({e})"))),
+        Ok(_) => Err(Error::new(Cause::State, "state: must be a JSON object mapping stream names to their state")),
+        Err(e) => Err(Error::new(Cause::State, format!("state: not valid JSON ({e})"))),
     }
 }
 
@@ -33,8 +33,8 @@ pub fn stream_cursor(state: &State, stream: &str, cursor: &str) -> Result<Option
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) => parse_timestamp_micros(s)
             .map(Some)
-            .ok_or_else(|| Error::config(format!("state.{stream}.{cursor}: not a timestamp ({s:?})"))),
-        Some(_) => Err(Error::config(format!("state.{stream}.{cursor}: must be a timestamp string"))),
+            .ok_or_else(|| Error::new(Cause::State, format!("state.{stream}.{cursor}: not a timestamp ({s:?})"))),
+        Some(_) => Err(Error::new(Cause::State, format!("state.{stream}.{cursor}: must be a timestamp string"))),
     }
 }
 
