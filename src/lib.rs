@@ -31,7 +31,8 @@ pub mod mapping;
 pub mod questions;
 pub mod reader;
 pub mod retry;
-pub mod scan;
+/// The strict JSON scanner: the `json-scan` crate, shared with the host.
+pub use json_scan as scan;
 pub mod seen;
 pub mod spec;
 pub mod streams;
