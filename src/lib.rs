@@ -32,7 +32,8 @@ pub mod mapping;
 pub mod questions;
 pub mod read;
 pub mod retry;
-pub mod scan;
+/// The strict JSON scanner: the `json-scan` crate, shared with the host.
+pub use json_scan as scan;
 pub mod seen;
 pub mod spec;
 pub mod streams;

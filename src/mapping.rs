@@ -8,6 +8,9 @@
 
 use crate::scan::Member;
 use crate::wit::{FieldType, Value};
+/// The calendar is the `civil-time` crate (shared with the host and the
+/// tests); the reader and the question run import it from here.
+pub use civil_time::{format_timestamp_micros, parse_date_days, parse_timestamp_micros};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 
@@ -272,198 +275,12 @@ fn json_string(text: &str) -> String {
     serde_json::from_str::<String>(text).unwrap_or_else(|_| text[1..text.len() - 1].to_string())
 }
 
-const MICROS_PER_DAY: i64 = 86_400_000_000;
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The calendar date of a day count (inverse of [`days_from_civil`]).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-fn digits(b: &[u8], from: usize, n: usize) -> Option<u32> {
-    let s = b.get(from..from + n)?;
-    s.iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
-}
-
-fn parse_ymd(b: &[u8]) -> Option<(i64, u32, u32)> {
-    let (y, m, d) = (digits(b, 0, 4)?, digits(b, 5, 2)?, digits(b, 8, 2)?);
-    if b[4] != b'-' || b[7] != b'-' || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y as i64, m) {
-        return None;
-    }
-    Some((y as i64, m, d))
-}
-
-/// `YYYY-MM-DD`.
-pub fn parse_date_days(s: &str) -> Option<i32> {
-    let b = s.as_bytes();
-    if b.len() != 10 {
-        return None;
-    }
-    let (y, m, d) = parse_ymd(b)?;
-    i32::try_from(days_from_civil(y, m, d)).ok()
-}
-
-/// ISO 8601 / RFC 3339 as Metabase writes it, leniently: `T`, `t` or a
-/// space between date and time, seconds and fraction optional, any number
-/// of fraction digits (beyond microseconds truncated), `Z`, `±HH:MM`,
-/// `±HHMM`, `±HH`, or no offset at all (then UTC, as old Metabase versions
-/// mean it). A bare date is midnight UTC.
-pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 10 {
-        return None;
-    }
-    let (y, mo, d) = parse_ymd(b)?;
-    let days = days_from_civil(y, mo, d);
-    if b.len() == 10 {
-        return Some(days * MICROS_PER_DAY);
-    }
-    if !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let (h, mi) = (digits(b, 11, 2)?, digits(b, 14, 2)?);
-    if b.get(13) != Some(&b':') || h > 23 || mi > 59 {
-        return None;
-    }
-    let mut i = 16;
-    let mut sec = 0;
-    if b.get(i) == Some(&b':') {
-        sec = digits(b, i + 1, 2)?;
-        if sec > 60 {
-            return None;
-        }
-        sec = sec.min(59); // a leap second lands on :59
-        i += 3;
-    }
-    let mut micros: i64 = 0;
-    if b.get(i) == Some(&b'.') || b.get(i) == Some(&b',') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if i - start < 6 {
-                micros = micros * 10 + i64::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        for _ in (i - start)..6 {
-            micros *= 10;
-        }
-    }
-    let offset_s: i64 = match b.get(i) {
-        None => 0,
-        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-        Some(&sign @ (b'+' | b'-')) => {
-            let oh = digits(b, i + 1, 2)?;
-            let rest = &b[i + 3..];
-            let om = match rest {
-                [] => 0,
-                [b':', ..] if rest.len() == 3 => digits(rest, 1, 2)?,
-                _ if rest.len() == 2 => digits(rest, 0, 2)?,
-                _ => return None,
-            };
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let o = i64::from(oh * 3600 + om * 60);
-            if sign == b'-' {
-                -o
-            } else {
-                o
-            }
-        }
-        _ => return None,
-    };
-    let secs = i64::from(h * 3600 + mi * 60 + sec) - offset_s;
-    Some(days * MICROS_PER_DAY + secs * 1_000_000 + micros)
-}
-
-/// RFC 3339 UTC with microseconds, the inverse of [`parse_timestamp_micros`]
-/// for the checkpoints this connector writes.
-pub fn format_timestamp_micros(t: i64) -> String {
-    let days = t.div_euclid(MICROS_PER_DAY);
-    let rem = t.rem_euclid(MICROS_PER_DAY);
-    let (y, m, d) = civil_from_days(days);
-    let secs = rem / 1_000_000;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        rem % 1_000_000
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_string()).unwrap()
-    }
-
-    #[test]
-    fn timestamps_in_every_form_metabase_sends() {
-        let base = parse_timestamp_micros("2024-06-19T11:57:35.859990Z").unwrap();
-        assert_eq!(format_timestamp_micros(base), "2024-06-19T11:57:35.859990Z");
-        for s in [
-            "2024-06-19T11:57:35.85999Z",
-            "2024-06-19T11:57:35.859990123Z",
-            "2024-06-19T11:57:35.85999",
-            "2024-06-19 11:57:35.85999",
-            "2024-06-19T13:57:35.85999+02:00",
-            "2024-06-19T04:57:35.85999-0700",
-            "2024-06-19T16:57:35.85999+05",
-        ] {
-            assert_eq!(parse_timestamp_micros(s), Some(base), "{s}");
-        }
-        assert_eq!(parse_timestamp_micros("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_timestamp_micros("1969-12-31T23:59:59.999999Z"), Some(-1));
-        assert_eq!(format_timestamp_micros(-1), "1969-12-31T23:59:59.999999Z");
-        assert_eq!(parse_timestamp_micros("2021-07-21T19:25"), parse_timestamp_micros("2021-07-21T19:25:00Z"));
-        assert_eq!(parse_timestamp_micros("2024-02-29"), Some(days_from_civil(2024, 2, 29) * MICROS_PER_DAY));
-        for bad in ["2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "yesterday", "2024-06-19T25:00:00Z", "2024-06-19T10:00:00Zjunk", "2024-06-19T10:00:00."] {
-            assert_eq!(parse_timestamp_micros(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn civil_round_trip() {
-        for days in [-719_468, -1, 0, 1, 11_016, 19_892, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(parse_date_days("2000-03-01"), Some(11_017));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! crate's public modules): the same properties the `fuzz/` target checks, on generated inputs.
 
 use metabase_source::json_stream::ElementStream;
-use metabase_source::mapping::{format_timestamp_micros, parse_timestamp_micros, RowMapper};
+use metabase_source::mapping::RowMapper;
 use metabase_source::wit::{FieldType, Value};
 use proptest::prelude::*;
 use serde_json::json;
@@ -102,34 +102,6 @@ proptest! {
             }
         };
         prop_assert!(!ended, "a body cut at {} of {} bytes was accepted with {} elements", at, text.len(), n);
-    }
-
-    /// Every instant from year 1 to 9999 formats as RFC 3339 UTC with microseconds and parses back.
-    #[test]
-    fn timestamps_round_trip(t in -62_135_596_800_000_000i64..253_402_300_799_999_999i64) {
-        let s = format_timestamp_micros(t);
-        prop_assert_eq!(s.len(), 27, "{}", s);
-        prop_assert!(s.ends_with('Z') && s.as_bytes()[19] == b'.', "{}", s);
-        prop_assert_eq!(parse_timestamp_micros(&s), Some(t), "{}", s);
-    }
-
-    /// A numeric offset or none (UTC) denotes the same instant as its UTC spelling.
-    #[test]
-    fn offsets_are_normalised_to_utc(t in 0i64..4_102_444_800_000_000i64, offset_min in -14 * 60i64..=14 * 60, frac_digits in 0usize..=9) {
-        let local = t + offset_min * 60_000_000;
-        let utc = format_timestamp_micros(local);
-        let base = &utc[..19];
-        let micros = &utc[20..26];
-        let frac: String = micros.chars().chain(std::iter::repeat('0')).take(frac_digits).collect();
-        let sign = if offset_min < 0 { '-' } else { '+' };
-        let off = format!("{sign}{:02}:{:02}", offset_min.abs() / 60, offset_min.abs() % 60);
-        let text = if frac_digits == 0 { format!("{base}{off}") } else { format!("{base}.{frac}{off}") };
-        // Digits beyond the ones written are lost (truncated), never rounded up.
-        let kept = 10i64.pow(6u32.saturating_sub(frac_digits as u32));
-        let want = (local - local.rem_euclid(kept.min(1_000_000))) - offset_min * 60_000_000;
-        prop_assert_eq!(parse_timestamp_micros(&text), Some(want), "{}", text);
-        let naive = if frac_digits == 0 { base.to_string() } else { format!("{base}.{frac}") };
-        prop_assert_eq!(parse_timestamp_micros(&naive), Some(want + offset_min * 60_000_000), "no offset means UTC: {}", naive);
     }
 
     /// Declared types are kept when the value fits and never drop a value when it does not.

@@ -17,12 +17,6 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use std::io::{self, Write};
 
-/// The guest's strict JSON scanner, shared as source (one validator, tested
-/// once): nested JSON values the component sends are checked with it.
-#[allow(dead_code)]
-#[path = "../../src/scan.rs"]
-mod scan;
-
 /// Airbyte's `failure_type` of a TRACE ERROR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureType {
@@ -340,7 +334,7 @@ fn push_value(out: &mut String, value: &Value, secrets: &Scrubber) -> Result<(),
             // The component is untrusted: its JSON text is checked (strictly,
             // one walk, no tree) before it is embedded in a line.
             let scrubbed = secrets.scrub(j);
-            let span = scan::one_value(&scrubbed).map_err(|e| e.to_string())?;
+            let span = json_scan::one_value(&scrubbed).map_err(|e| e.to_string())?;
             out.push_str(&one_line(&scrubbed[span]));
         }
     }

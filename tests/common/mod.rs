@@ -420,84 +420,15 @@ fn is_timestamp_prop(prop: Option<&Value>) -> bool {
 
 /// A Metabase timestamp (`2024-06-19T11:57:35.85999Z`, `2021-07-21T19:25:28.6083`, `…+02:00`) as
 /// the connector must write it: RFC 3339, UTC, exactly 6 fractional digits. No offset means UTC.
+/// Computed by chrono, independently of the connector's calendar (the `civil-time` crate).
 pub fn rfc3339_micros(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        t.parse().ok()
+    use chrono::{DateTime, NaiveDateTime, SecondsFormat};
+    let s = s.replacen(' ', "T", 1);
+    let utc = match DateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f%#z") {
+        Ok(t) => t.to_utc(),
+        Err(_) => NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f").ok()?.and_utc(),
     };
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut i = 19;
-    let mut micros = 0i64;
-    if i < b.len() && b[i] == b'.' {
-        let start = i + 1;
-        let mut end = start;
-        while end < b.len() && b[end].is_ascii_digit() {
-            end += 1;
-        }
-        if end == start {
-            return None;
-        }
-        let digits = &s[start..end];
-        let six: String = digits.chars().chain(std::iter::repeat('0')).take(6).collect();
-        micros = six.parse().ok()?;
-        i = end;
-    }
-    let offset_s = match &s[i..] {
-        "" | "Z" | "z" => 0,
-        rest if (rest.starts_with('+') || rest.starts_with('-')) => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            let t = rest[1..].replace(':', "");
-            if t.len() != 4 || !t.bytes().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            let oh: i64 = t[0..2].parse().ok()?;
-            let om: i64 = t[2..4].parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let total = (days * 86400 + h * 3600 + mi * 60 + sec - offset_s) * 1_000_000 + micros;
-    let (secs, us) = (total.div_euclid(1_000_000), total.rem_euclid(1_000_000));
-    let (days, sod) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    let (y, mo, d) = civil_from_days(days);
-    Some(format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{us:06}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    ))
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    Some(utc.to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
 /// Asserts that a RECORD's `data` holds every key of the captured item with the value the

@@ -1,20 +1,29 @@
 //! Fast, strict JSON scanning over complete byte slices.
 //!
-//! Two jobs, both on the hot path of every list response:
+//! Shared by the guest (the component) and the host: one validator, tested
+//! once. Two jobs, both on the hot path of every list response:
 //! - finding the next byte that matters inside a string, 16 bytes at a
-//!   time with wasm `simd128` (enabled in `.cargo/config.toml`) or x86_64's
-//!   SSE2 (the host compiles this file too), else eight at a time (SWAR:
-//!   "SIMD within a register"; portable), used by `json_stream` to find
-//!   element boundaries and by the walk below;
+//!   time with wasm `simd128` (enabled for the component by the
+//!   `wasm32-wasip2` rustflags in `.cargo/config.toml`) or x86_64's SSE2
+//!   (the host), else eight at a time (SWAR: "SIMD within a register";
+//!   portable), used by the guest's `json_stream` to find element boundaries
+//!   and by the walk below;
 //! - validating one element strictly (RFC 8259: the same documents
-//!   serde_json accepts) while splitting its top-level members, used by
-//!   `mapping`. This replaces a serde_json pass that validated every nested
-//!   value with `ignore_value` after the boundary scan had already walked it:
-//!   one walk now validates, splits and leaves nested values as raw text.
+//!   serde_json accepts) while splitting its top-level members, used by the
+//!   guest's `mapping` (and by the host, on the nested JSON a component
+//!   sends). One walk validates, splits and leaves nested values as raw text.
 //!
 //! Nesting depth is not limited (serde_json's validation of raw values does
 //! not limit it either, and the host validates with it): the walk is a loop
 //! with one bit of state per open container, not a recursion.
+//!
+//! Across the crate boundary: rustc offers a function's body to another
+//! crate for inlining only when it is marked `#[inline]` (or is tiny); LTO,
+//! which the component has and the host's release build has not, comes
+//! later and cannot make up for all of it. So every public function that
+//! runs per string or per element is marked: the searches
+//! ([`find_quote_or_backslash`], [`utf8`]) are the hot ones, and without
+//! the mark on the walks the component grew by 5 KB (measured).
 
 use std::borrow::Cow;
 
@@ -119,8 +128,7 @@ fn swar_string_special(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// 16 bytes per step with the target's vector unit: wasm `simd128` in the
-/// component, SSE2 (always there on x86_64) in the host, which compiles
-/// this file too. `search` walks whole 16-byte blocks only, never reading
+/// component, SSE2 (always there on x86_64) in the host. `search` walks whole 16-byte blocks only, never reading
 /// past the slice: `Ok(offset)` of the first special byte, or `Err(i)`
 /// where fewer than 16 bytes are left, for the SWAR code to finish.
 mod wide {
@@ -257,6 +265,7 @@ pub struct Invalid {
 
 impl Invalid {
     /// Whether the slice ended before the value did (a longer slice may be valid).
+    #[inline]
     pub fn at_end(&self, len: usize) -> bool {
         self.offset >= len
     }
@@ -376,6 +385,7 @@ fn literal(b: &[u8], i: usize, word: &'static [u8]) -> Result<usize, Invalid> {
 
 /// Validates one JSON value starting at `b[i]` (no leading white space),
 /// nested `depth` levels deep already; returns the offset just past it.
+#[inline]
 pub fn value_end(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
     walk(b, i, depth)
 }
@@ -442,6 +452,7 @@ fn walk(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
 
 /// Checks that `text` is exactly one JSON value (white space around it
 /// allowed); the value's span without that white space.
+#[inline]
 pub fn one_value(text: &str) -> Result<std::ops::Range<usize>, Invalid> {
     let b = text.as_bytes();
     let start = skip_ws(b, 0);
@@ -478,6 +489,7 @@ pub struct Member {
 
 impl Member {
     /// The member's name, decoded, from the object's text.
+    #[inline]
     pub fn name<'a>(&self, text: &'a str) -> Result<Cow<'a, str>, Invalid> {
         if self.escaped {
             serde_json::from_str::<String>(&text[self.key.clone()])
@@ -492,6 +504,7 @@ impl Member {
 /// Validates one JSON value at the start of `b` (no leading white space)
 /// and returns the offset just past it; when it is an object, `members`
 /// gets its top-level members, in order (cleared first). One walk does both.
+#[inline]
 pub fn element(b: &[u8], members: &mut Vec<Member>) -> Result<usize, Invalid> {
     members.clear();
     if b.first() != Some(&b'{') {
@@ -527,6 +540,7 @@ pub fn element(b: &[u8], members: &mut Vec<Member>) -> Result<usize, Invalid> {
 /// Splits `text`, which must be exactly one JSON object (white space around
 /// it allowed), into its members; `Ok(false)` when it is valid JSON but not
 /// an object. Offsets in `members` are relative to `text`.
+#[inline]
 pub fn object(text: &str, members: &mut Vec<Member>) -> Result<bool, Invalid> {
     let b = text.as_bytes();
     let start = skip_ws(b, 0);
