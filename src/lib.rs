@@ -2,17 +2,16 @@
 //!
 //! This file is the thin layer between the generated WIT bindings and the
 //! connector's modules, one concern each:
-//! - `config`: the user's config, validated, with errors that name the key;
-//! - `http`: a blocking client over `wasi:http` behind a replaceable transport;
-//! - `retry`: when and how long to wait before trying again;
-//! - `client`: credentials, the session lifecycle, Metabase's error bodies;
-//! - `streams`: the stream table (streams are data);
-//! - `json_stream`: reading list responses as they arrive;
-//! - `scan`: fast strict JSON scanning (string search, element validation);
-//! - `mapping`: Metabase JSON to the host's typed values;
-//! - `read`: the pull reader: jobs, request plans, parent lists, batches, state;
-//! - `questions`: saved questions as streams (selection, naming, typing, run, CSV);
-//! - `spec`: the config's JSON Schema.
+//! - `config`: the user's config from the key table (`config-keys` crate),
+//!   validated, and its JSON Schema (`config::spec`);
+//! - `api`: the transport over `wasi:http`, retries, and the client
+//!   (credentials, session, typed errors from answers);
+//! - `catalog`: the stream table (streams are data) and `discover`'s view of it;
+//! - `check`: the connection check of `check` and `discover`;
+//! - `decode`: answers as they arrive: JSON lists, typed rows, CSV records;
+//! - `read`: the pull reader: jobs, request plans, shared lists, batches, state;
+//! - `questions`: saved questions as streams (selection, naming, typing, export);
+//! - `error`: typed errors with a cause, crossing the WIT boundary.
 
 mod bindings {
     wit_bindgen::generate!({
@@ -23,20 +22,16 @@ mod bindings {
     });
 }
 
-pub mod client;
+pub mod api;
+pub mod catalog;
+pub mod check;
 pub mod config;
+pub mod decode;
 pub mod error;
-pub mod http;
-pub mod json_stream;
-pub mod mapping;
 pub mod questions;
 pub mod read;
-pub mod retry;
 /// The strict JSON scanner: the `json-scan` crate, shared with the host.
 pub use json_scan as scan;
-pub mod seen;
-pub mod spec;
-pub mod streams;
 
 use std::cell::RefCell;
 
@@ -115,7 +110,7 @@ impl wit::Guest for Component {
     type Reader = ReaderResource;
 
     fn spec() -> String {
-        spec::spec_json()
+        config::spec::spec_json()
     }
 
     fn check(config: String) -> Result<Option<String>, wit::ConnectorError> {
@@ -128,7 +123,7 @@ impl wit::Guest for Component {
                 c.to_string()
             })
             .unwrap_or(config);
-        match connect(&check_only) {
+        match check::connect(&check_only) {
             Ok(_) => Ok(None),
             Err(e) if e.is_refusal() => Ok(Some(e.message)),
             Err(e) => Err(e.into()),
@@ -136,99 +131,20 @@ impl wit::Guest for Component {
     }
 
     fn discover(config: String) -> Result<Vec<wit::StreamInfo>, wit::ConnectorError> {
-        let questions = connect(&config)?;
-        let mut out: Vec<wit::StreamInfo> = streams::STREAMS.iter().map(stream_info).collect();
-        out.extend(questions.iter().map(question_info));
+        let questions = check::connect(&config)?;
+        let mut out: Vec<wit::StreamInfo> = catalog::streams::STREAMS.iter().map(catalog::stream_info).collect();
+        out.extend(questions.iter().map(catalog::question_info));
         Ok(out)
     }
 }
 
-fn question_info(q: &questions::Question) -> wit::StreamInfo {
-    wit::StreamInfo {
-        name: q.stream.clone(),
-        description: Some(format!(
-            "Results of the saved question {} “{}” (POST /api/card/{}/query/csv: every row, no 2,000-row cap).",
-            q.id, q.name, q.id
-        )),
-        fields: q
-            .columns
-            .iter()
-            .map(|(name, ty)| wit::Field { name: name.clone(), type_: *ty, nullable: true, description: None })
-            .collect(),
-        // Query results have no key and no cursor.
-        primary_key: vec![],
-        cursor_field: None,
-        sync_modes: vec![wit::SyncMode::FullRefresh],
-    }
-}
 
-/// Logs in, asks who we are, logs out: the cheapest proof that the URL and
-/// credentials work.
-fn connect(config: &str) -> error::Result<Vec<questions::Question>> {
-    let config = config::Config::parse(config)?;
-    let base = config.base.display();
-    let mut client = client::Client::new(http::WasiTransport, config, log);
-    let who = whoami(&mut client);
-    let version = if who.is_ok() { client.log_version() } else { Ok(()) };
-    let listed = if who.is_ok() && version.is_ok() { questions::list(&mut client) } else { Ok(Vec::new()) };
-    client.logout();
-    let who = who?;
-    version?;
-    let listed = listed?;
-    log(LogLevel::Info, &format!("connected to {base} as {who}"));
-    Ok(listed)
-}
 
-fn whoami<T: http::Transport>(client: &mut client::Client<T>) -> error::Result<String> {
-    let response = client.get("user/current", &[])?;
-    let text = client::read_limited(response.body, 1 << 20).map_err(|e| {
-        error::Error::transient(format!("GET /api/user/current: reading the body failed ({e})")).with_cause(error::Cause::of_io(&e))
-    })?;
-    #[derive(serde::Deserialize)]
-    struct User {
-        email: Option<String>,
-        is_superuser: Option<bool>,
-    }
-    let user: User = serde_json::from_str(&text).map_err(|_| {
-        error::Error::config(format!(
-            "GET /api/user/current did not answer with a user ({}). Check that `instance_api_url` points at Metabase's API.",
-            client::message_from_body(&text)
-        ))
-        .with_cause(error::Cause::NotApi)
-    })?;
-    let admin = if user.is_superuser == Some(true) { "an admin" } else { "not an admin: admin-only streams (users, permission groups and memberships) will be reported unavailable" };
-    Ok(format!("{} ({admin})", user.email.unwrap_or_else(|| "an unnamed user".into())))
-}
 
-fn stream_info(def: &streams::StreamDef) -> wit::StreamInfo {
-    wit::StreamInfo {
-        name: def.name.to_string(),
-        description: Some(def.description.to_string()),
-        fields: def
-            .fields
-            .iter()
-            .map(|f| wit::Field {
-                name: f.name.to_string(),
-                type_: f.ty,
-                // Only the primary key is guaranteed; Metabase sends nulls
-                // (or omits keys) for everything else across versions.
-                nullable: !def.primary_key.contains(&f.name),
-                description: None,
-            })
-            .collect(),
-        primary_key: def.primary_key.iter().map(|k| k.to_string()).collect(),
-        cursor_field: def.cursor.map(str::to_string),
-        sync_modes: if def.cursor.is_some() {
-            vec![wit::SyncMode::FullRefresh, wit::SyncMode::Incremental]
-        } else {
-            vec![wit::SyncMode::FullRefresh]
-        },
-    }
-}
 
 /// The exported `reader` resource: the WIT methods take `&self`, so the
 /// reader's state lives in a `RefCell` (a component instance is single-threaded).
-pub struct ReaderResource(RefCell<read::Reader<http::WasiTransport>>);
+pub struct ReaderResource(RefCell<read::Reader<api::transport::WasiTransport>>);
 
 impl wit::GuestReader for ReaderResource {
     fn open(
@@ -238,12 +154,12 @@ impl wit::GuestReader for ReaderResource {
     ) -> Result<wit::ReaderHandle, wit::ConnectorError> {
         let all = streams.is_none();
         let streams = streams.unwrap_or_else(|| {
-            streams::STREAMS
+            catalog::streams::STREAMS
                 .iter()
                 .map(|s| wit::SelectedStream { name: s.name.to_string(), sync_mode: wit::SyncMode::FullRefresh })
                 .collect()
         });
-        let mut reader = read::Reader::open(http::WasiTransport, &config, &streams, state.as_deref(), log)?;
+        let mut reader = read::Reader::open(api::transport::WasiTransport, &config, &streams, state.as_deref(), log)?;
         if all {
             reader.read_configured_questions();
         }

@@ -1,8 +1,8 @@
 //! Property tests of the guest's response parsing and value mapping (natively, through the
 //! crate's public modules): the same properties the `fuzz/` target checks, on generated inputs.
 
-use metabase_source::json_stream::ElementStream;
-use metabase_source::mapping::RowMapper;
+use metabase_source::decode::json_list::ElementStream;
+use metabase_source::decode::row::RowMapper;
 use metabase_source::wit::{FieldType, Value};
 use proptest::prelude::*;
 use serde_json::json;

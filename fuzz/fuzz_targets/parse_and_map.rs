@@ -13,9 +13,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use metabase_source::json_stream::ElementStream;
-use metabase_source::mapping::{format_timestamp_micros, parse_timestamp_micros, RowMapper};
-use metabase_source::streams::STREAMS;
+use metabase_source::decode::json_list::ElementStream;
+use civil_time::{format_timestamp_micros, parse_timestamp_micros};
+use metabase_source::decode::row::RowMapper;
+use metabase_source::catalog::streams::STREAMS;
 use metabase_source::wit::Value;
 use std::io::Read;
 

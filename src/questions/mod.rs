@@ -18,9 +18,8 @@
 //! The concerns, one module each: [`select`] (which cards become streams),
 //! [`naming`] (stable stream names), [`typing`] (column names and types from
 //! `result_metadata`, CSV values by type), [`run`] (reading one question's
-//! export as rows) and [`csv`] (the streaming CSV decoder).
+//! export as rows; its CSV is decoded by `decode::csv`).
 
-pub mod csv;
 pub mod naming;
 pub mod run;
 pub mod select;

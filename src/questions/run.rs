@@ -4,12 +4,12 @@
 //! columns, the CSV body, a failure written into the body. It depends on no
 //! part of the reader; `read::question` feeds its rows to the batches.
 
-use super::csv::{Csv, Record};
+use crate::decode::csv::{Csv, Record};
 use super::select::{question_of, Card};
 use super::typing::csv_value;
-use crate::client::{read_limited, Client};
+use crate::api::client::{read_limited, Client};
 use crate::error::{Cause, Error, Result};
-use crate::http::Transport;
+use crate::api::transport::Transport;
 use crate::wit::Value;
 use crate::wit::FieldType;
 
@@ -108,12 +108,12 @@ impl QuestionExport {
             Ok(f) if f.status.as_deref() == Some("failed") || f.error.is_some() => {
                 let said = f.error.map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())).unwrap_or_default();
                 let kind = f.error_type.map(|t| format!(" ({t})")).unwrap_or_default();
-                Error::new(Cause::QueryFailed, format!("{}: the question failed in Metabase{kind}: {}", self.request, crate::client::message_from_body(&said)))
+                Error::new(Cause::QueryFailed, format!("{}: the question failed in Metabase{kind}: {}", self.request, crate::api::client::message_from_body(&said)))
             }
             _ => Error::system(format!(
                 "{}: expected CSV, got a JSON answer ({})",
                 self.request,
-                crate::client::message_from_body(text)
+                crate::api::client::message_from_body(text)
             )),
         }
     }

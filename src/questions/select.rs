@@ -4,11 +4,11 @@
 use super::naming::stream_name;
 use super::typing::{columns, Column};
 use super::Question;
-use crate::client::Client;
+use crate::api::client::Client;
 use crate::config::{Config, Questions};
 use crate::error::{Error, Result};
-use crate::http::Transport;
-use crate::json_stream::ElementStream;
+use crate::api::transport::Transport;
+use crate::decode::json_list::ElementStream;
 
 #[derive(serde::Deserialize)]
 pub struct Card {

@@ -1,7 +1,7 @@
 //! Question columns: their names and types from the card's
 //! `result_metadata`, and each CSV value parsed by its column's type.
 
-use crate::mapping::{parse_date_days, parse_timestamp_micros};
+use civil_time::{parse_date_days, parse_timestamp_micros};
 use crate::wit::{FieldType, Value};
 
 #[derive(serde::Deserialize)]

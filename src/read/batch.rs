@@ -10,7 +10,7 @@
 
 use super::Context;
 use crate::error::{Error, Result};
-use crate::http::Transport;
+use crate::api::transport::Transport;
 use crate::wit::{Batch, Value};
 use crate::LogLevel;
 use std::collections::VecDeque;

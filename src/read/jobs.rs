@@ -11,7 +11,7 @@
 use super::state::{parse_state, stream_cursor, State};
 use crate::error::{Cause, Error, Result};
 use crate::questions;
-use crate::streams::{self, Missing, StreamDef};
+use crate::catalog::streams::{self, Missing, StreamDef};
 use crate::wit::{SelectedStream, SyncMode};
 use crate::LogLevel;
 use std::collections::{HashSet, VecDeque};

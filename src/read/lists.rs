@@ -13,13 +13,13 @@
 //! is requested once, here or in `questions::list`, and kept.
 
 use super::plan::describe_get;
-use crate::client::Client;
+use crate::api::client::Client;
 use crate::questions::{select::Chooser, Question};
 use crate::error::{Error, Result};
-use crate::http::Transport;
-use crate::json_stream::ElementStream;
+use crate::api::transport::Transport;
+use crate::decode::json_list::ElementStream;
 use crate::scan::Member;
-use crate::streams::{self, Missing, StreamDef};
+use crate::catalog::streams::{self, Missing, StreamDef};
 use std::collections::HashMap;
 
 /// The shared lists of one read.

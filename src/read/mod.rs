@@ -22,16 +22,17 @@ pub mod lists;
 pub mod objects;
 pub mod plan;
 pub mod question;
+pub mod seen;
 pub mod state;
 #[cfg(test)]
 mod tests;
 
 pub use batch::{Rows, Step, BATCH_BYTES, BATCH_ROWS};
 
-use crate::client::Client;
+use crate::api::client::Client;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::Transport;
+use crate::api::transport::Transport;
 use crate::questions;
 use crate::wit::{Batch, SelectedStream};
 use crate::LogLevel;

@@ -21,12 +21,12 @@ use super::plan::{unquote, PageRead, Plan, PlannedRequest};
 use super::state::Cursor;
 use super::Context;
 use crate::error::{Cause, Error, Result};
-use crate::http::Transport;
-use crate::json_stream::{ElementStream, JsonError};
-use crate::mapping::RowMapper;
+use crate::api::transport::Transport;
+use crate::decode::json_list::{ElementStream, JsonError};
+use crate::decode::row::RowMapper;
 use crate::scan::Member;
-use crate::seen::SeenKeys;
-use crate::streams::{Envelope, Missing, Paging, Source, StreamDef};
+use crate::read::seen::SeenKeys;
+use crate::catalog::streams::{Envelope, Missing, Paging, Source, StreamDef};
 use crate::wit::{FieldType, Value};
 use crate::LogLevel;
 use std::io::{Cursor as Bytes, Read};
@@ -434,7 +434,7 @@ fn slot_of(beside: &[usize], outputs: &[Output], key: &str) -> usize {
 /// A parent's id as the value of its declared column.
 fn parent_value(raw: &str, ty: Option<FieldType>) -> Value {
     match serde_json::value::RawValue::from_string(raw.to_string()) {
-        Ok(raw) => crate::mapping::map_value(&raw, ty),
+        Ok(raw) => crate::decode::row::map_value(&raw, ty),
         Err(_) => Value::String(unquote(raw).to_string()),
     }
 }
@@ -456,7 +456,7 @@ fn json_error_kind(request: &str, e: JsonError) -> Error {
             let said = ["error", "message"]
                 .iter()
                 .find_map(|k| members.iter().find(|(mk, _)| mk == k))
-                .map(|(_, v)| crate::client::message_from_body(v));
+                .map(|(_, v)| crate::api::client::message_from_body(v));
             match said {
                 Some(said) => Error::system(format!("{request}: Metabase answered an error object: {said}")),
                 None => Error::system(message),

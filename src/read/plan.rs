@@ -16,7 +16,7 @@
 //! next page depends only on the page before it.
 
 use crate::config::Config;
-use crate::streams::{Gate, Paging, Source};
+use crate::catalog::streams::{Gate, Paging, Source};
 use std::collections::VecDeque;
 
 /// A query parameter list of the stream table.
@@ -200,7 +200,7 @@ pub fn unquote(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::streams;
+    use crate::catalog::streams;
 
     fn config(extra: &str) -> Config {
         Config::parse(&format!(r#"{{"instance_api_url":"https://mb.example.com","api_key":"k","page_size":2{extra}}}"#)).unwrap()

@@ -3,7 +3,7 @@
 use super::batch::{Rows, Step};
 use super::Context;
 use crate::error::{Error, Result};
-use crate::http::Transport;
+use crate::api::transport::Transport;
 use crate::questions::QuestionExport;
 
 pub struct QuestionRows {

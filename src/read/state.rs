@@ -7,7 +7,7 @@
 //! could skip records that come later with an older value.
 
 use crate::error::{Cause, Error, Result};
-use crate::mapping::{format_timestamp_micros, parse_timestamp_micros};
+use civil_time::{format_timestamp_micros, parse_timestamp_micros};
 use crate::wit::Value;
 
 /// The state object: `{"<stream>": {"<cursor>": "<timestamp>"}, …}`.

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::wit::{SyncMode, Value};
-use crate::client::tests::Scripted;
-use crate::http::TransportError;
+use crate::api::client::tests::Scripted;
+use crate::api::transport::TransportError;
 
 fn no_log(_: LogLevel, _: &str) {}
 

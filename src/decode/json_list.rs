@@ -436,7 +436,7 @@ impl<R: Read> ElementStream<R> {
             }
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        let n = crate::http::read_some(&mut self.reader, &mut self.buf[self.end..]).map_err(JsonError::Io)?;
+        let n = crate::api::transport::read_some(&mut self.reader, &mut self.buf[self.end..]).map_err(JsonError::Io)?;
         self.end += n;
         self.eof = n == 0;
         Ok(n > 0)

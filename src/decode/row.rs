@@ -8,9 +8,8 @@
 
 use crate::scan::Member;
 use crate::wit::{FieldType, Value};
-/// The calendar is the `civil-time` crate (shared with the host and the
-/// tests); the reader and the question run import it from here.
-pub use civil_time::{format_timestamp_micros, parse_date_days, parse_timestamp_micros};
+// The calendar is the `civil-time` crate, shared with the host.
+use civil_time::{parse_date_days, parse_timestamp_micros};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 

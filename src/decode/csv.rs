@@ -29,7 +29,7 @@ impl<R: Read> Csv<R> {
         if self.eof {
             return Ok(false);
         }
-        let n = crate::http::read_some(&mut self.reader, &mut self.buf[self.end..])?;
+        let n = crate::api::transport::read_some(&mut self.reader, &mut self.buf[self.end..])?;
         self.end += n;
         self.eof = n == 0;
         Ok(n > 0)

@@ -12,8 +12,8 @@
 
 use crate::config::{Config, Credentials};
 use crate::error::{Cause, Error, Result};
-use crate::http::{Method, Request, Response, Transport, TransportError};
-use crate::retry::{is_retryable_status, parse_retry_after, Backoff};
+use crate::api::transport::{Method, Request, Response, Transport, TransportError};
+use crate::api::retry::{is_retryable_status, parse_retry_after, Backoff};
 use std::io::Read;
 
 /// Error bodies are read up to this size: enough for any Metabase message,

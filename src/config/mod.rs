@@ -6,6 +6,8 @@
 //! reads each key through its entry and adds what one entry cannot say: the
 //! URL's form, the credentials' precedence and the `questions` family.
 
+pub mod spec;
+
 use crate::error::{Error, Result};
 use config_keys as keys;
 use serde_json::{Map, Value};
