@@ -9,7 +9,7 @@
 //! STREAM_STATUS STARTED first and COMPLETE or INCOMPLETE last for every stream, nothing of a
 //! stream outside that window, and TRACE ERROR with the right `failure_type`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@
 //! Only 127.0.0.1; every server is bounded in connections and lifetime; small retry budgets keep
 //! each run short. No assertion depends on wall-clock time.
 
-mod common;
+use crate::common;
 
 use common::server::{self, Fault, Options, Rule, Server};
 use common::*;

@@ -2,7 +2,7 @@
 //! real server sends, the request sequence the connector makes, credentials only as REDACTED, and
 //! they are what `tools/make_fixtures.py` generates.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! v0.50 shapes, 127.0.0.1 only): check, discover and a paged read in every auth mode, compared with
 //! what the server itself serves. Skipped (with the reason printed) when python3 or the script is absent.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@
 //! `host-harness/examples/embed.rs` (which tests/embed.rs runs), and every key of the config spec
 //! must be in the README's config table.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! The real host running the real component against the HAR fixtures (`--replay`, no network).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 //! alerts, and `v054_notifications` (a 0.54+ server: notifications, one inactive, and the alerts
 //! Metabase synthesises from them).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@
 //! `v054_notifications` (a 0.54+ server) with notification 1, and so its synthesised alert 1,
 //! moved to 2024-07-01.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

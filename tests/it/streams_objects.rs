@@ -3,7 +3,7 @@
 //! and the version log: the real host running the real component against the HAR fixtures, with
 //! the expected records computed from the capture copies in `tests/fixtures/captures/`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -1,8 +1,7 @@
 //! Shared helpers of the integration tests: running the real host binary with the real component,
 //! parsing its Airbyte output, and the expected data computed from the capture copies in
 //! `tests/fixtures/captures/`; with the submodules below, everything else the tests share.
-//! A test declares `mod common;` and uses what it needs (the rest is dead code in that crate).
-#![allow(dead_code)]
+//! A test module says `use crate::common;` and uses what it needs.
 
 /// The HTTP/1.1 wire of the in-process loopback servers.
 pub mod http;
@@ -15,12 +14,9 @@ pub mod server;
 /// Project-local tool installs, and loud skips when they are missing.
 pub mod tools;
 
-// What most tests use, at the top (unused in a test that does not use it).
-#[allow(unused_imports)]
+// What most tests use, at the top.
 pub use peer::{FixtureServer, HarServer, LiveMetabase};
-#[allow(unused_imports)]
 pub use process::{run_bounded, which, Ran};
-#[allow(unused_imports)]
 pub use tools::{browser_tools, note, or_skip, skip, venv_python};
 
 use serde_json::{json, Map, Value};
@@ -69,9 +65,14 @@ pub fn fixture(name: &str) -> PathBuf {
     fixtures_dir().join(name)
 }
 
-/// A scratch directory for files a test writes (inside Cargo's target directory).
+/// A scratch directory for files a test writes (inside Cargo's target directory), one per test
+/// module and name: the modules share one binary and run at once, and two of them may pick the
+/// same name (`redirect`).
+#[track_caller]
 pub fn scratch_dir(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("metabase-source-tests").join(test);
+    let caller = Path::new(std::panic::Location::caller().file());
+    let module = caller.file_stem().and_then(|s| s.to_str()).unwrap_or("common");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("metabase-source-tests").join(module).join(test);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }
