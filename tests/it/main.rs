@@ -21,6 +21,7 @@ mod readme;
 mod replay;
 mod sandbox;
 mod secrets;
+mod stream_docs;
 mod streams_alerts;
 mod streams_incremental;
 mod streams_objects;

@@ -26,19 +26,42 @@ use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
-/// The six seed streams, in the order a read without a catalog reads them.
+/// The six seed streams, in the order a read without a catalog reads them: the streams whose
+/// records the capture sets of `tests/fixtures/captures/` hold (see [`expected_items`]), and the
+/// ones the fault server of [`server`] serves.
 pub const STREAMS: [&str; 6] = ["cards", "collections", "dashboards", "users", "databases", "native_query_snippets"];
 
-/// Every object stream, in the order a read without a catalog reads them (the six seed streams
-/// first).
-pub const ALL_STREAMS: [&str; 14] = [
-    "cards", "collections", "dashboards", "users", "databases", "native_query_snippets",
-    "dashboard_cards", "collection_items", "tables", "fields", "permission_groups",
-    "permission_group_memberships", "alerts", "notifications",
+/// The connector's stream table (`src/streams.rs`): every other list of streams, cursors and keys
+/// the tests need is derived from it, so a new stream is a table row and a fixture.
+pub use metabase_source::streams::STREAMS as STREAM_TABLE;
+
+/// Every object stream, in the order a read without a catalog reads them (the table's order).
+pub fn all_streams() -> Vec<&'static str> {
+    STREAM_TABLE.iter().map(|s| s.name).collect()
+}
+
+/// The streams with a cursor (they support incremental reads), in table order.
+pub fn cursor_streams() -> Vec<&'static str> {
+    STREAM_TABLE.iter().filter(|s| s.cursor.is_some()).map(|s| s.name).collect()
+}
+
+/// The full-sync fixtures (check, discover and a read of every stream) and the capture set their
+/// bodies come from.
+pub const FULL_FIXTURES: [(&str, &str); 3] = [
+    ("legacy_password", "legacy-pre-0.50"),
+    ("v050_api_key", "v0.50-2024-06"),
+    ("v052_session_token", "mbql4"),
 ];
 
-/// Streams with an `updated_at` cursor (collections have no `updated_at` in Metabase).
-pub const CURSOR_STREAMS: [&str; 5] = ["cards", "dashboards", "users", "databases", "native_query_snippets"];
+/// The names of every bundled fixture (`tests/fixtures/NAME.har` with its `NAME.config.json`).
+pub fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .unwrap_or_else(|e| panic!("read {}: {e}", fixtures_dir().display()))
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".har").map(String::from))
+        .collect();
+    names.sort();
+    names
+}
 
 /// The capture sets of `tests/fixtures/captures/`.
 pub const SETS: [&str; 3] = ["legacy-pre-0.50", "v0.50-2024-06", "mbql4"];
