@@ -32,7 +32,11 @@ build() {
     mkdir -p dist
     cp target/wasm32-wasip2/component/metabase_source.wasm dist/metabase_source.wasm
     say "building the host"
-    cargo build --release --locked -p host-harness
+    # The whole workspace, not only -p host-harness: the tests build the guest crate natively
+    # too (its bindings macros enable features of crates wasmtime's macros share), so only a
+    # build of every member resolves the features the test build does, and `./build.sh test`
+    # reuses this build's wasmtime instead of compiling it again.
+    cargo build --release --locked --workspace
     say "dist/metabase_source.wasm: $(wc -c < dist/metabase_source.wasm) bytes"
 }
 
