@@ -11,7 +11,8 @@ pub mod peer;
 pub mod process;
 /// The in-process Metabase that misbehaves on purpose.
 pub mod server;
-/// Project-local tool installs, and loud skips when they are missing.
+/// Project-local tool installs, and what a test does when one is missing (skips loudly, or fails
+/// under STRICT_TOOLS=1 or CI=true).
 pub mod tools;
 
 // What most tests use, at the top.
