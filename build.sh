@@ -32,18 +32,33 @@ build() {
     mkdir -p dist
     cp target/wasm32-wasip2/component/metabase_source.wasm dist/metabase_source.wasm
     say "building the host"
-    cargo build --release --locked -p host-harness
+    # The whole workspace, not only -p host-harness: the tests build the guest crate natively
+    # too (its bindings macros enable features of crates wasmtime's macros share), so only a
+    # build of every member resolves the features the test build does, and `./build.sh test`
+    # reuses this build's wasmtime instead of compiling it again.
+    cargo build --release --locked --workspace
     say "dist/metabase_source.wasm: $(wc -c < dist/metabase_source.wasm) bytes"
 }
 
 # --- Tools of the ecosystem tests (conformance, PyAirbyte, browser HAR), all project-local -------
-# .venv/protocol    airbyte-protocol-models (pydantic 1), for tests/conformance.rs
-# .venv/pyairbyte   PyAirbyte + DuckDB (pydantic 2), for tests/pyairbyte.rs
+# .venv/protocol    airbyte-protocol-models (pydantic 1), for tests/it/conformance.rs
+# .venv/pyairbyte   PyAirbyte + DuckDB (pydantic 2), for tests/it/pyairbyte.rs
 # /usr/bin/chromium Debian's chromium (apt-get, only as root) and tests/browser/node_modules/playwright-core,
-#                   for tests/browser_har.rs
+#                   for tests/it/browser_har.rs
 # Pinned in tests/python/ and below. A step that cannot be done records why in .venv/unavailable/<tool>;
-# the test that needs the tool prints that reason and skips. Nothing is reinstalled when up to date.
+# the test that needs the tool prints that reason and skips. Under STRICT_TOOLS=1 (or CI=true, unless
+# STRICT_TOOLS=0; .ci/run sets it) a missing tool stops ./build.sh test at once with the reason instead,
+# and the tests fail rather than skip. Nothing is reinstalled when up to date.
 PLAYWRIGHT_CORE_VERSION=1.65.1
+
+# The same rule as tests/it/common/tools.rs `strict()`.
+strict_tools() {
+    case "${STRICT_TOOLS:-}" in
+        "") [ "${CI:-}" = 1 ] || [ "$(printf '%s' "${CI:-}" | tr '[:upper:]' '[:lower:]')" = true ] ;;
+        0) return 1 ;;
+        *) return 0 ;;
+    esac
+}
 
 # A Python that PyAirbyte supports (3.10-3.12), or nothing.
 tools_python() {
@@ -58,7 +73,15 @@ tools_python() {
     return 1
 }
 
-unavailable() { mkdir -p .venv/unavailable; printf '%s\n' "$2" > ".venv/unavailable/$1"; say "unavailable: $1: $2"; }
+unavailable() {
+    mkdir -p .venv/unavailable
+    printf '%s\n' "$2" > ".venv/unavailable/$1"
+    if strict_tools; then
+        echo "error: test tool $1 unavailable: $2 (STRICT_TOOLS=1 or CI=true: every test tool is required)" >&2
+        exit 1
+    fi
+    say "unavailable: $1: $2"
+}
 
 # venv NAME PYTHON PIP_ARGS...: (re)creates .venv/NAME unless its stamp matches.
 venv() {
@@ -80,6 +103,12 @@ venv() {
 
 setup_test_tools() {
     rm -rf .venv/unavailable
+    # What the tests run but nothing here installs.
+    command -v python3 >/dev/null 2>&1 || unavailable python3 "python3 is not on PATH (the loopback servers and tools/make_fixtures.py)"
+    command -v node >/dev/null 2>&1 || unavailable node "node is not on PATH (drives Chromium for tests/it/browser_har.rs)"
+    command -v script >/dev/null 2>&1 || unavailable script "util-linux \`script\` is not on PATH (gives the host a terminal in tests/it/cli.rs)"
+    [ -f ../shared/peer/fixture_server.py ] ||
+        unavailable peer "../shared/peer/fixture_server.py is missing (the shared fixture server lives beside the repository)"
     local py
     if py=$(tools_python); then
         venv protocol "$py" -r tests/python/requirements-protocol.txt || true
@@ -138,7 +167,7 @@ case "${1:-run}" in
     test)
         build
         setup_test_tools
-        say "building the sandbox probe component (tests/guests/probe, used by tests/sandbox.rs)"
+        say "building the sandbox probe component (tests/guests/probe, used by tests/it/sandbox.rs)"
         cargo build --profile component --locked --target wasm32-wasip2 -p probe-guest
         say "running every test"
         cargo test --release --locked --workspace

@@ -5,6 +5,11 @@ Usage (from anywhere; paths are resolved relative to this file's repository):
 
     python3 tools/make_fixtures.py           # (re)write the fixtures
     python3 tools/make_fixtures.py --check   # write nothing; exit 1 if a fixture is stale
+    python3 tools/make_fixtures.py --discover discover.jsonl   # the streams from this discover output
+
+The streams a read requests, and their order, are the connector's: the CATALOG of the host's
+`discover` output (by default a run of target/release/host-harness, so build first). Each stream's
+requests and bodies are its entry in STREAM_REQUESTS.
 
 Inputs:  tests/fixtures/captures/<set>/api/**.json  (copies of real responses, see the README there)
 Outputs: tests/fixtures/<name>.har and tests/fixtures/<name>.config.json
@@ -23,7 +28,7 @@ envelopes from database.json and user.json, so they are wrapped again here.
 The request sequence per command is the one the connector makes:
   username + password: POST /api/session first, DELETE /api/session last (every command)
   check, discover:     GET /api/user/current, GET /api/session/properties (the version, logged)
-  read (all streams):  GET /api/session/properties, then per stream in table order:
+  read (all streams):  GET /api/session/properties, then per stream in table (discover) order:
                        cards, collections, dashboards, native-query-snippet: the list, then the
                        archived list (`f=archived` / `archived=true`); users: one paged request
                        with `status=all&include_deactivated=true`; databases; dashboard_cards:
@@ -36,9 +41,11 @@ The request sequence per command is the one the connector makes:
 Credentials appear as REDACTED, as the host's --record writes them.
 """
 
+import argparse
 import copy
 import json
 import os
+import subprocess
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -453,59 +460,134 @@ def paged(sess, path, items, page_size, query=(), envelope=None):
 USERS_QUERY = [("status", "all"), ("include_deactivated", "true")]
 
 
-def add_read(sess, data, page_size, forbidden=()):
-    """A read of every stream. `forbidden`: endpoints answering a non-admin's 403."""
-    sess.login()
-    sess.get("/api/session/properties", 200, data["properties"])
-    sess.get("/api/card", 200, data["card"])
-    sess.get("/api/card", 200, data.get("card_archived", []), query=[("f", "archived")])
-    sess.get("/api/collection", 200, data["collection"])
-    sess.get("/api/collection", 200, [], query=[("archived", "true")])
-    sess.get("/api/dashboard", 200, data["dashboard"])
-    sess.get("/api/dashboard", 200, [], query=[("f", "archived")])
+def read_listed(endpoint, archived_query):
+    """A list endpoint read twice: everything, then the archived objects (`f=archived` /
+    `archived=true`), bare arrays. The sets hold no archived object: that list is empty."""
+    def read(sess, data, page_size, forbidden):
+        sess.get("/api/" + endpoint, 200, data[endpoint])
+        archived = data.get(endpoint + "_archived", [])
+        sess.get("/api/" + endpoint, 200, archived, query=[archived_query])
+    return read
+
+
+def read_users(sess, data, page_size, forbidden):
+    """One paged request with `status=all&include_deactivated=true`; a non-admin's 403."""
     if "user" in forbidden:
         sess.get("/api/user", 403, FORBIDDEN, query=USERS_QUERY + [("limit", page_size), ("offset", 0)], mime=TEXT_CT)
     else:
         paged(sess, "/api/user", data["users"], page_size, USERS_QUERY)
-    sess.get("/api/database", 200, {"data": data["database"], "total": len(data["database"])})
+
+
+def database_list(data):
+    return {"data": data["database"], "total": len(data["database"])}
+
+
+def read_databases(sess, data, page_size, forbidden):
+    sess.get("/api/database", 200, database_list(data))
+
+
+def read_snippets(sess, data, page_size, forbidden):
     sess.get("/api/native-query-snippet", 200, data["snippet"])
     sess.get("/api/native-query-snippet", 200, data["snippet_archived"], query=[("archived", "true")])
-    # dashboard_cards: the dashboards, then each one's detail (its dashcards).
+
+
+def read_dashboard_cards(sess, data, page_size, forbidden):
+    """The dashboards, then each one's detail (its dashcards)."""
     sess.get("/api/dashboard", 200, data["dashboard"])
     for d in data["dashboard"]:
         detail = next((x for x in data["dashboard_detail"] if x["id"] == d["id"]), None)
         sess.get("/api/dashboard/%d" % d["id"], 200 if detail else 404, detail or NOT_FOUND)
-    # collection_items: the collections, then each one's items, paged, every model.
+
+
+def read_collection_items(sess, data, page_size, forbidden):
+    """The collections, then each one's items, paged, every model."""
     sess.get("/api/collection", 200, data["collection"])
     for c in data["collection"]:
         items = data["items"][str(c["id"])]
         models = sorted({i["model"] for i in items})
         paged(sess, "/api/collection/%s/items" % c["id"], items, page_size, [("show_dashboard_questions", "true")],
               lambda page, offset: {"total": len(items), "data": page, "models": models, "limit": page_size, "offset": offset})
-    # tables, then fields (the database ids are listed once per read).
-    sess.get("/api/database", 200, {"data": data["database"], "total": len(data["database"])})
-    for stream in ("tables", "fields"):
-        for db in data["database"]:
-            sess.get("/api/database/%d/metadata" % db["id"], 200, data["metadata"][db["id"]])
+
+
+def read_metadata(sess, data):
+    for db in data["database"]:
+        sess.get("/api/database/%d/metadata" % db["id"], 200, data["metadata"][db["id"]])
+
+
+def read_tables(sess, data, page_size, forbidden):
+    """The databases, then each one's metadata (the database ids are listed once per read)."""
+    sess.get("/api/database", 200, database_list(data))
+    read_metadata(sess, data)
+
+
+def read_fields(sess, data, page_size, forbidden):
+    """Each database's metadata again."""
+    read_metadata(sess, data)
+
+
+def read_groups(sess, data, page_size, forbidden):
     if "permissions" in forbidden:
         sess.get("/api/permissions/group", 403, FORBIDDEN, mime=TEXT_CT)
-        sess.get("/api/permissions/membership", 403, FORBIDDEN, mime=TEXT_CT)
     else:
         sess.get("/api/permissions/group", 200, data["groups"])
-        if data["membership"] is not None:
-            sess.get("/api/permissions/membership", 200, data["membership"])
-        else:
-            sess.get("/api/permissions/membership", 404, NO_ENDPOINT, mime=TEXT_CT)
-            sess.get("/api/permissions/group", 200, data["groups"])
-            for g in data["groups"]:
-                sess.get("/api/permissions/group/%d" % g["id"], 200, data["group_details"][g["id"]])
+
+
+def read_memberships(sess, data, page_size, forbidden):
+    """/api/permissions/membership, or on 404 the group list and each group's detail."""
+    if "permissions" in forbidden:
+        sess.get("/api/permissions/membership", 403, FORBIDDEN, mime=TEXT_CT)
+    elif data["membership"] is not None:
+        sess.get("/api/permissions/membership", 200, data["membership"])
+    else:
+        sess.get("/api/permissions/membership", 404, NO_ENDPOINT, mime=TEXT_CT)
+        sess.get("/api/permissions/group", 200, data["groups"])
+        for g in data["groups"]:
+            sess.get("/api/permissions/group/%d" % g["id"], 200, data["group_details"][g["id"]])
+
+
+def read_alerts(sess, data, page_size, forbidden):
     # No capture has an alert or a notification: a set without DOCUMENTED bodies (see
     # documented_alerts) answers an empty alert list, and a 404 for /api/notification (0.54+).
     sess.get("/api/alert", 200, data.get("alerts", []))
+
+
+def read_notifications(sess, data, page_size, forbidden):
     if data.get("notifications") is None:
         sess.get("/api/notification", 404, NO_ENDPOINT, query=[("include_inactive", "true")], mime=TEXT_CT)
     else:
         sess.get("/api/notification", 200, data["notifications"], query=[("include_inactive", "true")])
+
+
+# The requests a read of each stream makes, by stream name. Which streams exist, and their order,
+# come from the connector's discover output (its stream table): a stream there without an entry
+# here is an error, so a new stream needs its fixture bodies here.
+STREAM_REQUESTS = {
+    "cards": read_listed("card", ("f", "archived")),
+    "collections": read_listed("collection", ("archived", "true")),
+    "dashboards": read_listed("dashboard", ("f", "archived")),
+    "users": read_users,
+    "databases": read_databases,
+    "native_query_snippets": read_snippets,
+    "dashboard_cards": read_dashboard_cards,
+    "collection_items": read_collection_items,
+    "tables": read_tables,
+    "fields": read_fields,
+    "permission_groups": read_groups,
+    "permission_group_memberships": read_memberships,
+    "alerts": read_alerts,
+    "notifications": read_notifications,
+}
+
+# The object streams of the connector, in table order (set by main from discover's CATALOG).
+STREAMS = []
+
+
+def add_read(sess, data, page_size, forbidden=()):
+    """A read of every stream. `forbidden`: endpoints answering a non-admin's 403."""
+    sess.login()
+    sess.get("/api/session/properties", 200, data["properties"])
+    for stream in STREAMS:
+        STREAM_REQUESTS[stream](sess, data, page_size, forbidden)
     sess.logout()
 
 
@@ -767,8 +849,61 @@ def write_if_changed(path, text):
     return True
 
 
+def discover_output(path):
+    """The host's `discover` output (JSON lines): from the file `path` ("-": stdin), else from a run
+    of the built host replaying the v050_api_key fixture (discover needs only its check requests)."""
+    if path == "-":
+        return sys.stdin.read()
+    if path:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    host = os.path.join(REPO, "target", "release", "host-harness")
+    component = os.path.join(REPO, "dist", "metabase_source.wasm")
+    for built in (host, component):
+        if not os.path.isfile(built):
+            sys.exit("%s is missing: run ./build.sh build first, or pass --discover FILE "
+                     "(the output of the host's discover)" % os.path.relpath(built, REPO))
+    run = subprocess.run(
+        [host, "--component", component, "--replay", os.path.join(FIXTURES, "v050_api_key.har"), "discover",
+         "--config", os.path.join(FIXTURES, "v050_api_key.config.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    if run.returncode != 0:
+        sys.exit("the host's discover failed (exit %d):\n%s" % (run.returncode, run.stderr))
+    return run.stdout
+
+
+def discovered_streams(text):
+    """The stream names of the CATALOG message of a discover output, in order. Every one must have
+    its requests in STREAM_REQUESTS, and every entry there must be a stream."""
+    catalogs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            message = json.loads(line) if line.strip() else {}
+        except json.JSONDecodeError as e:
+            sys.exit("the discover output, line %d: not a JSON message (%s)" % (number, e))
+        if isinstance(message, dict) and message.get("type") == "CATALOG":
+            catalogs.append(message["catalog"])
+    if len(catalogs) != 1:
+        sys.exit("the discover output has %d CATALOG messages, not 1" % len(catalogs))
+    names = [s["name"] for s in catalogs[0]["streams"]]
+    unknown = [n for n in names if n not in STREAM_REQUESTS]
+    stale = [n for n in STREAM_REQUESTS if n not in names]
+    if unknown:
+        sys.exit("no fixture requests for the stream(s) %s: add them to STREAM_REQUESTS" % ", ".join(unknown))
+    if stale:
+        sys.exit("STREAM_REQUESTS has stream(s) the connector does not discover: %s" % ", ".join(stale))
+    return names
+
+
 def main(argv):
-    check = "--check" in argv
+    parser = argparse.ArgumentParser(description="Generate the HAR fixtures from the captures.")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a fixture is stale")
+    parser.add_argument("--discover", metavar="FILE",
+                        help="the host's discover output (JSON lines; - for stdin), for the list of streams; "
+                             "default: run target/release/host-harness")
+    args = parser.parse_args(argv)
+    check = args.check
+    STREAMS[:] = discovered_streams(discover_output(args.discover))
     stale = []
     for name, (har, config) in sorted(fixtures().items()):
         for suffix, obj in ((".har", har.to_json()), (".config.json", config)):

@@ -5,6 +5,11 @@
 //! that makes it valid: the `.wasm` bytes, the wasmtime version, the target
 //! and the engine's compilation settings. A broken or stale cache entry is
 //! never fatal: it is logged at debug and the component is compiled again.
+//!
+//! Every new build of the component (and every wasmtime upgrade) makes a new
+//! entry of several MiB, so the cache keeps only the [`CACHE_ENTRIES`] most
+//! recently used: a load from the cache marks its entry used, and writing a
+//! new entry deletes the least recently used beyond that.
 
 use crate::logger;
 use sha2::{Digest, Sha256};
@@ -16,6 +21,13 @@ use wasmtime::{Config, Engine};
 /// The wasmtime release this host is built against (pinned in Cargo.toml);
 /// part of the cache key.
 const WASMTIME_VERSION: &str = "48.0.8";
+
+/// How many compiled components the cache keeps (the most recently used):
+/// the component and the test guests of a checkout, and a few builds back.
+const CACHE_ENTRIES: usize = 8;
+
+/// The file name ending of a cache entry.
+const ENTRY_SUFFIX: &str = ".cwasm";
 
 /// The component file name looked up by default.
 const DEFAULT_COMPONENT: &str = "dist/metabase_source.wasm";
@@ -104,7 +116,7 @@ pub fn load(engine: &Engine, path: &Path, cache_dir: Option<&Path>) -> Result<Co
     let Some(dir) = cache_dir else {
         return compile(engine, path, &wasm);
     };
-    let cached = dir.join(format!("{}.cwasm", cache_key(engine, &wasm)));
+    let cached = dir.join(format!("{}{ENTRY_SUFFIX}", cache_key(engine, &wasm)));
     if cached.is_file() {
         // SAFETY: `deserialize_file` runs the file's machine code, so it must
         // only ever see output of `Component::serialize` from a compatible
@@ -116,6 +128,7 @@ pub fn load(engine: &Engine, path: &Path, cache_dir: Option<&Path>) -> Result<Co
         match unsafe { Component::deserialize_file(engine, &cached) } {
             Ok(c) => {
                 logger::debug!("component: loaded compiled code from {}", cached.display());
+                mark_used(&cached);
                 return Ok(c);
             }
             Err(e) => logger::debug!("component: cache entry {} unusable ({e}); compiling", cached.display()),
@@ -124,8 +137,9 @@ pub fn load(engine: &Engine, path: &Path, cache_dir: Option<&Path>) -> Result<Co
     let component = compile(engine, path, &wasm)?;
     match component.serialize() {
         Ok(bytes) => {
-            if let Err(e) = write_atomic(&cached, &bytes) {
-                logger::debug!("component: cannot write cache entry {}: {e}", cached.display());
+            match write_atomic(&cached, &bytes) {
+                Ok(()) => evict(dir, CACHE_ENTRIES),
+                Err(e) => logger::debug!("component: cannot write cache entry {}: {e}", cached.display()),
             }
         }
         Err(e) => logger::debug!("component: cannot serialize for the cache: {e}"),
@@ -149,4 +163,106 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+/// Marks a cache entry as just used (its modification time), so that
+/// [`evict`] keeps it. Best effort: a failure only makes it older.
+fn mark_used(entry: &Path) {
+    let touched = std::fs::File::options()
+        .append(true)
+        .open(entry)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    if let Err(e) = touched {
+        logger::debug!("component: cannot mark cache entry {} used: {e}", entry.display());
+    }
+}
+
+/// Deletes all but the `keep` most recently used entries (`*.cwasm`) of the
+/// cache directory; other files are left alone. Best effort: an entry that
+/// cannot be listed or deleted stays (another host may be deleting it too).
+fn evict(dir: &Path, keep: usize) {
+    let Ok(listing) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = listing
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(ENTRY_SUFFIX) && !n.starts_with('.')))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    // Newest first; equal times in a fixed order.
+    entries.sort_by(|a, b| b.cmp(a));
+    for (_, path) in entries.into_iter().skip(keep) {
+        match std::fs::remove_file(&path) {
+            Ok(()) => logger::debug!("component: evicted the old cache entry {}", path.display()),
+            Err(e) => logger::debug!("component: cannot evict cache entry {}: {e}", path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    /// A fresh directory under the system's temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = std::env::temp_dir().join(format!("host-harness-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn entry_at(dir: &Path, name: &str, age_s: u64) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, b"compiled").unwrap();
+        let f = std::fs::File::options().append(true).open(&path).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(age_s)).unwrap();
+        path
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn eviction_keeps_the_most_recently_used_entries_and_other_files() {
+        let tmp = TempDir::new("evict");
+        for (i, age) in [50, 10, 40, 20, 30].into_iter().enumerate() {
+            entry_at(&tmp.0, &format!("{i}.cwasm"), age);
+        }
+        entry_at(&tmp.0, "notes.txt", 1000);
+        entry_at(&tmp.0, ".tmp-1-9.cwasm", 1000);
+        evict(&tmp.0, 3);
+        // Ages 10, 20 and 30 stay; 40 and 50 go; what is not an entry stays.
+        assert_eq!(names(&tmp.0), [".tmp-1-9.cwasm", "1.cwasm", "3.cwasm", "4.cwasm", "notes.txt"]);
+        evict(&tmp.0, 3);
+        assert_eq!(names(&tmp.0).len(), 5, "nothing more to evict");
+    }
+
+    #[test]
+    fn a_used_entry_becomes_the_newest() {
+        let tmp = TempDir::new("mark-used");
+        let old = entry_at(&tmp.0, "old.cwasm", 500);
+        entry_at(&tmp.0, "new.cwasm", 5);
+        mark_used(&old);
+        evict(&tmp.0, 1);
+        assert_eq!(names(&tmp.0), ["old.cwasm"]);
+    }
+
+    #[test]
+    fn a_missing_cache_directory_is_not_an_error() {
+        let tmp = TempDir::new("missing");
+        evict(&tmp.0.join("absent"), 0);
+    }
 }

@@ -17,7 +17,7 @@
 //! nested JSON, an attempt to smuggle a STATE line, a row of the wrong length) among good ones,
 //! to show the host writes only whole, valid lines and fails just the streams concerned.
 //!
-//! `tests/sandbox.rs` runs it through the real host; `build.sh test` builds it.
+//! `tests/it/sandbox.rs` runs it through the real host; `build.sh test` builds it.
 
 mod bindings {
     wit_bindgen::generate!({

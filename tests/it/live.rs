@@ -2,7 +2,7 @@
 //! written here, which answers from a fixture HAR and records every request it receives.
 //! Only 127.0.0.1; every server is bounded in requests and time.
 
-mod common;
+use crate::common;
 
 use common::http::{write_response, Loopback, Request};
 use common::*;

@@ -1,17 +1,17 @@
 //! The documentation's examples run as written, and its links lead somewhere.
 //!
 //! The documentation is `README.md` (the front page) and the reference pages in `docs/`. Every
-//! fenced block preceded by `<!-- runs in tests/readme.rs -->` is run, README first, then the pages
+//! fenced block preceded by `<!-- runs in tests/it/readme.rs -->` is run, README first, then the pages
 //! by name, in one scratch directory that looks like the repository root (`target`, `dist`, `bin` and `tests` link
 //! to the real ones) and holds a `config.json` for a loopback Metabase
 //! (`../shared/peer/fixture_server.py`, else the bundled v0.50 fixture served live; API key): `sh` blocks with `bash -euo pipefail`, `python`
 //! blocks with the PyAirbyte venv, offline. The `rust` block marked as an excerpt must be lines of
-//! `host-harness/examples/embed.rs` (which tests/embed.rs runs), the config table (in the
+//! `host-harness/examples/embed.rs` (which tests/it/embed.rs runs), the config table (in the
 //! README or a page of `docs/`, found by its header row) must document every key of the
 //! `config-keys` table with its type, default and secret flag, and every relative link must name
 //! a file that exists and, with a `#fragment`, one of its headings.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;
@@ -71,7 +71,7 @@ fn blocks(marker: &str) -> Vec<Block> {
 fn rust_excerpt_is_the_real_example() {
     let example = std::fs::read_to_string(repo().join("host-harness").join("examples").join("embed.rs")).unwrap();
     let example_lines: Vec<&str> = example.lines().map(str::trim).collect();
-    let excerpts = blocks("checked by tests/readme.rs");
+    let excerpts = blocks("checked by tests/it/readme.rs");
     assert_eq!(excerpts.len(), 1, "one Rust excerpt");
     assert_eq!(excerpts[0].lang, "rust");
     for l in excerpts[0].code.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -160,7 +160,7 @@ fn link(dir: &Path, name: &str) {
 
 #[test]
 fn readme_examples_run_as_written() {
-    let runnable = blocks("runs in tests/readme.rs");
+    let runnable = blocks("runs in tests/it/readme.rs");
     assert!(runnable.len() >= 5, "the documentation's runnable examples: {}", runnable.len());
 
     let dir = scratch_dir("readme");

@@ -4,7 +4,7 @@
 //! Includes a server that echoes the secret back in its error bodies, as some proxies and
 //! Metabase's own validation errors do.
 
-mod common;
+use crate::common;
 
 use common::server::{self, Fault, Options, Rule, Server};
 use common::*;

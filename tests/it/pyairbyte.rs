@@ -9,7 +9,7 @@
 //! Needs the project venv `.venv/pyairbyte` (PyAirbyte + DuckDB, made by `./build.sh test`); skipped
 //! with the reason printed when it cannot exist (no Python 3.10–3.12). PyAirbyte runs offline.
 
-mod common;
+use crate::common;
 
 use common::{or_skip, read_json, run_bounded, scratch_dir, write_json, FixtureServer, HarServer, Ran};
 use serde_json::{json, Value};

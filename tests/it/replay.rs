@@ -1,17 +1,10 @@
 //! The real host running the real component against the HAR fixtures (`--replay`, no network).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The full-sync fixtures and the capture set their bodies come from.
-const FULL: [(&str, &str); 3] = [
-    ("legacy_password", "legacy-pre-0.50"),
-    ("v050_api_key", "v0.50-2024-06"),
-    ("v052_session_token", "mbql4"),
-];
 
 // ------------------------------------------------------------------------------------------------
 // spec, check, discover
@@ -57,28 +50,55 @@ fn captured_keys() -> BTreeMap<&'static str, BTreeSet<String>> {
     keys
 }
 
+/// A catalog stream's `default_cursor_field`, `null` when it has none (absent, null or `[]`).
+fn default_cursor(stream: &Value) -> Value {
+    match stream.get("default_cursor_field") {
+        None => Value::Null,
+        Some(c) if c == &json!([]) => Value::Null,
+        Some(c) => c.clone(),
+    }
+}
+
 fn check_catalog(name: &str, out: &Output) {
     let catalog = out.catalog();
     let names: Vec<&str> = catalog["streams"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    let mut sorted = names.clone();
-    sorted.sort();
-    let mut want = ALL_STREAMS.to_vec();
-    want.sort();
-    assert_eq!(sorted, want, "{name}: the catalog must have exactly the object streams (no question streams by default)");
+    assert_eq!(names, all_streams(), "{name}: the catalog must have exactly the object streams, in table order (no question streams by default)");
 
+    // Every stream's keys and cursor as the table declares them, in Airbyte's shapes.
+    for def in STREAM_TABLE {
+        let stream = def.name;
+        let s = catalog_stream(catalog, stream);
+        let pk: Vec<Value> = def.primary_key.iter().map(|k| json!([k])).collect();
+        assert_eq!(s["source_defined_primary_key"], Value::Array(pk), "{name}/{stream}: primary key");
+        let modes: Vec<&str> = s["supported_sync_modes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(modes.contains(&"full_refresh"), "{name}/{stream}: full_refresh must be supported: {modes:?}");
+        match def.cursor {
+            Some(cursor) => {
+                assert_eq!(s["default_cursor_field"], json!([cursor]), "{name}/{stream}: cursor");
+                assert_eq!(s["source_defined_cursor"], json!(true), "{name}/{stream}: source-defined cursor");
+                assert!(modes.contains(&"incremental"), "{name}/{stream}: incremental must be supported: {modes:?}");
+                let ts = &s["json_schema"]["properties"][cursor];
+                assert_eq!(ts["format"], "date-time", "{stream}.{cursor}: {ts}");
+                assert_eq!(ts["airbyte_type"], "timestamp_with_timezone", "{stream}.{cursor}: {ts}");
+                assert!(prop_types(ts).contains(&"string".into()), "{stream}.{cursor}: {ts}");
+            }
+            None => {
+                assert_eq!(default_cursor(s), Value::Null, "{name}/{stream} has no cursor");
+                assert!(!modes.contains(&"incremental"), "{name}/{stream}: no cursor, no incremental: {modes:?}");
+            }
+        }
+    }
+
+    // The seed streams against the captures (independently of the table): keyed by `id`, with
+    // an `updated_at` cursor exactly when every captured object has one (collections have none).
     let keys = captured_keys();
+    let sets: Vec<BTreeMap<&str, Vec<Value>>> = SETS.iter().map(|set| expected_items(set)).collect();
     for stream in STREAMS {
         let s = catalog_stream(catalog, stream);
         assert_eq!(s["source_defined_primary_key"], json!([["id"]]), "{name}/{stream}: primary key");
-        let modes: Vec<&str> = s["supported_sync_modes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-        assert!(modes.contains(&"full_refresh"), "{name}/{stream}: full_refresh must be supported: {modes:?}");
-        if CURSOR_STREAMS.contains(&stream) {
-            assert_eq!(s["default_cursor_field"], json!(["updated_at"]), "{name}/{stream}: cursor");
-            assert!(modes.contains(&"incremental"), "{name}/{stream}: incremental must be supported: {modes:?}");
-        } else {
-            let no_cursor = s.get("default_cursor_field").map_or(true, |c| c.is_null() || c == &json!([]));
-            assert!(no_cursor, "{name}/{stream} has no updated_at, so no cursor: {}", s["default_cursor_field"]);
-        }
+        let updated_at_everywhere = sets.iter().flat_map(|set| &set[stream]).all(|item| item.get("updated_at").is_some());
+        let want_cursor = if updated_at_everywhere { json!(["updated_at"]) } else { Value::Null };
+        assert_eq!(default_cursor(s), want_cursor, "{name}/{stream}: cursor");
         let props = s["json_schema"]["properties"]
             .as_object()
             .unwrap_or_else(|| panic!("{name}/{stream}: json_schema.properties missing: {s}"));
@@ -92,12 +112,6 @@ fn check_catalog(name: &str, out: &Output) {
         } else {
             assert!(id_types.contains(&"integer".into()), "{stream}.id is an integer: {:?}", id_types);
         }
-        if CURSOR_STREAMS.contains(&stream) {
-            let ts = &props["updated_at"];
-            assert_eq!(ts["format"], "date-time", "{stream}.updated_at: {ts}");
-            assert_eq!(ts["airbyte_type"], "timestamp_with_timezone", "{stream}.updated_at: {ts}");
-            assert!(prop_types(ts).contains(&"string".into()), "{stream}.updated_at: {ts}");
-        }
     }
     let cards = &catalog_stream(catalog, "cards")["json_schema"]["properties"];
     for (field, ty) in [("dataset_query", "object"), ("result_metadata", "array"), ("database_id", "integer"), ("name", "string")] {
@@ -109,7 +123,7 @@ fn check_catalog(name: &str, out: &Output) {
 #[test]
 fn discover_declares_every_object_stream_with_every_captured_field() {
     let mut catalogs = Vec::new();
-    for (name, _) in FULL {
+    for (name, _) in FULL_FIXTURES {
         let out = replay(name, "discover", &[]);
         out.expect_code(0);
         check_catalog(name, &out);
@@ -135,7 +149,7 @@ fn full_read(name: &str, set: &str) -> Output {
     let expected = expected_items(set);
     for rec in out.all_records() {
         let stream = rec["stream"].as_str().unwrap_or("");
-        assert!(ALL_STREAMS.contains(&stream), "{name}: RECORD of an unknown stream: {rec}");
+        assert!(all_streams().contains(&stream), "{name}: RECORD of an unknown stream: {rec}");
         assert!(rec["emitted_at"].is_i64() || rec["emitted_at"].is_u64(), "{name}: emitted_at must be an integer: {rec}");
     }
     for stream in STREAMS {
@@ -164,9 +178,9 @@ fn full_read(name: &str, set: &str) -> Output {
         assert_eq!(statuses.last().map(String::as_str), Some("COMPLETE"), "{name}/{stream}: {statuses:?}");
         assert!(!statuses.iter().any(|s| s == "INCOMPLETE"), "{name}/{stream}: {statuses:?}");
     }
-    // The streams added after the seed six (their records are checked in tests/streams_objects.rs):
+    // The streams added after the seed six (their records are checked in tests/it/streams_objects.rs):
     // every one completes with one STATE, with no error, on every version.
-    for stream in ALL_STREAMS {
+    for stream in all_streams() {
         let statuses = out.stream_statuses(stream);
         assert_eq!(statuses.last().map(String::as_str), Some("COMPLETE"), "{name}/{stream}: {statuses:?}\n{}", out.describe());
         assert_eq!(out.states_of(stream).len(), 1, "{name}/{stream}: one STATE per stream");
@@ -406,7 +420,7 @@ fn non_admin_gets_admin_only_streams_reported_unavailable() {
         assert_eq!(sorted_ids(out.records(stream)), sorted_ids(&expected[stream]), "{stream} ids");
         assert_eq!(out.states_of(stream).len(), 1, "{stream}: one STATE");
     }
-    for stream in ALL_STREAMS.iter().filter(|s| !ADMIN_ONLY.contains(s)) {
+    for stream in all_streams().iter().filter(|s| !ADMIN_ONLY.contains(s)) {
         assert_eq!(out.stream_statuses(stream).last().map(String::as_str), Some("COMPLETE"), "{stream}\n{}", out.describe());
     }
 }
@@ -446,7 +460,7 @@ fn unmatched_request_names_the_request() {
         .find(|e| e["stream_descriptor"]["name"] == "dashboard_cards")
         .unwrap_or_else(|| panic!("dashboard_cards cannot list its parents\n{}", out.describe()));
     assert!(error_text(parent).contains("for GET /api/dashboard"), "{parent}");
-    for stream in ALL_STREAMS.iter().filter(|s| **s != "dashboards" && **s != "dashboard_cards") {
+    for stream in all_streams().iter().filter(|s| **s != "dashboards" && **s != "dashboard_cards") {
         assert_eq!(out.stream_statuses(stream).last().map(String::as_str), Some("COMPLETE"), "{stream}\n{}", out.describe());
     }
     assert!(

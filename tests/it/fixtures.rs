@@ -2,17 +2,11 @@
 //! real server sends, the request sequence the connector makes, credentials only as REDACTED, and
 //! they are what `tools/make_fixtures.py` generates.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};
 use std::process::Command;
-
-const FULL: [(&str, &str); 3] = [
-    ("legacy_password", "legacy-pre-0.50"),
-    ("v050_api_key", "v0.50-2024-06"),
-    ("v052_session_token", "mbql4"),
-];
 
 fn har(name: &str) -> Value {
     read_json(&fixture(&format!("{name}.har")))
@@ -29,7 +23,7 @@ fn requests(har: &Value) -> Vec<String> {
 
 #[test]
 fn full_fixtures_hold_the_captures_in_real_envelopes() {
-    for (name, set) in FULL {
+    for (name, set) in FULL_FIXTURES {
         let har = har(name);
         let config = fixture_config(name);
         let page = config.get("page_size").and_then(Value::as_u64).unwrap_or(1000);
@@ -168,10 +162,9 @@ fn failure_fixtures_answer_like_metabase() {
 
 #[test]
 fn fixtures_carry_credentials_only_as_redacted() {
-    for name in [
-        "legacy_password", "v050_api_key", "v052_session_token", "wrong_password", "bad_api_key", "non_admin",
-        "archived_objects", "v050_changed", "v050_truncated", "questions_v050", "v054_notifications", "v054_changed",
-    ] {
+    let names = fixture_names();
+    assert!(names.len() >= 12, "the bundled fixtures: {names:?}");
+    for name in &names {
         let text = std::fs::read_to_string(fixture(&format!("{name}.har"))).unwrap();
         let config = fixture_config(name);
         for key in config_keys::secret_keys() {
@@ -201,15 +194,32 @@ fn fixtures_carry_credentials_only_as_redacted() {
     }
 }
 
+/// `python3 tools/make_fixtures.py --check --discover FILE` with `discover` (a discover output)
+/// in FILE, or why python3 cannot run.
+fn make_fixtures_check(discover: &str, file: &str) -> Result<std::process::Output, String> {
+    let path = scratch_dir("make_fixtures").join(file);
+    std::fs::write(&path, discover).unwrap();
+    let script = repo().join("tools").join("make_fixtures.py");
+    Command::new("python3")
+        .arg(&script)
+        .args(["--check", "--discover"])
+        .arg(&path)
+        .output()
+        .map_err(|e| format!("cannot run python3 ({e})"))
+}
+
+/// This host's discover output: the streams the fixtures read.
+fn discover_output() -> String {
+    let discover = replay("v050_api_key", "discover", &[]);
+    discover.expect_code(0);
+    discover.stdout
+}
+
 #[test]
 fn fixtures_are_what_make_fixtures_generates() {
-    let script = repo().join("tools").join("make_fixtures.py");
-    let out = match Command::new("python3").arg(&script).arg("--check").output() {
+    let out = match make_fixtures_check(&discover_output(), "discover.jsonl") {
         Ok(out) => out,
-        Err(e) => {
-            eprintln!("SKIPPED: cannot run python3 ({e})");
-            return;
-        }
+        Err(e) => return skip("fixtures_are_what_make_fixtures_generates", &e),
     };
     assert!(
         out.status.success(),
@@ -217,4 +227,27 @@ fn fixtures_are_what_make_fixtures_generates() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn make_fixtures_refuses_a_stream_it_has_no_requests_for() {
+    // The discover output with one more stream, as after a new row in the stream table.
+    let mut text = String::new();
+    for line in discover_output().lines() {
+        let mut message: Value = serde_json::from_str(line).unwrap();
+        if message["type"] == "CATALOG" {
+            let streams = message["catalog"]["streams"].as_array_mut().unwrap();
+            let mut extra = streams[0].clone();
+            extra["name"] = json!("dashboard_tabs");
+            streams.push(extra);
+        }
+        text.push_str(&format!("{message}\n"));
+    }
+    let out = match make_fixtures_check(&text, "discover-new-stream.jsonl") {
+        Ok(out) => out,
+        Err(e) => return skip("make_fixtures_refuses_a_stream_it_has_no_requests_for", &e),
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a stream without fixture requests must fail the check\n{stderr}");
+    assert!(stderr.contains("no fixture requests for the stream(s) dashboard_tabs"), "{stderr}");
 }

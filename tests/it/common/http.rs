@@ -1,5 +1,5 @@
 //! The HTTP/1.1 wire of the tests' loopback servers ([`super::server`]'s misbehaving Metabase,
-//! `tests/live.rs`'s HAR server): a bounded listener on 127.0.0.1 that reads one request per
+//! `tests/it/live.rs`'s HAR server): a bounded listener on 127.0.0.1 that reads one request per
 //! connection and hands it to the server's code, and the writing of its answer.
 
 use std::io::{BufRead, BufReader, Read, Write};

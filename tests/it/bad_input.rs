@@ -3,7 +3,7 @@
 //! `discover`; for `check`, CONNECTION_STATUS FAILED as in Airbyte, or the TRACE ERROR when the
 //! file cannot be read at all) whose message names the field, with no panic and no request.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

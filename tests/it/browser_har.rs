@@ -12,7 +12,7 @@
 //! Needs `/usr/bin/chromium` and `tests/browser/node_modules/playwright-core` (`./build.sh test`
 //! installs both); skipped with the reason printed where they cannot be installed.
 
-mod common;
+use crate::common;
 
 use common::{browser_tools, or_skip, read_json, run_bounded, run_host, scratch_dir, write_json, HarServer, LiveMetabase, Output};
 use serde_json::{json, Value};

@@ -12,7 +12,7 @@
 //! `UPDATE_GOLDEN=1` rewrites the file from the current build: only for an intended change of
 //! output, with the reason in the commit.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

@@ -1,8 +1,7 @@
 //! Shared helpers of the integration tests: running the real host binary with the real component,
 //! parsing its Airbyte output, and the expected data computed from the capture copies in
 //! `tests/fixtures/captures/`; with the submodules below, everything else the tests share.
-//! A test declares `mod common;` and uses what it needs (the rest is dead code in that crate).
-#![allow(dead_code)]
+//! A test module says `use crate::common;` and uses what it needs.
 
 /// The HTTP/1.1 wire of the in-process loopback servers.
 pub mod http;
@@ -12,15 +11,13 @@ pub mod peer;
 pub mod process;
 /// The in-process Metabase that misbehaves on purpose.
 pub mod server;
-/// Project-local tool installs, and loud skips when they are missing.
+/// Project-local tool installs, and what a test does when one is missing (skips loudly, or fails
+/// under STRICT_TOOLS=1 or CI=true).
 pub mod tools;
 
-// What most tests use, at the top (unused in a test that does not use it).
-#[allow(unused_imports)]
+// What most tests use, at the top.
 pub use peer::{FixtureServer, HarServer, LiveMetabase};
-#[allow(unused_imports)]
 pub use process::{run_bounded, which, Ran};
-#[allow(unused_imports)]
 pub use tools::{browser_tools, note, or_skip, skip, venv_python};
 
 use serde_json::{json, Map, Value};
@@ -30,19 +27,42 @@ use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
-/// The six seed streams, in the order a read without a catalog reads them.
+/// The six seed streams, in the order a read without a catalog reads them: the streams whose
+/// records the capture sets of `tests/fixtures/captures/` hold (see [`expected_items`]), and the
+/// ones the fault server of [`server`] serves.
 pub const STREAMS: [&str; 6] = ["cards", "collections", "dashboards", "users", "databases", "native_query_snippets"];
 
-/// Every object stream, in the order a read without a catalog reads them (the six seed streams
-/// first).
-pub const ALL_STREAMS: [&str; 14] = [
-    "cards", "collections", "dashboards", "users", "databases", "native_query_snippets",
-    "dashboard_cards", "collection_items", "tables", "fields", "permission_groups",
-    "permission_group_memberships", "alerts", "notifications",
+/// The connector's stream table (`src/streams.rs`): every other list of streams, cursors and keys
+/// the tests need is derived from it, so a new stream is a table row and a fixture.
+pub use metabase_source::catalog::streams::STREAMS as STREAM_TABLE;
+
+/// Every object stream, in the order a read without a catalog reads them (the table's order).
+pub fn all_streams() -> Vec<&'static str> {
+    STREAM_TABLE.iter().map(|s| s.name).collect()
+}
+
+/// The streams with a cursor (they support incremental reads), in table order.
+pub fn cursor_streams() -> Vec<&'static str> {
+    STREAM_TABLE.iter().filter(|s| s.cursor.is_some()).map(|s| s.name).collect()
+}
+
+/// The full-sync fixtures (check, discover and a read of every stream) and the capture set their
+/// bodies come from.
+pub const FULL_FIXTURES: [(&str, &str); 3] = [
+    ("legacy_password", "legacy-pre-0.50"),
+    ("v050_api_key", "v0.50-2024-06"),
+    ("v052_session_token", "mbql4"),
 ];
 
-/// Streams with an `updated_at` cursor (collections have no `updated_at` in Metabase).
-pub const CURSOR_STREAMS: [&str; 5] = ["cards", "dashboards", "users", "databases", "native_query_snippets"];
+/// The names of every bundled fixture (`tests/fixtures/NAME.har` with its `NAME.config.json`).
+pub fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .unwrap_or_else(|e| panic!("read {}: {e}", fixtures_dir().display()))
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".har").map(String::from))
+        .collect();
+    names.sort();
+    names
+}
 
 /// The capture sets of `tests/fixtures/captures/`.
 pub const SETS: [&str; 3] = ["legacy-pre-0.50", "v0.50-2024-06", "mbql4"];
@@ -69,9 +89,14 @@ pub fn fixture(name: &str) -> PathBuf {
     fixtures_dir().join(name)
 }
 
-/// A scratch directory for files a test writes (inside Cargo's target directory).
+/// A scratch directory for files a test writes (inside Cargo's target directory), one per test
+/// module and name: the modules share one binary and run at once, and two of them may pick the
+/// same name (`redirect`).
+#[track_caller]
 pub fn scratch_dir(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("metabase-source-tests").join(test);
+    let caller = Path::new(std::panic::Location::caller().file());
+    let module = caller.file_stem().and_then(|s| s.to_str()).unwrap_or("common");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("metabase-source-tests").join(module).join(test);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir
 }

@@ -13,7 +13,7 @@
 //! `./build.sh test` builds the probe (`cargo build --profile component --target wasm32-wasip2 -p
 //! probe-guest`). Only 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use common::server::{Fault, Options, Rule, Server};
 use common::*;

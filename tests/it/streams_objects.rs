@@ -3,17 +3,11 @@
 //! and the version log: the real host running the real component against the HAR fixtures, with
 //! the expected records computed from the capture copies in `tests/fixtures/captures/`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-
-const FULL: [(&str, &str); 3] = [
-    ("legacy_password", "legacy-pre-0.50"),
-    ("v050_api_key", "v0.50-2024-06"),
-    ("v052_session_token", "mbql4"),
-];
 
 fn items(v: Value) -> Vec<Value> {
     v.as_array().cloned().unwrap_or_else(|| panic!("expected an array: {v}"))
@@ -110,7 +104,7 @@ fn discover_declares_keys_cursors_and_types_of_the_new_streams() {
 
 #[test]
 fn every_capture_set_reads_the_new_object_streams() {
-    for (name, set) in FULL {
+    for (name, set) in FULL_FIXTURES {
         let catalog = replay(name, "discover", &[]);
         let catalog = catalog.catalog().clone();
         let out = replay(name, "read", &[]);
@@ -198,7 +192,7 @@ fn every_capture_set_reads_the_new_object_streams() {
         }
 
         // alerts: no capture has any; the v0.50 fixtures serve documented-shape legacy alerts
-        // (tools/make_fixtures.py), the others none (tests/streams_alerts.rs checks the values).
+        // (tools/make_fixtures.py), the others none (tests/it/streams_alerts.rs checks the values).
         let alerts = items(har_get_body(name, "/api/alert"));
         let got = out.records("alerts");
         assert_eq!(sorted_ids(got.iter().copied()), sorted_ids(&alerts), "{name}: alerts");

@@ -8,26 +8,22 @@
 //! `v054_notifications` (a 0.54+ server) with notification 1, and so its synthesised alert 1,
 //! moved to 2024-07-01.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-/// Every stream with a cursor.
-const INCREMENTAL: [&str; 10] = [
-    "cards", "dashboards", "users", "databases", "native_query_snippets",
-    "dashboard_cards", "tables", "fields", "alerts", "notifications",
-];
-
+/// Every stream with a cursor, incremental on it.
 fn incremental_catalog(dir: &std::path::Path) -> PathBuf {
     let discover = replay("v050_api_key", "discover", &[]);
     discover.expect_code(0);
-    let streams: Vec<Value> = INCREMENTAL
+    let streams: Vec<Value> = STREAM_TABLE
         .iter()
-        .map(|s| {
+        .filter_map(|def| Some((def.name, def.cursor?)))
+        .map(|(s, cursor)| {
             let stream = catalog_stream(discover.catalog(), s).clone();
-            json!({"stream": stream, "sync_mode": "incremental", "cursor_field": ["updated_at"], "destination_sync_mode": "append"})
+            json!({"stream": stream, "sync_mode": "incremental", "cursor_field": [cursor], "destination_sync_mode": "append"})
         })
         .collect();
     let path = dir.join("incremental.json");
@@ -70,7 +66,7 @@ fn a_second_run_emits_exactly_what_changed() {
     assert_eq!(ids(&first, "dashboard_cards"), [32, 33, 34]);
     assert_eq!(out_len(&first, "fields"), 38);
     assert_eq!(ids(&first, "alerts"), [1, 2]);
-    for s in INCREMENTAL {
+    for s in cursor_streams() {
         assert_eq!(first.states_of(s).len(), 1, "{s}: one STATE\n{}", first.describe());
     }
     assert_eq!(first.states_of("cards")[0]["stream"]["stream_state"], json!({"updated_at": "2024-06-20T06:01:34.470497Z"}));

@@ -2,7 +2,7 @@
 //! it loads the real component with plain wasmtime, prints the spec, and against the loopback
 //! fixture server reads the same rows per stream as `host-harness read`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! the progress line (on a terminal only), one-line errors with their fix, and the exit codes
 //! `docs/cli.md` documents.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

@@ -219,10 +219,9 @@ pub fn dataset() -> Vec<(&'static str, Vec<Value>)> {
     ]
 }
 
-/// The items the server holds per stream name.
+/// The items the server holds per stream name (the seed streams, in the order of [`dataset`]).
 pub fn expected_by_stream() -> Vec<(&'static str, Vec<Value>)> {
-    let names = ["cards", "collections", "dashboards", "users", "databases", "native_query_snippets"];
-    names.iter().copied().zip(dataset().into_iter().map(|(_, v)| v)).collect()
+    super::STREAMS.iter().copied().zip(dataset().into_iter().map(|(_, v)| v)).collect()
 }
 
 fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {

@@ -1,23 +1,51 @@
 //! The project-local tool installs that `./build.sh test` makes (Python venvs, Chromium,
-//! playwright-core), and how a test whose tool is missing skips.
+//! playwright-core), and what a test does when its tool is missing.
 //!
-//! A test whose tool is missing skips *loudly*: [`skip`] writes straight to the process's stderr,
-//! which libtest does not capture, so the reason shows in every run, and it names the fix.
+//! By default it skips *loudly*: [`skip`] writes straight to the process's stderr, which libtest
+//! does not capture, so the reason shows in every run, and it names the fix. Under
+//! `STRICT_TOOLS=1` or `CI=true` ([`strict`]) it fails with that reason instead, so a CI run
+//! cannot pass by skipping.
 
 use super::process::which;
 use super::repo;
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Prints why a test did not run, visibly (uncaptured), and returns so the test can end.
+/// Whether a missing tool fails the test: `STRICT_TOOLS=1`, or `CI=true` (or `CI=1`) unless
+/// `STRICT_TOOLS=0`. `.ci/run` sets `STRICT_TOOLS=1`.
+pub fn strict() -> bool {
+    strict_from(std::env::var("STRICT_TOOLS").ok().as_deref(), std::env::var("CI").ok().as_deref())
+}
+
+fn strict_from(strict_tools: Option<&str>, ci: Option<&str>) -> bool {
+    match strict_tools.filter(|v| !v.is_empty()) {
+        Some(v) => v != "0",
+        None => ci.is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
+    }
+}
+
+/// Prints why a test did not run, visibly (uncaptured), and returns so the test can end; under
+/// [`strict`], fails the test with that reason instead.
+#[track_caller]
 pub fn skip(test: &str, reason: &str) {
+    if strict() {
+        panic!("{test} cannot run: {reason}\n(STRICT_TOOLS=1 or CI=true: a missing tool fails the test; ./build.sh test installs the tools)");
+    }
     let _ = writeln!(std::io::stderr(), "\nSKIPPED {test}: {reason}");
 }
 
-/// The value of `found`, or `None` after [`skip`] has said why `test` does not run:
+/// The value of `found`, or `None` after [`skip`] has said why `test` does not run (under
+/// [`strict`], `skip` fails the test instead):
 /// `let Some(python) = or_skip("test", venv_python("x")) else { return };`
+#[track_caller]
 pub fn or_skip<T>(test: &str, found: Result<T, String>) -> Option<T> {
-    found.map_err(|reason| skip(test, &reason)).ok()
+    match found {
+        Ok(v) => Some(v),
+        Err(reason) => {
+            skip(test, &reason);
+            None
+        }
+    }
 }
 
 /// Prints something a passing test wants seen (uncaptured), e.g. what it left out and why.
@@ -56,4 +84,21 @@ pub fn browser_tools() -> Result<(PathBuf, PathBuf), String> {
     }
     let node = which("node").ok_or_else(|| "node is not on PATH (needed to drive Chromium with playwright-core)".to_string())?;
     Ok((chromium, node))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strict_from;
+
+    #[test]
+    fn strict_when_asked_or_on_ci_unless_turned_off() {
+        assert!(!strict_from(None, None));
+        assert!(strict_from(Some("1"), None));
+        assert!(strict_from(None, Some("true")));
+        assert!(strict_from(None, Some("TRUE")));
+        assert!(strict_from(None, Some("1")));
+        assert!(!strict_from(None, Some("false")));
+        assert!(!strict_from(Some("0"), Some("true")), "STRICT_TOOLS=0 wins over CI");
+        assert!(strict_from(Some(""), Some("true")), "an empty STRICT_TOOLS is unset");
+    }
 }

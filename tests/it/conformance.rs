@@ -9,7 +9,7 @@
 //! STREAM_STATUS STARTED first and COMPLETE or INCOMPLETE last for every stream, nothing of a
 //! stream outside that window, and TRACE ERROR with the right `failure_type`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};
@@ -17,8 +17,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-
-const FULL: [&str; 3] = ["legacy_password", "v050_api_key", "v052_session_token"];
 
 /// One host run whose stdout goes to the validator.
 struct Case {
@@ -142,7 +140,7 @@ fn every_output_line_conforms_to_the_airbyte_protocol() {
 
     add("spec".into(), run_host(&["spec"]).expect_code(0).clone());
 
-    for name in FULL {
+    for (name, _) in FULL_FIXTURES {
         let check = replay(name, "check", &[]);
         check.expect_code(0);
         assert_eq!(check.connection_status()["status"], "SUCCEEDED", "{}", check.describe());
@@ -205,12 +203,10 @@ fn every_output_line_conforms_to_the_airbyte_protocol() {
     // Any other bundled fixture (added for later features): every command's output must conform
     // too, whatever it holds.
     let known = ["legacy_password", "v050_api_key", "v052_session_token", "wrong_password", "bad_api_key", "non_admin"];
-    let mut others: Vec<String> = std::fs::read_dir(fixtures_dir())
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".har").map(String::from))
+    let others: Vec<String> = fixture_names()
+        .into_iter()
         .filter(|n| !known.contains(&n.as_str()) && fixture(&format!("{n}.config.json")).is_file())
         .collect();
-    others.sort();
     for name in &others {
         for cmd in ["check", "discover", "read"] {
             let out = replay(name, cmd, &[]);
@@ -240,7 +236,7 @@ fn every_output_line_conforms_to_the_airbyte_protocol() {
     for c in cases.iter().filter(|c| c.name.contains(".read")) {
         let status = check_read_rules(c);
         let base = c.name.split('.').next().unwrap();
-        let expect_all = FULL.contains(&base);
+        let expect_all = FULL_FIXTURES.iter().any(|(name, _)| *name == base);
         if base == "wrong_password" || base == "bad_api_key" || base.starts_with("other-") {
             continue; // stopped before or at the first stream
         }

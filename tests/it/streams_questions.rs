@@ -3,7 +3,7 @@
 //! tools/make_fixtures.py, `question_csv`), with two columns titled `Customer ID`; 29 fails in the
 //! database (a 202 with `"status": "failed"`).
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@
 //! Only 127.0.0.1; every server is bounded in connections and lifetime; small retry budgets keep
 //! each run short. No assertion depends on wall-clock time.
 
-mod common;
+use crate::common;
 
 use common::server::{self, Fault, Options, Rule, Server};
 use common::*;
@@ -411,11 +411,15 @@ fn other_client_errors_are_not_retried() {
 
 #[test]
 fn connection_refused_is_retried_then_transient() {
-    // A port with nothing behind it (bound, then closed).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // A port with nothing behind it: bound but never listening, so a connection is refused, and
+    // held for the whole test, so nothing else can take the number meanwhile.
+    let reserved = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    reserved.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    let port = reserved.local_addr().unwrap().as_socket().unwrap().port();
     let config = json!({"instance_api_url": format!("http://127.0.0.1:{port}/api"), "api_key": server::API_KEY,
                         "max_retries": 1, "retry_max_wait_s": 2});
     let out = run_read_streams("refused", &config, &["cards"]);
+    drop(reserved);
     out.expect_code(1);
     let e = out.trace_errors()[0].clone();
     assert_eq!(e["failure_type"], "transient_error", "{e}");
@@ -462,45 +466,15 @@ fn expired_session_token_is_a_config_error_saying_what_to_do() {
 /// The same with `../shared/peer/fixture_server.py --expire-after K`, a realistic Metabase 0.50.
 #[test]
 fn peer_fixture_session_expiry() {
-    let script = repo().join("..").join("shared").join("peer").join("fixture_server.py");
-    let python = std::process::Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !script.is_file() || !python {
-        eprintln!("SKIPPED: python3 or {} is missing", script.display());
-        return;
-    }
-    use std::io::BufRead;
-    let mut child = std::process::Command::new("python3")
-        .arg(&script)
-        .args(["--quiet", "--cards", "7", "--users", "9", "--expire-after", "2"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start fixture_server.py");
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let stdout = child.stdout.take().unwrap();
-    let guard = Kill(child);
-    let mut url = None;
-    for line in std::io::BufReader::new(stdout).lines().take(50) {
-        let line = line.unwrap();
-        if let Some(u) = line.strip_prefix("HTTP_URL ") {
-            url = Some(u.trim().to_string());
-        }
-        if line.trim() == "READY" {
-            break;
-        }
-    }
-    let url = url.expect("fixture_server.py printed HTTP_URL");
-    let config = json!({"instance_api_url": url, "username": "admin@example.com", "password": "fixture-pass", "page_size": 4});
+    let dir = scratch_dir("peer_expire");
+    let started = FixtureServer::start(&["--cards", "7", "--users", "9", "--expire-after", "2"], &dir.join("requests.log"));
+    let Some(peer) = or_skip("peer_fixture_session_expiry", started) else { return };
+    let url = peer.http_url.as_str();
+    let config = json!({"instance_api_url": url, "username": peer.username, "password": peer.password, "page_size": 4});
     let expire = run_read("peer_expire", &config);
     // The same server, with an API key (no session, never expires), gives the reference records.
-    let reference = run_read("peer_expire_ref", &json!({"instance_api_url": url, "api_key": "mb_fixtureapikey0000000000", "page_size": 4}));
-    drop(guard);
+    let reference = run_read("peer_expire_ref", &json!({"instance_api_url": url, "api_key": peer.api_key, "page_size": 4}));
+    drop(peer);
     expire.expect_code(0);
     reference.expect_code(0);
     assert!(expire.stderr.contains("logging in again"), "the session must have expired mid-sync\n{}", expire.describe());
