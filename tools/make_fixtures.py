@@ -31,13 +31,15 @@ The request sequence per command is the one the connector makes:
   read (all streams):  GET /api/session/properties, then per stream in table (discover) order:
                        cards, collections, dashboards, native-query-snippet: the list, then the
                        archived list (`f=archived` / `archived=true`); users: one paged request
-                       with `status=all&include_deactivated=true`; databases; dashboard_cards:
-                       the dashboard list, then /api/dashboard/:id for each; collection_items:
-                       the collection list, then /api/collection/:id/items (paged) for each;
-                       tables: the database list, then /api/database/:id/metadata; fields: the
-                       metadata again; permission_groups; permission_group_memberships
+                       with `status=all&include_deactivated=true`; databases; dashboard_cards
+                       and dashboard_tabs: /api/dashboard/:id for each dashboard;
+                       collection_items: /api/collection/:id/items (paged) for each collection;
+                       tables and fields: /api/database/:id/metadata for each database;
+                       permission_groups; permission_group_memberships
                        (/api/permissions/membership, or on 404 the group list and each group);
                        alerts; notifications (404 before 0.54: skipped)
+                     A request answered 2xx earlier in the read is not made again: parent lists
+                     are shared, and one answer feeds every stream whose records it holds.
 Credentials appear as REDACTED, as the host's --record writes them.
 """
 
@@ -410,6 +412,10 @@ class Session:
         self.username = username
         self.name = name
         self.logins = 0
+        # Within a read, what was answered 2xx: the connector asks for nothing twice (a list
+        # it already read is shared with the streams that need it, one answer feeds every
+        # stream whose records it holds), so a repeated request adds no entry.
+        self.answered = None
 
     @property
     def header(self):
@@ -432,6 +438,12 @@ class Session:
             self.har.add("DELETE", "/api/session", [], self.header, 204)
 
     def get(self, path, status, body, query=(), mime=JSON_CT):
+        if self.answered is not None:
+            key = (path, tuple(query))
+            if key in self.answered:
+                return
+            if 200 <= status < 300:
+                self.answered.add(key)
         self.har.add("GET", path, list(query), self.header, status, body, mime=mime)
 
     def post(self, path, request, status, body, mime=JSON_CT):
@@ -515,13 +527,8 @@ def read_metadata(sess, data):
 
 
 def read_tables(sess, data, page_size, forbidden):
-    """The databases, then each one's metadata (the database ids are listed once per read)."""
+    """The databases, then each one's metadata (fields are read from the same answers)."""
     sess.get("/api/database", 200, database_list(data))
-    read_metadata(sess, data)
-
-
-def read_fields(sess, data, page_size, forbidden):
-    """Each database's metadata again."""
     read_metadata(sess, data)
 
 
@@ -569,9 +576,10 @@ STREAM_REQUESTS = {
     "databases": read_databases,
     "native_query_snippets": read_snippets,
     "dashboard_cards": read_dashboard_cards,
+    "dashboard_tabs": read_dashboard_cards,
     "collection_items": read_collection_items,
     "tables": read_tables,
-    "fields": read_fields,
+    "fields": read_tables,
     "permission_groups": read_groups,
     "permission_group_memberships": read_memberships,
     "alerts": read_alerts,
@@ -585,9 +593,11 @@ STREAMS = []
 def add_read(sess, data, page_size, forbidden=()):
     """A read of every stream. `forbidden`: endpoints answering a non-admin's 403."""
     sess.login()
+    sess.answered = set()
     sess.get("/api/session/properties", 200, data["properties"])
     for stream in STREAMS:
         STREAM_REQUESTS[stream](sess, data, page_size, forbidden)
+    sess.answered = None
     sess.logout()
 
 
