@@ -12,17 +12,17 @@
 //! the component's HTTP status and retry advice; the TRACE ERROR on stdout
 //! is unchanged by it.
 
-use crate::bindings::{Batch, Cause as ComponentCause, ConnectorError, MetabaseSource, SelectedStream};
-use crate::catalog;
-use crate::component;
-use crate::http::{self, AllowEntry, AllowList, HttpShared, Mode};
-use crate::logger::{self, Level};
-use crate::formatter::Formatter;
-use crate::hints::{Cause, HostCause};
-use crate::protocol::{FailureType, Protocol, StreamStatus};
-use crate::sandbox::{self, HostState, Limits};
-use crate::secrets;
-use crate::timefmt;
+use crate::runtime::bindings::{Batch, Cause as ComponentCause, ConnectorError, MetabaseSource, SelectedStream};
+use crate::airbyte::catalog;
+use crate::runtime::component;
+use crate::net::{self, AllowEntry, AllowList, HttpShared, Mode};
+use crate::diagnostics::logger::{self, Level};
+use crate::airbyte::formatter::Formatter;
+use crate::diagnostics::hints::{Cause, HostCause};
+use crate::airbyte::protocol::{FailureType, Protocol, StreamStatus};
+use crate::runtime::sandbox::{self, HostState, Limits};
+use crate::diagnostics::secrets;
+use crate::airbyte::timefmt;
 use crate::{Cli, Command};
 use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
@@ -66,7 +66,7 @@ impl Failure {
 }
 
 fn write_failure<W: Write>(out: &mut Protocol<W>, f: &Failure) {
-    logger::error!("{}", crate::hints::with_hint(&f.message, f.cause));
+    logger::error!("{}", crate::diagnostics::hints::with_hint(&f.message, f.cause));
     if let Some(d) = &f.internal {
         logger::debug!("{d}");
     }
@@ -172,12 +172,12 @@ fn http_shared(cli: &Cli, config: Option<&serde_json::Value>) -> Result<HttpShar
     };
     logger::debug!("sandbox: allowed hosts: {}", allow.describe());
     let mode = if let Some(p) = &cli.replay {
-        Mode::Replay(http::replay::Replay::load(p).map_err(|e| {
+        Mode::Replay(net::replay::Replay::load(p).map_err(|e| {
             let cause = if e.unreadable { HostCause::ReplayUnreadable } else { HostCause::ReplayInvalid };
             Failure::config(format!("--replay: {e}"), cause)
         })?)
     } else if let Some(p) = &cli.record {
-        Mode::Record(http::record::Recorder::new(p.clone()))
+        Mode::Record(net::record::Recorder::new(p.clone()))
     } else {
         Mode::Live
     };
@@ -218,7 +218,7 @@ impl Guest {
         MetabaseSource::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(link_err)?;
 
         let replaying = matches!(shared.mode, Mode::Replay(_));
-        let mut store = sandbox::new_store(&engine, http::Hooks(shared), limits);
+        let mut store = sandbox::new_store(&engine, net::Hooks(shared), limits);
         let bindings = match MetabaseSource::instantiate(&mut store, &component, &linker) {
             Ok(b) => b,
             Err(e) => {
@@ -307,7 +307,7 @@ fn check<W: Write>(guest: &mut Guest, out: &mut Protocol<W>, config: &String) ->
         Ok(Some(reason)) => out.connection_status(Some(&reason)).map_err(Failure::io)?,
         // "Fix your config" is an answer to "can we connect?", not a failure
         // of the check itself.
-        Err(e) if e.kind == crate::bindings::FailureKind::Config => {
+        Err(e) if e.kind == crate::runtime::bindings::FailureKind::Config => {
             log_component_error(&e);
             if let Some(d) = &e.detail {
                 logger::info!("check: {d}");
@@ -447,7 +447,7 @@ fn read<W: Write>(
             Ok(Ok(None)) => break,
             Ok(Err(e)) => match e.stream.clone() {
                 // The credentials may not read this stream: a warning, not a failure.
-                Some(stream) if e.kind == crate::bindings::FailureKind::Unavailable => {
+                Some(stream) if e.kind == crate::runtime::bindings::FailureKind::Unavailable => {
                     log_component_error(&e);
                     progress.unavailable(out, &stream, &e.message).map_err(Failure::io)?;
                 }

@@ -5,24 +5,19 @@
 //! included); 1 = it could not, and said why in a TRACE ERROR on stdout
 //! (including any stream failing during `read`); 2 = bad command line.
 
-mod bindings;
-mod catalog;
+mod airbyte;
 mod commands;
-mod component;
-mod formatter;
-mod har;
-mod hints;
-mod http;
-mod logger;
-mod protocol;
-mod sandbox;
-mod secrets;
-mod timefmt;
+mod diagnostics;
+mod net;
+mod runtime;
 
 use clap::{Parser, Subcommand};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use airbyte::{catalog, protocol, timefmt};
+use diagnostics::{hints, logger, secrets};
 
 const AFTER_HELP: &str = "\
 Examples:

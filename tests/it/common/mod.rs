@@ -32,7 +32,7 @@ use std::time::Duration;
 /// ones the fault server of [`server`] serves.
 pub const STREAMS: [&str; 6] = ["cards", "collections", "dashboards", "users", "databases", "native_query_snippets"];
 
-/// The connector's stream table (`src/streams.rs`): every other list of streams, cursors and keys
+/// The connector's stream table (`src/catalog/streams.rs`): every other list of streams, cursors and keys
 /// the tests need is derived from it, so a new stream is a table row and a fixture.
 pub use metabase_source::catalog::streams::STREAMS as STREAM_TABLE;
 

@@ -8,7 +8,7 @@
 //! component's `cause` (WIT `ingest:source@0.2.0`) for its errors, the host's
 //! own [`HostCause`] for the host's.
 
-use crate::bindings::Cause as ComponentCause;
+use crate::runtime::bindings::Cause as ComponentCause;
 
 /// Why a failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

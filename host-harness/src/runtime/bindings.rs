@@ -4,7 +4,7 @@
 //! The world imports only `ingest:source/log` (plus the `types` interface it
 //! shares with the exports, which has no functions). `wasi:http` and the WASI
 //! interfaces Rust's standard library links in are provided by
-//! `wasmtime-wasi` / `wasmtime-wasi-http` in [`crate::sandbox`], not here.
+//! `wasmtime-wasi` / `wasmtime-wasi-http` in [`crate::runtime::sandbox`], not here.
 //!
 //! Bindings are synchronous: the host drives one guest call at a time from
 //! the main thread, and WASI's async internals run on wasmtime-wasi's own
@@ -20,8 +20,8 @@ pub use ingest::source::types::{Cause, FailureKind, FieldType, SyncMode, Value};
 #[cfg(test)]
 pub use ingest::source::types::Field;
 
-use crate::logger;
-use crate::sandbox::HostState;
+use crate::diagnostics::logger;
+use crate::runtime::sandbox::HostState;
 use ingest::source::log::Level as GuestLevel;
 
 impl ingest::source::types::Host for HostState {}

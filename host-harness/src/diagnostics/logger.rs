@@ -4,7 +4,7 @@
 //! to stderr. One global logger is set up from the command line before
 //! anything else runs; every line passes through the secret scrubber.
 
-use crate::secrets;
+use crate::diagnostics::secrets;
 use std::io::Write;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -188,12 +188,12 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-macro_rules! error { ($($t:tt)*) => { $crate::logger::log($crate::logger::Level::Error, &format!($($t)*)) } }
-macro_rules! warning { ($($t:tt)*) => { $crate::logger::log($crate::logger::Level::Warn, &format!($($t)*)) } }
-macro_rules! info { ($($t:tt)*) => { $crate::logger::log($crate::logger::Level::Info, &format!($($t)*)) } }
+macro_rules! error { ($($t:tt)*) => { $crate::diagnostics::logger::log($crate::diagnostics::logger::Level::Error, &format!($($t)*)) } }
+macro_rules! warning { ($($t:tt)*) => { $crate::diagnostics::logger::log($crate::diagnostics::logger::Level::Warn, &format!($($t)*)) } }
+macro_rules! info { ($($t:tt)*) => { $crate::diagnostics::logger::log($crate::diagnostics::logger::Level::Info, &format!($($t)*)) } }
 macro_rules! debug { ($($t:tt)*) => {
-    if $crate::logger::enabled($crate::logger::Level::Debug) {
-        $crate::logger::log($crate::logger::Level::Debug, &format!($($t)*))
+    if $crate::diagnostics::logger::enabled($crate::diagnostics::logger::Level::Debug) {
+        $crate::diagnostics::logger::log($crate::diagnostics::logger::Level::Debug, &format!($($t)*))
     }
 } }
 #[allow(unused_imports)]

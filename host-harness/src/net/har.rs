@@ -6,8 +6,8 @@
 //! fields are ignored) and complete on output (what `--record` writes is a
 //! valid HAR 1.2 file other tools can open).
 
-use crate::catalog::InputError;
-use crate::secrets::{Secrets, REDACTED};
+use crate::airbyte::catalog::InputError;
+use crate::diagnostics::secrets::{Secrets, REDACTED};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,12 +1,12 @@
 //! Replay mode: answer every request from a HAR file, with no network.
 //!
-//! Matching rules are in [`crate::har`]. An unmatched request is an error
+//! Matching rules are in [`crate::net::har`]. An unmatched request is an error
 //! that names the request, both to the guest (so its own error message says
 //! what was missing) and on stderr; it is never answered with an empty body.
 
 use super::full_body;
-use crate::har::{Entry, Har, Matcher, RequestKey};
-use crate::logger;
+use crate::net::har::{Entry, Har, Matcher, RequestKey};
+use crate::diagnostics::logger;
 use bytes::Bytes;
 use std::sync::Mutex;
 use wasmtime_wasi_http::{Error, WasiBody};
@@ -35,7 +35,7 @@ pub struct Replay {
 }
 
 impl Replay {
-    pub fn load(path: &std::path::Path) -> Result<Replay, crate::catalog::InputError> {
+    pub fn load(path: &std::path::Path) -> Result<Replay, crate::airbyte::catalog::InputError> {
         let har = Har::read(path)?;
         let entries = har.log.entries;
         Ok(Replay { name: path.display().to_string(), matcher: Mutex::new(Matcher::new(&entries)), entries })
@@ -96,7 +96,7 @@ fn build_response(entry: &Entry) -> Result<http::Response<WasiBody>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::har::{Content, Har};
+    use crate::net::har::{Content, Har};
     use http_body_util::BodyExt;
 
     fn collect(res: http::Response<WasiBody>) -> (http::response::Parts, Vec<u8>) {

@@ -10,9 +10,9 @@
 //!
 //! Every string written passes through the secret scrubber.
 
-use crate::bindings::{Batch, FailureKind, Value};
-use crate::secrets::{self, Scrubber};
-use crate::timefmt;
+use crate::runtime::bindings::{Batch, FailureKind, Value};
+use crate::diagnostics::secrets::{self, Scrubber};
+use crate::airbyte::timefmt;
 use serde_json::json;
 use serde_json::value::RawValue;
 use std::io::{self, Write};
@@ -414,7 +414,7 @@ mod tests {
 
     fn format(b: &Batch, emitted_at: i64) -> (Result<usize, (usize, RowError)>, String) {
         let mut lines = String::from("left over from the previous batch\n");
-        let r = format_records(b, emitted_at, &crate::secrets::Secrets::new().snapshot(), &mut lines);
+        let r = format_records(b, emitted_at, &crate::diagnostics::secrets::Secrets::new().snapshot(), &mut lines);
         (r, lines)
     }
 

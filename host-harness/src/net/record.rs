@@ -2,13 +2,13 @@
 //!
 //! Each response body is buffered (it must be stored) and then handed to the
 //! guest whole. The file is written once, when the command ends (also when it
-//! fails), atomically, after [`crate::har::redact_entry`] removed every
+//! fails), atomically, after [`crate::net::har::redact_entry`] removed every
 //! credential.
 
 use super::{full_body, IoFuture, SendResult};
-use crate::har::{self, Content, Entry, Har, NameValue, PostData, Request, Response, Timings};
-use crate::secrets;
-use crate::timefmt;
+use crate::net::har::{self, Content, Entry, Har, NameValue, PostData, Request, Response, Timings};
+use crate::diagnostics::secrets;
+use crate::airbyte::timefmt;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::path::PathBuf;

@@ -11,7 +11,7 @@
 //! recently used: a load from the cache marks its entry used, and writing a
 //! new entry deletes the least recently used beyond that.
 
-use crate::logger;
+use crate::diagnostics::logger;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};

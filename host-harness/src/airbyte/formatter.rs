@@ -18,9 +18,9 @@
 //! guest's thread too): between submitting batch *k* and collecting it the
 //! read loop writes nothing, and every message it writes is flushed.
 
-use crate::bindings::Batch;
-use crate::protocol::{self, RowError};
-use crate::secrets;
+use crate::runtime::bindings::Batch;
+use crate::airbyte::protocol::{self, RowError};
+use crate::diagnostics::secrets;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
@@ -137,7 +137,7 @@ impl Drop for Formatter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::Value;
+    use crate::runtime::bindings::Value;
 
     fn batch(stream: &str, rows: Vec<Vec<Value>>, checkpoint: Option<&str>) -> Batch {
         Batch {

@@ -13,8 +13,8 @@
 //!   thread advances the engine's epoch every 10 ms and each call gets a
 //!   deadline of `--call-timeout-s` worth of ticks.
 
-use crate::http::Hooks;
-use crate::logger::{self, Level};
+use crate::net::Hooks;
+use crate::diagnostics::logger::{self, Level};
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
@@ -254,7 +254,7 @@ impl LineWriter {
                 if k.len() >= 20 {
                     k.pop_front();
                 }
-                k.push_back(crate::secrets::global().scrub(text).into_owned());
+                k.push_back(crate::diagnostics::secrets::global().scrub(text).into_owned());
             }
         }
     }

@@ -6,7 +6,7 @@
 //! file may be the per-stream array PyAirbyte passes back, full STATE
 //! messages, or a plain object).
 
-use crate::bindings::{FieldType, SelectedStream, StreamInfo, SyncMode};
+use crate::runtime::bindings::{FieldType, SelectedStream, StreamInfo, SyncMode};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
@@ -326,7 +326,7 @@ pub fn configure(catalog: &Value, only: &[String], incremental: bool) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::Field;
+    use crate::runtime::bindings::Field;
 
     #[test]
     fn parses_configured_catalog_in_order() {

@@ -16,11 +16,12 @@
 //! [`replay`] answers from a HAR file without any network; [`record`] is live
 //! plus a HAR of every exchange, written when the command ends.
 
+pub mod har;
 pub mod live;
 pub mod record;
 pub mod replay;
 
-use crate::logger;
+use crate::diagnostics::logger;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use std::future::Future;
@@ -211,7 +212,7 @@ impl HttpShared {
 /// start, but a session id the guest obtained by logging in is only seen here,
 /// and a server may echo it back in an error body the guest reports.
 fn learn_secrets(headers: &http::HeaderMap, body: &[u8]) {
-    let secrets = crate::secrets::global();
+    let secrets = crate::diagnostics::secrets::global();
     for name in config_keys::CREDENTIAL_HEADERS {
         for value in headers.get_all(*name) {
             if let Ok(v) = value.to_str() {
