@@ -435,8 +435,11 @@ impl Body {
 
 /// What a non-2xx status means. `said` is the server's message (see
 /// [`message_from_body`]): Metabase answers a path it has no route for with
-/// exactly `API endpoint does not exist.` and a missing object with
-/// `Not found.`, both 404, so for a 404 its words are the answer.
+/// exactly `API endpoint does not exist.` (the `route/not-found` fallback
+/// that ends Metabase's API route table) and a missing object
+/// with `Not found.`, both 404, so for a 404 its words are the wire's only
+/// signal. This is the one place the server's text is read; everything
+/// after it tests the cause.
 pub fn status_cause(status: u16, said: &str) -> Cause {
     match status {
         401 => Cause::Unauthorised,

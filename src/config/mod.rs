@@ -152,7 +152,7 @@ fn text(obj: &Map<String, Value>, key: &keys::Text) -> Result<Option<String>> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Err(key_error(key.name, "must not be empty")),
         Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(other) => Err(key_error(key.name, format_args!("must be a string, got {}", json_kind(other)))),
+        Some(other) => Err(key_error(key.name, format_args!("must be a string, got {}", json_scan::kind_name(other)))),
     }
 }
 
@@ -166,7 +166,7 @@ fn integer(obj: &Map<String, Value>, key: &keys::Integer) -> Result<u32> {
         Some(Value::Number(n)) => n.as_u64().and_then(within).ok_or_else(|| bad(&n.to_string())),
         // Airbyte UIs sometimes send numbers as strings.
         Some(Value::String(s)) => s.trim().parse::<u64>().ok().and_then(within).ok_or_else(|| bad(&format!("{s:?}"))),
-        Some(other) => Err(bad(json_kind(other))),
+        Some(other) => Err(bad(json_scan::kind_name(other))),
     }
 }
 
@@ -178,7 +178,7 @@ fn boolean(obj: &Map<String, Value>, key: &keys::Boolean) -> Result<bool> {
         // Airbyte UIs sometimes send booleans as strings.
         Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => Ok(true),
         Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(false),
-        Some(other) => Err(key_error(key.name, format_args!("must be true or false, got {}", json_kind(other)))),
+        Some(other) => Err(key_error(key.name, format_args!("must be true or false, got {}", json_scan::kind_name(other)))),
     }
 }
 
@@ -205,7 +205,7 @@ fn parse_questions(obj: &Map<String, Value>) -> Result<Questions> {
         Some(Value::String(s)) if s.trim().is_empty() => key.default,
         Some(Value::String(s)) => s.trim(),
         Some(other) => {
-            return Err(key_error(key.name, format_args!("must be a string or a list of card ids, got {}", json_kind(other))))
+            return Err(key_error(key.name, format_args!("must be a string or a list of card ids, got {}", json_scan::kind_name(other))))
         }
     };
     match word {
@@ -237,17 +237,6 @@ fn one_of(words: &[&str]) -> String {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
         None => String::new(),
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

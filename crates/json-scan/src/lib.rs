@@ -558,6 +558,20 @@ pub fn object(text: &str, members: &mut Vec<Member>) -> Result<bool, Invalid> {
     Ok(true)
 }
 
+/// What kind of JSON value `v` is, for a message ("a string", "an object"):
+/// the words the guest's config errors and the host's input errors share.
+pub fn kind_name(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,7 +105,7 @@ pub fn parse_state(value: Value) -> Result<Option<Value>, String> {
         }
         other => Err(format!(
             "must be an array of Airbyte state objects or a JSON object, not {}",
-            json_kind(&other)
+            json_scan::kind_name(&other)
         )),
     }
 }
@@ -119,7 +119,7 @@ fn looks_like_state_message(map: &Map<String, Value>) -> bool {
 
 fn add_state_item(out: &mut Map<String, Value>, item: Value) -> Result<(), String> {
     let Value::Object(mut map) = item else {
-        return Err(format!("must be an object, not {}", json_kind(&item)));
+        return Err(format!("must be an object, not {}", json_scan::kind_name(&item)));
     };
     // A full AirbyteMessage {"type": "STATE", "state": {...}}: unwrap it.
     if map.get("type").and_then(Value::as_str) == Some("STATE") {
@@ -164,17 +164,6 @@ fn add_stream_state(out: &mut Map<String, Value>, stream: &Value) -> Result<(), 
         out.insert(name.to_string(), state);
     }
     Ok(())
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The Airbyte `AirbyteStream` JSON of one discovered stream.
