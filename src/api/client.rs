@@ -13,6 +13,7 @@
 use crate::config::{Config, Credentials};
 use crate::error::{Cause, Error, Result};
 use crate::api::transport::{Method, Request, Response, Transport, TransportError};
+use crate::api::limit::InFlightLimit;
 use crate::api::retry::{is_retryable_status, parse_retry_after, Backoff};
 use std::io::Read;
 
@@ -26,11 +27,91 @@ pub struct Client<T: Transport> {
     /// The session this client created with username + password.
     session: Option<String>,
     log: fn(crate::LogLevel, &str),
+    /// Requests started ahead of need, waiting to be taken by the call that
+    /// asks for them (see [`Self::prefetch_get`]).
+    ahead: Vec<Ahead<T::InFlight>>,
+    limit: InFlightLimit,
+    /// Requests sent in this run (each attempt counts).
+    requests: u64,
+}
+
+/// A request started ahead of need.
+struct Ahead<F> {
+    method: Method,
+    path: String,
+    in_flight: F,
 }
 
 impl<T: Transport> Client<T> {
     pub fn new(transport: T, config: Config, log: fn(crate::LogLevel, &str)) -> Self {
-        Client { transport, config, session: None, log }
+        let limit = InFlightLimit::new(config.max_concurrent_requests);
+        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0 }
+    }
+
+    /// Requests sent so far in this run, and how many may wait at once now.
+    pub fn traffic(&self) -> (u64, u32) {
+        (self.requests, self.limit.get())
+    }
+
+    /// Starts `GET /api/<endpoint>?<query>` now, so its answer is on its way
+    /// when [`Self::get`] asks for it; nothing when as many requests as the
+    /// in-flight limit allows wait already, or this one does. Callers start
+    /// the request they read next first, then the ones after it, so requests
+    /// start in the order they are read. A failure to start is left for
+    /// `get` to meet and report.
+    pub fn prefetch_get(&mut self, endpoint: &str, query: &[(&str, String)]) {
+        let path = self.get_path(endpoint, query);
+        self.prefetch(Method::Get, path, None);
+    }
+
+    /// Like [`Self::prefetch_get`], for [`Self::post_form`].
+    pub fn prefetch_post_form(&mut self, endpoint: &str, form: &[(&str, String)]) {
+        let path = self.config.base.path(endpoint);
+        self.prefetch(Method::Post, path, Some(Body::form(form)));
+    }
+
+    /// Drops a request started ahead that will not be asked for after all
+    /// (a parent skipped meanwhile): its answer is not waited for.
+    pub fn cancel_prefetched_get(&mut self, endpoint: &str, query: &[(&str, String)]) {
+        let path = self.get_path(endpoint, query);
+        self.ahead.retain(|a| !(a.method == Method::Get && a.path == path));
+    }
+
+    fn prefetch(&mut self, method: Method, path: String, body: Option<Body>) {
+        if self.ahead.len() >= self.limit.get() as usize || self.ahead.iter().any(|a| a.method == method && a.path == path) {
+            return;
+        }
+        let Ok(auth) = self.auth_header() else { return };
+        let request = request(method, &path, Some(auth), body.as_ref());
+        self.requests += 1;
+        if let Ok(in_flight) = self.transport.start(&self.config.base, request, self.config.request_timeout_s) {
+            self.ahead.push(Ahead { method, path, in_flight });
+        }
+    }
+
+    /// The answer of this request if it was started ahead, else a new send.
+    fn take_or_send(&mut self, method: Method, path: &str, request: Request) -> std::result::Result<Response, TransportError> {
+        match self.ahead.iter().position(|a| a.method == method && a.path == path) {
+            Some(i) => {
+                let ahead = self.ahead.remove(i);
+                self.transport.finish(ahead.in_flight)
+            }
+            None => {
+                self.requests += 1;
+                self.transport.send(&self.config.base, request, self.config.request_timeout_s)
+            }
+        }
+    }
+
+    fn get_path(&self, endpoint: &str, query: &[(&str, String)]) -> String {
+        let mut path = self.config.base.path(endpoint);
+        if !query.is_empty() {
+            path.push('?');
+            let pairs: Vec<String> =
+                query.iter().map(|(k, v)| format!("{}={}", encode_query(k), encode_query(v))).collect();
+            path.push_str(&pairs.join("&"));
+        }
+        path
     }
 
     pub fn config(&self) -> &Config {
@@ -45,13 +126,7 @@ impl<T: Transport> Client<T> {
     /// `GET /api/<endpoint>?<query>`, returning a 2xx response whose body the
     /// caller reads.
     pub fn get(&mut self, endpoint: &str, query: &[(&str, String)]) -> Result<Response> {
-        let mut path = self.config.base.path(endpoint);
-        if !query.is_empty() {
-            path.push('?');
-            let pairs: Vec<String> =
-                query.iter().map(|(k, v)| format!("{}={}", encode_query(k), encode_query(v))).collect();
-            path.push_str(&pairs.join("&"));
-        }
+        let path = self.get_path(endpoint, query);
         self.authed(Method::Get, &path, None)
     }
 
@@ -291,21 +366,26 @@ impl<T: Transport> Client<T> {
         body: Option<Body>,
     ) -> Result<Response> {
         let mut backoff = Backoff::new(self.config.retry);
+        let mut first = true;
         loop {
-            let mut headers = vec![("Accept", "application/json".to_string())];
-            if let Some(body) = &body {
-                headers.push(("Content-Type", body.content_type.to_string()));
-            }
-            if let Some((name, value)) = &auth {
-                headers.push((name, value.clone()));
-            }
-            let request =
-                Request { method, path_and_query: path.to_string(), headers, body: body.as_ref().map(|b| b.bytes.clone()) };
-            let sent = self.transport.send(&self.config.base, request, self.config.request_timeout_s);
+            let request = request(method, path, auth.clone(), body.as_ref());
+            // The first attempt may have been started ahead; a retry never is.
+            let sent = if std::mem::take(&mut first) {
+                self.take_or_send(method, path, request)
+            } else {
+                self.requests += 1;
+                self.transport.send(&self.config.base, request, self.config.request_timeout_s)
+            };
             let failed = match self.judge(method, path, sent)? {
-                Attempt::Answered(response) => return Ok(response),
+                Attempt::Answered(response) => {
+                    self.limit.answered();
+                    return Ok(response);
+                }
                 Attempt::MayRetry(failed) => failed,
             };
+            if matches!(failed.status, Some(429 | 503)) {
+                self.limit.throttled();
+            }
             let random = self.transport.random_u64();
             match backoff.next_wait_ms(failed.retry_after.map(u64::from), random) {
                 Some(wait) => {
@@ -385,6 +465,18 @@ impl Failed {
 /// The server's `Retry-After`, in seconds.
 fn retry_after_s(response: &Response) -> Option<u32> {
     parse_retry_after(response.header("retry-after")).map(|s| u32::try_from(s).unwrap_or(u32::MAX))
+}
+
+/// One attempt's request: what we accept, the body's type, our credentials.
+fn request(method: Method, path: &str, auth: Option<(&'static str, String)>, body: Option<&Body>) -> Request {
+    let mut headers = vec![("Accept", "application/json".to_string())];
+    if let Some(body) = body {
+        headers.push(("Content-Type", body.content_type.to_string()));
+    }
+    if let Some((name, value)) = auth {
+        headers.push((name, value));
+    }
+    Request { method, path_and_query: path.to_string(), headers, body: body.map(|b| b.bytes.clone()) }
 }
 
 /// Why a 200 answer to `POST /api/session` holds no session, in the kind the
@@ -545,6 +637,9 @@ pub mod tests {
     /// A transport that answers from a script and records what was asked.
     pub struct Scripted {
         pub answers: VecDeque<std::result::Result<(u16, Vec<(String, String)>, String), TransportError>>,
+        /// Answers by path and query instead, as a server answers requests in
+        /// flight at once (each path once).
+        pub by_path: Vec<(String, u16, String)>,
         pub seen: Vec<(String, String, Vec<(String, String)>, Option<String>)>,
         pub slept_ms: Vec<u64>,
     }
@@ -553,21 +648,40 @@ pub mod tests {
         pub fn new(answers: Vec<std::result::Result<(u16, &str), TransportError>>) -> Self {
             Scripted {
                 answers: answers.into_iter().map(|a| a.map(|(s, b)| (s, vec![], b.to_string()))).collect(),
+                by_path: vec![],
                 seen: vec![],
                 slept_ms: vec![],
             }
         }
+
+        /// A transport answering each path (with its query) from `answers`.
+        pub fn by_path(answers: &[(&str, u16, &str)]) -> Self {
+            let mut s = Scripted::new(vec![]);
+            s.by_path = answers.iter().map(|(p, st, b)| (p.to_string(), *st, b.to_string())).collect();
+            s
+        }
     }
 
     impl Transport for Scripted {
-        fn send(&mut self, _base: &BaseUrl, r: Request, _t: u32) -> std::result::Result<Response, TransportError> {
+        /// The script answers in the order requests are started.
+        type InFlight = std::result::Result<(u16, Vec<(String, String)>, String), TransportError>;
+
+        fn start(&mut self, _base: &BaseUrl, r: Request, _t: u32) -> std::result::Result<Self::InFlight, TransportError> {
             self.seen.push((
                 r.method.as_str().into(),
                 r.path_and_query.clone(),
                 r.headers.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
                 r.body.map(|b| String::from_utf8(b).unwrap()),
             ));
-            let (status, headers, body) = self.answers.pop_front().expect("unexpected request")?;
+            if let Some(i) = self.by_path.iter().position(|(p, _, _)| *p == r.path_and_query) {
+                let (_, status, body) = self.by_path.remove(i);
+                return Ok(Ok((status, vec![], body)));
+            }
+            Ok(self.answers.pop_front().unwrap_or_else(|| panic!("unexpected request {}", r.path_and_query)))
+        }
+
+        fn finish(&mut self, answer: Self::InFlight) -> std::result::Result<Response, TransportError> {
+            let (status, headers, body) = answer?;
             Ok(Response { status, headers, body: Box::new(std::io::Cursor::new(body.into_bytes())) })
         }
         fn sleep_ms(&mut self, ms: u64) {

@@ -123,8 +123,22 @@ impl TransportError {
 }
 
 /// The seam between the connector and the network.
+///
+/// A request is started, then finished: between the two the connector may
+/// start others, so several wait for their answers at once (`wasi:http`
+/// hands each to the host as soon as it is started).
 pub trait Transport {
-    fn send(&mut self, base: &BaseUrl, request: Request, timeout_s: u32) -> Result<Response, TransportError>;
+    /// A started request whose answer was not taken yet.
+    type InFlight;
+    /// Hands the request to the network and returns without waiting.
+    fn start(&mut self, base: &BaseUrl, request: Request, timeout_s: u32) -> Result<Self::InFlight, TransportError>;
+    /// Waits for a started request's answer (its head; the body is read as it arrives).
+    fn finish(&mut self, in_flight: Self::InFlight) -> Result<Response, TransportError>;
+    /// Starts and finishes one request.
+    fn send(&mut self, base: &BaseUrl, request: Request, timeout_s: u32) -> Result<Response, TransportError> {
+        let in_flight = self.start(base, request, timeout_s)?;
+        self.finish(in_flight)
+    }
     /// Waits, for retry backoff.
     fn sleep_ms(&mut self, ms: u64);
     /// A random number, for backoff jitter.
@@ -135,8 +149,14 @@ pub trait Transport {
 pub struct WasiTransport;
 
 impl Transport for WasiTransport {
-    fn send(&mut self, base: &BaseUrl, request: Request, timeout_s: u32) -> Result<Response, TransportError> {
-        wasi_send(base, request, timeout_s)
+    type InFlight = wasip2::http::types::FutureIncomingResponse;
+
+    fn start(&mut self, base: &BaseUrl, request: Request, timeout_s: u32) -> Result<Self::InFlight, TransportError> {
+        wasi_start(base, request, timeout_s)
+    }
+
+    fn finish(&mut self, in_flight: Self::InFlight) -> Result<Response, TransportError> {
+        wasi_finish(in_flight)
     }
 
     fn sleep_ms(&mut self, ms: u64) {
@@ -148,7 +168,12 @@ impl Transport for WasiTransport {
     }
 }
 
-fn wasi_send(base: &BaseUrl, request: Request, timeout_s: u32) -> Result<Response, TransportError> {
+/// Builds the request, hands it to the host and writes its body.
+fn wasi_start(
+    base: &BaseUrl,
+    request: Request,
+    timeout_s: u32,
+) -> Result<wasip2::http::types::FutureIncomingResponse, TransportError> {
     use wasip2::http::outgoing_handler;
     use wasip2::http::types::{Fields, Method as WMethod, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
 
@@ -191,7 +216,11 @@ fn wasi_send(base: &BaseUrl, request: Request, timeout_s: u32) -> Result<Respons
         }
     }
     OutgoingBody::finish(body, None).map_err(error_code)?;
+    Ok(future)
+}
 
+/// Waits for the head of a started request's answer.
+fn wasi_finish(future: wasip2::http::types::FutureIncomingResponse) -> Result<Response, TransportError> {
     let incoming = loop {
         match future.get() {
             Some(result) => break result,

@@ -83,6 +83,8 @@ pub struct Config {
     pub retry: RetryConfig,
     /// Per-request timeout (connect, first byte, between bytes), seconds.
     pub request_timeout_s: u32,
+    /// Requests of one stream that may wait for an answer at once.
+    pub max_concurrent_requests: u32,
     /// Also read archived cards, dashboards, collections and snippets (and
     /// inactive notifications), so a host sees deletions.
     pub include_archived: bool,
@@ -128,6 +130,7 @@ impl Config {
                 max_wait_s: integer(&obj, &keys::RETRY_MAX_WAIT_S)?,
             },
             request_timeout_s: integer(&obj, &keys::REQUEST_TIMEOUT_S)?,
+            max_concurrent_requests: integer(&obj, &keys::MAX_CONCURRENT_REQUESTS)?,
             include_archived: boolean(&obj, &keys::INCLUDE_ARCHIVED)?,
             include_deactivated_users: boolean(&obj, &keys::INCLUDE_DEACTIVATED_USERS)?,
             questions: parse_questions(&obj)?,
@@ -475,7 +478,7 @@ mod tests {
             }
             checked += 1;
         }
-        assert_eq!(checked, 7, "keys with a default");
+        assert_eq!(checked, 8, "keys with a default");
     }
 
     #[test]

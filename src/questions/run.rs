@@ -54,6 +54,19 @@ impl QuestionExport {
         Ok(Some((row, text.len() + n)))
     }
 
+    /// Starts the requests of question `id` ahead (its card, then its
+    /// export), as far as the client's in-flight limit allows, so a later
+    /// read of it finds their answers on their way.
+    pub fn start_ahead<T: Transport>(client: &mut Client<T>, id: i64) {
+        client.prefetch_get(&format!("card/{id}"), &[]);
+        client.prefetch_post_form(&format!("card/{id}/query/csv"), &export_form());
+    }
+
+    /// Whether the card was read and the export started.
+    pub fn started(&self) -> bool {
+        self.csv.is_some()
+    }
+
     /// The columns, known once the first row was asked for.
     pub fn columns(&self) -> Vec<String> {
         self.columns.iter().map(|(n, _)| n.clone()).collect()
@@ -62,6 +75,8 @@ impl QuestionExport {
     /// Fetches the card for its columns, then starts the export and checks its header.
     fn start<T: Transport>(&mut self, client: &mut Client<T>) -> Result<()> {
         let id = self.id;
+        // Both requests wait at once: the export need not wait for the card.
+        Self::start_ahead(client, id);
         let card_endpoint = format!("card/{id}");
         let response = client.get(&card_endpoint, &[])?;
         let text = read_limited(response.body, 64 << 20)
@@ -74,8 +89,7 @@ impl QuestionExport {
 
         let endpoint = format!("card/{id}/query/csv");
         self.request = format!("POST /api/{endpoint}");
-        let form = [("format_rows", "false".to_string()), ("parameters", "[]".to_string())];
-        let response = client.post_form(&endpoint, &form)?;
+        let response = client.post_form(&endpoint, &export_form())?;
         let json = response.header("content-type").is_some_and(|c| c.contains("json"));
         let mut csv = Csv::new(response.body);
         if json || csv.peek_byte().map_err(|e| self.body_error(e))? == Some(b'{') {
@@ -141,4 +155,10 @@ impl QuestionExport {
         };
         error.with_cause(cause)
     }
+}
+
+/// The export's options: every row, raw values (`format_rows` false), no
+/// parameters.
+fn export_form() -> [(&'static str, String); 2] {
+    [("format_rows", "false".to_string()), ("parameters", "[]".to_string())]
 }

@@ -61,12 +61,14 @@ pub struct Batcher<T: Transport> {
     /// Batches and errors ready to hand over, in order.
     ready: VecDeque<Result<Batch>>,
     ended: bool,
+    /// The client's request count when this source started.
+    requests_before: Option<u64>,
 }
 
 impl<T: Transport> Batcher<T> {
     pub fn new(source: Box<dyn Rows<T>>) -> Self {
         let n = source.streams().len();
-        Batcher { source, rows: vec![Vec::new(); n], emitted: vec![0; n], bytes: 0, ready: VecDeque::new(), ended: false }
+        Batcher { source, rows: vec![Vec::new(); n], emitted: vec![0; n], bytes: 0, ready: VecDeque::new(), ended: false, requests_before: None }
     }
 
     /// The streams this batcher feeds.
@@ -77,6 +79,7 @@ impl<T: Transport> Batcher<T> {
     /// The next batch or stream error; `None` once every stream has ended.
     /// An error that ends the whole read (`fatal`) comes at once.
     pub fn next(&mut self, cx: &mut Context<T>) -> Option<Result<Batch>> {
+        self.requests_before.get_or_insert(cx.client.traffic().0);
         while self.ready.is_empty() && !self.ended {
             match self.source.next(cx) {
                 Ok(Step::Read { slot, row, bytes }) => {
@@ -137,9 +140,13 @@ impl<T: Transport> Batcher<T> {
         Batch { stream: self.source.streams()[slot].clone(), columns, rows, checkpoint }
     }
 
+    /// Each stream's records, and the requests its job made with the
+    /// in-flight limit at its end (lowered by throttling, see `api::limit`).
     fn log_counts(&self, cx: &Context<T>) {
+        let (requests, limit) = cx.client.traffic();
+        let made = requests - self.requests_before.unwrap_or(requests);
         for (stream, n) in self.source.streams().iter().zip(&self.emitted) {
-            (cx.log)(LogLevel::Info, &format!("stream `{stream}`: {n} records"));
+            (cx.log)(LogLevel::Info, &format!("stream `{stream}`: {n} records ({made} requests, up to {limit} in flight)"));
         }
     }
 }

@@ -159,7 +159,16 @@ impl<T: Transport> Reader<T> {
             }
             Job::Question { stream, id } => {
                 (self.log)(LogLevel::Info, &format!("reading stream `{stream}` (the results of question {id})"));
-                Batcher::new(Box::new(QuestionRows::new(stream, id)))
+                let following = self
+                    .pending
+                    .iter()
+                    .map_while(|j| match j {
+                        Job::Question { id, .. } => Some(*id),
+                        Job::Objects { .. } => None,
+                    })
+                    .take(self.client.config().max_concurrent_requests as usize)
+                    .collect();
+                Batcher::new(Box::new(QuestionRows::new(stream, id, following)))
             }
         }
     }

@@ -20,6 +20,7 @@ use super::lists::{Capture, IdCapture, SharedLists};
 use super::plan::{unquote, PageRead, Plan, PlannedRequest};
 use super::state::Cursor;
 use super::Context;
+use crate::api::client::Client;
 use crate::error::{Cause, Error, Result};
 use crate::api::transport::Transport;
 use crate::decode::json_list::{ElementStream, JsonError};
@@ -118,6 +119,8 @@ pub struct ObjectRows {
     /// What the outer stream's first request is watched for (its ids, for
     /// the streams that are its children; the configured questions).
     capture: Option<Capture>,
+    /// Requests of the plan started ahead and not read yet.
+    ahead: Vec<PlannedRequest>,
 }
 
 impl ObjectRows {
@@ -146,6 +149,7 @@ impl ObjectRows {
             names: outputs.iter().map(|o| o.def.name.to_string()).collect(),
             source: outer.0.source,
             capture,
+            ahead: Vec::new(),
             outputs,
             nested: nest,
             beside,
@@ -176,7 +180,11 @@ impl ObjectRows {
         let request = match &self.page {
             Some(page) => page.request.clone(),
             None => match self.plan(cx)?.next_request() {
-                Some(r) => r,
+                Some(r) => {
+                    self.ahead.retain(|a| *a != r);
+                    self.start_ahead(cx.client, &r);
+                    r
+                }
                 None => return Ok(false),
             },
         };
@@ -197,10 +205,42 @@ impl ObjectRows {
             }
             Err(e) => {
                 self.page = None;
-                self.on_request_error(e, &request)?;
+                self.on_request_error(cx.client, e, &request)?;
             }
         }
         Ok(true)
+    }
+
+    /// Starts `next` (unless it was started already) and the requests that
+    /// follow it in the plan, as many as the client's in-flight limit leaves
+    /// room for, so their answers are on their way while `next` is read.
+    /// Answers are still read in plan order.
+    fn start_ahead<T: Transport>(&mut self, client: &mut Client<T>, next: &PlannedRequest) {
+        let room = (client.traffic().1 as usize).saturating_sub(1);
+        if room == 0 {
+            return;
+        }
+        client.prefetch_get(&next.endpoint, &next.query);
+        let Some(plan) = self.plan.as_mut() else { return };
+        for r in plan.upcoming(room) {
+            if !self.ahead.contains(&r) {
+                client.prefetch_get(&r.endpoint, &r.query);
+                self.ahead.push(r);
+            }
+        }
+    }
+
+    /// Forgets requests started ahead that the plan no longer holds (a
+    /// parent skipped, pages a short page made void, the end of the stream).
+    fn cancel_stale<T: Transport>(&mut self, client: &mut Client<T>) {
+        let plan = self.plan.as_ref();
+        self.ahead.retain(|r| {
+            let queued = plan.is_some_and(|p| p.is_queued(r));
+            if !queued {
+                client.cancel_prefetched_get(&r.endpoint, &r.query);
+            }
+            queued
+        });
     }
 
     /// The path walked in each answer: the source's, with the member names
@@ -220,7 +260,7 @@ impl ObjectRows {
     /// What an error answer means for the stream: a missing endpoint skips
     /// it or switches to its fallback, a parent deleted meanwhile is
     /// skipped; anything else fails it.
-    fn on_request_error(&mut self, e: Error, request: &PlannedRequest) -> Result<()> {
+    fn on_request_error<T: Transport>(&mut self, client: &mut Client<T>, e: Error, request: &PlannedRequest) -> Result<()> {
         let def = self.outer();
         let what = request.describe();
         if e.is(Cause::EndpointMissing) {
@@ -232,11 +272,13 @@ impl ObjectRows {
                     );
                     self.source = source;
                     self.plan = None;
+                    self.cancel_stale(client);
                     return Ok(());
                 }
                 Missing::Skip => {
                     crate::log(LogLevel::Info, &format!("stream `{}` skipped: {what} does not exist on this Metabase version", def.name));
                     self.plan.as_mut().expect("a request was planned").finish();
+                    self.cancel_stale(client);
                     return Ok(());
                 }
                 _ => {}
@@ -246,6 +288,7 @@ impl ObjectRows {
                 // The object was deleted between listing it and reading it.
                 crate::log(LogLevel::Warn, &format!("stream `{}`: {what} answered 404 (the object was deleted meanwhile?); skipped", def.name));
                 self.plan.as_mut().expect("a request was planned").skip_parent(parent);
+                self.cancel_stale(client);
                 return Ok(());
             }
         }
@@ -253,7 +296,7 @@ impl ObjectRows {
     }
 
     /// The next element of the open page, as a step.
-    fn read_element(&mut self, lists: &mut SharedLists) -> Result<Option<Step>> {
+    fn read_element<T: Transport>(&mut self, cx: &mut Context<T>) -> Result<Option<Step>> {
         let page = self.page.as_mut().expect("a page is open");
         let body = page.body.as_mut().expect("its body is open");
         match body.next_keyed() {
@@ -286,7 +329,7 @@ impl ObjectRows {
                 Ok(Some(Step::Read { slot: 0, row: kept.then_some(row), bytes }))
             }
             Ok(None) => {
-                self.end_page(lists);
+                self.end_page(cx);
                 Ok(None)
             }
             Err(e) => self.body_broke(e).map(|()| None),
@@ -294,7 +337,7 @@ impl ObjectRows {
     }
 
     /// The page is read: tells the plan what it said about the next page.
-    fn end_page(&mut self, lists: &mut SharedLists) {
+    fn end_page<T: Transport>(&mut self, cx: &mut Context<T>) {
         let page = self.page.take().expect("a page is open");
         let body = page.body.as_ref().expect("its body is open");
         let documented = self.source.envelope == Envelope::Data;
@@ -309,8 +352,9 @@ impl ObjectRows {
         if let Some(plan) = self.plan.as_mut() {
             plan.page_read(&page.request, read);
         }
+        self.cancel_stale(cx.client);
         if page.request.variant == 0 && self.source.paging == Paging::None {
-            self.keep_capture(lists);
+            self.keep_capture(cx.lists);
         }
     }
 
@@ -391,10 +435,11 @@ impl<T: Transport> Rows<T> for ObjectRows {
             }
             if self.page.as_ref().is_none_or(|p| p.body.is_none()) && !self.open_page(cx)? {
                 self.keep_capture(cx.lists);
+                self.cancel_stale(cx.client);
                 return Ok(Step::End);
             }
             if self.page.as_ref().is_some_and(|p| p.body.is_some()) {
-                if let Some(step) = self.read_element(cx.lists)? {
+                if let Some(step) = self.read_element(cx)? {
                     return Ok(step);
                 }
             }

@@ -11,9 +11,10 @@
 //! with [`Plan::finish`].
 //!
 //! Every request carries all it needs to be sent and its answer to be read
-//! (endpoint, query, parent id, page), so several could be in flight at once:
-//! the first pages of all (parent, variant) pairs are independent, and a
-//! next page depends only on the page before it.
+//! (endpoint, query, parent id, page), so several can be in flight at once:
+//! [`Plan::upcoming`] shows the next ones, which the reader starts early. The
+//! first pages of all (parent, variant) pairs are independent; the pages of
+//! a list whose `total` is known are queued together.
 
 use crate::config::Config;
 use crate::catalog::streams::{Gate, Paging, Source};
@@ -80,6 +81,9 @@ pub struct Plan {
     ready: VecDeque<PlannedRequest>,
     /// A list source whose requests were queued already.
     list_queued: bool,
+    /// Whether requests may be started ahead (`max_concurrent_requests` > 1):
+    /// then every page a `total` announces is queued at once.
+    pages_ahead: bool,
 }
 
 impl Plan {
@@ -97,7 +101,8 @@ impl Plan {
             let skip = source.parent.map(|p| p.skip_ids).unwrap_or(&[]);
             ids.into_iter().filter(|id| !skip.contains(&unquote(id))).collect()
         });
-        Plan { source, page_size: config.page_size, variants, parents, ready: VecDeque::new(), list_queued: false }
+        let pages_ahead = config.max_concurrent_requests > 1;
+        Plan { source, page_size: config.page_size, variants, parents, ready: VecDeque::new(), list_queued: false, pages_ahead }
     }
 
     pub fn source(&self) -> &Source {
@@ -110,29 +115,68 @@ impl Plan {
             if let Some(r) = self.ready.pop_front() {
                 return Some(r);
             }
-            let parent = match &mut self.parents {
-                None if self.list_queued => return None,
-                None => {
-                    self.list_queued = true;
-                    None
-                }
-                Some(parents) => Some(parents.pop_front()?),
-            };
-            // A parent with no open variant asks nothing: go on to the next.
-            for &variant in &self.variants {
-                self.ready.push_back(self.first_page(parent.clone(), variant));
+            if !self.queue_next_parent() {
+                return None;
             }
         }
     }
 
-    /// Records what a page said; queues the next page of the same request
-    /// when there is one.
+    /// The next `n` requests [`Self::next_request`] will hand out (fewer
+    /// near the end), without handing them out: they may be started early.
+    pub fn upcoming(&mut self, n: usize) -> Vec<PlannedRequest> {
+        while self.ready.len() < n && self.queue_next_parent() {}
+        self.ready.iter().take(n).cloned().collect()
+    }
+
+    /// Whether `request` is still to be handed out.
+    pub fn is_queued(&self, request: &PlannedRequest) -> bool {
+        self.ready.contains(request)
+    }
+
+    /// Queues the requests of the next parent (or of the list); false when
+    /// there is none. A parent with no open variant queues nothing.
+    fn queue_next_parent(&mut self) -> bool {
+        let parent = match &mut self.parents {
+            None if self.list_queued => return false,
+            None => {
+                self.list_queued = true;
+                None
+            }
+            Some(parents) => match parents.pop_front() {
+                Some(p) => Some(p),
+                None => return false,
+            },
+        };
+        for &variant in &self.variants {
+            self.ready.push_back(self.first_page(parent.clone(), variant));
+        }
+        true
+    }
+
+    /// Records what a page said: queues the next page of the same request
+    /// first, or, when pages may be started ahead and the server said its
+    /// `total`, every page left at once; a page that ends the list drops the
+    /// pages queued after it.
     pub fn page_read(&mut self, request: &PlannedRequest, read: PageRead) {
-        if self.has_next_page(request, read) {
-            let mut next = request.clone();
-            next.offset += read.rows;
-            next.query = self.query(next.variant, next.offset);
-            self.ready.push_front(next);
+        let later = |r: &PlannedRequest| r.parent == request.parent && r.variant == request.variant && r.offset > request.offset;
+        if !self.has_next_page(request, read) {
+            self.ready.retain(|r| !later(r));
+            return;
+        }
+        if self.ready.iter().any(later) {
+            return;
+        }
+        let next = request.offset + read.rows;
+        let end = match read.total {
+            Some(total) if self.pages_ahead => total,
+            _ => next + 1,
+        };
+        let pages: Vec<PlannedRequest> = (next..end)
+            .step_by(self.page_size.max(1) as usize)
+            .map(|offset| PlannedRequest { offset, query: self.query(request.variant, offset), ..request.clone() })
+            .collect();
+        for page in pages.into_iter().rev() {
+            self.ready.push_front(page);
         }
     }
 

@@ -10,11 +10,14 @@ pub struct QuestionRows {
     /// The stream's name (`question_<id>_<slug>`).
     stream: [String; 1],
     export: QuestionExport,
+    /// The questions read after this one: their requests are started ahead
+    /// once this one's are on their way (the client's limit decides how many).
+    following: Vec<i64>,
 }
 
 impl QuestionRows {
-    pub fn new(stream: String, id: i64) -> Self {
-        QuestionRows { stream: [stream], export: QuestionExport::new(id) }
+    pub fn new(stream: String, id: i64, following: Vec<i64>) -> Self {
+        QuestionRows { stream: [stream], export: QuestionExport::new(id), following }
     }
 }
 
@@ -24,7 +27,14 @@ impl<T: Transport> Rows<T> for QuestionRows {
     }
 
     fn next(&mut self, cx: &mut Context<T>) -> Result<Step> {
-        Ok(match self.export.next_row(cx.client)? {
+        let started = self.export.started();
+        let row = self.export.next_row(cx.client);
+        if !started {
+            for id in std::mem::take(&mut self.following) {
+                QuestionExport::start_ahead(cx.client, id);
+            }
+        }
+        Ok(match row? {
             Some((row, bytes)) => Step::Read { slot: 0, row: Some(row), bytes },
             None => Step::End,
         })

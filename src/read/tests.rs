@@ -7,7 +7,8 @@ use crate::api::transport::TransportError;
 
 fn no_log(_: LogLevel, _: &str) {}
 
-const CFG: &str = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","page_size":2,"include_archived":false,"include_deactivated_users":false}"#;
+/// One request in flight: the script answers in the order requests are made.
+const CFG: &str = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","page_size":2,"include_archived":false,"include_deactivated_users":false,"max_concurrent_requests":1}"#;
 /// `GET /api/session/properties`, the first request of every read (the fixture server's shape).
 const PROPS: &str = r#"{"version":{"date":"2024-06-18","tag":"v0.50.5","hash":"48f6978","branch":"release-x.50.x"},"site-name":"Fixture Metabase"}"#;
 
@@ -364,7 +365,77 @@ fn archived_and_deactivated_objects_are_read_by_default() {
 }
 
 impl Reader<Scripted> {
+    fn client_traffic(&self) -> (u64, u32) {
+        self.client.traffic()
+    }
+
     fn client_seen(&self) -> &[(String, String, Vec<(String, String)>, Option<String>)] {
         self.client.transport_ref().seen.as_slice()
     }
+}
+
+/// With four requests in flight, the requests of a plan start before the
+/// answers before them are read (in plan order), pages a `total` announces
+/// start together, and the records are the same, in the same order, as with one.
+#[test]
+fn requests_start_ahead_and_records_stay_in_order() {
+    let answers: &[(&str, u16, &str)] = &[
+        ("/api/session/properties", 200, PROPS),
+        ("/api/collection", 200, r#"[{"id":"root"},{"id":7},{"id":8}]"#),
+        ("/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=0", 200, r#"{"total":5,"data":[{"model":"card","id":1},{"model":"card","id":2}]}"#),
+        ("/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=2", 200, r#"{"total":5,"data":[{"model":"card","id":3},{"model":"card","id":4}]}"#),
+        ("/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=4", 200, r#"{"total":5,"data":[{"model":"card","id":5}]}"#),
+        ("/api/collection/7/items?show_dashboard_questions=true&limit=2&offset=0", 200, r#"{"total":1,"data":[{"model":"card","id":70}]}"#),
+        ("/api/collection/8/items?show_dashboard_questions=true&limit=2&offset=0", 200, r#"{"total":0,"data":[]}"#),
+    ];
+    let read = |cfg: &str| {
+        let selection = [sel("collections", false), sel("collection_items", false)];
+        let mut r = Reader::open(Scripted::by_path(answers), cfg, &selection, None, no_log).unwrap();
+        let out = drain(&mut r);
+        assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
+        let paths: Vec<String> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+        (col(&out, "collection_items", "id"), paths)
+    };
+    let (one, one_paths) = read(CFG);
+    let (four, four_paths) = read(&CFG.replace(r#""max_concurrent_requests":1"#, r#""max_concurrent_requests":4"#));
+    assert_eq!(four, one, "the same records in the same order");
+    assert_eq!(one, [1, 2, 3, 4, 5, 70].map(Value::Integer).to_vec());
+    let items = |paths: &[String]| paths.iter().filter(|p| p.contains("/items")).cloned().collect::<Vec<_>>();
+    assert_eq!(items(&one_paths), [
+        "/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=0",
+        "/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=2",
+        "/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=4",
+        "/api/collection/7/items?show_dashboard_questions=true&limit=2&offset=0",
+        "/api/collection/8/items?show_dashboard_questions=true&limit=2&offset=0",
+    ]);
+    // With four in flight, collections 7 and 8 start before root's second page is known,
+    // then root's remaining pages start together.
+    assert_eq!(items(&four_paths), [
+        "/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=0",
+        "/api/collection/7/items?show_dashboard_questions=true&limit=2&offset=0",
+        "/api/collection/8/items?show_dashboard_questions=true&limit=2&offset=0",
+        "/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=2",
+        "/api/collection/root/items?show_dashboard_questions=true&limit=2&offset=4",
+    ]);
+    let mut sorted = four_paths.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), four_paths.len(), "nothing asked twice: {four_paths:?}");
+}
+
+/// A 429 halves the requests in flight for the rest of the run.
+#[test]
+fn throttling_halves_the_requests_in_flight() {
+    let cfg = CFG.replace(r#""max_concurrent_requests":1"#, r#""max_concurrent_requests":8"#);
+    let mut r = Reader::open(
+        Scripted::new(vec![Ok((200, PROPS)), Ok((429, "slow down")), Ok((200, "[]"))]),
+        &cfg,
+        &[sel("dashboards", false)],
+        None,
+        no_log,
+    )
+    .unwrap();
+    let out = drain(&mut r);
+    assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
+    assert_eq!(r.client_traffic(), (3, 4), "three requests; the limit went from 8 to 4 and one answer does not raise it");
 }

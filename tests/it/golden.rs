@@ -116,3 +116,26 @@ fn a_full_read_requests_nothing_twice() {
         assert!(twice.is_empty(), "{name}: requested more than once: {twice:?}");
     }
 }
+
+/// The records, their order, the states and statuses are the same whatever the number of
+/// requests in flight: answers are read in plan order (`max_concurrent_requests` 1 and 8
+/// against the summaries the fixtures' configs, at the default 4, must match).
+#[test]
+fn requests_in_flight_change_no_output() {
+    let golden = common::read_json(&common::fixture("golden.json"));
+    let dir = common::scratch_dir("golden_in_flight");
+    for name in golden.as_object().expect("golden.json is an object").keys() {
+        for in_flight in [1, 8] {
+            let mut config = common::fixture_config(name);
+            config["max_concurrent_requests"] = json!(in_flight);
+            let path = dir.join(format!("{name}-{in_flight}.config.json"));
+            common::write_json(&path, &config);
+            let har = common::fixture(&format!("{name}.har"));
+            let out = common::run_host(&["--replay", har.to_str().unwrap(), "read", "--config", path.to_str().unwrap()]);
+            let now = summary(&out);
+            for (stream, was) in golden[name].as_object().expect("streams") {
+                assert_eq!(&now[stream], was, "fixture {name}, {in_flight} in flight, stream {stream}");
+            }
+        }
+    }
+}

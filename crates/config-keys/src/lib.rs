@@ -128,6 +128,7 @@ pub const PAGE_SIZE: Integer = Integer { name: "page_size", min: 1, max: 100_000
 pub const MAX_RETRIES: Integer = Integer { name: "max_retries", min: 0, max: 100, default: 5 };
 pub const RETRY_MAX_WAIT_S: Integer = Integer { name: "retry_max_wait_s", min: 0, max: 3600, default: 120 };
 pub const REQUEST_TIMEOUT_S: Integer = Integer { name: "request_timeout_s", min: 1, max: 3600, default: 120 };
+pub const MAX_CONCURRENT_REQUESTS: Integer = Integer { name: "max_concurrent_requests", min: 1, max: 32, default: 4 };
 pub const INCLUDE_ARCHIVED: Boolean = Boolean { name: "include_archived", default: true };
 pub const INCLUDE_DEACTIVATED_USERS: Boolean = Boolean { name: "include_deactivated_users", default: true };
 pub const QUESTIONS: Choice =
@@ -184,6 +185,12 @@ pub const KEYS: &[Key] = &[
         kind: Kind::Integer(REQUEST_TIMEOUT_S),
         title: "Request timeout (seconds)",
         description: Some("Timeout for connecting, for the first byte of a response and between bytes. The host may lower it."),
+        examples: &[],
+    },
+    Key {
+        kind: Kind::Integer(MAX_CONCURRENT_REQUESTS),
+        title: "Requests in flight",
+        description: Some("How many requests of a stream may wait for Metabase at once (its parents' details, known pages). Answers are still read in order, so the output is the same for any value; halved for the rest of the run after a 429 or 503, then grows back one at a time."),
         examples: &[],
     },
     Key {

@@ -109,6 +109,9 @@ struct State {
     logins: usize,
     requests: Vec<Request>,
     options: Options,
+    /// Requests being answered now, and the most at once so far.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 pub struct Server {
@@ -120,7 +123,7 @@ pub struct Server {
 impl Server {
     pub fn start(options: Options) -> Server {
         let rules = options.rules.iter().cloned().map(|r| (r, 0)).collect();
-        let state = Arc::new(Mutex::new(State { rules, sessions: Vec::new(), logins: 0, requests: Vec::new(), options }));
+        let state = Arc::new(Mutex::new(State { rules, sessions: Vec::new(), logins: 0, requests: Vec::new(), options, in_flight: 0, max_in_flight: 0 }));
         let state2 = state.clone();
         let loopback = Loopback::start(MAX_CONNECTIONS, LIFETIME, move |req, stream| serve(req, stream, &state2));
         Server { port: loopback.port, state, loopback }
@@ -138,6 +141,11 @@ impl Server {
     /// Session ids handed out so far.
     pub fn sessions_issued(&self) -> Vec<String> {
         self.state.lock().unwrap().sessions.iter().map(|(s, _)| s.clone()).collect()
+    }
+
+    /// The most requests that were being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
     }
 
     /// How many times each rule fired.
@@ -350,7 +358,26 @@ fn crate_id(v: &Value) -> String {
 // The wire
 // ------------------------------------------------------------------------------------------------
 
+/// Counts a request as being answered while it lives.
+struct Answering<'a>(&'a Mutex<State>);
+
+impl<'a> Answering<'a> {
+    fn new(state: &'a Mutex<State>) -> Self {
+        let mut st = state.lock().unwrap();
+        st.in_flight += 1;
+        st.max_in_flight = st.max_in_flight.max(st.in_flight);
+        Answering(state)
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().in_flight -= 1;
+    }
+}
+
 fn serve(mut req: Request, stream: TcpStream, state: &Mutex<State>) {
+    let _answering = Answering::new(state);
     let (fault, normal) = {
         let mut st = state.lock().unwrap();
         let mut fault = None;
