@@ -5,7 +5,7 @@ A full read of a Metabase over a real network is bound by round trips, not by by
 makes every round trip cost the same. Every request waits --delay-ms (50) before its first byte; a
 saved question's CSV export (POST /api/card/:id/query/csv) waits --export-delay-ms (300) more, as a
 Metabase running the question would. It is threaded, so it serves concurrent requests, and it
-counts them.
+counts them (a request is in flight from its arrival until its answer's first byte).
 
 The bodies are v0.50.5 captures (tests/fixtures/captures/v0.50-2024-06 and the fixture-server set),
 assembled by tools/make_fixtures.py's `detail_set`, as the bundled fixtures are, then multiplied:
@@ -236,7 +236,7 @@ def handler(site):
             is_export = method == "POST" and url.path.endswith("/query/csv")
             delay = site.delay + (site.export_delay if is_export else 0.0)
             site.enter((method, self.path), delay)
-            status = 500
+            status, left = 500, False
             try:
                 time.sleep(delay)
                 path = url.path[len("/api/"):] if url.path.startswith("/api/") else None
@@ -249,12 +249,18 @@ def handler(site):
                 self.send_response(status)
                 self.send_header("Content-Type", mime)
                 self.send_header("Content-Length", str(len(body)))
+                # Out of flight just before the first byte leaves: a client that reads the answer at
+                # once may send its next request before this thread runs again, and counting that
+                # overlap would show 2 in flight for a client that never has more than 1.
+                site.leave(status)
+                left = True
                 self.end_headers()
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass
             finally:
-                site.leave(status)
+                if not left:
+                    site.leave(status)
 
         def do_GET(self):
             self.answer("GET", site.get)
