@@ -229,7 +229,10 @@ def spec_keys(cache):
     out = subprocess.run([HOST, "--component", WASM, "--cache-dir", cache, "spec"],
                          capture_output=True, text=True, timeout=120).stdout
     for line in out.splitlines():
-        msg = json.loads(line)
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
         if msg.get("type") == "SPEC":
             return set(msg["spec"]["connectionSpecification"].get("properties", {}))
     return set()
@@ -308,6 +311,8 @@ def print_latency(runs):
     for r in runs:
         if r["exit"] != 0:
             print("   K=%d: the host exited %d (see `--log-level debug` against bench/latency_server.py)" % (r["k"], r["exit"]))
+        if r["max_in_flight"] > r["k"]:
+            print("   K=%d: the server saw %d requests in flight at once, more than K" % (r["k"], r["max_in_flight"]))
         if r["repeated_requests"]:
             print("   K=%d: %d requests repeated one made earlier in the run" % (r["k"], r["repeated_requests"]))
     by_k = {r["k"]: r for r in runs}
