@@ -17,6 +17,13 @@ real-shaped cards, as Metabase serves it), then, in the same run:
     POST /api/card/27/query/csv, streamed (chunked); the same figures as for cards, the floor being
     the same POST fetched by the plain client;
   - the .wasm size;
+  - latency (unless --no-latency): bench/latency_server.py, a Metabase of 1,000 collections, 300
+    dashboards and 50 saved questions that waits 50 ms before every first byte (300 ms more per CSV
+    export), read in full (no catalog, `questions: "all"`) with max_concurrent_requests K = 1, 4, 8
+    (--latency-k): wall time, requests, the sequential bound (the sum of the server's delays),
+    wall / (bound / K), the most requests the server saw in flight, peak RSS, and whether the record
+    sets (per stream, emitted_at removed) are the same for every K. A build whose spec lacks
+    max_concurrent_requests runs K=1 only, without the key;
   - with --peer (default when ../shared/peer exists): ../shared/peer/compare.sh N, whose last line is
     `ratio_records_per_s host/peer = X`.
 Targets (from the performance issue) are printed next to the figures as met / MISSED. Nothing here
@@ -27,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,11 +68,14 @@ class Fixture:
         self.url = self.info["HTTP_URL"]
 
     def close(self):
+        """Stops the server; returns what it printed after READY (bench/latency_server.py's STATS)."""
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        return self.proc.stdout.read()
 
 
 def transfer_floor(url, work, path="card", post=None):
@@ -108,23 +119,24 @@ def transfer_floor(url, work, path="card", post=None):
 GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
 
 
-def run_measured(cmd, stdout_path):
+def run_measured(cmd, stdout_path, timeout=None):
     """Wall seconds, peak RSS (bytes), exit code, RECORD count of one host run.
 
     Peak RSS: a child's ru_maxrss, as wait4 gives it here, starts at its parent's RSS (the pages of
     the forked Python before exec count), so a Python parent puts a floor of its own size under
     the figure (~14-22 MiB, as much as the host's). GNU time's child is forked from a tiny process,
     so `/usr/bin/time -f %M` is used when present; else the host's own VmHWM (high-water mark of
-    its address space, which exec replaced) is sampled from /proc every 5 ms.
+    its address space, which exec replaced) is sampled from /proc every 5 ms. A run longer than
+    `timeout` seconds is killed with its process group (exit code -9, peak RSS 0 under GNU time).
     """
     rss_path = stdout_path + ".rss"
     argv = [GNU_TIME, "-q", "-o", rss_path, "-f", "%M"] + cmd if GNU_TIME else cmd
     hwm = 0
     t0 = time.monotonic()
     with open(stdout_path, "wb") as out:
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, start_new_session=bool(timeout))
         if not GNU_TIME:
-            while p.poll() is None:
+            while p.poll() is None and not (timeout and time.monotonic() - t0 > timeout):
                 try:
                     with open("/proc/%d/status" % p.pid) as f:
                         for line in f:
@@ -133,11 +145,16 @@ def run_measured(cmd, stdout_path):
                 except OSError:
                     pass
                 time.sleep(0.005)
-        p.wait()
+        try:
+            p.wait(timeout=timeout and max(0.0, timeout - (time.monotonic() - t0)))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
     wall = time.monotonic() - t0
     if GNU_TIME:
         with open(rss_path) as f:
-            hwm = int(f.read().split()[-1]) * 1024
+            figures = f.read().split()
+        hwm = int(figures[-1]) * 1024 if figures and figures[-1].isdigit() else 0
     records = 0
     with open(stdout_path, "rb") as f:
         for line in f:
@@ -202,6 +219,133 @@ def bench_question(rows, work, cache):
         fx.close()
 
 
+LATENCY_SERVER = os.path.join(ROOT, "bench", "latency_server.py")
+CONCURRENCY_KEY = "max_concurrent_requests"
+LATENCY_TIMEOUT_S = 600  # a K=1 read takes ~90 s; a stuck run is killed, and the server stops by itself
+
+
+def spec_keys(cache):
+    """The config keys the component's SPEC lists (a build without a key rejects or ignores it)."""
+    out = subprocess.run([HOST, "--component", WASM, "--cache-dir", cache, "spec"],
+                         capture_output=True, text=True, timeout=120).stdout
+    for line in out.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("type") == "SPEC":
+            return set(msg["spec"]["connectionSpecification"].get("properties", {}))
+    return set()
+
+
+def record_sets(path):
+    """Each stream's records as a set (canonical JSON, emitted_at removed), and how many lines
+    repeated a record already seen in the same run."""
+    sets, repeated = {}, 0
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.startswith(b'{"type":"RECORD"'):
+                continue
+            record = json.loads(line)["record"]
+            record.pop("emitted_at", None)
+            seen = sets.setdefault(record["stream"], set())
+            text = json.dumps(record, sort_keys=True)
+            repeated += text in seen
+            seen.add(text)
+    return sets, repeated
+
+
+def bench_latency(k, pass_key, work, cache):
+    """A full read (no catalog, every saved question) against bench/latency_server.py with
+    `max_concurrent_requests: k` (left out when the build lacks the key), and the server's counts."""
+    fx = Fixture(0, [sys.executable, LATENCY_SERVER, "--port", "0", "--api-key", API_KEY])
+    try:
+        config = {"instance_api_url": fx.url, "api_key": API_KEY, "questions": "all"}
+        if pass_key:
+            config[CONCURRENCY_KEY] = k
+        config_path = os.path.join(work, "latency-%d.config.json" % k)
+        with open(config_path, "w") as f:
+            json.dump(config, f)
+        out = os.path.join(work, "latency-%d.out.jsonl" % k)
+        cmd = [HOST, "--component", WASM, "--cache-dir", cache, "--quiet", "--memory-limit-mib", "512",
+               "read", "--config", config_path]
+        wall, rss, code, records = run_measured(cmd, out, timeout=LATENCY_TIMEOUT_S)
+    finally:
+        tail = fx.close()
+    stats = next((json.loads(l[len("STATS "):]) for l in tail.splitlines() if l.startswith("STATS ")), None)
+    if stats is None:
+        raise SystemExit("bench: the latency server printed no STATS line")
+    sets, repeated = record_sets(out)
+    return {"k": k, "wall_s": wall, "rss": rss, "exit": code, "records": records, "sets": sets,
+            "repeated_records": repeated, "requests": stats["requests"], "bound_s": stats["delay_s"],
+            "max_in_flight": stats["max_in_flight"], "repeated_requests": stats["repeated"]}
+
+
+def met(ok):
+    return "met" if ok else "MISSED"
+
+
+def compare_record_sets(runs):
+    """One line: are the record sets of every run the first run's (per stream), none duplicated?"""
+    base = runs[0]
+    diffs = []
+    for r in runs[1:]:
+        for stream in sorted(set(base["sets"]) | set(r["sets"])):
+            a, b = base["sets"].get(stream, set()), r["sets"].get(stream, set())
+            if a != b:
+                diffs.append("K=%d %s: %d lost, %d extra" % (r["k"], stream, len(a - b), len(b - a)))
+    dups = sum(r["repeated_records"] for r in runs)
+    total = sum(len(s) for s in base["sets"].values())
+    return "record sets identical for K=%s (%d streams, %d records; %d duplicated): %s%s" % (
+        ",".join(str(r["k"]) for r in runs), len(base["sets"]), total, dups, met(not diffs and not dups),
+        "" if not diffs else " (" + "; ".join(diffs[:5]) + ("; ..." if len(diffs) > 5 else "") + ")")
+
+
+def print_latency(runs):
+    print("   %3s %9s %9s %9s %14s %14s %10s %8s %5s" % (
+        "K", "wall s", "requests", "bound s", "wall/(bound/K)", "max in flight", "peak RSS", "records", "exit"))
+    for r in runs:
+        print("   %3d %9.2f %9d %9.2f %14.2f %14d %6.1f MiB %8d %5d" % (
+            r["k"], r["wall_s"], r["requests"], r["bound_s"], r["wall_s"] / (r["bound_s"] / r["k"]),
+            r["max_in_flight"], r["rss"] / MIB, r["records"], r["exit"]))
+    for r in runs:
+        if r["exit"] != 0:
+            print("   K=%d: the host exited %d (see `--log-level debug` against bench/latency_server.py)" % (r["k"], r["exit"]))
+        if r["max_in_flight"] > r["k"]:
+            print("   K=%d: the server saw %d requests in flight at once, more than K" % (r["k"], r["max_in_flight"]))
+        if r["repeated_requests"]:
+            print("   K=%d: %d requests repeated one made earlier in the run" % (r["k"], r["repeated_requests"]))
+    by_k = {r["k"]: r for r in runs}
+    for k in (4, 8):
+        if k in by_k:
+            r = by_k[k]
+            target = 1.3 * r["bound_s"] / k
+            print("   K=%d: wall %.2f s within 1.3 x (bound / K) = %.2f s: %s" % (k, r["wall_s"], target, met(r["wall_s"] <= target)))
+    if 1 in by_k and 8 in by_k:
+        ratio = by_k[8]["rss"] / by_k[1]["rss"]
+        print("   peak RSS K=8 / K=1 = %.2f (target <= 1.5: %s)" % (ratio, met(ratio <= 1.5)))
+    if len(runs) > 1:
+        print("   " + compare_record_sets(runs))
+    else:
+        print("   record sets: one K ran, nothing to compare (%d records, %d duplicated)"
+              % (runs[0]["records"], runs[0]["repeated_records"]))
+
+
+def latency_section(ks, work, cache):
+    """Reads against the delayed server for each K (K=1 only when the build lacks the key)."""
+    print("== latency: full read (no catalog, questions: all) from bench/latency_server.py: 50 ms before every"
+          " first byte, 300 ms more per export")
+    if CONCURRENCY_KEY not in spec_keys(cache):
+        print("   this build's spec has no `%s`: it sends one request at a time, so only K=1 runs"
+              " (the key is not passed; the K=4 and 8 targets are not measured)" % CONCURRENCY_KEY)
+        ks, pass_key = [1], False
+    else:
+        pass_key = True
+    print("   bound: the sum of the server's delays (the wall time of a strictly sequential read, transfer aside)")
+    runs = [bench_latency(k, pass_key, work, cache) for k in ks]
+    print_latency(runs)
+
+
 def print_header(label):
     print("   %12s %10s %9s %9s %10s %9s %9s %10s %8s %8s" % (
         label, "body MB", "floor s", "saved s", "host s", "rec/s", "MB/s", "peak RSS", "x floor", "x saved"))
@@ -219,10 +363,18 @@ def main():
     ap.add_argument("--no-peer", action="store_true", help="skip ../shared/peer/compare.sh")
     ap.add_argument("--peer-cards", type=int, default=20000)
     ap.add_argument("--question-rows", type=int, default=1_000_000, help="rows of the saved question (0: skip)")
+    ap.add_argument("--no-latency", action="store_true", help="skip the latency section (about 2 minutes)")
+    ap.add_argument("--latency-k", default="1,4,8", help="max_concurrent_requests of the latency runs (default 1,4,8)")
     ap.add_argument("--host", help="the host-harness binary to measure (default target/release/host-harness)")
     ap.add_argument("--component", help="the component to measure (default dist/metabase_source.wasm); "
                     "with --host, compares another build (e.g. the one before a change) on the same machine")
     a = ap.parse_args()
+    try:
+        latency_ks = [int(k) for k in a.latency_k.split(",") if k.strip()]
+    except ValueError:
+        ap.error("--latency-k: a comma-separated list of integers, e.g. 1,4,8")
+    if not latency_ks or any(not 1 <= k <= 32 for k in latency_ks):
+        ap.error("--latency-k: each K between 1 and 32 (max_concurrent_requests' range)")
     global HOST, WASM
     HOST = os.path.abspath(a.host) if a.host else HOST
     WASM = os.path.abspath(a.component) if a.component else WASM
@@ -273,6 +425,9 @@ def main():
             if 1000 in by_n:
                 print("   peak RSS question / 1k cards = %.2f (flat: memory does not grow with the result)"
                       % (q["rss"] / by_n[1000]["rss"]))
+
+        if not a.no_latency:
+            latency_section(latency_ks, work, cache)
 
         if not a.no_peer and os.path.exists(os.path.join(PEER, "compare.sh")):
             print("== peer: ../shared/peer/compare.sh %d (Airbyte's source-metabase vs. this host, same run)" % a.peer_cards)
