@@ -15,11 +15,19 @@
 //! Modes: [`live`] forwards to the network and streams the response back;
 //! [`replay`] answers from a HAR file without any network; [`record`] is live
 //! plus a HAR of every exchange, written when the command ends.
+//!
+//! Concurrency: the guest may start several requests before waiting on any.
+//! Each hook future runs on its own task of wasmtime-wasi's multi-threaded
+//! runtime and holds no lock across an await, so requests proceed at once in
+//! every mode. What must not depend on timing is fixed when the guest starts
+//! a request (the hook's synchronous part, called in the guest's order): its
+//! place among identical requests in replay, its place in the recording.
 
 pub mod har;
 pub mod live;
 pub mod record;
 pub mod replay;
+pub mod turns;
 
 use crate::diagnostics::logger;
 use bytes::Bytes;
@@ -163,6 +171,25 @@ pub enum Mode {
     Record(record::Recorder),
 }
 
+/// What the mode notes about a request when the guest starts it.
+#[derive(Default)]
+pub struct Started {
+    /// Replay: its place among identical requests.
+    place: replay::Place,
+    /// Record: its place in the recording.
+    seq: u64,
+}
+
+impl Mode {
+    fn start(&self, request: &http::Request<WasiBody>) -> Started {
+        match self {
+            Mode::Live => Started::default(),
+            Mode::Replay(r) => Started { place: r.place(request), seq: 0 },
+            Mode::Record(r) => Started { place: replay::Place::default(), seq: r.place() },
+        }
+    }
+}
+
 /// State shared by every request of a run (the hook future must be
 /// `'static`, so it holds an `Arc` to this rather than borrowing the store).
 pub struct HttpShared {
@@ -172,7 +199,7 @@ pub struct HttpShared {
 }
 
 impl HttpShared {
-    async fn send(self: Arc<Self>, request: http::Request<WasiBody>, options: Option<RequestOptions>) -> SendResult {
+    async fn send(self: Arc<Self>, request: http::Request<WasiBody>, options: Option<RequestOptions>, started: Started) -> SendResult {
         let (parts, body) = request.into_parts();
         let body = body.collect().await?.to_bytes();
         learn_secrets(&parts.headers, &body);
@@ -192,8 +219,8 @@ impl HttpShared {
         let options = clamp_options(options, self.request_timeout);
         match &self.mode {
             Mode::Live => live::send(parts, body, options).await,
-            Mode::Replay(r) => r.answer(&parts, &body).map(|res| (res, done_io())),
-            Mode::Record(r) => r.send(parts, body, options).await,
+            Mode::Replay(r) => r.answer(&parts, &body, started.place).await.map(|res| (res, done_io())),
+            Mode::Record(r) => r.send(started.seq, parts, body, options).await,
         }
     }
 
@@ -238,7 +265,8 @@ impl WasiHttpHooks for Hooks {
         options: Option<RequestOptions>,
         _fut: IoFuture,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
-        Box::new(self.0.clone().send(request, options))
+        let started = self.0.mode.start(&request);
+        Box::new(self.0.clone().send(request, options, started))
     }
 }
 
