@@ -1,15 +1,16 @@
 //! The host runs concurrent guest requests at once, in every mode: the probe guest
 //! (`tests/guests/probe`, probe `concurrent`) starts N GETs before waiting on any, then waits for
 //! all of them with one `wasi:io/poll.poll`. A loopback server counts the requests in flight: it
-//! holds every answer until all N arrived (or a few seconds passed, so a host that serialises
-//! requests fails the count instead of hanging), then answers them in reverse order of arrival,
-//! so completion order differs from start order.
+//! holds every answer until the expected number are in flight together (or a few seconds passed,
+//! so a host that serialises requests fails the count instead of hanging), then answers them in
+//! reverse order of arrival, so completion order differs from start order.
 //!
 //! - live: all N are in flight at once;
 //! - record: the same, and the HAR holds N complete entries in the order the guest started the
 //!   requests, whatever order they completed in;
 //! - replay: answers every request with its own entry, identical requests included (the n-th
-//!   identical request gets the n-th entry), with no network.
+//!   identical request gets the n-th entry), with no network;
+//! - `--max-concurrent-requests`: never more in flight than the cap, and every request answered.
 //!
 //! No wall-clock assertion: the hold only makes overlap observable. Only 127.0.0.1.
 
@@ -19,49 +20,56 @@ use crate::sandbox::{report, run_probe};
 use common::http::{write_response, Loopback};
 use common::*;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-/// How long the server holds an answer waiting for the other requests, at most.
+/// How long the server holds an answer waiting for other requests, at most.
 const HOLD: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Counts {
-    in_flight: usize,
+    /// Arrival numbers of the requests being answered.
+    in_flight: BTreeSet<usize>,
+    /// Those seen in flight together with enough others: their answers may go.
+    released: BTreeSet<usize>,
     max_in_flight: usize,
     arrived: usize,
     /// Per path, how many requests for it arrived (names each answer of a repeated request).
     per_path: HashMap<String, usize>,
 }
 
-/// A loopback server that counts requests in flight and answers `PATH #k` (the k-th request for
-/// that path) once `expected` requests are in flight, the last to arrive first.
+/// A loopback server that counts requests in flight. It holds every answer until `hold_for`
+/// requests are in flight together (or [`HOLD`] passed), then answers `PATH #k` (the k-th
+/// request for that path), the latest arrival first.
 struct CountingServer {
     loopback: Loopback,
     counts: Arc<(Mutex<Counts>, Condvar)>,
 }
 
 impl CountingServer {
-    fn start(expected: usize) -> CountingServer {
+    fn start(hold_for: usize) -> CountingServer {
         let counts = Arc::new((Mutex::new(Counts::default()), Condvar::new()));
         let shared = counts.clone();
-        let loopback = Loopback::start(4 * expected, Duration::from_secs(120), move |req, mut stream| {
+        let loopback = Loopback::start(32, Duration::from_secs(120), move |req, mut stream| {
             let (lock, cv) = &*shared;
             let mut c = lock.lock().unwrap();
-            c.in_flight += 1;
-            c.max_in_flight = c.max_in_flight.max(c.in_flight);
-            let arrival = c.arrived;
+            let me = c.arrived;
             c.arrived += 1;
+            c.in_flight.insert(me);
+            c.max_in_flight = c.max_in_flight.max(c.in_flight.len());
+            if c.in_flight.len() >= hold_for {
+                let all = c.in_flight.clone();
+                c.released.extend(all);
+            }
             let k = c.per_path.entry(req.target.clone()).or_default();
             let body = format!("{} #{k}", req.target);
             *k += 1;
             cv.notify_all();
-            // Hold until everyone is here, then release the latest arrivals first.
-            let (mut c, _) = cv.wait_timeout_while(c, HOLD, |c| c.in_flight < expected && c.arrived < expected).unwrap();
-            let (c2, _) = cv.wait_timeout_while(c, HOLD, |c| c.in_flight > arrival + 1).unwrap();
-            c = c2;
-            c.in_flight -= 1;
+            let (c, _) = cv.wait_timeout_while(c, HOLD, |c| !c.released.contains(&me)).unwrap();
+            // Later arrivals answer first, so completion order is not start order.
+            let (mut c, _) = cv.wait_timeout_while(c, HOLD, |c| c.in_flight.range(me + 1..).next().is_some()).unwrap();
+            c.in_flight.remove(&me);
             cv.notify_all();
             drop(c);
             write_response(&mut stream, 200, "OK", &[("Content-Type".into(), "text/plain".into())], body.as_bytes(), None);
@@ -136,4 +144,26 @@ fn record_writes_every_exchange_in_start_order_and_replay_serves_each_its_own() 
     // Replay, with no server: every request gets the entry it was recorded with.
     let replayed = run_probe("concurrent_replay", &config, &["--replay", har.to_str().unwrap()]);
     assert_eq!(answers(&report(&replayed)), recorded_answers, "{}", replayed.describe());
+}
+
+#[test]
+fn the_host_cap_bounds_requests_in_flight_and_fails_none() {
+    let paths = ["/api/slow/1", "/api/slow/2", "/api/slow/3", "/api/slow/4"];
+    // Held until one more than the cap are in flight: with the cap kept, that never happens and
+    // each answer waits out the hold; without it, all four pile up.
+    let server = CountingServer::start(3);
+    let out = run_probe("concurrent_capped", &probe_config(&server.url(), &paths), &["--max-concurrent-requests", "2"]);
+    let got = answers(&report(&out));
+    let (received, max_in_flight) = server.finish();
+    assert!(max_in_flight <= 2, "{max_in_flight} requests in flight with a cap of 2");
+    assert_eq!(received, paths.len());
+    let expected: Vec<String> = paths.iter().map(|p| format!("{p}=200 {p} #0")).collect();
+    assert_eq!(got, expected, "requests over the cap wait for a slot and do not fail\n{}", out.describe());
+}
+
+#[test]
+fn a_cap_of_zero_is_a_usage_error() {
+    let out = run_host(&["--max-concurrent-requests", "0", "spec"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("--max-concurrent-requests"), "{}", out.describe());
 }

@@ -11,6 +11,8 @@
 //!   the bytes anyway. Request bodies are small (a login), so this costs
 //!   nothing.
 //! * The guest's request timeouts are clamped to `--request-timeout-s`.
+//! * With `--max-concurrent-requests`, a request then waits for one of the
+//!   [`Slots`]; its timeouts start once it has one.
 //!
 //! Modes: [`live`] forwards to the network and streams the response back;
 //! [`replay`] answers from a HAR file without any network; [`record`] is live
@@ -190,12 +192,35 @@ impl Mode {
     }
 }
 
+/// The host's cap on guest requests awaiting their response at once.
+///
+/// A slot is held from the moment the request goes out until its response
+/// head arrives (live) or its exchange is recorded (record); replay, with no
+/// network, takes none. Never while the guest reads a live response body:
+/// a guest that reads its responses in its own order would otherwise wait
+/// forever on a request queued behind bodies it has not read yet.
+pub struct Slots(Arc<tokio::sync::Semaphore>);
+
+impl Slots {
+    pub fn new(max: u32) -> Slots {
+        Slots(Arc::new(tokio::sync::Semaphore::new(max as usize)))
+    }
+
+    /// Waits for a free slot; it is freed when the returned permit is dropped.
+    async fn take(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+        // The semaphore is never closed, so this waits rather than fails.
+        self.0.clone().acquire_owned().await.map_err(|e| Error::InternalError(Some(e.to_string())))
+    }
+}
+
 /// State shared by every request of a run (the hook future must be
 /// `'static`, so it holds an `Arc` to this rather than borrowing the store).
 pub struct HttpShared {
     pub allow: AllowList,
     pub request_timeout: Duration,
     pub mode: Mode,
+    /// `None`: no cap.
+    pub slots: Option<Slots>,
 }
 
 impl HttpShared {
@@ -218,9 +243,23 @@ impl HttpShared {
         logger::debug!("http: {} {}", parts.method, parts.uri);
         let options = clamp_options(options, self.request_timeout);
         match &self.mode {
-            Mode::Live => live::send(parts, body, options).await,
+            Mode::Live => {
+                let _slot = self.slot().await?;
+                live::send(parts, body, options).await
+            }
             Mode::Replay(r) => r.answer(&parts, &body, started.place).await.map(|res| (res, done_io())),
-            Mode::Record(r) => r.send(started.seq, parts, body, options).await,
+            Mode::Record(r) => {
+                let _slot = self.slot().await?;
+                r.send(started.seq, parts, body, options).await
+            }
+        }
+    }
+
+    /// A slot for a request that goes out to the network, if requests are capped.
+    async fn slot(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
+        match &self.slots {
+            Some(slots) => slots.take().await.map(Some),
+            None => Ok(None),
         }
     }
 
