@@ -175,7 +175,7 @@ pub enum Mode {
 
 /// What the mode notes about a request when the guest starts it.
 #[derive(Default)]
-pub struct Started {
+struct Started {
     /// Replay: its place among identical requests.
     place: replay::Place,
     /// Record: its place in the recording.
@@ -202,6 +202,7 @@ impl Mode {
 pub struct Slots(Arc<tokio::sync::Semaphore>);
 
 impl Slots {
+    /// `max` is at least 1 (the flag's range): with none, every request would wait forever.
     pub fn new(max: u32) -> Slots {
         Slots(Arc::new(tokio::sync::Semaphore::new(max as usize)))
     }
