@@ -181,7 +181,8 @@ fn http_shared(cli: &Cli, config: Option<&serde_json::Value>) -> Result<HttpShar
     } else {
         Mode::Live
     };
-    Ok(HttpShared { allow, request_timeout: Duration::from_secs(cli.request_timeout_s), mode })
+    let slots = cli.max_concurrent_requests.map(net::Slots::new);
+    Ok(HttpShared { allow, request_timeout: Duration::from_secs(cli.request_timeout_s), mode, slots })
 }
 
 /// An instantiated component and its store.

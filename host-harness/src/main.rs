@@ -73,6 +73,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "S", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_s: u64,
 
+    /// Most guest HTTP requests awaiting their response at once; more wait in
+    /// the host for a slot (they never fail for it). Default: no cap.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent_requests: Option<u32>,
+
     /// Where compiled components are cached. Default:
     /// $XDG_CACHE_HOME/metabase-source-host or ~/.cache/metabase-source-host.
     #[arg(long, global = true, value_name = "DIR", conflicts_with = "no_cache")]

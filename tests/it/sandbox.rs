@@ -33,7 +33,7 @@ fn probe() -> PathBuf {
 }
 
 /// Runs the probe's `check` with this config and extra host flags.
-fn run_probe(test: &str, config: &Value, flags: &[&str]) -> Output {
+pub(crate) fn run_probe(test: &str, config: &Value, flags: &[&str]) -> Output {
     let path = scratch_dir(test).join("config.json");
     write_json(&path, config);
     let mut args: Vec<&str> = flags.to_vec();
@@ -42,7 +42,7 @@ fn run_probe(test: &str, config: &Value, flags: &[&str]) -> Output {
 }
 
 /// The probe's report (the CONNECTION_STATUS message).
-fn report(out: &Output) -> String {
+pub(crate) fn report(out: &Output) -> String {
     out.expect_code(0);
     out.connection_status()["message"].as_str().unwrap_or("").to_string()
 }

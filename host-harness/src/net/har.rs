@@ -330,7 +330,7 @@ impl Har {
 }
 
 /// What replay compares: method, authority, path, query multiset, body.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RequestKey {
     pub method: String,
     /// `host:port`, host lowercased, port defaulted by scheme (the scheme

@@ -11,15 +11,25 @@
 //!   the bytes anyway. Request bodies are small (a login), so this costs
 //!   nothing.
 //! * The guest's request timeouts are clamped to `--request-timeout-s`.
+//! * With `--max-concurrent-requests`, a request then waits for one of the
+//!   [`Slots`]; its timeouts start once it has one.
 //!
 //! Modes: [`live`] forwards to the network and streams the response back;
 //! [`replay`] answers from a HAR file without any network; [`record`] is live
 //! plus a HAR of every exchange, written when the command ends.
+//!
+//! Concurrency: the guest may start several requests before waiting on any.
+//! Each hook future runs on its own task of wasmtime-wasi's multi-threaded
+//! runtime and holds no lock across an await, so requests proceed at once in
+//! every mode. What must not depend on timing is fixed when the guest starts
+//! a request (the hook's synchronous part, called in the guest's order): its
+//! place among identical requests in replay, its place in the recording.
 
 pub mod har;
 pub mod live;
 pub mod record;
 pub mod replay;
+pub mod turns;
 
 use crate::diagnostics::logger;
 use bytes::Bytes;
@@ -163,16 +173,59 @@ pub enum Mode {
     Record(record::Recorder),
 }
 
+/// What the mode notes about a request when the guest starts it.
+#[derive(Default)]
+struct Started {
+    /// Replay: its place among identical requests.
+    place: replay::Place,
+    /// Record: its place in the recording.
+    seq: u64,
+}
+
+impl Mode {
+    fn start(&self, request: &http::Request<WasiBody>) -> Started {
+        match self {
+            Mode::Live => Started::default(),
+            Mode::Replay(r) => Started { place: r.place(request), seq: 0 },
+            Mode::Record(r) => Started { place: replay::Place::default(), seq: r.place() },
+        }
+    }
+}
+
+/// The host's cap on guest requests awaiting their response at once.
+///
+/// A slot is held from the moment the request goes out until its response
+/// head arrives (live) or its exchange is recorded (record); replay, with no
+/// network, takes none. Never while the guest reads a live response body:
+/// a guest that reads its responses in its own order would otherwise wait
+/// forever on a request queued behind bodies it has not read yet.
+pub struct Slots(Arc<tokio::sync::Semaphore>);
+
+impl Slots {
+    /// `max` is at least 1 (the flag's range): with none, every request would wait forever.
+    pub fn new(max: u32) -> Slots {
+        Slots(Arc::new(tokio::sync::Semaphore::new(max as usize)))
+    }
+
+    /// Waits for a free slot; it is freed when the returned permit is dropped.
+    async fn take(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+        // The semaphore is never closed, so this waits rather than fails.
+        self.0.clone().acquire_owned().await.map_err(|e| Error::InternalError(Some(e.to_string())))
+    }
+}
+
 /// State shared by every request of a run (the hook future must be
 /// `'static`, so it holds an `Arc` to this rather than borrowing the store).
 pub struct HttpShared {
     pub allow: AllowList,
     pub request_timeout: Duration,
     pub mode: Mode,
+    /// `None`: no cap.
+    pub slots: Option<Slots>,
 }
 
 impl HttpShared {
-    async fn send(self: Arc<Self>, request: http::Request<WasiBody>, options: Option<RequestOptions>) -> SendResult {
+    async fn send(self: Arc<Self>, request: http::Request<WasiBody>, options: Option<RequestOptions>, started: Started) -> SendResult {
         let (parts, body) = request.into_parts();
         let body = body.collect().await?.to_bytes();
         learn_secrets(&parts.headers, &body);
@@ -191,9 +244,23 @@ impl HttpShared {
         logger::debug!("http: {} {}", parts.method, parts.uri);
         let options = clamp_options(options, self.request_timeout);
         match &self.mode {
-            Mode::Live => live::send(parts, body, options).await,
-            Mode::Replay(r) => r.answer(&parts, &body).map(|res| (res, done_io())),
-            Mode::Record(r) => r.send(parts, body, options).await,
+            Mode::Live => {
+                let _slot = self.slot().await?;
+                live::send(parts, body, options).await
+            }
+            Mode::Replay(r) => r.answer(&parts, &body, started.place).await.map(|res| (res, done_io())),
+            Mode::Record(r) => {
+                let _slot = self.slot().await?;
+                r.send(started.seq, parts, body, options).await
+            }
+        }
+    }
+
+    /// A slot for a request that goes out to the network, if requests are capped.
+    async fn slot(&self) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Error> {
+        match &self.slots {
+            Some(slots) => slots.take().await.map(Some),
+            None => Ok(None),
         }
     }
 
@@ -238,7 +305,8 @@ impl WasiHttpHooks for Hooks {
         options: Option<RequestOptions>,
         _fut: IoFuture,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
-        Box::new(self.0.clone().send(request, options))
+        let started = self.0.mode.start(&request);
+        Box::new(self.0.clone().send(request, options, started))
     }
 }
 

@@ -1,7 +1,10 @@
 //! Record mode: live, plus a HAR 1.2 file of every exchange.
 //!
 //! Each response body is buffered (it must be stored) and then handed to the
-//! guest whole. The file is written once, when the command ends (also when it
+//! guest whole. Requests the guest runs concurrently may complete in any
+//! order; an entry is kept only once its exchange is complete, and the file
+//! lists entries in the order the guest started the requests, so a recording
+//! does not depend on timing. The file is written once, when the command ends (also when it
 //! fails), atomically, after [`crate::net::har::redact_entry`] removed every
 //! credential.
 
@@ -12,13 +15,17 @@ use crate::airbyte::timefmt;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 use wasmtime_wasi_http::RequestOptions;
 
 pub struct Recorder {
     path: PathBuf,
-    entries: Mutex<Vec<Entry>>,
+    /// Requests started so far: the next one's place in the file.
+    started: AtomicU64,
+    /// Complete exchanges, each with its place.
+    entries: Mutex<Vec<(u64, Entry)>>,
 }
 
 fn header_list(headers: &http::HeaderMap) -> Vec<NameValue> {
@@ -42,10 +49,17 @@ fn version_of(v: http::Version) -> String {
 
 impl Recorder {
     pub fn new(path: PathBuf) -> Recorder {
-        Recorder { path, entries: Mutex::new(Vec::new()) }
+        Recorder { path, started: AtomicU64::new(0), entries: Mutex::new(Vec::new()) }
     }
 
-    pub async fn send(&self, parts: http::request::Parts, body: Bytes, options: RequestOptions) -> SendResult {
+    /// A request's place in the file: call when the guest starts it
+    /// (synchronously, in its order).
+    pub fn place(&self) -> u64 {
+        self.started.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Forwards the request that took `place`, and keeps the exchange.
+    pub async fn send(&self, place: u64, parts: http::request::Parts, body: Bytes, options: RequestOptions) -> SendResult {
         let started = timefmt::now_rfc3339_millis();
         let t0 = Instant::now();
         let url = parts.uri.to_string();
@@ -104,7 +118,7 @@ impl Recorder {
         if let Some(id) = har::session_id_of(&entry) {
             secrets::global().add(&id);
         }
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).push((place, entry));
 
         let mut res_parts = res_parts;
         // The body is now whole and decoded by hyper's framing: describe it as such.
@@ -115,9 +129,11 @@ impl Recorder {
         Ok((response, io))
     }
 
-    /// Redacts and writes every exchange recorded so far.
+    /// Redacts and writes every exchange recorded so far, in start order.
     pub fn write(&self) -> Result<(), String> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut placed = self.entries.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        placed.sort_by_key(|(place, _)| *place);
+        let mut entries: Vec<Entry> = placed.into_iter().map(|(_, e)| e).collect();
         for e in &mut entries {
             har::redact_entry(e, secrets::global());
         }

@@ -1,14 +1,21 @@
 //! Replay mode: answer every request from a HAR file, with no network.
 //!
-//! Matching rules are in [`crate::net::har`]. An unmatched request is an error
+//! Matching rules are in [`crate::net::har`]. Requests the guest runs
+//! concurrently are matched by what they ask, never by which arrives first:
+//! identical requests (same method and URL) take the matcher in the order the
+//! guest started them ([`Turns`]), so the n-th of them gets the n-th matching
+//! entry, as in a sequential run. No lock is held across an await.
+//!
+//! An unmatched request is an error
 //! that names the request, both to the guest (so its own error message says
 //! what was missing) and on stderr; it is never answered with an empty body.
 
 use super::full_body;
+use super::turns::{Turn, Turns};
 use crate::net::har::{Entry, Har, Matcher, RequestKey};
 use crate::diagnostics::logger;
 use bytes::Bytes;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use wasmtime_wasi_http::{Error, WasiBody};
 
 /// Response headers not replayed: connection management belongs to the
@@ -32,16 +39,44 @@ pub struct Replay {
     name: String,
     entries: Vec<Entry>,
     matcher: Mutex<Matcher>,
+    turns: Arc<Turns<RequestKey>>,
 }
+
+/// A request's place among identical ones, taken when the guest starts it
+/// (none: a URL the matcher cannot key, or not replaying).
+#[derive(Default)]
+pub struct Place(Option<Turn<RequestKey>>);
 
 impl Replay {
     pub fn load(path: &std::path::Path) -> Result<Replay, crate::airbyte::catalog::InputError> {
         let har = Har::read(path)?;
         let entries = har.log.entries;
-        Ok(Replay { name: path.display().to_string(), matcher: Mutex::new(Matcher::new(&entries)), entries })
+        Ok(Replay {
+            name: path.display().to_string(),
+            matcher: Mutex::new(Matcher::new(&entries)),
+            entries,
+            turns: Turns::new(),
+        })
     }
 
-    pub fn answer(&self, parts: &http::request::Parts, body: &Bytes) -> Result<http::Response<WasiBody>, Error> {
+    /// Call when the guest starts a request (synchronously, in its order).
+    pub fn place(&self, request: &http::Request<WasiBody>) -> Place {
+        let key = RequestKey::from_url(request.method().as_str(), &request.uri().to_string());
+        Place(key.ok().map(|k| self.turns.take(k)))
+    }
+
+    /// The recorded answer to a request whose body is `body`, once every
+    /// identical request started before it was answered.
+    pub async fn answer(&self, parts: &http::request::Parts, body: &Bytes, place: Place) -> Result<http::Response<WasiBody>, Error> {
+        if let Some(turn) = &place.0 {
+            turn.wait().await;
+        }
+        let answer = self.answer_now(parts, body);
+        drop(place);
+        answer
+    }
+
+    fn answer_now(&self, parts: &http::request::Parts, body: &Bytes) -> Result<http::Response<WasiBody>, Error> {
         let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let not_found = || {
             let msg = format!("replay: no entry in {} for {} {}", self.name, parts.method, path_and_query);

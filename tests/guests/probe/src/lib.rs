@@ -11,7 +11,10 @@
 //! - `trap`: panic (a trap: the component profile aborts on panic);
 //! - `files`: list `/`, `.`, read `/etc/passwd`, create a file;
 //! - `env`: environment variables, arguments, current directory;
-//! - `sockets`: TCP connect to `config.addr`, UDP bind, DNS lookup.
+//! - `sockets`: TCP connect to `config.addr`, UDP bind, DNS lookup;
+//! - `concurrent`: start a GET of `config.url` + each of `config.paths` (a list) before waiting
+//!   on any, wait for all of them with one `wasi:io/poll.poll`, then report each answer (status
+//!   and body) in the order the requests were started.
 //!
 //! And `read` with `config.probe` = `bad-rows`: a reader whose batches break the contract (invalid
 //! nested JSON, an attempt to smuggle a STATE line, a row of the wrong length) among good ones,
@@ -75,6 +78,10 @@ impl Guest for Probe {
                 format!("env: vars={} {:?}; args={} {:?}; cwd={:?}", vars.len(), vars, args.len(), args, cwd)
             }
             "sockets" => sockets(&s("addr")),
+            "concurrent" => {
+                let paths: Vec<String> = config["paths"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_string)).collect();
+                concurrent(&s("url"), &paths)
+            }
             other => format!("unknown probe {other:?}"),
         };
         println!("probe report: {report}");
@@ -113,14 +120,14 @@ fn sockets(addr: &str) -> String {
     format!("sockets: tcp connect {addr}: {tcp}; udp bind: {udp}; tcp listen: {listen}; dns: {dns}")
 }
 
-/// One GET over wasi:http: `status N location=…` or `error …`.
-fn get(url: &str) -> String {
+/// Starts one GET over wasi:http (the request is sent; its answer is not awaited).
+fn start_get(url: &str) -> Result<wasip2::http::types::FutureIncomingResponse, String> {
     use wasip2::http::outgoing_handler;
     use wasip2::http::types::{Fields, OutgoingBody, OutgoingRequest, Scheme};
     let (scheme, rest) = match url.split_once("://") {
         Some(("https", r)) => (Scheme::Https, r),
         Some((_, r)) => (Scheme::Http, r),
-        None => return format!("error: bad url {url:?}"),
+        None => return Err(format!("error: bad url {url:?}")),
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -130,19 +137,31 @@ fn get(url: &str) -> String {
     let _ = request.set_scheme(Some(&scheme));
     let _ = request.set_authority(Some(authority));
     let _ = request.set_path_with_query(Some(path));
-    let Ok(body) = request.body() else { return "error: no body".into() };
-    let future = match outgoing_handler::handle(request, None) {
-        Ok(f) => f,
-        Err(code) => return format!("error {code:?}"),
-    };
+    let Ok(body) = request.body() else { return Err("error: no body".into()) };
+    let future = outgoing_handler::handle(request, None).map_err(|code| format!("error {code:?}"))?;
     let _ = OutgoingBody::finish(body, None);
-    let response = loop {
+    Ok(future)
+}
+
+type Answer = Result<Result<wasip2::http::types::IncomingResponse, wasip2::http::types::ErrorCode>, ()>;
+
+/// The answer of a started request, waiting for it if it is not there yet.
+fn wait(future: &wasip2::http::types::FutureIncomingResponse) -> Answer {
+    loop {
         match future.get() {
-            Some(r) => break r,
+            Some(r) => return r,
             None => future.subscribe().block(),
         }
+    }
+}
+
+/// One GET over wasi:http: `status N location=…` or `error …`.
+fn get(url: &str) -> String {
+    let future = match start_get(url) {
+        Ok(f) => f,
+        Err(e) => return e,
     };
-    match response {
+    match wait(&future) {
         Ok(Ok(r)) => {
             let location = r
                 .headers()
@@ -155,6 +174,53 @@ fn get(url: &str) -> String {
         Ok(Err(code)) => format!("error {code:?}"),
         Err(()) => "error: no response".into(),
     }
+}
+
+/// `concurrent`: every request started first, then one poll over all that are still pending
+/// until each has its answer; `concurrent: PATH=STATUS BODY; …` in start order.
+fn concurrent(base: &str, paths: &[String]) -> String {
+    let futures: Vec<Result<_, String>> = paths.iter().map(|p| start_get(&format!("{base}{p}"))).collect();
+    // `get` hands an answer out once: keep each as it comes.
+    let mut got: Vec<Option<Answer>> = futures.iter().map(|_| None).collect();
+    loop {
+        for (slot, future) in got.iter_mut().zip(&futures) {
+            if let (None, Ok(f)) = (&slot, future) {
+                *slot = f.get();
+            }
+        }
+        let pending: Vec<wasip2::io::poll::Pollable> =
+            got.iter().zip(&futures).filter(|(g, _)| g.is_none()).filter_map(|(_, f)| f.as_ref().ok()).map(|f| f.subscribe()).collect();
+        if pending.is_empty() {
+            break;
+        }
+        wasip2::io::poll::poll(&pending.iter().collect::<Vec<_>>());
+    }
+    let answers: Vec<String> = paths
+        .iter()
+        .zip(futures.iter().zip(got))
+        .map(|(path, (future, answer))| {
+            let answer = match (future, answer) {
+                (Err(e), _) => e.clone(),
+                (Ok(_), Some(Ok(Ok(r)))) => format!("{} {}", r.status(), read_body(&r)),
+                (Ok(_), Some(Ok(Err(code)))) => format!("error {code:?}"),
+                (Ok(_), _) => "error: no response".into(),
+            };
+            format!("{path}={answer}")
+        })
+        .collect();
+    format!("concurrent: {}", answers.join("; "))
+}
+
+/// A response's whole body as text.
+fn read_body(response: &wasip2::http::types::IncomingResponse) -> String {
+    let Ok(body) = response.consume() else { return "(no body)".into() };
+    let mut bytes = Vec::new();
+    if let Ok(stream) = body.stream() {
+        while let Ok(chunk) = stream.blocking_read(64 * 1024) {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// `bad-rows`: the batches it hands out, one per `next`.
