@@ -62,6 +62,11 @@ impl QuestionExport {
         client.prefetch_post_form(&format!("card/{id}/query/csv"), &export_form());
     }
 
+    /// The card's id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
     /// Whether the card was read and the export started.
     pub fn started(&self) -> bool {
         self.csv.is_some()

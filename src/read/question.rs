@@ -27,14 +27,15 @@ impl<T: Transport> Rows<T> for QuestionRows {
     }
 
     fn next(&mut self, cx: &mut Context<T>) -> Result<Step> {
-        let started = self.export.started();
-        let row = self.export.next_row(cx.client);
-        if !started {
+        if !self.export.started() {
+            // This question's requests first, then the next questions', all
+            // before waiting for any answer.
+            QuestionExport::start_ahead(cx.client, self.export.id());
             for id in std::mem::take(&mut self.following) {
                 QuestionExport::start_ahead(cx.client, id);
             }
         }
-        Ok(match row? {
+        Ok(match self.export.next_row(cx.client)? {
             Some((row, bytes)) => Step::Read { slot: 0, row: Some(row), bytes },
             None => Step::End,
         })
