@@ -503,7 +503,8 @@ pub static STREAMS: &[StreamDef] = &[
         name: "dashboard_cards",
         description: "The cards placed on each dashboard, with their position (row, col) and size (size_x, size_y): \
                       `dashcards` of GET /api/dashboard/:id (`ordered_cards` before 0.47) for every dashboard. \
-                      `card_id` is null for text, heading and link cards.",
+                      `card_id` is null for text, heading and link cards. Metabase counts each of these reads as a \
+                      view of the dashboard in its usage analytics: the route has no way to read it without one.",
         source: Source::per_parent("dashboard/{id}", "dashboards", &["dashcards|ordered_cards"]),
         cursor: Some("updated_at"),
         permission: ANY_USER,
@@ -534,7 +535,8 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "dashboard_tabs",
         description: "The tabs of each dashboard (`tabs` of GET /api/dashboard/:id, Metabase 0.47+; read from the same \
-                      answers as `dashboard_cards`, whose `dashboard_tab_id` names them). Empty for dashboards without tabs.",
+                      answers as `dashboard_cards`, whose `dashboard_tab_id` names them, so no further view is \
+                      counted). Empty for dashboards without tabs.",
         source: Source::per_parent("dashboard/{id}", "dashboards", &["tabs"]),
         cursor: Some("updated_at"),
         permission: ANY_USER,
