@@ -39,6 +39,8 @@ pub struct Client<T: Transport> {
 struct Ahead<F> {
     method: Method,
     path: String,
+    /// The credentials it was sent with.
+    auth: Option<(&'static str, String)>,
     in_flight: F,
 }
 
@@ -82,25 +84,32 @@ impl<T: Transport> Client<T> {
             return;
         }
         let Ok(auth) = self.auth_header() else { return };
-        let request = request(method, &path, Some(auth), body.as_ref());
+        let request = request(method, &path, Some(auth.clone()), body.as_ref());
         self.requests += 1;
         if let Ok(in_flight) = self.transport.start(&self.config.base, request, self.config.request_timeout_s) {
-            self.ahead.push(Ahead { method, path, in_flight });
+            self.ahead.push(Ahead { method, path, auth: Some(auth), in_flight });
         }
     }
 
-    /// The answer of this request if it was started ahead, else a new send.
-    fn take_or_send(&mut self, method: Method, path: &str, request: Request) -> std::result::Result<Response, TransportError> {
-        match self.ahead.iter().position(|a| a.method == method && a.path == path) {
-            Some(i) => {
-                let ahead = self.ahead.remove(i);
-                self.transport.finish(ahead.in_flight)
-            }
-            None => {
-                self.requests += 1;
-                self.transport.send(&self.config.base, request, self.config.request_timeout_s)
+    /// The answer of this request if it was started ahead with the same
+    /// credentials, else a new send. One started with a session that has
+    /// since been renewed (it expired, and another request logged in again)
+    /// is dropped rather than waited for: its 401 would log in once more.
+    fn take_or_send(
+        &mut self,
+        method: Method,
+        path: &str,
+        auth: &Option<(&'static str, String)>,
+        request: Request,
+    ) -> std::result::Result<Response, TransportError> {
+        if let Some(i) = self.ahead.iter().position(|a| a.method == method && a.path == path) {
+            let ahead = self.ahead.remove(i);
+            if ahead.auth == *auth {
+                return self.transport.finish(ahead.in_flight);
             }
         }
+        self.requests += 1;
+        self.transport.send(&self.config.base, request, self.config.request_timeout_s)
     }
 
     fn get_path(&self, endpoint: &str, query: &[(&str, String)]) -> String {
@@ -371,7 +380,7 @@ impl<T: Transport> Client<T> {
             let request = request(method, path, auth.clone(), body.as_ref());
             // The first attempt may have been started ahead; a retry never is.
             let sent = if std::mem::take(&mut first) {
-                self.take_or_send(method, path, request)
+                self.take_or_send(method, path, &auth, request)
             } else {
                 self.requests += 1;
                 self.transport.send(&self.config.base, request, self.config.request_timeout_s)

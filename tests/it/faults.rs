@@ -461,9 +461,21 @@ fn connection_refused_is_retried_then_transient() {
 
 #[test]
 fn session_expiring_every_k_requests_loses_and_duplicates_nothing() {
+    expiring_sessions(1);
+}
+
+/// With requests started ahead, several may carry a session that expires meanwhile: the one
+/// that meets the 401 logs in again, and the others, started with the old session, are sent
+/// again with the new one instead of each logging in once more.
+#[test]
+fn session_expiring_with_requests_in_flight_loses_and_duplicates_nothing() {
+    expiring_sessions(4);
+}
+
+fn expiring_sessions(in_flight: u32) {
     for k in [1, 2, 3, 5] {
         let server = Server::start(Options { expire_after: Some(k), ..Options::default() });
-        let out = run_read(&format!("expire_{k}"), &password_config(&server));
+        let out = run_read(&format!("expire_{in_flight}_{k}"), &matrix_config(&server, in_flight));
         let requests = server.finish();
         out.expect_code(0);
         for (stream, items) in server::expected_by_stream() {
