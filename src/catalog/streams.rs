@@ -556,7 +556,7 @@ pub static STREAMS: &[StreamDef] = &[
         name: "collection_items",
         description: "Everything in each collection, of every model (cards, models, metrics, dashboards, collections, \
                       snippets…), including questions saved inside dashboards: GET /api/collection/:id/items \
-                      (and /root/items) for every collection, paged. `parent_collection_id` is the listed \
+                      (and /api/collection/root/items) for every collection, paged. `parent_collection_id` is the listed \
                       collection (`root` for the root), so rows of different collections never share a key.",
         source: Source {
             endpoint: "collection/{id}/items",
