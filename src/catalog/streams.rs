@@ -215,6 +215,14 @@ const fn num(name: &'static str) -> Field {
 /// The databases, but the virtual saved-questions database `-1337`, which has no metadata of its own.
 const SKIP_SAVED_QUESTIONS_DB: Parent = Parent { stream: "databases", skip_ids: &["-1337"], column: None };
 
+/// `GET /api/database/:id/metadata` leaves out hidden, technical and cruft
+/// tables and sensitive fields unless `include_hidden=true`, a parameter of
+/// the route in every version read (metabase/metabase
+/// `src/metabase/warehouses_rest/api.clj`, `db-metadata`; before 0.5x
+/// `src/metabase/api/database.clj`). `include_editable_data_model` is not
+/// sent: it narrows the tables to those whose data model the user may edit.
+const METADATA: &[Variant] = &[Variant { query: &[("include_hidden", "true")], gate: Gate::Always }];
+
 const ANY_USER: &str = "any user (only the objects the credentials can read are listed)";
 const ADMIN: &str = "an admin account (or a group manager)";
 
@@ -293,7 +301,8 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "collections",
         description: "Collections, starting with the root collection whose id is \"root\" (GET /api/collection). \
-                      `id` is a string because of that root row.",
+                      `id` is a string because of that root row. With `include_archived`, GET /api/collection?archived=true \
+                      also lists the Trash (0.50+), kept as the row Metabase sends: its `type` is \"trash\".",
         source: Source {
             variants: &[
                 Variant { query: &[], gate: Gate::Always },
@@ -386,10 +395,14 @@ pub static STREAMS: &[StreamDef] = &[
         // `status=all` lists deactivated users on 0.50+; 0.4x ignores it and
         // reads `include_deactivated` (which newer versions still accept,
         // with `status` winning): one request serves every version.
+        // `tenancy=all` adds the tenant users, which instances with tenants
+        // (0.57+) leave out by default; older versions' query schema is an
+        // open map (or named parameters), so the unknown key does no harm
+        // (metabase/metabase `src/metabase/users_rest/api.clj`, `GET /`).
         source: Source {
             variants: &[
-                Variant { query: &[("status", "all"), ("include_deactivated", "true")], gate: Gate::Deactivated },
-                Variant { query: &[], gate: Gate::NotDeactivated },
+                Variant { query: &[("status", "all"), ("include_deactivated", "true"), ("tenancy", "all")], gate: Gate::Deactivated },
+                Variant { query: &[("tenancy", "all")], gate: Gate::NotDeactivated },
             ],
             envelope: Envelope::Data,
             paging: Paging::LimitOffset,
@@ -603,9 +616,10 @@ pub static STREAMS: &[StreamDef] = &[
     },
     StreamDef {
         name: "tables",
-        description: "Tables of every database (`tables` of GET /api/database/:id/metadata; the virtual \
+        description: "Tables of every database (`tables` of GET /api/database/:id/metadata?include_hidden=true, so \
+                      hidden, technical and cruft tables too, told apart by `visibility_type`; the virtual \
                       saved-questions database -1337 is skipped). Their fields are the `fields` stream.",
-        source: Source { parent: Some(SKIP_SAVED_QUESTIONS_DB), ..Source::per_parent("database/{id}/metadata", "databases", &["tables"]) },
+        source: Source { variants: METADATA, parent: Some(SKIP_SAVED_QUESTIONS_DB), ..Source::per_parent("database/{id}/metadata", "databases", &["tables"]) },
         cursor: Some("updated_at"),
         permission: "any user (only the tables the credentials can see are listed)",
         fields: &[
@@ -642,8 +656,13 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "fields",
         description: "Fields (columns) of every table of every database (`tables[].fields` of \
-                      GET /api/database/:id/metadata, -1337 skipped).",
-        source: Source { parent: Some(SKIP_SAVED_QUESTIONS_DB), ..Source::per_parent("database/{id}/metadata", "databases", &["tables", "*", "fields"]) },
+                      GET /api/database/:id/metadata?include_hidden=true, so sensitive fields and the fields of \
+                      hidden tables too, told apart by `visibility_type`; -1337 skipped).",
+        source: Source {
+            variants: METADATA,
+            parent: Some(SKIP_SAVED_QUESTIONS_DB),
+            ..Source::per_parent("database/{id}/metadata", "databases", &["tables", "*", "fields"])
+        },
         cursor: Some("updated_at"),
         permission: "any user (only the tables the credentials can see are listed)",
         fields: &[
@@ -730,9 +749,16 @@ pub static STREAMS: &[StreamDef] = &[
     },
     StreamDef {
         name: "alerts",
-        description: "Question alerts (GET /api/alert). From 0.54 Metabase synthesises them from notifications \
-                      (ids are then notification ids); see `notifications`.",
-        source: Source::list("alert"),
+        description: "Question alerts (GET /api/alert, and with `include_archived` GET /api/alert?archived=true, \
+                      which lists only the archived ones). From 0.54 Metabase synthesises them from notifications \
+                      (ids are then notification ids, archived ones from inactive notifications); see `notifications`.",
+        source: Source {
+            variants: &[
+                Variant { query: &[], gate: Gate::Always },
+                Variant { query: &[("archived", "true")], gate: Gate::Archived },
+            ],
+            ..Source::list("alert")
+        },
         cursor: Some("updated_at"),
         permission: ANY_USER,
         fields: &[

@@ -337,7 +337,10 @@ impl<R: Read> ElementStream<R> {
         match b {
             b'[' => {
                 self.pos += 1;
-                if last {
+                if last || self.path[level].iter().any(|a| a == "*") {
+                    // The records' list, or a list of their containers
+                    // (`"tables": []` for `["tables", "*", "fields"]`): an
+                    // empty one has no records, rightly.
                     self.found = true;
                 }
                 self.stack.push(Frame { object: false, level, first: true });
@@ -691,6 +694,7 @@ mod tests {
             assert_eq!(at_path(meta, &["tables"], chunk).unwrap().len(), 4);
             assert_eq!(at_path(map, &["*"], chunk).unwrap(), [r#"{"m":1}"#, r#"{"m":2}"#, r#"{"m":3}"#]);
             assert_eq!(at_path("{}", &["*"], chunk).unwrap().len(), 0, "an empty map has no records");
+            assert_eq!(at_path(r#"{"id":3,"tables":[]}"#, &["tables", "*", "fields"], chunk).unwrap().len(), 0, "no tables, no fields");
             assert!(matches!(at_path(r#"{"status":"failed","error":"x"}"#, &["dashcards"], chunk), Err(JsonError::NoArray { .. })));
             assert!(matches!(at_path(r#"{"dashcards":[{"a":1}"#, &["dashcards"], chunk).map(|_| ()), Err(JsonError::Truncated { .. })));
         }

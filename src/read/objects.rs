@@ -190,6 +190,10 @@ impl ObjectRows {
         };
         match cx.client.get(&request.endpoint, &request.query) {
             Ok(response) => {
+                let date = response.header("date");
+                for out in &mut self.outputs {
+                    out.cursor.answered_at(date);
+                }
                 let path = self.walk_path();
                 let body = ElementStream::with_path(response.body, &path.iter().map(String::as_str).collect::<Vec<_>>());
                 match &mut self.page {

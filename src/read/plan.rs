@@ -303,7 +303,7 @@ mod tests {
         let tables = streams::find("tables").unwrap().source;
         let mut plan = Plan::new(tables, &config(""), Some(vec!["-1337".into(), "2".into(), "3".into()]));
         let first = plan.next_request().unwrap();
-        assert_eq!(first.describe(), "GET /api/database/2/metadata");
+        assert_eq!(first.describe(), "GET /api/database/2/metadata?include_hidden=true");
         plan.skip_parent("2");
         assert_eq!(plan.next_request().unwrap().endpoint, "database/3/metadata");
         plan.finish();

@@ -59,7 +59,7 @@ fn users_are_paged_until_the_total() {
     let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
     assert_eq!(
         paths,
-        ["/api/session/properties", "/api/user?limit=2&offset=0", "/api/user?limit=2&offset=2", "/api/user?limit=2&offset=4"]
+        ["/api/session/properties", "/api/user?tenancy=all&limit=2&offset=0", "/api/user?tenancy=all&limit=2&offset=2", "/api/user?tenancy=all&limit=2&offset=4"]
     );
 }
 
@@ -107,7 +107,7 @@ fn a_broken_stream_fails_alone_and_keeps_its_cursor() {
     assert_eq!((users.kind, users.stream.as_deref()), (crate::error::Kind::Unavailable, Some("users")));
     assert_eq!(
         users.message,
-        "Permission denied: GET /api/user?limit=2&offset=0 answered 403 (You don't have permissions to do that.). Reading `users` needs an admin or group-manager account."
+        "Permission denied: GET /api/user?tenancy=all&limit=2&offset=0 answered 403 (You don't have permissions to do that.). Reading `users` needs an admin or group-manager account."
     );
     let collections = out[2].as_ref().unwrap();
     assert_eq!(collections.rows[0][0], Value::String("root".into()));
@@ -272,7 +272,23 @@ fn tables_and_fields_share_the_database_list_and_skip_saved_questions() {
     let tables = out.iter().flat_map(|b| b.as_ref().ok()).find(|b| b.stream == "tables").unwrap();
     assert!(!tables.columns.iter().any(|c| c == "fields"), "tables do not carry their fields");
     let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
-    assert_eq!(paths, ["/api/session/properties", "/api/database", "/api/database/2/metadata"], "one metadata answer feeds both");
+    assert_eq!(paths, ["/api/session/properties", "/api/database", "/api/database/2/metadata?include_hidden=true"], "one metadata answer feeds both");
+}
+
+/// A database still syncing (or with nothing visible) answers `"tables": []`:
+/// zero fields, and the stream completes, read alone or with `tables`.
+#[test]
+fn a_database_without_tables_gives_no_fields_and_completes() {
+    let empty = r#"{"id":3,"name":"syncing","tables":[],"features":[]}"#;
+    for selection in [vec![sel("fields", true)], vec![sel("tables", true), sel("fields", true)]] {
+        let answers = vec![Ok((200, r#"{"data":[{"id":3}],"total":1}"#)), Ok((200, empty))];
+        let mut r = Reader::open(scripted(answers), CFG, &selection, None, no_log).unwrap();
+        let out = drain(&mut r);
+        assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
+        let fields: Vec<&Batch> = out.iter().flat_map(|b| b.as_ref().ok()).filter(|b| b.stream == "fields").collect();
+        assert_eq!(fields.iter().map(|b| b.rows.len()).sum::<usize>(), 0);
+        assert_eq!(fields.last().and_then(|b| b.checkpoint.as_deref()), Some("{}"), "the stream ends with its checkpoint");
+    }
 }
 
 #[test]
@@ -359,7 +375,7 @@ fn archived_and_deactivated_objects_are_read_by_default() {
             "/api/session/properties",
             "/api/card",
             "/api/card?f=archived",
-            "/api/user?status=all&include_deactivated=true&limit=1000&offset=0",
+            "/api/user?status=all&include_deactivated=true&tenancy=all&limit=1000&offset=0",
         ]
     );
 }

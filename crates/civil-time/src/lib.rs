@@ -157,6 +157,27 @@ pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
     }
 }
 
+/// An HTTP `Date` header in the IMF-fixdate form every HTTP/1.1 server must
+/// send (RFC 9110 section 5.6.7: `Sun, 06 Nov 1994 08:49:37 GMT`), as UTC
+/// microseconds since the epoch. The obsolete RFC 850 and asctime forms,
+/// and a date not on the calendar, are `None`: the reader then has no
+/// server time, which it treats as unknown rather than guess.
+pub fn parse_http_date_micros(s: &str) -> Option<i64> {
+    const MONTHS: [&[u8; 3]; 12] = [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    let b = s.trim().as_bytes();
+    if b.len() != 29 || &b[3..5] != b", " || b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || &b[25..] != b" GMT" {
+        return None;
+    }
+    let m = MONTHS.iter().position(|name| b[8..11] == name[..])? as u32 + 1;
+    let (d, y) = (digits(b, 5, 2)?, i64::from(digits(b, 12, 4)?));
+    let (h, mi, sec) = (digits(b, 17, 2)?, digits(b, 20, 2)?, digits(b, 23, 2)?);
+    if b[19] != b':' || b[22] != b':' || d == 0 || d > days_in_month(y, m) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let secs = days_from_civil(y, m, d) * 86_400 + i64::from(h * 3600 + mi * 60 + sec.min(59));
+    Some(secs * 1_000_000)
+}
+
 /// The time after the date (`T11:57:35.85999+02:00`): UTC seconds from the
 /// date's midnight (negative, or a day or more, when the offset crosses
 /// midnight) and microseconds.
@@ -314,6 +335,24 @@ pub fn format_timestamp_micros(micros: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_in_the_imf_fixdate_form() {
+        let t = |s: &str| parse_http_date_micros(s).map(format_timestamp_micros);
+        assert_eq!(t("Sun, 06 Nov 1994 08:49:37 GMT").as_deref(), Some("1994-11-06T08:49:37.000000Z"));
+        assert_eq!(t(" Thu, 29 Feb 2024 23:59:60 GMT\r\n").as_deref(), Some("2024-02-29T23:59:59.000000Z"));
+        for bad in [
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Thu, 29 Feb 2023 10:00:00 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "",
+        ] {
+            assert_eq!(parse_http_date_micros(bad), None, "{bad}");
+        }
+    }
 
     fn date(days: i32) -> String {
         let mut s = String::new();
