@@ -31,13 +31,13 @@ The request sequence per command is the one the connector makes:
   read (all streams):  GET /api/session/properties, then per stream in table (discover) order:
                        cards, collections, dashboards, native-query-snippet: the list, then the
                        archived list (`f=archived` / `archived=true`); users: one paged request
-                       with `status=all&include_deactivated=true`; databases; dashboard_cards
+                       with `status=all&include_deactivated=true&tenancy=all`; databases; dashboard_cards
                        and dashboard_tabs: /api/dashboard/:id for each dashboard;
                        collection_items: /api/collection/:id/items (paged) for each collection;
-                       tables and fields: /api/database/:id/metadata for each database;
+                       tables and fields: /api/database/:id/metadata?include_hidden=true for each database;
                        permission_groups; permission_group_memberships
                        (/api/permissions/membership, or on 404 the group list and each group);
-                       alerts; notifications (404 before 0.54: skipped)
+                       alerts (the list, then `archived=true`); notifications (404 before 0.54: skipped)
                      A request answered 2xx earlier in the read is not made again: parent lists
                      are shared, and one answer feeds every stream whose records it holds.
 Credentials appear as REDACTED, as the host's --record writes them.
@@ -50,6 +50,7 @@ import os
 import subprocess
 import sys
 import uuid
+import fixturegen_fixes
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -469,7 +470,7 @@ def paged(sess, path, items, page_size, query=(), envelope=None):
         offset += page_size
 
 
-USERS_QUERY = [("status", "all"), ("include_deactivated", "true")]
+USERS_QUERY = [("status", "all"), ("include_deactivated", "true"), ("tenancy", "all")]
 
 
 def read_listed(endpoint, archived_query):
@@ -523,7 +524,7 @@ def read_collection_items(sess, data, page_size, forbidden):
 
 def read_metadata(sess, data):
     for db in data["database"]:
-        sess.get("/api/database/%d/metadata" % db["id"], 200, data["metadata"][db["id"]])
+        sess.get("/api/database/%d/metadata" % db["id"], 200, data["metadata"][db["id"]], query=[("include_hidden", "true")])
 
 
 def read_tables(sess, data, page_size, forbidden):
@@ -556,6 +557,7 @@ def read_alerts(sess, data, page_size, forbidden):
     # No capture has an alert or a notification: a set without DOCUMENTED bodies (see
     # documented_alerts) answers an empty alert list, and a 404 for /api/notification (0.54+).
     sess.get("/api/alert", 200, data.get("alerts", []))
+    sess.get("/api/alert", 200, data.get("alert_archived", []), query=[("archived", "true")])
 
 
 def read_notifications(sess, data, page_size, forbidden):
@@ -770,6 +772,8 @@ def fixtures():
     add_read(Session(har, "api_key", name="v054_changed"), v054_changed, DEFAULT_PAGE_SIZE)
     out["v054_changed"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_djA1NC1ub3RpZmljYXRpb25zLWtleQ"})
 
+    # 13. Hidden tables, a database without tables, tenant users, archived alerts, the Trash.
+    out.update(fixturegen_fixes.fixtures(sys.modules[__name__], v054))
     return out
 
 
