@@ -48,7 +48,7 @@ fn full_fixtures_hold_the_captures_in_real_envelopes() {
         let users = &expected["users"];
         assert!(users.len() as u64 <= page, "the captures have fewer users than a page");
         assert_eq!(
-            get(&format!("/api/user?status=all&include_deactivated=true&limit={page}&offset=0")),
+            get(&format!("/api/user?status=all&include_deactivated=true&tenancy=all&limit={page}&offset=0")),
             json!({"data": users, "total": users.len(), "limit": page, "offset": 0}),
             "{name}: /api/user envelope"
         );
@@ -69,7 +69,7 @@ fn fixtures_hold_the_connector_request_sequence() {
         "GET /api/collection?archived=true",
         "GET /api/dashboard",
         "GET /api/dashboard?f=archived",
-        "GET /api/user?status=all&include_deactivated=true&limit=1000&offset=0",
+        "GET /api/user?status=all&include_deactivated=true&tenancy=all&limit=1000&offset=0",
         "GET /api/database",
         "GET /api/native-query-snippet",
         "GET /api/native-query-snippet?archived=true",
@@ -78,10 +78,11 @@ fn fixtures_hold_the_connector_request_sequence() {
         "GET /api/dashboard/2",
         "GET /api/collection/root/items?show_dashboard_questions=true&limit=1000&offset=0",
         "GET /api/collection/2/items?show_dashboard_questions=true&limit=1000&offset=0",
-        "GET /api/database/2/metadata",
+        "GET /api/database/2/metadata?include_hidden=true",
         "GET /api/permissions/group",
         "GET /api/permissions/membership",
         "GET /api/alert",
+        "GET /api/alert?archived=true",
         "GET /api/notification?include_inactive=true",
     ]);
     let with_login = |inner: &[String]| -> Vec<String> {
@@ -112,7 +113,7 @@ fn fixtures_hold_the_connector_request_sequence() {
 
     // page_size 1: users and collection items come one per page.
     let v052 = requests(&har("v052_session_token"));
-    assert!(v052.contains(&"GET /api/user?status=all&include_deactivated=true&limit=1&offset=0".to_string()));
+    assert!(v052.contains(&"GET /api/user?status=all&include_deactivated=true&tenancy=all&limit=1&offset=0".to_string()));
     assert!(v052.contains(&"GET /api/collection/root/items?show_dashboard_questions=true&limit=1&offset=1".to_string()));
 
     assert_eq!(requests(&har("wrong_password")), vec!["POST /api/session".to_string(); 3]);

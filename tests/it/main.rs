@@ -25,6 +25,7 @@ mod sandbox;
 mod secrets;
 mod stream_docs;
 mod streams_alerts;
+mod streams_fixes;
 mod streams_incremental;
 mod streams_objects;
 mod streams_questions;

@@ -109,7 +109,7 @@ fn peer_fixture_server_all_auth_modes() {
                 q.join("&")
             })
             .collect();
-        let mut want_pages: Vec<String> = (0..users.len().div_ceil(3)).map(|p| format!("limit=3&offset={}", p * 3)).collect();
+        let mut want_pages: Vec<String> = (0..users.len().div_ceil(3)).map(|p| format!("limit=3&offset={}&tenancy=all", p * 3)).collect();
         user_pages.sort();
         want_pages.sort();
         assert_eq!(user_pages, want_pages, "{mode}: /api/user pages, each once");

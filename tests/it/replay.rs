@@ -409,7 +409,7 @@ fn non_admin_gets_admin_only_streams_reported_unavailable() {
         assert!(w.contains("needs an admin"), "the warning names the permission: {w}");
     }
     assert!(warnings.contains(&
-        "stream `users` is unavailable to these credentials: Permission denied: GET /api/user?status=all&include_deactivated=true&limit=1000&offset=0 \
+        "stream `users` is unavailable to these credentials: Permission denied: GET /api/user?status=all&include_deactivated=true&tenancy=all&limit=1000&offset=0 \
          answered 403 (You don't have permissions to do that.). Reading `users` needs an admin or group-manager account."
             .to_string()), "{warnings:?}");
 
