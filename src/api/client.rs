@@ -33,6 +33,9 @@ pub struct Client<T: Transport> {
     limit: InFlightLimit,
     /// Requests sent in this run (each attempt counts).
     requests: u64,
+    /// The `Date` header of the first 2xx answer that had one: when this
+    /// run began, by the server's clock (see [`Self::first_date`]).
+    first_date: Option<String>,
 }
 
 /// A request started ahead of need.
@@ -47,7 +50,7 @@ struct Ahead<F> {
 impl<T: Transport> Client<T> {
     pub fn new(transport: T, config: Config, log: fn(crate::LogLevel, &str)) -> Self {
         let limit = InFlightLimit::new(config.max_concurrent_requests);
-        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0 }
+        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0, first_date: None }
     }
 
     /// Requests sent so far in this run, and how many may wait at once now.
@@ -125,6 +128,15 @@ impl<T: Transport> Client<T> {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The server's `Date` on the first 2xx answer of this run (a read asks
+    /// `GET /api/session/properties` first): the time the run began, by the
+    /// clock of the server. Cursors stay below it (`read::state`), which
+    /// covers every request of a stream, the parent lists it took its ids
+    /// from included.
+    pub fn first_date(&self) -> Option<&str> {
+        self.first_date.as_deref()
     }
 
     #[cfg(test)]
@@ -293,6 +305,9 @@ impl<T: Transport> Client<T> {
             let header = self.auth_header()?;
             let response = self.send_with_retries(method, &path, Some(header), body.clone())?;
             if (200..300).contains(&response.status) {
+                if self.first_date.is_none() {
+                    self.first_date = response.header("date").map(str::to_string);
+                }
                 return Ok(response);
             }
             if is_redirect(response.status) && method == Method::Get {

@@ -190,9 +190,11 @@ impl ObjectRows {
         };
         match cx.client.get(&request.endpoint, &request.query) {
             Ok(response) => {
-                let date = response.header("date");
+                // The run's start, not this answer's: the parent list this
+                // stream's ids came from may have been read long before.
+                let began = cx.client.first_date();
                 for out in &mut self.outputs {
-                    out.cursor.answered_at(date);
+                    out.cursor.read_began_at(began);
                 }
                 let path = self.walk_path();
                 let body = ElementStream::with_path(response.body, &path.iter().map(String::as_str).collect::<Vec<_>>());

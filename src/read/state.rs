@@ -7,8 +7,8 @@
 //! could skip records that come later with an older value.
 //!
 //! The cursor cannot lose an update (docs/types-and-state.md):
-//! - it never advances past the server's time when the stream's read began
-//!   (the `Date` of its first answer) less [`SAFETY_MARGIN_MICROS`]: an
+//! - it never advances past the server's time when the read began (the
+//!   `Date` of the run's first answer) less [`SAFETY_MARGIN_MICROS`]: an
 //!   object changed while the pages are read (and so perhaps missed, as a
 //!   paged list shifts under it) has a later `updated_at`, and the next run
 //!   reads it;
@@ -48,7 +48,7 @@ pub fn stream_cursor(state: &State, stream: &str, cursor: &str) -> Result<Option
     }
 }
 
-/// How far below the server's time at the start of a stream's read its
+/// How far below the server's time at the start of the read a stream's
 /// cursor stays: one minute. It covers a write whose timestamp was taken
 /// before that instant but committed after the page holding the object was
 /// read, and a difference between the clock of the server that sends the
@@ -79,10 +79,10 @@ impl Cursor {
         Cursor { name, column, since, newest: since, ceiling: None, answered: false }
     }
 
-    /// Notes the `Date` header of an answer of this stream: the first
-    /// answer's sets the ceiling. Without one (or unreadable), the checkpoint
-    /// is the newest value seen.
-    pub fn answered_at(&mut self, date: Option<&str>) {
+    /// Notes, at the stream's first answer, the server's `Date` when the
+    /// read began: it sets the ceiling. Without one (or unreadable), the
+    /// checkpoint is the newest value seen.
+    pub fn read_began_at(&mut self, date: Option<&str>) {
         if !self.answered {
             self.answered = true;
             self.ceiling = date.and_then(parse_http_date_micros).map(|t| t - SAFETY_MARGIN_MICROS);
@@ -144,13 +144,13 @@ mod tests {
     #[test]
     fn the_checkpoint_stays_below_the_server_time_the_read_began() {
         let mut c = cursor(None);
-        c.answered_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
-        c.answered_at(Some("Thu, 20 Jun 2024 11:00:00 GMT"));
+        c.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
+        c.read_began_at(Some("Thu, 20 Jun 2024 11:00:00 GMT"));
         c.keep(&[ts("2024-06-20T10:00:10Z")]);
         assert_eq!(c.checkpoint(), r#"{"updated_at":"2024-06-20T09:59:30.000000Z"}"#, "the first Date, less a minute");
         c.keep(&[ts("2024-06-20T09:00:00Z")]);
         let mut old = cursor(None);
-        old.answered_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
+        old.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
         old.keep(&[ts("2024-06-20T09:00:00Z")]);
         assert_eq!(old.checkpoint(), r#"{"updated_at":"2024-06-20T09:00:00.000000Z"}"#, "older than the ceiling: itself");
     }
@@ -159,12 +159,12 @@ mod tests {
     fn without_a_date_the_newest_value_is_the_checkpoint() {
         for date in [None, Some("yesterday")] {
             let mut c = cursor(None);
-            c.answered_at(date);
+            c.read_began_at(date);
             c.keep(&[ts("2024-06-20T10:00:10Z")]);
             assert_eq!(c.checkpoint(), r#"{"updated_at":"2024-06-20T10:00:10.000000Z"}"#);
         }
         let mut empty = cursor(None);
-        empty.answered_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
+        empty.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
         assert_eq!(empty.checkpoint(), "{}", "nothing seen, nothing saved");
     }
 }

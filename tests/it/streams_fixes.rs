@@ -246,11 +246,11 @@ fn an_update_while_a_paged_list_is_read_is_not_lost() {
     };
     assert!(!seen(&first).iter().any(|(id, _)| *id == 6), "the race happened: Aaron (id 6) moved onto a page already read\n{}", first.describe());
     assert!(seen(&first).contains(&(4, "2024-06-20T10:00:04.000000Z".into())), "and Eve's later edit was read");
-    // The users page was answered at 10:00:02 (properties took 10:00:01): the checkpoint stays a
-    // minute below it, not at Eve's 10:00:04.
+    // The read began at 10:00:01 (its first answer, GET /api/session/properties): the checkpoint
+    // stays a minute below it, not at Eve's 10:00:04.
     let states = first.states_of("users");
     assert_eq!(states.len(), 1);
-    assert_eq!(states[0]["stream"]["stream_state"], json!({"updated_at": "2024-06-20T09:59:02.000000Z"}));
+    assert_eq!(states[0]["stream"]["stream_state"], json!({"updated_at": "2024-06-20T09:59:01.000000Z"}));
     let state_path = dir.join("state.json");
     write_json(&state_path, &Value::Array(first.states().into_iter().cloned().collect()));
 
