@@ -85,7 +85,7 @@ pub struct Config {
     pub request_timeout_s: u32,
     /// Requests of one stream that may wait for an answer at once.
     pub max_concurrent_requests: u32,
-    /// Also read archived cards, dashboards, collections and snippets (and
+    /// Also read archived cards, dashboards, collections, snippets and alerts (and
     /// inactive notifications), so a host sees deletions.
     pub include_archived: bool,
     /// Also read deactivated users.

@@ -153,6 +153,9 @@ mod tests {
         old.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
         old.keep(&[ts("2024-06-20T09:00:00Z")]);
         assert_eq!(old.checkpoint(), r#"{"updated_at":"2024-06-20T09:00:00.000000Z"}"#, "older than the ceiling: itself");
+        let mut ahead = cursor(Some("2024-06-20T12:00:00Z"));
+        ahead.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
+        assert_eq!(ahead.checkpoint(), r#"{"updated_at":"2024-06-20T09:59:30.000000Z"}"#, "a saved cursor ahead of the server moves back");
     }
 
     #[test]

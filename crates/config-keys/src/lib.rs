@@ -196,7 +196,7 @@ pub const KEYS: &[Key] = &[
     Key {
         kind: Kind::Boolean(INCLUDE_ARCHIVED),
         title: "Include archived objects",
-        description: Some("Also read archived (trashed) cards, dashboards, collections and snippets, and inactive notifications, each with its `archived`/`active` field, so deletions are visible."),
+        description: Some("Also read archived (trashed) cards, dashboards, collections, snippets and alerts, and inactive notifications, each with its `archived`/`active` field, so deletions are visible."),
         examples: &[],
     },
     Key {
