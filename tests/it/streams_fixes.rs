@@ -47,18 +47,8 @@ fn read(test: &str, streams: &[&str], config: Option<Value>) -> (Output, Vec<Str
         }
         None => fixture(&format!("{FIXTURE}.config.json")),
     };
-    let har = fixture(&format!("{FIXTURE}.har"));
-    let out = run_host(&[
-        "--replay",
-        har.to_str().unwrap(),
-        "read",
-        "--config",
-        config_path.to_str().unwrap(),
-        "--catalog",
-        cat.to_str().unwrap(),
-        "--log-level",
-        "debug",
-    ]);
+    let (har, config_path, cat) = (fixture(&format!("{FIXTURE}.har")), config_path.to_str().unwrap().to_string(), cat.to_str().unwrap().to_string());
+    let out = run_host(&["--replay", har.to_str().unwrap(), "read", "--config", &config_path, "--catalog", &cat, "--log-level", "debug"]);
     out.expect_code(0);
     assert!(out.trace_errors().is_empty(), "{}", out.describe());
     let answered = out
