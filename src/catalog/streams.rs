@@ -147,6 +147,19 @@ pub struct Field {
     pub ty: FieldType,
 }
 
+/// A stream computed from another stream's records by a named function: it
+/// makes no request of its own. Read with that stream, it shares its
+/// answers; read alone, it requests that stream's source.
+#[derive(Debug, Clone, Copy)]
+pub struct Derive {
+    /// The stream whose records it is computed from.
+    pub from: &'static str,
+    /// The function's name, for the docs and logs (`lineage::card_rows`).
+    pub function: &'static str,
+    /// One record of `from` (raw JSON) to this stream's records.
+    pub rows: fn(&[u8]) -> Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
 pub struct StreamDef {
     pub name: &'static str,
     pub description: &'static str,
@@ -161,6 +174,8 @@ pub struct StreamDef {
     pub aliases: &'static [(&'static str, &'static str)],
     /// Keys not emitted (another stream carries them).
     pub drop: &'static [&'static str],
+    /// Computed from another stream's records (its `source` is that stream's).
+    pub derive: Option<Derive>,
 }
 
 impl StreamDef {
@@ -181,6 +196,7 @@ const LIST: StreamDef = StreamDef {
     fields: &[],
     aliases: &[],
     drop: &[],
+    derive: None,
 };
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {
@@ -215,6 +231,12 @@ const fn num(name: &'static str) -> Field {
 /// The databases, but the virtual saved-questions database `-1337`, which has no metadata of its own.
 const SKIP_SAVED_QUESTIONS_DB: Parent = Parent { stream: "databases", skip_ids: &["-1337"], column: None };
 
+/// `GET /api/card`, and the archived cards: the `cards` stream's source, and `lineage`'s.
+const CARDS_SOURCE: Source = Source {
+    variants: &[Variant { query: &[], gate: Gate::Always }, Variant { query: &[("f", "archived")], gate: Gate::Archived }],
+    ..Source::list("card")
+};
+
 const ANY_USER: &str = "any user (only the objects the credentials can read are listed)";
 const ADMIN: &str = "an admin account (or a group manager)";
 
@@ -222,13 +244,7 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "cards",
         description: "Saved questions, models and metrics (GET /api/card).",
-        source: Source {
-            variants: &[
-                Variant { query: &[], gate: Gate::Always },
-                Variant { query: &[("f", "archived")], gate: Gate::Archived },
-            ],
-            ..Source::list("card")
-        },
+        source: CARDS_SOURCE,
         primary_key: &["id"],
         cursor: Some("updated_at"),
         permission: ANY_USER,
@@ -787,6 +803,35 @@ pub static STREAMS: &[StreamDef] = &[
         ],
         ..LIST
     },
+    StreamDef {
+        name: "lineage",
+        description: "What each card depends on, one row per dependency: its source table or card (`card__N`, \
+                      models), joined tables and cards, the fields, segments and metrics its query names, and a \
+                      native query's template tags (cards, snippets). Computed from the `dataset_query` of \
+                      GET /api/card (MBQL 4 and MBQL 5), with no request of its own when `cards` is read too. The \
+                      tables of native SQL are found by a best-effort parser (`method` `sql`, `best_effort` true): \
+                      they have a name, not an id.",
+        source: CARDS_SOURCE,
+        primary_key: &["card_id", "dependency"],
+        permission: ANY_USER,
+        fields: &[
+            int("card_id"),
+            text("dependency"),
+            text("dependency_type"),
+            int("dependency_id"),
+            text("dependency_name"),
+            text("schema"),
+            text("table"),
+            text("role"),
+            text("join_alias"),
+            text("method"),
+            boolean("best_effort"),
+            text("card_type"),
+            int("database_id"),
+        ],
+        derive: Some(Derive { from: "cards", function: "lineage::card_rows", rows: crate::lineage::card_rows }),
+        ..LIST
+    },
 ];
 
 #[cfg(test)]
@@ -818,6 +863,10 @@ mod tests {
                 if let Some(c) = p.column {
                     assert!(fields.contains(c), "{}: parent column {c} not declared", s.name);
                 }
+            }
+            if let Some(d) = s.derive {
+                let from = find(d.from).expect("derived from a stream");
+                assert!(from.source == s.source && from.derive.is_none(), "{}: derived from {}'s own source", s.name, d.from);
             }
             for (_, to) in s.aliases {
                 assert!(fields.contains(to), "{}: alias target {to} not declared", s.name);
