@@ -33,6 +33,8 @@ pub struct Client<T: Transport> {
     limit: InFlightLimit,
     /// Requests sent in this run (each attempt counts).
     requests: u64,
+    /// The `Date` header of the latest successful answer: the server's clock.
+    server_date: Option<String>,
 }
 
 /// A request started ahead of need.
@@ -47,7 +49,7 @@ struct Ahead<F> {
 impl<T: Transport> Client<T> {
     pub fn new(transport: T, config: Config, log: fn(crate::LogLevel, &str)) -> Self {
         let limit = InFlightLimit::new(config.max_concurrent_requests);
-        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0 }
+        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0, server_date: None }
     }
 
     /// Requests sent so far in this run, and how many may wait at once now.
@@ -125,6 +127,11 @@ impl<T: Transport> Client<T> {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The `Date` header of the latest successful answer (an HTTP date), if any.
+    pub fn server_date(&self) -> Option<&str> {
+        self.server_date.as_deref()
     }
 
     #[cfg(test)]
@@ -293,6 +300,9 @@ impl<T: Transport> Client<T> {
             let header = self.auth_header()?;
             let response = self.send_with_retries(method, &path, Some(header), body.clone())?;
             if (200..300).contains(&response.status) {
+                if let Some(date) = response.header("date") {
+                    self.server_date = Some(date.to_string());
+                }
                 return Ok(response);
             }
             if is_redirect(response.status) && method == Method::Get {

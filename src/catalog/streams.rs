@@ -21,6 +21,10 @@ pub enum Paging {
     /// `limit` and `offset` query parameters; the response is an envelope
     /// `{data, total, limit, offset}`.
     LimitOffset,
+    /// One request per calendar month, the endpoint's `{id}` being `yyyy-mm`:
+    /// from the saved cursor's month (a first read: `usage_lookback_months`
+    /// before the server's current month) to the server's current month.
+    Months,
 }
 
 /// The response shape an endpoint is documented to have. The reader accepts
@@ -140,6 +144,10 @@ pub enum Missing {
     Skip,
     /// Read it from this other source instead.
     Fallback(Source),
+    /// A paid feature (Pro/Enterprise): the stream is unavailable (a
+    /// warning, the run goes on), as it is when the server answers 402
+    /// (no such feature in the licence) or 403 (not an admin).
+    Unavailable,
 }
 
 pub struct Field {
@@ -830,6 +838,43 @@ pub static STREAMS: &[StreamDef] = &[
             int("database_id"),
         ],
         derive: Some(Derive { from: "cards", function: "lineage::card_rows", rows: crate::lineage::card_rows }),
+        ..LIST
+    },
+    StreamDef {
+        name: "query_executions",
+        description: "Every query Metabase ran (the `query_execution` table): who ran which card, dashboard or ad-hoc \
+                      query, when, for how long, how many rows, from the cache or not, and the error if any. \
+                      GET /api/ee/logs/query_execution/:yyyy-mm, one request per month, incremental on `started_at` \
+                      (from the saved cursor's month; a first read starts `usage_lookback_months` before the current \
+                      month). Pro/Enterprise only, admins only: elsewhere the stream is unavailable (a warning).",
+        source: Source { paging: Paging::Months, ..Source::list("ee/logs/query_execution/{id}") },
+        missing: Missing::Unavailable,
+        cursor: Some("started_at"),
+        permission: "an admin account on Metabase Pro or Enterprise",
+        // metabase/metabase `query_execution` (models/query_execution.clj and its migrations), selected whole by
+        // enterprise/backend/src/metabase_enterprise/advanced_config/api/logs.clj.
+        fields: &[
+            int("id"),
+            text("hash"),
+            ts("started_at"),
+            int("running_time"),
+            int("result_rows"),
+            boolean("native"),
+            text("context"),
+            text("error"),
+            int("executor_id"),
+            int("card_id"),
+            int("dashboard_id"),
+            int("pulse_id"),
+            int("action_id"),
+            int("database_id"),
+            boolean("cache_hit"),
+            text("cache_hash"),
+            boolean("is_sandboxed"),
+            text("embedding_client"),
+            text("embedding_version"),
+            boolean("parameterized"),
+        ],
         ..LIST
     },
 ];

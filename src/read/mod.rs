@@ -19,6 +19,7 @@
 pub mod batch;
 pub mod jobs;
 pub mod lists;
+pub mod months;
 pub mod objects;
 pub mod plan;
 pub mod question;

@@ -21,7 +21,7 @@ use super::plan::{unquote, PageRead, Plan, PlannedRequest};
 use super::state::Cursor;
 use super::Context;
 use crate::api::client::Client;
-use crate::error::{Cause, Error, Result};
+use crate::error::{Cause, Error, Kind, Result};
 use crate::api::transport::Transport;
 use crate::decode::json_list::{ElementStream, JsonError};
 use crate::decode::row::RowMapper;
@@ -126,6 +126,8 @@ pub struct ObjectRows {
     derived: Vec<usize>,
     /// Rows computed from the record just read, handed out before the next one.
     queue: VecDeque<Step>,
+    /// Where the outer stream's incremental read starts (UTC µs).
+    since: Option<i64>,
 }
 
 impl ObjectRows {
@@ -158,6 +160,7 @@ impl ObjectRows {
             ahead: Vec::new(),
             derived,
             queue: VecDeque::new(),
+            since: outer.1,
             outputs,
             nested: nest,
             beside,
@@ -176,6 +179,10 @@ impl ObjectRows {
         if self.plan.is_none() {
             let ids = match self.source.parent {
                 Some(p) => Some(cx.lists.parent_ids(cx.client, p.stream)?),
+                None if self.source.paging == Paging::Months => {
+                    let lookback = cx.client.config().usage_lookback_months;
+                    Some(super::months::to_read(self.since, lookback, cx.client.server_date())?)
+                }
                 None => None,
             };
             self.plan = Some(Plan::new(self.source, cx.client.config(), ids));
@@ -271,6 +278,11 @@ impl ObjectRows {
     fn on_request_error<T: Transport>(&mut self, client: &mut Client<T>, e: Error, request: &PlannedRequest) -> Result<()> {
         let def = self.outer();
         let what = request.describe();
+        if def.missing == Missing::Unavailable && (e.is(Cause::EndpointMissing) || e.status == Some(402)) {
+            // Not an error: this Metabase (open source, or a plan without the feature) has no such data.
+            let message = format!("{} `{}` is a Metabase Pro/Enterprise feature; reading it needs {}.", e.message, def.name, def.permission);
+            return Err(Error { kind: Kind::Unavailable, message, ..e });
+        }
         if e.is(Cause::EndpointMissing) {
             match def.missing {
                 Missing::Fallback(source) if self.source.endpoint != source.endpoint => {
