@@ -53,6 +53,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
+import fixturegen_usage
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
 CAPTURES = os.path.join(FIXTURES, "captures")
@@ -586,6 +588,8 @@ STREAM_REQUESTS = {
     "notifications": read_notifications,
 }
 
+STREAM_REQUESTS.update(fixturegen_usage.stream_requests(sys.modules[__name__]))
+
 # The object streams of the connector, in table order (set by main from discover's CATALOG).
 STREAMS = []
 
@@ -769,6 +773,9 @@ def fixtures():
     har = Har(datetime(2024, 7, 1, 9, 30, 0, tzinfo=timezone.utc), None)
     add_read(Session(har, "api_key", name="v054_changed"), v054_changed, DEFAULT_PAGE_SIZE)
     out["v054_changed"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_djA1NC1ub3RpZmljYXRpb25zLWtleQ"})
+
+    # 13, 14. A 0.57 Enterprise server: MBQL 5 cards and query executions (tools/fixturegen_usage.py).
+    out.update(fixturegen_usage.fixtures(sys.modules[__name__], v050))
 
     return out
 
