@@ -321,4 +321,47 @@ mod tests {
         assert!(dependencies(&json!({"type": "native", "native": {"query": 5}})).is_empty());
         assert_eq!(keys(json!({"type": "query", "query": {"source-table": 1.5, "fields": [["field"], ["field", {}], ["field", true]]}})).len(), 0);
     }
+
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// JSON built from MBQL's own words, so random values reach every branch.
+        fn mbql_like() -> impl Strategy<Value = Value> {
+            let words = prop::sample::select(vec![
+                "field", "field-id", "field-literal", "segment", "metric", "card__3", "card__x", "source-table",
+                "source-card", "source-query", "joins", "stages", "native", "query", "type", "template-tags", "card",
+                "snippet", "card-id", "snippet-id", "snippet-name", "lib/type", "mbql/query", "mbql.stage/native",
+                "alias", "join-alias", "source-field", "select * from t join u on true", "{{#7}}",
+            ]);
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<i64>().prop_map(Value::from),
+                (-3i64..40).prop_map(Value::from),
+                words.clone().prop_map(Value::from),
+                any::<bool>().prop_map(Value::from),
+            ];
+            leaf.prop_recursive(6, 64, 6, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::vec((words.clone(), inner), 0..6)
+                        .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn on_any_query_each_dependency_once(q in mbql_like()) {
+                let deps = dependencies(&q);
+                let mut keys: Vec<String> = deps.iter().map(Dependency::key).collect();
+                let n = keys.len();
+                keys.sort();
+                keys.dedup();
+                prop_assert_eq!(keys.len(), n);
+            }
+        }
+    }
 }
