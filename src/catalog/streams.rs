@@ -818,7 +818,7 @@ pub static STREAMS: &[StreamDef] = &[
                       native query's template tags (cards, snippets). Computed from the `dataset_query` of \
                       GET /api/card (MBQL 4 and MBQL 5), with no request of its own when `cards` is read too. The \
                       tables of native SQL are found by a best-effort parser (`method` `sql`, `best_effort` true): \
-                      they have a name, not an id.",
+                      they have a name, not an id. Archived cards (`include_archived`) are included, `card_archived` true.",
         source: CARDS_SOURCE,
         primary_key: &["card_id", "dependency"],
         permission: ANY_USER,
@@ -835,6 +835,7 @@ pub static STREAMS: &[StreamDef] = &[
             text("method"),
             boolean("best_effort"),
             text("card_type"),
+            boolean("card_archived"),
             int("database_id"),
         ],
         derive: Some(Derive { from: "cards", function: "lineage::card_rows", rows: crate::lineage::card_rows }),

@@ -143,6 +143,7 @@ pub fn card_rows(card: &[u8]) -> Vec<Map<String, Value>> {
                 "method": d.method.as_str(),
                 "best_effort": d.method == Method::Sql,
                 "card_type": card.get("type"),
+                "card_archived": card.get("archived"),
                 "database_id": database_id,
             });
             if let Value::Object(m) = row {
@@ -174,6 +175,7 @@ mod tests {
         assert_eq!(rows[0]["method"], "sql");
         assert_eq!(rows[0]["best_effort"], true);
         assert_eq!(rows[0]["card_type"], "model");
+        assert_eq!(rows[0]["card_archived"], Value::Null, "as the card says (here: nothing)");
         assert_eq!(rows[0]["database_id"], 2);
         assert_eq!(rows[1]["role"], "join");
     }
@@ -183,8 +185,9 @@ mod tests {
         assert!(card_rows(br#"{"id": 1}"#).is_empty());
         assert!(card_rows(br#"{"dataset_query": {"type": "query", "query": {"source-table": 2}}}"#).is_empty());
         assert!(card_rows(b"not json").is_empty());
-        let rows = card_rows(br#"{"id": 1, "database_id": 4, "dataset_query": {"type": "query", "query": {"source-table": 2}}}"#);
+        let rows = card_rows(br#"{"id": 1, "archived": true, "database_id": 4, "dataset_query": {"type": "query", "query": {"source-table": 2}}}"#);
         assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["card_archived"], true);
         assert_eq!((rows[0]["dependency_id"].as_i64(), rows[0]["best_effort"].as_bool()), (Some(2), Some(false)));
         assert_eq!(rows[0]["database_id"], 4);
     }

@@ -69,6 +69,7 @@ fn lineage_of_mbql4_and_native_cards() {
     );
     assert_eq!((join["method"].clone(), join["best_effort"].clone()), (json!("mbql4"), json!(false)));
     assert_eq!((join["card_type"].clone(), join["database_id"].clone()), (json!("question"), json!(2)));
+    assert_eq!(join["card_archived"], json!(false));
     assert_eq!(lineage_row(&out, 27, "field/94")["join_alias"], "Customers");
     assert_eq!(lineage_row(&out, 28, "card/27")["dependency_type"], "card");
 
