@@ -28,6 +28,7 @@ pub mod check;
 pub mod config;
 pub mod decode;
 pub mod error;
+pub mod lineage;
 pub mod questions;
 pub mod read;
 /// The strict JSON scanner: the `json-scan` crate, shared with the host.

@@ -54,6 +54,8 @@ import fixturegen_fixes
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
+import fixturegen_usage
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
 CAPTURES = os.path.join(FIXTURES, "captures")
@@ -588,6 +590,8 @@ STREAM_REQUESTS = {
     "notifications": read_notifications,
 }
 
+STREAM_REQUESTS.update(fixturegen_usage.stream_requests(sys.modules[__name__]))
+
 # The object streams of the connector, in table order (set by main from discover's CATALOG).
 STREAMS = []
 
@@ -774,6 +778,9 @@ def fixtures():
 
     # 13. Hidden tables, a database without tables, tenant users, archived alerts, the Trash.
     out.update(fixturegen_fixes.fixtures(sys.modules[__name__], v054))
+    # 13, 14. A 0.57 Enterprise server: MBQL 5 cards and query executions (tools/fixturegen_usage.py).
+    out.update(fixturegen_usage.fixtures(sys.modules[__name__], v050))
+
     return out
 
 

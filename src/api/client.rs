@@ -36,6 +36,8 @@ pub struct Client<T: Transport> {
     /// The `Date` header of the first 2xx answer that had one: when this
     /// run began, by the server's clock (see [`Self::first_date`]).
     first_date: Option<String>,
+    /// The `Date` header of the latest successful answer: the server's clock.
+    server_date: Option<String>,
 }
 
 /// A request started ahead of need.
@@ -50,7 +52,7 @@ struct Ahead<F> {
 impl<T: Transport> Client<T> {
     pub fn new(transport: T, config: Config, log: fn(crate::LogLevel, &str)) -> Self {
         let limit = InFlightLimit::new(config.max_concurrent_requests);
-        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0, first_date: None }
+        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0, first_date: None, server_date: None }
     }
 
     /// Requests sent so far in this run, and how many may wait at once now.
@@ -137,6 +139,11 @@ impl<T: Transport> Client<T> {
     /// from included.
     pub fn first_date(&self) -> Option<&str> {
         self.first_date.as_deref()
+    }
+
+    /// The `Date` header of the latest successful answer (an HTTP date), if any.
+    pub fn server_date(&self) -> Option<&str> {
+        self.server_date.as_deref()
     }
 
     #[cfg(test)]
@@ -305,8 +312,12 @@ impl<T: Transport> Client<T> {
             let header = self.auth_header()?;
             let response = self.send_with_retries(method, &path, Some(header), body.clone())?;
             if (200..300).contains(&response.status) {
+                let date = response.header("date").map(str::to_string);
                 if self.first_date.is_none() {
-                    self.first_date = response.header("date").map(str::to_string);
+                    self.first_date = date.clone();
+                }
+                if date.is_some() {
+                    self.server_date = date;
                 }
                 return Ok(response);
             }

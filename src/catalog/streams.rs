@@ -21,6 +21,10 @@ pub enum Paging {
     /// `limit` and `offset` query parameters; the response is an envelope
     /// `{data, total, limit, offset}`.
     LimitOffset,
+    /// One request per calendar month, the endpoint's `{id}` being `yyyy-mm`:
+    /// from the saved cursor's month (a first read: `usage_lookback_months`
+    /// before the server's current month) to the server's current month.
+    Months,
 }
 
 /// The response shape an endpoint is documented to have. The reader accepts
@@ -140,11 +144,28 @@ pub enum Missing {
     Skip,
     /// Read it from this other source instead.
     Fallback(Source),
+    /// A paid feature (Pro/Enterprise): the stream is unavailable (a
+    /// warning, the run goes on), as it is when the server answers 402
+    /// (no such feature in the licence) or 403 (not an admin).
+    Unavailable,
 }
 
 pub struct Field {
     pub name: &'static str,
     pub ty: FieldType,
+}
+
+/// A stream computed from another stream's records by a named function: it
+/// makes no request of its own. Read with that stream, it shares its
+/// answers; read alone, it requests that stream's source.
+#[derive(Debug, Clone, Copy)]
+pub struct Derive {
+    /// The stream whose records it is computed from.
+    pub from: &'static str,
+    /// The function's name, for the docs and logs (`lineage::card_rows`).
+    pub function: &'static str,
+    /// One record of `from` (raw JSON) to this stream's records.
+    pub rows: fn(&[u8]) -> Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub struct StreamDef {
@@ -161,6 +182,8 @@ pub struct StreamDef {
     pub aliases: &'static [(&'static str, &'static str)],
     /// Keys not emitted (another stream carries them).
     pub drop: &'static [&'static str],
+    /// Computed from another stream's records (its `source` is that stream's).
+    pub derive: Option<Derive>,
 }
 
 impl StreamDef {
@@ -181,6 +204,7 @@ const LIST: StreamDef = StreamDef {
     fields: &[],
     aliases: &[],
     drop: &[],
+    derive: None,
 };
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {
@@ -222,6 +246,11 @@ const SKIP_SAVED_QUESTIONS_DB: Parent = Parent { stream: "databases", skip_ids: 
 /// `src/metabase/api/database.clj`). `include_editable_data_model` is not
 /// sent: it narrows the tables to those whose data model the user may edit.
 const METADATA: &[Variant] = &[Variant { query: &[("include_hidden", "true")], gate: Gate::Always }];
+/// `GET /api/card`, and the archived cards: the `cards` stream's source, and `lineage`'s.
+const CARDS_SOURCE: Source = Source {
+    variants: &[Variant { query: &[], gate: Gate::Always }, Variant { query: &[("f", "archived")], gate: Gate::Archived }],
+    ..Source::list("card")
+};
 
 const ANY_USER: &str = "any user (only the objects the credentials can read are listed)";
 const ADMIN: &str = "an admin account (or a group manager)";
@@ -230,13 +259,7 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "cards",
         description: "Saved questions, models and metrics (GET /api/card).",
-        source: Source {
-            variants: &[
-                Variant { query: &[], gate: Gate::Always },
-                Variant { query: &[("f", "archived")], gate: Gate::Archived },
-            ],
-            ..Source::list("card")
-        },
+        source: CARDS_SOURCE,
         primary_key: &["id"],
         cursor: Some("updated_at"),
         permission: ANY_USER,
@@ -813,6 +836,73 @@ pub static STREAMS: &[StreamDef] = &[
         ],
         ..LIST
     },
+    StreamDef {
+        name: "lineage",
+        description: "What each card depends on, one row per dependency: its source table or card (`card__N`, \
+                      models), joined tables and cards, the fields, segments and metrics its query names, and a \
+                      native query's template tags (cards, snippets). Computed from the `dataset_query` of \
+                      GET /api/card (MBQL 4 and MBQL 5), with no request of its own when `cards` is read too. The \
+                      tables of native SQL are found by a best-effort parser (`method` `sql`, `best_effort` true): \
+                      they have a name, not an id. Archived cards (`include_archived`) are included, `card_archived` true.",
+        source: CARDS_SOURCE,
+        primary_key: &["card_id", "dependency"],
+        permission: ANY_USER,
+        fields: &[
+            int("card_id"),
+            text("dependency"),
+            text("dependency_type"),
+            int("dependency_id"),
+            text("dependency_name"),
+            text("schema"),
+            text("table"),
+            text("role"),
+            text("join_alias"),
+            text("method"),
+            boolean("best_effort"),
+            text("card_type"),
+            boolean("card_archived"),
+            int("database_id"),
+        ],
+        derive: Some(Derive { from: "cards", function: "lineage::card_rows", rows: crate::lineage::card_rows }),
+        ..LIST
+    },
+    StreamDef {
+        name: "query_executions",
+        description: "Every query Metabase ran (the `query_execution` table): who ran which card, dashboard or ad-hoc \
+                      query, when, for how long, how many rows, from the cache or not, and the error if any. \
+                      GET /api/ee/logs/query_execution/:yyyy-mm, one request per month, incremental on `started_at` \
+                      (from the saved cursor's month; a first read starts `usage_lookback_months` before the current \
+                      month). Pro/Enterprise only, admins only: elsewhere the stream is unavailable (a warning).",
+        source: Source { paging: Paging::Months, ..Source::list("ee/logs/query_execution/{id}") },
+        missing: Missing::Unavailable,
+        cursor: Some("started_at"),
+        permission: "an admin account on Metabase Pro or Enterprise",
+        // metabase/metabase `query_execution` (models/query_execution.clj and its migrations), selected whole by
+        // enterprise/backend/src/metabase_enterprise/advanced_config/api/logs.clj.
+        fields: &[
+            int("id"),
+            text("hash"),
+            ts("started_at"),
+            int("running_time"),
+            int("result_rows"),
+            boolean("native"),
+            text("context"),
+            text("error"),
+            int("executor_id"),
+            int("card_id"),
+            int("dashboard_id"),
+            int("pulse_id"),
+            int("action_id"),
+            int("database_id"),
+            boolean("cache_hit"),
+            text("cache_hash"),
+            boolean("is_sandboxed"),
+            text("embedding_client"),
+            text("embedding_version"),
+            boolean("parameterized"),
+        ],
+        ..LIST
+    },
 ];
 
 #[cfg(test)]
@@ -844,6 +934,10 @@ mod tests {
                 if let Some(c) = p.column {
                     assert!(fields.contains(c), "{}: parent column {c} not declared", s.name);
                 }
+            }
+            if let Some(d) = s.derive {
+                let from = find(d.from).expect("derived from a stream");
+                assert!(from.source == s.source && from.derive.is_none(), "{}: derived from {}'s own source", s.name, d.from);
             }
             for (_, to) in s.aliases {
                 assert!(fields.contains(to), "{}: alias target {to} not declared", s.name);

@@ -92,6 +92,8 @@ pub struct Config {
     pub include_deactivated_users: bool,
     /// Which saved questions become streams of their results.
     pub questions: Questions,
+    /// Months before the current one a first read of `query_executions` starts at.
+    pub usage_lookback_months: u32,
 }
 
 /// Which saved questions `discover` offers as result streams.
@@ -134,6 +136,7 @@ impl Config {
             include_archived: boolean(&obj, &keys::INCLUDE_ARCHIVED)?,
             include_deactivated_users: boolean(&obj, &keys::INCLUDE_DEACTIVATED_USERS)?,
             questions: parse_questions(&obj)?,
+            usage_lookback_months: integer(&obj, &keys::USAGE_LOOKBACK_MONTHS)?,
         })
     }
 }
@@ -460,6 +463,7 @@ mod tests {
         assert_eq!(c.include_archived, keys::INCLUDE_ARCHIVED.default);
         assert_eq!(c.include_deactivated_users, keys::INCLUDE_DEACTIVATED_USERS.default);
         assert_eq!((c.questions, keys::QUESTIONS.default), (Questions::None, "none"));
+        assert_eq!(c.usage_lookback_months, keys::USAGE_LOOKBACK_MONTHS.default);
     }
 
     #[test]
@@ -478,7 +482,7 @@ mod tests {
             }
             checked += 1;
         }
-        assert_eq!(checked, 8, "keys with a default");
+        assert_eq!(checked, 9, "keys with a default");
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum Placement {
     Inside(&'static [&'static str]),
     /// Beside the first stream's records, under another member name.
     Beside,
+    /// Computed from each of the first stream's records (`StreamDef::derive`).
+    Derived,
 }
 
 /// A unit of reading.
@@ -103,6 +105,15 @@ fn join_group(jobs: &mut VecDeque<Job>, s: Selected) -> bool {
             nested.push((s, Placement::Beside));
             return true;
         }
+        if derived_from(s.def, outer.def) {
+            nested.push((s, Placement::Derived));
+            return true;
+        }
+        if nested.iter().all(|(_, p)| *p == Placement::Derived) && derived_from(outer.def, s.def) {
+            let derived = std::mem::replace(outer, s);
+            nested.insert(0, (derived, Placement::Derived));
+            return true;
+        }
         if nested.is_empty() {
             if let Some(path) = outer.def.source.nested_in(&s.def.source) {
                 let inner = std::mem::replace(outer, s);
@@ -112,6 +123,13 @@ fn join_group(jobs: &mut VecDeque<Job>, s: Selected) -> bool {
         }
     }
     false
+}
+
+/// Whether `s` is computed from the records `outer` reads: `outer` is its
+/// origin, or another stream computed from the same origin.
+fn derived_from(s: &StreamDef, outer: &StreamDef) -> bool {
+    let Some(d) = s.derive else { return false };
+    d.from == outer.name || outer.derive.is_some_and(|o| o.from == d.from)
 }
 
 #[cfg(test)]
@@ -131,6 +149,7 @@ mod tests {
                         .map(|(s, p)| match p {
                             Placement::Inside(path) => format!("{}@{}", s.def.name, path.join("/")),
                             Placement::Beside => format!("{}~", s.def.name),
+                            Placement::Derived => format!("{}<-", s.def.name),
                         })
                         .collect();
                     format!("{}[{}]", outer.def.name, inner.join(","))
@@ -156,5 +175,16 @@ mod tests {
         let no_log = |_: LogLevel, _: &str| {};
         let jobs = plan_jobs(&[sel("dashboard_tabs"), sel("dashboards"), sel("dashboard_cards")], None, no_log).unwrap();
         assert_eq!(shape(&jobs), ["dashboard_tabs[dashboard_cards~]", "dashboards[]"]);
+    }
+
+    #[test]
+    fn lineage_is_read_from_the_cards_answers() {
+        let no_log = |_: LogLevel, _: &str| {};
+        let jobs = plan_jobs(&[sel("lineage"), sel("users"), sel("cards")], None, no_log).unwrap();
+        assert_eq!(shape(&jobs), ["cards[lineage<-]", "users[]"]);
+        let jobs = plan_jobs(&[sel("cards"), sel("lineage")], None, no_log).unwrap();
+        assert_eq!(shape(&jobs), ["cards[lineage<-]"]);
+        let jobs = plan_jobs(&[sel("lineage")], None, no_log).unwrap();
+        assert_eq!(shape(&jobs), ["lineage[]"]);
     }
 }

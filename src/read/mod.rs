@@ -19,6 +19,7 @@
 pub mod batch;
 pub mod jobs;
 pub mod lists;
+pub mod months;
 pub mod objects;
 pub mod plan;
 pub mod question;
@@ -149,7 +150,8 @@ impl<T: Transport> Reader<T> {
             Job::Objects { outer, nested } => {
                 // A read that lists the questions after the object streams
                 // chooses them from the cards stream's own list.
-                let questions = (self.all_questions && outer.def.name == questions::select::CARDS_STREAM)
+                let origin = outer.def.derive.map_or(outer.def.name, |d| d.from);
+                let questions = (self.all_questions && origin == questions::select::CARDS_STREAM)
                     .then(|| questions::select::Chooser::new(self.client.config()));
                 for s in std::iter::once(&outer).chain(nested.iter().map(|(s, _)| s)) {
                     (self.log)(LogLevel::Info, &format!("reading stream `{}`", s.def.name));

@@ -21,7 +21,7 @@ use super::plan::{unquote, PageRead, Plan, PlannedRequest};
 use super::state::Cursor;
 use super::Context;
 use crate::api::client::Client;
-use crate::error::{Cause, Error, Result};
+use crate::error::{Cause, Error, Kind, Result};
 use crate::api::transport::Transport;
 use crate::decode::json_list::{ElementStream, JsonError};
 use crate::decode::row::RowMapper;
@@ -31,6 +31,7 @@ use crate::catalog::streams::{Envelope, Missing, Paging, Source, StreamDef};
 use crate::wit::{FieldType, Value};
 use crate::LogLevel;
 use std::io::{Cursor as Bytes, Read};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 /// How often a page whose body broke mid-way is requested again.
@@ -121,6 +122,12 @@ pub struct ObjectRows {
     capture: Option<Capture>,
     /// Requests of the plan started ahead and not read yet.
     ahead: Vec<PlannedRequest>,
+    /// The slots computed from each outer record (`Placement::Derived`).
+    derived: Vec<usize>,
+    /// Rows computed from the record just read, handed out before the next one.
+    queue: VecDeque<Step>,
+    /// Where the outer stream's incremental read starts (UTC µs).
+    since: Option<i64>,
 }
 
 impl ObjectRows {
@@ -137,12 +144,13 @@ impl ObjectRows {
             None => super::lists::is_parent(outer.0).then(|| Capture::Ids(outer.0.name, IdCapture::default())),
         };
         let mut outputs = vec![Output::new(outer.0, outer.1)];
-        let (mut nest, mut beside) = (Vec::new(), vec![0]);
+        let (mut nest, mut beside, mut derived) = (Vec::new(), vec![0], Vec::new());
         for (i, (def, place, since)) in shared.iter().enumerate() {
             outputs.push(Output::new(def, *since));
             match place {
                 Placement::Inside(path) => nest.push(Nested { slot: i + 1, path }),
                 Placement::Beside => beside.push(i + 1),
+                Placement::Derived => derived.push(i + 1),
             }
         }
         ObjectRows {
@@ -150,6 +158,9 @@ impl ObjectRows {
             source: outer.0.source,
             capture,
             ahead: Vec::new(),
+            derived,
+            queue: VecDeque::new(),
+            since: outer.1,
             outputs,
             nested: nest,
             beside,
@@ -168,6 +179,10 @@ impl ObjectRows {
         if self.plan.is_none() {
             let ids = match self.source.parent {
                 Some(p) => Some(cx.lists.parent_ids(cx.client, p.stream)?),
+                None if self.source.paging == Paging::Months => {
+                    let lookback = cx.client.config().usage_lookback_months;
+                    Some(super::months::to_read(self.since, lookback, cx.client.server_date())?)
+                }
                 None => None,
             };
             self.plan = Some(Plan::new(self.source, cx.client.config(), ids));
@@ -269,6 +284,11 @@ impl ObjectRows {
     fn on_request_error<T: Transport>(&mut self, client: &mut Client<T>, e: Error, request: &PlannedRequest) -> Result<()> {
         let def = self.outer();
         let what = request.describe();
+        if def.missing == Missing::Unavailable && (e.is(Cause::EndpointMissing) || e.status == Some(402)) {
+            // Not an error: this Metabase (open source, or a plan without the feature) has no such data.
+            let message = format!("{} `{}` is a Metabase Pro/Enterprise feature; reading it needs {}.", e.message, def.name, def.permission);
+            return Err(Error { kind: Kind::Unavailable, message, ..e });
+        }
         if e.is(Cause::EndpointMissing) {
             match def.missing {
                 Missing::Fallback(source) if self.source.endpoint != source.endpoint => {
@@ -309,6 +329,15 @@ impl ObjectRows {
             Ok(Some((element, members, key))) => {
                 let bytes = element.len();
                 let slot = slot_of(&self.beside, &self.outputs, key);
+                if slot == 0 && self.outputs[0].def.derive.is_some() {
+                    // A derived stream read alone: the element is its origin's record.
+                    page.rows += 1;
+                    if let Some(capture) = self.capture.as_mut().filter(|_| page.request.variant == 0) {
+                        capture.element(element, members);
+                    }
+                    derive_rows(&mut self.outputs[0], 0, element, &mut page.seen[0], page.retries > 0, &mut self.queue)?;
+                    return Ok(Some(Step::Read { slot: 0, row: None, bytes }));
+                }
                 let out = &mut self.outputs[slot];
                 let row = out.map(element, members, &page.request)?;
                 page.rows += 1;
@@ -316,12 +345,15 @@ impl ObjectRows {
                     // Already read before this page's body broke.
                     return Ok(Some(Step::Read { slot, row: None, bytes }));
                 }
+                let kept = out.cursor.keep(&row);
                 if slot != 0 {
-                    let kept = out.cursor.keep(&row);
                     return Ok(Some(Step::Read { slot, row: kept.then_some(row), bytes }));
                 }
                 if let Some(capture) = self.capture.as_mut().filter(|_| page.request.variant == 0) {
                     capture.element(element, members);
+                }
+                for &d in &self.derived {
+                    derive_rows(&mut self.outputs[d], d, element, &mut page.seen[d], page.retries > 0, &mut self.queue)?;
                 }
                 if !self.nested.is_empty() {
                     self.inner = Some(Inner {
@@ -331,7 +363,6 @@ impl ObjectRows {
                         request: page.request.clone(),
                     });
                 }
-                let kept = out.cursor.keep(&row);
                 Ok(Some(Step::Read { slot: 0, row: kept.then_some(row), bytes }))
             }
             Ok(None) => {
@@ -436,6 +467,9 @@ impl<T: Transport> Rows<T> for ObjectRows {
 
     fn next(&mut self, cx: &mut Context<T>) -> Result<Step> {
         loop {
+            if let Some(step) = self.queue.pop_front() {
+                return Ok(step);
+            }
             if let Some(step) = self.read_nested()? {
                 return Ok(step);
             }
@@ -467,6 +501,23 @@ impl<T: Transport> Rows<T> for ObjectRows {
         let def = self.outputs[slot].def;
         e.forbidden_as_unavailable(def.name, def.permission)
     }
+}
+
+/// Queues the rows `out`'s stream computes from one record of its origin
+/// (`StreamDef::derive`); on a page read again after a break, rows already
+/// read (by primary key) are not queued twice.
+fn derive_rows(out: &mut Output, slot: usize, element: &[u8], seen: &mut SeenKeys, retried: bool, queue: &mut VecDeque<Step>) -> Result<()> {
+    let Some(derive) = out.def.derive else { return Ok(()) };
+    for record in (derive.rows)(element) {
+        let json = serde_json::Value::Object(record).to_string();
+        let row = out.mapper.map_row(json.as_bytes()).map_err(|why| Error::system(format!("stream `{}`: {why}", out.def.name)))?;
+        if !out.pk_cols.is_empty() && !seen.insert(&row, &out.pk_cols) && retried {
+            continue;
+        }
+        let kept = out.cursor.keep(&row);
+        queue.push_back(Step::Read { slot, row: kept.then_some(row), bytes: 0 });
+    }
+    Ok(())
 }
 
 /// Which stream an element read under the member name `key` belongs to:

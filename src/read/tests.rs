@@ -455,3 +455,89 @@ fn throttling_halves_the_requests_in_flight() {
     assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
     assert_eq!(r.client_traffic(), (3, 4), "three requests; the limit went from 8 to 4 and one answer does not raise it");
 }
+
+/// The values of column `col` in the rows of `stream`.
+fn column_of(batches: &[std::result::Result<Batch, Error>], stream: &str, col: &str) -> Vec<Value> {
+    batches
+        .iter()
+        .flat_map(|b| b.as_ref().ok())
+        .filter(|b| b.stream == stream)
+        .flat_map(|b| {
+            let i = b.columns.iter().position(|c| c == col).expect("the column");
+            b.rows.iter().map(move |r| r[i].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn lineage_is_computed_from_the_cards_answer_without_asking_again() {
+    let cards = r#"[{"id":1,"dataset_query":{"type":"query","database":2,"query":{"source-table":9,"joins":[{"alias":"J","source-table":"card__4"}]}}},
+                    {"id":4,"dataset_query":{"lib/type":"mbql/query","database":2,"stages":[{"lib/type":"mbql.stage/native","native":"select * from s.t"}]}}]"#;
+    for selection in [vec![sel("cards", false), sel("lineage", false)], vec![sel("lineage", false), sel("cards", false)]] {
+        let mut r = Reader::open(scripted(vec![Ok((200, cards))]), CFG, &selection, None, no_log).unwrap();
+        let out = drain(&mut r);
+        assert!(out.iter().all(|b| b.is_ok()));
+        let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+        assert_eq!(paths, ["/api/session/properties", "/api/card"], "one request for both streams");
+        assert_eq!(column_of(&out, "cards", "id"), [Value::Integer(1), Value::Integer(4)]);
+        let deps: Vec<Value> = column_of(&out, "lineage", "dependency");
+        let want = ["table/9", "card/4", "table_name/s.t"].map(|s| Value::String(s.into()));
+        assert_eq!(deps, want);
+        assert_eq!(column_of(&out, "lineage", "best_effort"), [false, false, true].map(Value::Boolean));
+    }
+    // Alone, it reads the cards itself.
+    let mut r = Reader::open(scripted(vec![Ok((200, cards))]), CFG, &[sel("lineage", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert_eq!(column_of(&out, "lineage", "card_id"), [1, 1, 4].map(Value::Integer));
+    assert!(column_of(&out, "cards", "id").is_empty());
+}
+
+/// A transport whose answers carry a `Date` header (the server's clock).
+fn dated(date: &str, answers: &[(u16, &str)]) -> Scripted {
+    let mut s = Scripted::new(vec![]);
+    s.answers.push_back(Ok((200, vec![("Date".into(), date.into())], PROPS.into())));
+    for (status, body) in answers {
+        s.answers.push_back(Ok((*status, vec![("Date".into(), date.into())], body.to_string())));
+    }
+    s
+}
+
+#[test]
+fn query_executions_ask_for_each_month_up_to_the_servers() {
+    let cfg = CFG.replace('}', r#","usage_lookback_months":1}"#);
+    let answers = [(200, r#"[{"id":1,"started_at":"2024-05-31T23:00:00Z"}]"#), (200, r#"[{"id":3,"started_at":"2024-06-02T00:00:00Z"},{"id":2,"started_at":"2024-06-01T00:00:00Z"}]"#)];
+    let t = dated("Mon, 03 Jun 2024 10:00:00 GMT", &answers);
+    let mut r = Reader::open(t, &cfg, &[sel("query_executions", true)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert_eq!(ids(&out), [1, 3, 2]);
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(paths, ["/api/session/properties", "/api/ee/logs/query_execution/2024-05", "/api/ee/logs/query_execution/2024-06"]);
+    assert_eq!(out.last().unwrap().as_ref().unwrap().checkpoint.as_deref(), Some(r#"{"started_at":"2024-06-02T00:00:00.000000Z"}"#));
+
+    // With state: from the cursor's month, rows after it only.
+    let state = r#"{"query_executions":{"started_at":"2024-06-01T00:00:00.000000Z"}}"#;
+    let t = dated("Mon, 03 Jun 2024 10:00:00 GMT", &answers[1..]);
+    let mut r = Reader::open(t, &cfg, &[sel("query_executions", true)], Some(state), no_log).unwrap();
+    assert_eq!(ids(&drain(&mut r)), [3]);
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(paths, ["/api/session/properties", "/api/ee/logs/query_execution/2024-06"]);
+}
+
+#[test]
+fn query_executions_are_unavailable_without_the_feature() {
+    for (status, body) in [(404, "API endpoint does not exist."), (402, "This is a paid feature."), (403, "You don't have permissions to do that.")] {
+        let t = dated("Mon, 03 Jun 2024 10:00:00 GMT", &[(status, body)]);
+        let cfg = CFG.replace('}', r#","usage_lookback_months":0}"#);
+        let mut r = Reader::open(t, &cfg, &[sel("query_executions", false)], None, no_log).unwrap();
+        let out = drain(&mut r);
+        let e = out.iter().find_map(|b| b.as_ref().err()).expect("the stream ends unavailable");
+        assert_eq!((e.kind, e.stream.as_deref(), e.status), (crate::error::Kind::Unavailable, Some("query_executions"), Some(status)), "{status}");
+        assert!(e.message.contains("an admin account on Metabase Pro or Enterprise"), "{}", e.message);
+    }
+    // A server whose answers carry no Date header: the current month is unknown.
+    let t = scripted(vec![]);
+    let cfg = CFG.replace('}', r#","usage_lookback_months":0}"#);
+    let mut r = Reader::open(t, &cfg, &[sel("query_executions", false)], None, no_log).unwrap();
+    let e = drain(&mut r).into_iter().find_map(|b| b.err()).expect("no Date header: no current month");
+    assert!(e.message.contains("Date header"), "{}", e.message);
+}

@@ -84,6 +84,12 @@ fn fixtures_hold_the_connector_request_sequence() {
         "GET /api/alert",
         "GET /api/alert?archived=true",
         "GET /api/notification?include_inactive=true",
+        // lineage: computed from the cards' answers, no request. query_executions: the months from
+        // 3 (`usage_lookback_months`) before the server's (2024-06) to it; open source answers 404.
+        "GET /api/ee/logs/query_execution/2024-03",
+        "GET /api/ee/logs/query_execution/2024-04",
+        "GET /api/ee/logs/query_execution/2024-05",
+        "GET /api/ee/logs/query_execution/2024-06",
     ]);
     let with_login = |inner: &[String]| -> Vec<String> {
         let mut v = vec!["POST /api/session".to_string()];
@@ -145,8 +151,8 @@ fn failure_fixtures_answer_like_metabase() {
             assert_eq!(e["response"]["status"], 403);
             assert_eq!(e["response"]["content"]["text"], "You don't have permissions to do that.");
             assert_eq!(e["response"]["content"]["mimeType"], "text/plain;charset=utf-8");
-        } else if p.starts_with("/api/notification") {
-            assert_eq!(e["response"]["status"], 404, "{m} {p}: older than 0.54");
+        } else if p.starts_with("/api/notification") || p.starts_with("/api/ee/") {
+            assert_eq!(e["response"]["status"], 404, "{m} {p}: older than 0.54, or open source");
             assert_eq!(e["response"]["content"]["text"], "API endpoint does not exist.");
         } else {
             assert_eq!(e["response"]["status"], 200, "{m} {p}");

@@ -27,5 +27,6 @@ mod stream_docs;
 mod streams_alerts;
 mod streams_fixes;
 mod streams_incremental;
+mod streams_lineage;
 mod streams_objects;
 mod streams_questions;

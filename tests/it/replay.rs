@@ -180,7 +180,7 @@ fn full_read(name: &str, set: &str) -> Output {
     }
     // The streams added after the seed six (their records are checked in tests/it/streams_objects.rs):
     // every one completes with one STATE, with no error, on every version.
-    for stream in all_streams() {
+    for stream in open_source_streams() {
         let statuses = out.stream_statuses(stream);
         assert_eq!(statuses.last().map(String::as_str), Some("COMPLETE"), "{name}/{stream}: {statuses:?}\n{}", out.describe());
         assert_eq!(out.states_of(stream).len(), 1, "{name}/{stream}: one STATE per stream");
@@ -420,7 +420,7 @@ fn non_admin_gets_admin_only_streams_reported_unavailable() {
         assert_eq!(sorted_ids(out.records(stream)), sorted_ids(&expected[stream]), "{stream} ids");
         assert_eq!(out.states_of(stream).len(), 1, "{stream}: one STATE");
     }
-    for stream in all_streams().iter().filter(|s| !ADMIN_ONLY.contains(s)) {
+    for stream in open_source_streams().iter().filter(|s| !ADMIN_ONLY.contains(s)) {
         assert_eq!(out.stream_statuses(stream).last().map(String::as_str), Some("COMPLETE"), "{stream}\n{}", out.describe());
     }
 }
@@ -465,7 +465,7 @@ fn unmatched_request_names_the_request() {
             .unwrap_or_else(|| panic!("{child} cannot list its parents\n{}", out.describe()));
         assert!(error_text(parent).contains("for GET /api/dashboard"), "{parent}");
     }
-    for stream in all_streams().iter().filter(|s| **s != "dashboards" && !children.contains(s)) {
+    for stream in open_source_streams().iter().filter(|s| **s != "dashboards" && !children.contains(s)) {
         assert_eq!(out.stream_statuses(stream).last().map(String::as_str), Some("COMPLETE"), "{stream}\n{}", out.describe());
     }
     assert!(

@@ -21,6 +21,7 @@ fn incremental_catalog(dir: &std::path::Path) -> PathBuf {
     discover.expect_code(0);
     let streams: Vec<Value> = STREAM_TABLE
         .iter()
+        .filter(|def| cursor_streams().contains(&def.name))
         .filter_map(|def| Some((def.name, def.cursor?)))
         .map(|(s, cursor)| {
             let stream = catalog_stream(discover.catalog(), s).clone();

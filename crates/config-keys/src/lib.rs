@@ -135,6 +135,7 @@ pub const QUESTIONS: Choice =
     Choice { name: "questions", allowed: &["none", "all", "ids", "collection"], default: "none" };
 pub const QUESTION_IDS: IdList = IdList { name: "question_ids" };
 pub const QUESTION_COLLECTION_ID: IdOrWord = IdOrWord { name: "question_collection_id", word: "root" };
+pub const USAGE_LOOKBACK_MONTHS: Integer = Integer { name: "usage_lookback_months", min: 0, max: 120, default: 3 };
 
 /// Every key, in the order a form shows them (the schema's `order`).
 pub const KEYS: &[Key] = &[
@@ -221,6 +222,12 @@ pub const KEYS: &[Key] = &[
         kind: Kind::IdOrWord(QUESTION_COLLECTION_ID),
         title: "Question collection",
         description: Some("A collection id (or \"root\"), when `questions` is \"collection\": its questions become streams."),
+        examples: &[],
+    },
+    Key {
+        kind: Kind::Integer(USAGE_LOOKBACK_MONTHS),
+        title: "Usage look-back (months)",
+        description: Some("How many months before the current one a first read of `query_executions` starts at (0: the current month only). Later incremental reads start at the saved cursor's month. Metabase deletes query executions older than its retention setting, so months before it are empty."),
         examples: &[],
     },
 ];

@@ -1,0 +1,194 @@
+//! Lineage: what each card depends on, derived from the cards' own
+//! `dataset_query` (no request of its own: the `lineage` stream reads the
+//! answers of `GET /api/card`).
+//!
+//! [`mbql`] reads MBQL 4 and MBQL 5 queries (source tables and cards, joins,
+//! field, segment and metric references, template tags); [`sql`] finds the
+//! tables a native query names, best effort. [`card_rows`] turns one card
+//! into the stream's rows, one per dependency.
+
+pub mod mbql;
+pub mod sql;
+
+use serde_json::{json, Map, Value};
+
+/// What a card depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Table,
+    Card,
+    Field,
+    Segment,
+    /// A legacy metric before 0.50; a card of type `metric` from 0.50.
+    Metric,
+    Snippet,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Table => "table",
+            Kind::Card => "card",
+            Kind::Field => "field",
+            Kind::Segment => "segment",
+            Kind::Metric => "metric",
+            Kind::Snippet => "snippet",
+        }
+    }
+}
+
+/// How the query uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The query (or a stage, or a nested query) reads from it.
+    Source,
+    /// A join reads from it.
+    Join,
+    /// A field the query names (in a filter, breakout, aggregation, join condition, field filter…).
+    Field,
+    Segment,
+    Metric,
+    /// A native query's template tag (`{{#12}}`, `{{snippet: …}}`).
+    TemplateTag,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Source => "source",
+            Role::Join => "join",
+            Role::Field => "field",
+            Role::Segment => "segment",
+            Role::Metric => "metric",
+            Role::TemplateTag => "template_tag",
+        }
+    }
+}
+
+/// How a dependency was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Read from the structure of an MBQL 4 (legacy) query, native ones' template tags included.
+    Mbql4,
+    /// Read from the structure of an MBQL 5 query.
+    Mbql5,
+    /// Found in native SQL text by the best-effort scanner ([`sql`]).
+    Sql,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Mbql4 => "mbql4",
+            Method::Mbql5 => "mbql5",
+            Method::Sql => "sql",
+        }
+    }
+}
+
+/// One dependency of a card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub kind: Kind,
+    /// Its Metabase id, when the query names it by id.
+    pub id: Option<i64>,
+    /// Its name, when the query names it by name (a SQL table, a field of a
+    /// nested query or card, a snippet).
+    pub name: Option<String>,
+    /// A SQL table's schema and table name (the last two parts of its name).
+    pub schema: Option<String>,
+    pub table: Option<String>,
+    pub role: Role,
+    /// The join's alias (for joined sources, and fields of joined tables).
+    pub join_alias: Option<String>,
+    pub method: Method,
+}
+
+impl Dependency {
+    pub fn new(kind: Kind, id: Option<i64>, name: Option<String>, role: Role) -> Self {
+        Dependency { kind, id, name, schema: None, table: None, role, join_alias: None, method: Method::Mbql4 }
+    }
+
+    /// Unique within a card: `table/9`, `card/12`, `field/75`, and for
+    /// names `table_name/public.orders`, `field_name/CATEGORY`, `snippet_name/x`.
+    pub fn key(&self) -> String {
+        match (self.id, &self.name) {
+            (Some(id), _) => format!("{}/{id}", self.kind.as_str()),
+            (None, Some(name)) => format!("{}_name/{name}", self.kind.as_str()),
+            (None, None) => format!("{}/?", self.kind.as_str()),
+        }
+    }
+}
+
+/// The `lineage` rows of one card (an element of `GET /api/card`), one per
+/// dependency; none for a card that is not a JSON object with an `id`.
+pub fn card_rows(card: &[u8]) -> Vec<Map<String, Value>> {
+    let Ok(card) = serde_json::from_slice::<Value>(card) else { return Vec::new() };
+    let Some(card_id) = card.get("id").and_then(Value::as_i64) else { return Vec::new() };
+    let query = card.get("dataset_query").unwrap_or(&Value::Null);
+    let database_id = query.get("database").and_then(Value::as_i64).or_else(|| card.get("database_id").and_then(Value::as_i64));
+    mbql::dependencies(query)
+        .into_iter()
+        .map(|d| {
+            let row = json!({
+                "card_id": card_id,
+                "dependency": d.key(),
+                "dependency_type": d.kind.as_str(),
+                "dependency_id": d.id,
+                "dependency_name": d.name,
+                "schema": d.schema,
+                "table": d.table,
+                "role": d.role.as_str(),
+                "join_alias": d.join_alias,
+                "method": d.method.as_str(),
+                "best_effort": d.method == Method::Sql,
+                "card_type": card.get("type"),
+                "card_archived": card.get("archived"),
+                "database_id": database_id,
+            });
+            if let Value::Object(m) = row {
+                m
+            } else {
+                Map::new()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_row_per_dependency_with_the_cards_columns() {
+        let card = br#"{"id": 30, "type": "model", "database_id": 2, "dataset_query": {"database": 2, "type": "native",
+            "native": {"query": "select * from \"PUBLIC\".\"ORDERS\" o join people p on p.id = o.user_id"}}}"#;
+        let rows = card_rows(card);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["card_id"], 30);
+        assert_eq!(rows[0]["dependency"], "table_name/PUBLIC.ORDERS");
+        assert_eq!(rows[0]["dependency_type"], "table");
+        assert_eq!(rows[0]["dependency_id"], Value::Null);
+        assert_eq!(rows[0]["schema"], "PUBLIC");
+        assert_eq!(rows[0]["table"], "ORDERS");
+        assert_eq!(rows[0]["role"], "source");
+        assert_eq!(rows[0]["method"], "sql");
+        assert_eq!(rows[0]["best_effort"], true);
+        assert_eq!(rows[0]["card_type"], "model");
+        assert_eq!(rows[0]["card_archived"], Value::Null, "as the card says (here: nothing)");
+        assert_eq!(rows[0]["database_id"], 2);
+        assert_eq!(rows[1]["role"], "join");
+    }
+
+    #[test]
+    fn cards_without_a_query_or_an_id_give_no_rows() {
+        assert!(card_rows(br#"{"id": 1}"#).is_empty());
+        assert!(card_rows(br#"{"dataset_query": {"type": "query", "query": {"source-table": 2}}}"#).is_empty());
+        assert!(card_rows(b"not json").is_empty());
+        let rows = card_rows(br#"{"id": 1, "archived": true, "database_id": 4, "dataset_query": {"type": "query", "query": {"source-table": 2}}}"#);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["card_archived"], true);
+        assert_eq!((rows[0]["dependency_id"].as_i64(), rows[0]["best_effort"].as_bool()), (Some(2), Some(false)));
+        assert_eq!(rows[0]["database_id"], 4);
+    }
+}

@@ -1,0 +1,222 @@
+//! The `lineage` stream (computed from the cards' queries) and the usage stream
+//! `query_executions`, through the real host replaying the fixtures:
+//! - `v050_api_key`: the v0.50 captures, MBQL 4 and native cards (27 joins table 12 to table 10;
+//!   28 reads card 27; 29 and 32 are native SQL, 32 with a CTE); open source, so
+//!   `query_executions` answers 404 and is unavailable;
+//! - `ee_usage` / `ee_usage_changed`: a 0.57 Enterprise server (tools/fixturegen_usage.py): the
+//!   same cards in MBQL 5, card 40 (native, with a card template tag and a snippet), and query
+//!   executions in 2024-05 … 2024-09, read with `usage_lookback_months` 2.
+
+use crate::common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// (card_id, dependency, role) of every lineage record, sorted.
+fn edges(out: &Output) -> BTreeSet<(i64, String, String)> {
+    out.records("lineage")
+        .iter()
+        .map(|r| (r["card_id"].as_i64().unwrap(), r["dependency"].as_str().unwrap().to_string(), r["role"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn edge(card: i64, dependency: &str, role: &str) -> (i64, String, String) {
+    (card, dependency.to_string(), role.to_string())
+}
+
+fn lineage_row<'a>(out: &'a Output, card: i64, dependency: &str) -> &'a Value {
+    out.records("lineage")
+        .into_iter()
+        .find(|r| r["card_id"] == json!(card) && r["dependency"] == json!(dependency))
+        .unwrap_or_else(|| panic!("lineage {card} → {dependency} missing\n{}", out.describe()))
+}
+
+/// The dependencies of the v0.50 cards, as their captured queries name them.
+fn v050_edges() -> BTreeSet<(i64, String, String)> {
+    // The captures these come from, so a changed capture fails here rather than silently.
+    let q27 = &capture("v0.50-2024-06", "api/card/27.json")["dataset_query"]["query"];
+    assert_eq!((q27["source-table"].clone(), q27["joins"][0]["source-table"].clone()), (json!(10), json!(12)));
+    assert_eq!(capture("v0.50-2024-06", "api/card/28.json")["dataset_query"]["query"]["source-table"], "card__27");
+    [
+        edge(27, "table/10", "source"),
+        edge(27, "table/12", "join"),
+        edge(27, "field/79", "field"),
+        edge(27, "field/94", "field"),
+        edge(28, "card/27", "source"),
+        edge(28, "field/78", "field"),
+        edge(29, "table_name/STG_payments", "source"),
+        edge(29, "table_name/STG_orders", "join"),
+        // `with completed_orders as (select * from Orders …) select * from completed_orders`: the CTE is no table.
+        edge(32, "table_name/Orders", "source"),
+    ]
+    .into_iter()
+    .collect()
+}
+
+#[test]
+fn lineage_of_mbql4_and_native_cards() {
+    let out = replay("v050_api_key", "read", &[]);
+    out.expect_code(0);
+    assert_eq!(edges(&out), v050_edges(), "{}", out.describe());
+    assert_eq!(out.stream_statuses("lineage").last().map(String::as_str), Some("COMPLETE"));
+    assert_eq!(out.states_of("lineage")[0]["sourceStats"]["recordCount"], json!(9.0));
+
+    let join = lineage_row(&out, 27, "table/12");
+    assert_eq!(
+        (join["dependency_type"].clone(), join["dependency_id"].clone(), join["join_alias"].clone()),
+        (json!("table"), json!(12), json!("Customers"))
+    );
+    assert_eq!((join["method"].clone(), join["best_effort"].clone()), (json!("mbql4"), json!(false)));
+    assert_eq!((join["card_type"].clone(), join["database_id"].clone()), (json!("question"), json!(2)));
+    assert_eq!(join["card_archived"], json!(false));
+    assert_eq!(lineage_row(&out, 27, "field/94")["join_alias"], "Customers");
+    assert_eq!(lineage_row(&out, 28, "card/27")["dependency_type"], "card");
+
+    let sql = lineage_row(&out, 29, "table_name/STG_orders");
+    assert_eq!((sql["method"].clone(), sql["best_effort"].clone()), (json!("sql"), json!(true)));
+    assert_eq!((sql["dependency_id"].clone(), sql["dependency_name"].clone()), (Value::Null, json!("STG_orders")));
+    assert_eq!((sql["schema"].clone(), sql["table"].clone()), (Value::Null, json!("STG_orders")));
+    // `select 1;` and `select 2;` depend on nothing.
+    assert!(out.records("lineage").iter().all(|r| r["card_id"] != json!(30) && r["card_id"] != json!(31)));
+
+    // The catalog offers it with its key, full refresh only.
+    let discover = replay("v050_api_key", "discover", &[]);
+    let s = catalog_stream(discover.catalog(), "lineage");
+    assert_eq!(s["source_defined_primary_key"], json!([["card_id"], ["dependency"]]));
+    assert_eq!(s["supported_sync_modes"], json!(["full_refresh"]));
+    assert_eq!(s["json_schema"]["properties"]["best_effort"]["type"], json!(["null", "boolean"]));
+}
+
+#[test]
+fn lineage_of_mbql5_cards_is_that_of_the_same_cards_in_mbql4() {
+    let out = replay("ee_usage", "read", &[]);
+    out.expect_code(0);
+    let mut expected = v050_edges();
+    // Card 40: native SQL reading card 27 through a template tag, with snippet 1.
+    expected.extend([
+        edge(40, "table_name/PUBLIC.STG_customers", "join"),
+        edge(40, "card/27", "template_tag"),
+        edge(40, "snippet/1", "template_tag"),
+    ]);
+    assert_eq!(edges(&out), expected, "{}", out.describe());
+    for r in out.records("lineage") {
+        let want = if r["best_effort"] == json!(true) { "sql" } else { "mbql5" };
+        assert_eq!(r["method"], want, "{r}");
+    }
+    let quoted = lineage_row(&out, 40, "table_name/PUBLIC.STG_customers");
+    assert_eq!((quoted["schema"].clone(), quoted["table"].clone()), (json!("PUBLIC"), json!("STG_customers")));
+    let snippet = lineage_row(&out, 40, "snippet/1");
+    assert_eq!((snippet["dependency_id"].clone(), snippet["dependency_name"].clone()), (json!(1), json!("Active orders")));
+    assert_eq!(lineage_row(&out, 27, "table/12")["join_alias"], "Customers");
+}
+
+#[test]
+fn lineage_alone_reads_the_cards_and_gives_the_same_rows() {
+    let dir = scratch_dir("lineage_alone");
+    let discover = replay("v050_api_key", "discover", &[]);
+    discover.expect_code(0);
+    let path = dir.join("catalog.json");
+    write_json(&path, &configured_catalog(discover.catalog(), &["lineage"]));
+    let alone = replay("ee_usage", "read", &["--catalog", path.to_str().unwrap()]);
+    alone.expect_code(0);
+    assert!(alone.records("cards").is_empty(), "only the selected stream");
+    let full = replay("ee_usage", "read", &[]);
+    assert_eq!(edges(&alone), edges(&full));
+    assert_eq!(alone.records("lineage").len(), full.records("lineage").len());
+}
+
+#[test]
+fn enterprise_streams_are_unavailable_on_open_source_and_the_run_succeeds() {
+    for name in ["v050_api_key", "legacy_password", "v052_session_token", "non_admin", "v054_notifications"] {
+        let out = replay(name, "read", &[]);
+        out.expect_code(0);
+        assert!(out.records("query_executions").is_empty(), "{name}");
+        assert!(out.states_of("query_executions").is_empty(), "{name}: no state for an unavailable stream");
+        assert_eq!(out.stream_statuses("query_executions").last().map(String::as_str), Some("INCOMPLETE"), "{name}");
+        assert!(
+            out.trace_errors().iter().all(|e| e["stream_descriptor"]["name"] != "query_executions"),
+            "{name}: a warning, not an error\n{}",
+            out.describe()
+        );
+        let warned = out.of_type("LOG").any(|m| {
+            let text = m["log"]["message"].as_str().unwrap_or("");
+            m["log"]["level"] == "WARN"
+                && text.contains("`query_executions` is unavailable")
+                && text.contains("answered 404 (API endpoint does not exist.)")
+                && text.contains("Pro/Enterprise")
+        });
+        assert!(warned, "{name}: the warning names the answer and the plan it needs\n{}", out.describe());
+    }
+}
+
+fn execution_ids(out: &Output) -> Vec<i64> {
+    let mut v: Vec<i64> = out.records("query_executions").iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn query_executions_are_read_month_by_month_from_the_look_back() {
+    let out = replay("ee_usage", "read", &[]);
+    out.expect_code(0);
+    // Server clock 2024-08-05, look-back 2: 2024-06, 07 and 08; execution 101 (May) is older.
+    assert_eq!(execution_ids(&out), [102, 103, 104, 105, 106], "{}", out.describe());
+    assert!(out.stderr.contains("stream `query_executions`: 5 records (3 requests"), "{}", out.describe());
+    let state = &out.states_of("query_executions")[0]["stream"]["stream_state"];
+    assert_eq!(state, &json!({"started_at": "2024-08-04T17:45:10.654321Z"}));
+
+    let failed = out.records("query_executions").into_iter().find(|r| r["id"] == json!(104)).unwrap();
+    assert_eq!(failed["started_at"], "2024-07-11T14:02:03.000000Z", "timestamps in one UTC form");
+    assert_eq!((failed["native"].clone(), failed["result_rows"].clone()), (json!(true), json!(0)));
+    assert_eq!(failed["error"], "ERROR: relation \"orders\" does not exist");
+    assert_eq!((failed["card_id"].clone(), failed["executor_id"].clone(), failed["running_time"].clone()), (json!(29), json!(1), json!(768)));
+    let adhoc = out.records("query_executions").into_iter().find(|r| r["id"] == json!(105)).unwrap();
+    assert_eq!((adhoc["context"].clone(), adhoc["card_id"].clone()), (json!("ad-hoc"), Value::Null));
+
+    let discover = replay("v050_api_key", "discover", &[]);
+    let s = catalog_stream(discover.catalog(), "query_executions");
+    assert_eq!(s["default_cursor_field"], json!(["started_at"]));
+    assert_eq!(s["json_schema"]["properties"]["running_time"]["type"], json!(["null", "integer"]));
+
+    // A look-back of 0 reads the current month only.
+    let dir = scratch_dir("query_executions_lookback");
+    let mut config = fixture_config("ee_usage");
+    config["usage_lookback_months"] = json!(0);
+    let path = dir.join("config.json");
+    write_json(&path, &config);
+    let har = fixture("ee_usage.har").display().to_string();
+    let out = run_host(&["--replay", har.as_str(), "read", "--config", path.to_str().unwrap()]);
+    out.expect_code(0);
+    assert_eq!(execution_ids(&out), [105, 106], "{}", out.describe());
+}
+
+#[test]
+fn query_executions_incremental_starts_at_the_cursors_month() {
+    let dir = scratch_dir("query_executions_incremental");
+    let discover = replay("v050_api_key", "discover", &[]);
+    let stream = catalog_stream(discover.catalog(), "query_executions").clone();
+    let catalog = json!({"streams": [{"stream": stream, "sync_mode": "incremental", "cursor_field": ["started_at"], "destination_sync_mode": "append"}]});
+    let catalog_path = dir.join("catalog.json");
+    write_json(&catalog_path, &catalog);
+
+    let first = replay("ee_usage", "read", &["--catalog", catalog_path.to_str().unwrap()]);
+    first.expect_code(0);
+    assert_eq!(execution_ids(&first), [102, 103, 104, 105, 106]);
+    let state_path = dir.join("state.json");
+    write_json(&state_path, &Value::Array(first.states().into_iter().cloned().collect()));
+
+    // A month later: August again (from the cursor's month) and September; two new executions.
+    let second = replay("ee_usage_changed", "read", &["--catalog", catalog_path.to_str().unwrap(), "--state", state_path.to_str().unwrap()]);
+    second.expect_code(0);
+    assert_eq!(execution_ids(&second), [107, 108], "{}", second.describe());
+    assert!(second.stderr.contains("stream `query_executions`: 2 records (2 requests"), "{}", second.describe());
+    assert_eq!(
+        second.states_of("query_executions")[0]["stream"]["stream_state"],
+        json!({"started_at": "2024-09-01T08:30:00.000002Z"})
+    );
+
+    // Without state the same server is read from its look-back (July to September).
+    let full = replay("ee_usage_changed", "read", &["--catalog", catalog_path.to_str().unwrap()]);
+    assert_eq!(execution_ids(&full), [104, 105, 106, 107, 108]);
+}
