@@ -26,5 +26,6 @@ mod secrets;
 mod stream_docs;
 mod streams_alerts;
 mod streams_incremental;
+mod streams_more;
 mod streams_objects;
 mod streams_questions;
