@@ -816,23 +816,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: Source::list("segment"),
         missing: Missing::Skip,
         cursor: Some("updated_at"),
-        fields: &[
-            int("id"),
-            text("name"),
-            text("description"),
-            int("table_id"),
-            obj("definition"),
-            text("definition_description"),
-            boolean("archived"),
-            text("caveats"),
-            text("points_of_interest"),
-            boolean("show_in_getting_started"),
-            text("entity_id"),
-            int("creator_id"),
-            obj("creator"),
-            ts("created_at"),
-            ts("updated_at"),
-        ],
+        fields: TABLE_DEFINITION_FIELDS,
         ..LIST
     },
     StreamDef {
@@ -845,25 +829,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: Source::list("legacy-metric"),
         missing: Missing::Fallback(Source::list("metric")),
         cursor: Some("updated_at"),
-        fields: &[
-            int("id"),
-            text("name"),
-            text("description"),
-            int("table_id"),
-            int("database_id"),
-            obj("definition"),
-            text("definition_description"),
-            text("how_is_this_calculated"),
-            boolean("archived"),
-            text("caveats"),
-            text("points_of_interest"),
-            boolean("show_in_getting_started"),
-            text("entity_id"),
-            int("creator_id"),
-            obj("creator"),
-            ts("created_at"),
-            ts("updated_at"),
-        ],
+        fields: TABLE_DEFINITION_FIELDS,
         ..LIST
     },
     StreamDef {
@@ -1103,6 +1069,29 @@ pub static STREAMS: &[StreamDef] = &[
         fields: &[int("group_id"), text("collection_id"), text("permission")],
         ..LIST
     },
+];
+
+/// The columns of Metabase's `segment` and `metric` tables (the same model
+/// but for the metric's `how_is_this_calculated`), with the hydrated
+/// `creator`, `definition_description` and, for metrics, `database_id`.
+const TABLE_DEFINITION_FIELDS: &[Field] = &[
+    int("id"),
+    text("name"),
+    text("description"),
+    int("table_id"),
+    int("database_id"),
+    obj("definition"),
+    text("definition_description"),
+    text("how_is_this_calculated"),
+    boolean("archived"),
+    text("caveats"),
+    text("points_of_interest"),
+    boolean("show_in_getting_started"),
+    text("entity_id"),
+    int("creator_id"),
+    obj("creator"),
+    ts("created_at"),
+    ts("updated_at"),
 ];
 
 /// Timelines with their events, and the archived ones with `include_archived`.
