@@ -208,3 +208,80 @@ fn non_admin_gets_the_admin_streams_unavailable() {
         assert_eq!(last_status(&out, stream), "COMPLETE", "{stream}");
     }
 }
+
+/// Newer shapes (0.57+) from a loopback Metabase: legacy metrics and `/api/pulse` gone (404 as a
+/// JSON string, as newer versions write it), a 403 as JSON (≥0.59), a task still running
+/// (`status` `started`, no `ended_at`: kept), the collection graph without `none` entries
+/// (0.56.13+), a sandboxed table and an impersonated database in the data graph. Every stream
+/// ends complete or unavailable with a warning, and the run exits 0.
+#[test]
+fn newer_versions_skip_or_report_unavailable() {
+    use common::server::{self, Options, Server};
+    const JSON: &str = "application/json;charset=utf-8";
+    let missing = r#""API endpoint does not exist.""#.to_string();
+    let route = |path: &str, status: u16, body: Value| (path.to_string(), status, JSON, body.to_string());
+    let routes = vec![
+        route("/api/segment", 200, json!([])),
+        (String::from("/api/legacy-metric"), 404, JSON, missing.clone()),
+        (String::from("/api/metric"), 404, JSON, missing.clone()),
+        (String::from("/api/pulse"), 404, JSON, missing),
+        route("/api/timeline", 200, json!([{"id": 4, "name": "Launches", "collection_id": 7, "archived": false, "entity_id": "Qw3rTy5uIo9pAs1dFg7hJ",
+            "events": [{"id": 9, "timeline_id": 4, "name": "GA", "timestamp": "2025-10-01T00:00:00Z", "time_matters": false, "timezone": "UTC",
+                        "archived": false, "created_at": "2025-10-02T10:00:00.5Z", "updated_at": "2025-10-02T10:00:00.5Z"}],
+            "created_at": "2025-09-30T10:00:00Z", "updated_at": "2025-09-30T10:00:00Z"}])),
+        route("/api/action", 200, json!([])),
+        route("/api/api-key", 403, json!({"message": "You don't have permissions to do that."})),
+        route("/api/task", 200, json!({"total": 1, "limit": 1000, "offset": 0, "data": [
+            {"id": 7, "task": "sync", "db_id": 1, "started_at": "2025-10-02T10:00:00Z", "ended_at": null, "duration": null,
+             "task_details": null, "status": "started", "logs": []}]})),
+        route("/api/revision", 200, json!([])),
+        route("/api/permissions/graph", 200, json!({"revision": 12, "groups": {
+            "2": {"1": {"view-data": "unrestricted", "create-queries": "query-builder-and-native", "download": {"schemas": "full"},
+                        "data-model": {"schemas": "all"}, "details": "yes"}},
+            "3": {"1": {"view-data": {"PUBLIC": {"5": "sandboxed", "6": "unrestricted"}}, "create-queries": "query-builder"},
+                  "4": {"view-data": "impersonated", "create-queries": "query-builder-and-native"}}}})),
+        route("/api/collection/graph", 200, json!({"revision": 9, "groups": {"1": {"root": "read"}, "2": {"root": "write", "7": "write"}}})),
+    ];
+    let srv = Server::start(Options { routes, ..Options::default() });
+    let dir = scratch_dir("streams_more_newer");
+    let config = json!({"instance_api_url": srv.api_url(), "api_key": server::API_KEY, "max_concurrent_requests": 1});
+    let config_path = dir.join("config.json");
+    write_json(&config_path, &config);
+    let streams = [
+        "segments", "legacy_metrics", "timelines", "timeline_events", "dashboard_subscriptions", "actions", "api_keys", "tasks",
+        "revisions", "permissions_graph", "collection_permissions",
+    ];
+    let selected: Vec<Value> = streams
+        .iter()
+        .map(|s| json!({"stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                        "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}))
+        .collect();
+    let catalog = dir.join("catalog.json");
+    write_json(&catalog, &json!({"streams": selected}));
+    let out = run_host(&["read", "--config", config_path.to_str().unwrap(), "--catalog", catalog.to_str().unwrap()]);
+    drop(srv.finish());
+    out.expect_code(0);
+
+    for stream in streams.iter().filter(|s| **s != "api_keys") {
+        assert_eq!(last_status(&out, stream), "COMPLETE", "{stream}\n{}", out.describe());
+    }
+    assert_eq!(last_status(&out, "api_keys"), "INCOMPLETE");
+    assert!(out.stderr.contains("stream api_keys unavailable: Permission denied") && out.stderr.contains("Reading `api_keys` needs an admin account."), "{}", out.stderr);
+    for skipped in ["stream `legacy_metrics` skipped", "stream `dashboard_subscriptions` skipped"] {
+        assert!(out.stderr.contains(skipped), "{skipped}\n{}", out.stderr);
+    }
+    assert_eq!(by_key(&out, "timeline_events", "id", json!(9))["timestamp"], "2025-10-01T00:00:00.000000Z");
+    let task = by_key(&out, "tasks", "id", json!(7));
+    assert_eq!((&task["status"], &task["ended_at"]), (&json!("started"), &Value::Null));
+    let sandboxed = by_key(&out, "permissions_graph", "key", json!("[3,1,\"PUBLIC\",5]"));
+    assert_eq!(sandboxed["view_data"], "sandboxed");
+    assert_eq!(by_key(&out, "permissions_graph", "key", json!("[3,4]"))["view_data"], "impersonated");
+    assert_eq!(count(&out, "permissions_graph"), 5);
+    let mut collections: Vec<(i64, String)> = out
+        .records("collection_permissions")
+        .iter()
+        .map(|r| (r["group_id"].as_i64().unwrap(), format!("{}:{}", r["collection_id"].as_str().unwrap(), r["permission"].as_str().unwrap())))
+        .collect();
+    collections.sort();
+    assert_eq!(collections, [(1, "root:read".to_string()), (2, "7:write".to_string()), (2, "root:write".to_string())]);
+}
