@@ -924,10 +924,16 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "actions",
         description: "Model actions (GET /api/action: the unarchived actions of every model the credentials can \
-                      read, hydrated with `creator`).",
-        // metabase/metabase src/metabase/actions_rest/api.clj (`GET /`, optional `model-id`).
+                      read, hydrated with `creator`; on 0.46, whose route needs `model-id`, \
+                      GET /api/action?model-id=N for each card).",
+        // metabase/metabase src/metabase/actions_rest/api.clj (`GET /`, optional `model-id`); 0.46's
+        // src/metabase/api/action.clj requires `model-id` (400 without it): then per card.
         source: Source::list("action"),
-        missing: Missing::Skip,
+        missing: Missing::Fallback(Source {
+            variants: &[Variant { query: &[("model-id", "{id}")], gate: Gate::Always }],
+            parent: Some(Parent { stream: "cards", skip_ids: &[], column: None }),
+            ..Source::list("action")
+        }),
         cursor: Some("updated_at"),
         fields: &[
             int("id"),

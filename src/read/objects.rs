@@ -296,18 +296,22 @@ impl ObjectRows {
     fn on_request_error<T: Transport>(&mut self, client: &mut Client<T>, e: Error, request: &PlannedRequest) -> Result<()> {
         let def = self.outer();
         let what = request.describe();
+        // A version whose route takes other parameters answers 400 (0.46's
+        // `GET /api/action` needs a `model-id`): its fallback may serve.
+        let other_form = e.status == Some(400);
+        if let Missing::Fallback(source) = def.missing {
+            if self.source == def.source && (other_form || e.is(Cause::EndpointMissing)) {
+                let why = if other_form { "answered 400 (this version's route takes other parameters)" } else { "does not exist on this Metabase" };
+                let each = source.parent.map(|p| format!(" for each of `{}`", p.stream)).unwrap_or_default();
+                crate::log(LogLevel::Info, &format!("stream `{}`: {what} {why}; reading /api/{}{each} instead", def.name, source.endpoint));
+                self.source = source;
+                self.plan = None;
+                self.cancel_stale(client);
+                return Ok(());
+            }
+        }
         if e.is(Cause::EndpointMissing) {
             match def.missing {
-                Missing::Fallback(source) if self.source.endpoint != source.endpoint => {
-                    crate::log(
-                        LogLevel::Info,
-                        &format!("stream `{}`: {what} does not exist on this Metabase; reading /api/{} instead", def.name, source.endpoint),
-                    );
-                    self.source = source;
-                    self.plan = None;
-                    self.cancel_stale(client);
-                    return Ok(());
-                }
                 Missing::Skip | Missing::Fallback(_) => {
                     let names = self.names.join("`, `");
                     crate::log(LogLevel::Info, &format!("stream `{names}` skipped: {what} does not exist on this Metabase version"));

@@ -64,3 +64,17 @@ fn a_paid_feature_is_unavailable_not_a_failure() {
     assert_eq!((e.kind, e.stream.as_deref()), (crate::error::Kind::Unavailable, Some("actions")));
     assert!(e.message.contains("402") && e.message.contains("needs a Metabase plan"), "{}", e.message);
 }
+
+#[test]
+fn a_route_wanting_other_parameters_falls_back_to_its_per_parent_form() {
+    let answers = vec![
+        (400, r#"{"errors":{"model-id":"value must be an integer greater than zero."}}"#),
+        (200, r#"[{"id":5},{"id":6}]"#),
+        (200, r#"[{"id":1,"model_id":5,"type":"implicit","kind":"row/create"}]"#),
+        (200, "[]"),
+    ];
+    let out = read_all(answers, "actions");
+    let rows: Vec<&Vec<Value>> = out.iter().flat_map(|b| b.as_ref().expect("no error").rows.iter()).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], Value::Integer(1));
+}
