@@ -302,8 +302,7 @@ impl ObjectRows {
         if let Missing::Fallback(source) = def.missing {
             if self.source == def.source && (other_form || e.is(Cause::EndpointMissing)) {
                 let why = if other_form { "answered 400 (this version's route takes other parameters)" } else { "does not exist on this Metabase" };
-                let each = source.parent.map(|p| format!(" for each of `{}`", p.stream)).unwrap_or_default();
-                crate::log(LogLevel::Info, &format!("stream `{}`: {what} {why}; reading /api/{}{each} instead", def.name, source.endpoint));
+                crate::log(LogLevel::Info, &format!("stream `{}`: {what} {why}; reading /api/{} instead", def.name, source.endpoint));
                 self.source = source;
                 self.plan = None;
                 self.cancel_stale(client);
