@@ -17,14 +17,7 @@ fn read_all(answers: Vec<(u16, &str)>, stream: &str) -> Vec<std::result::Result<
     script.extend(answers.into_iter().map(Ok));
     let selection = [crate::wit::SelectedStream { name: stream.into(), sync_mode: crate::wit::SyncMode::FullRefresh }];
     let mut r = Reader::open(Scripted::new(script), CFG, &selection, None, no_log).unwrap();
-    let mut out = vec![];
-    loop {
-        match r.next() {
-            Ok(Some(b)) => out.push(Ok(b)),
-            Ok(None) => return out,
-            Err(e) => out.push(Err(e)),
-        }
-    }
+    super::tests::drain(&mut r)
 }
 
 #[test]
