@@ -55,6 +55,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import fixturegen_usage
+import fixturegen_streams  # the bodies and requests of issue 13's streams (segments ... permissions)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
@@ -588,6 +589,7 @@ STREAM_REQUESTS = {
     "permission_group_memberships": read_memberships,
     "alerts": read_alerts,
     "notifications": read_notifications,
+    **fixturegen_streams.STREAM_REQUESTS,
 }
 
 STREAM_REQUESTS.update(fixturegen_usage.stream_requests(sys.modules[__name__]))
@@ -627,6 +629,8 @@ def fixtures():
     v050 = detail_set("v0.50-2024-06", "v0.50.5")
     v050["alerts"] = documented_alerts(v050)  # DOCUMENTED shape (API.md 5.15), not a capture
     v052 = detail_set("mbql4", None)  # recorded against `latest` (~v0.52.x): exact version unknown
+    for data, era in ((legacy, "0.4x"), (v050, "0.50"), (v052, "0.52")):
+        fixturegen_streams.enrich(data, era)
     out = {}
 
     # 1. legacy captures, username + password, URL without /api and with a trailing slash.
@@ -727,6 +731,7 @@ def fixtures():
     for a in changed["alerts"]:
         if a["id"] == 2:
             a["updated_at"] = "2024-07-01T08:00:00.000005Z"
+    fixturegen_streams.enrich(changed, "0.50")  # card 28's edit is a revision too
     har = Har(datetime(2024, 7, 1, 9, 0, 0, tzinfo=timezone.utc), changed["version"])
     add_read(Session(har, "api_key", name="v050_changed"), changed, DEFAULT_PAGE_SIZE)
     out["v050_changed"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_ZXhhbXBsZS1maXh0dXJlLWtleQ"})
@@ -759,6 +764,7 @@ def fixtures():
     v054.update({"version": None, "properties": properties(None)})
     v054["notifications"] = documented_notifications(v054)
     v054["alerts"] = synthesized_alerts(v054, v054["notifications"])
+    fixturegen_streams.enrich(v054, "0.54")
     out["v054_notifications"] = full_sync(
         "v054_notifications", v054,
         {"instance_api_url": ORIGIN + "/api", "api_key": "mb_djA1NC1ub3RpZmljYXRpb25zLWtleQ"},

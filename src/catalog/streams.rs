@@ -11,6 +11,7 @@
 //! `tests/fixtures/captures/`) plus the keys Metabase's source adds in later
 //! versions. Keys a server sends beyond these still arrive, as extra columns.
 
+pub use crate::decode::map_rows::MapRows;
 use crate::wit::FieldType;
 
 /// How a list endpoint pages.
@@ -142,7 +143,8 @@ pub enum Missing {
     Fail,
     /// Skip the stream with an info log: it has no records on this version.
     Skip,
-    /// Read it from this other source instead.
+    /// Read it from this other source instead (and skip the stream, with an
+    /// info log, when that one is missing too).
     Fallback(Source),
     /// A paid feature (Pro/Enterprise): the stream is unavailable (a
     /// warning, the run goes on), as it is when the server answers 402
@@ -184,11 +186,24 @@ pub struct StreamDef {
     pub drop: &'static [&'static str],
     /// Computed from another stream's records (its `source` is that stream's).
     pub derive: Option<Derive>,
+    /// Further sources read after `source`, their records emitted too (the
+    /// revisions of cards, then of dashboards: one parent each).
+    pub also: &'static [Source],
+    /// Columns filled from a query parameter of the request a record came
+    /// from, when the record lacks them: (parameter, declared column).
+    pub query_columns: &'static [(&'static str, &'static str)],
+    /// The answer is a map of maps, not a list: how it becomes rows.
+    pub map_rows: Option<&'static MapRows>,
 }
 
 impl StreamDef {
     pub fn declared(&self) -> Vec<(&'static str, FieldType)> {
         self.fields.iter().map(|f| (f.name, f.ty)).collect()
+    }
+
+    /// Every source the stream reads, in order: its own, then `also`.
+    pub fn sources(&self) -> impl Iterator<Item = &Source> {
+        std::iter::once(&self.source).chain(self.also.iter())
     }
 }
 
@@ -205,6 +220,9 @@ const LIST: StreamDef = StreamDef {
     aliases: &[],
     drop: &[],
     derive: None,
+    also: &[],
+    query_columns: &[],
+    map_rows: None,
 };
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {
@@ -903,7 +921,341 @@ pub static STREAMS: &[StreamDef] = &[
         ],
         ..LIST
     },
+    // ---- The streams of issue 13 (segments … collection permissions). Each
+    // row cites the Metabase source its shape comes from; every one is
+    // skipped with an info log where the version lacks its endpoint.
+    StreamDef {
+        name: "segments",
+        description: "Saved filters of tables (GET /api/segment: the unarchived segments the credentials can read, \
+                      hydrated with `creator` and `definition_description`).",
+        // metabase/metabase src/metabase/api/segment.clj (`GET /`); the model's columns from its migrations.
+        source: Source::list("segment"),
+        missing: Missing::Skip,
+        cursor: Some("updated_at"),
+        fields: TABLE_DEFINITION_FIELDS,
+        ..LIST
+    },
+    StreamDef {
+        name: "legacy_metrics",
+        description: "Legacy (table) metrics: GET /api/legacy-metric on 0.50, GET /api/metric before; Metabase 0.51 \
+                      removed them (the stream is then skipped with an info log). Metrics of 0.50+ are cards of \
+                      type `metric`, in `cards`.",
+        // metabase/metabase src/metabase/api/legacy_metric.clj (`GET /`: unarchived, readable, `creator` and
+        // `database_id` added); api-changelog.md: "The `/api/legacy-metric` endpoints have been removed" (0.51).
+        source: Source::list("legacy-metric"),
+        missing: Missing::Fallback(Source::list("metric")),
+        cursor: Some("updated_at"),
+        fields: TABLE_DEFINITION_FIELDS,
+        ..LIST
+    },
+    StreamDef {
+        name: "timelines",
+        description: "Event timelines (GET /api/timeline?include=events, and with `archived=true` when \
+                      `include_archived`), without their events (the `timeline_events` stream, read from the \
+                      same answers).",
+        // metabase/metabase src/metabase/api/timeline.clj (`GET /`: `include` = events, `archived` default false).
+        source: TIMELINES,
+        missing: Missing::Skip,
+        cursor: Some("updated_at"),
+        fields: &[
+            int("id"),
+            text("name"),
+            text("description"),
+            text("icon"),
+            int("collection_id"),
+            obj("collection"),
+            boolean("default"),
+            boolean("archived"),
+            text("entity_id"),
+            int("creator_id"),
+            obj("creator"),
+            ts("created_at"),
+            ts("updated_at"),
+        ],
+        drop: &["events"],
+        ..LIST
+    },
+    StreamDef {
+        name: "timeline_events",
+        description: "The events of every timeline (`events` of GET /api/timeline?include=events: the unarchived \
+                      events of unarchived timelines, and every event of archived ones with `include_archived`; \
+                      Metabase has no list route for events).",
+        // metabase/metabase src/metabase/models/timeline_event.clj (`include-events`, `timeline_event` columns).
+        source: Source { path: &["*", "events"], ..TIMELINES },
+        missing: Missing::Skip,
+        cursor: Some("updated_at"),
+        fields: &[
+            int("id"),
+            int("timeline_id"),
+            text("name"),
+            text("description"),
+            ts("timestamp"),
+            boolean("time_matters"),
+            text("timezone"),
+            text("icon"),
+            boolean("archived"),
+            int("creator_id"),
+            obj("creator"),
+            ts("created_at"),
+            ts("updated_at"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "dashboard_subscriptions",
+        description: "Dashboard subscriptions (GET /api/pulse, and `archived=true` with `include_archived`): all of \
+                      them for an admin, the ones they created for anyone else.",
+        // metabase/metabase src/metabase/api/pulse.clj (`GET /`: `archived`, `dashboard_id`,
+        // `creator_or_recipient`; write-filtered, hydrated `can_write`).
+        source: Source {
+            variants: &[
+                Variant { query: &[], gate: Gate::Always },
+                Variant { query: &[("archived", "true")], gate: Gate::Archived },
+            ],
+            ..Source::list("pulse")
+        },
+        missing: Missing::Skip,
+        cursor: Some("updated_at"),
+        permission: "an admin account (anyone else sees the subscriptions they created)",
+        fields: &[
+            int("id"),
+            text("name"),
+            int("dashboard_id"),
+            int("collection_id"),
+            int("collection_position"),
+            arr("cards"),
+            arr("channels"),
+            arr("parameters"),
+            boolean("skip_if_empty"),
+            boolean("archived"),
+            boolean("can_write"),
+            text("entity_id"),
+            int("creator_id"),
+            obj("creator"),
+            ts("created_at"),
+            ts("updated_at"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "actions",
+        description: "Model actions (GET /api/action: the unarchived actions of every model the credentials can \
+                      read, hydrated with `creator`; on 0.46, whose route needs `model-id`, \
+                      GET /api/action?model-id=N for each card).",
+        // metabase/metabase src/metabase/actions_rest/api.clj (`GET /`, optional `model-id`); 0.46's
+        // src/metabase/api/action.clj requires `model-id` (400 without it): then per card.
+        source: Source::list("action"),
+        missing: Missing::Fallback(Source {
+            variants: &[Variant { query: &[("model-id", "{id}")], gate: Gate::Always }],
+            parent: Some(Parent { stream: "cards", skip_ids: &[], column: None }),
+            ..Source::list("action")
+        }),
+        cursor: Some("updated_at"),
+        fields: &[
+            int("id"),
+            text("name"),
+            text("description"),
+            text("type"),
+            text("kind"),
+            int("model_id"),
+            int("database_id"),
+            obj("dataset_query"),
+            arr("parameters"),
+            obj("parameter_mappings"),
+            obj("visualization_settings"),
+            obj("template"),
+            text("response_handle"),
+            text("error_handle"),
+            boolean("archived"),
+            text("public_uuid"),
+            int("made_public_by_id"),
+            text("entity_id"),
+            int("creator_id"),
+            obj("creator"),
+            ts("created_at"),
+            ts("updated_at"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "api_keys",
+        description: "API keys' metadata (GET /api/api-key, Metabase 0.49+): name, group and who changed them last; \
+                      never a key, not even its masked form or prefix.",
+        // metabase/metabase src/metabase/api/api_key.clj (`present-api-key`: created_at, updated_at, updated_by
+        // {common_name, id}, id, group {id, name}, name, masked_key; unmasked_key only when one is created).
+        source: Source::list("api-key"),
+        missing: Missing::Skip,
+        cursor: Some("updated_at"),
+        permission: "an admin account",
+        fields: &[int("id"), text("name"), obj("group"), obj("updated_by"), ts("created_at"), ts("updated_at")],
+        drop: &["masked_key", "unmasked_key", "unhashed_key", "key", "key_prefix"],
+        ..LIST
+    },
+    StreamDef {
+        name: "tasks",
+        description: "Metabase's background task history (GET /api/task, paged, newest first). The cursor is \
+                      `ended_at`: a task still running (0.51+ `status` `started`) has none and is read every \
+                      time until it ends.",
+        // metabase/metabase src/metabase/api/task.clj (`GET /`: superuser, offset paging,
+        // {total, limit, offset, data}).
+        source: Source { envelope: Envelope::Data, paging: Paging::LimitOffset, ..Source::list("task") },
+        missing: Missing::Skip,
+        cursor: Some("ended_at"),
+        permission: "an admin account",
+        fields: &[
+            int("id"),
+            text("task"),
+            int("db_id"),
+            ts("started_at"),
+            ts("ended_at"),
+            int("duration"),
+            obj("task_details"),
+            text("status"),
+            arr("logs"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "revisions",
+        description: "The edit history of every card and dashboard (GET /api/revision?entity=card|dashboard&id=N \
+                      per card, then per dashboard). `model` and `model_id` name the edited object (Metabase drops \
+                      them from the answer); `diff` and `description` compare each revision with the one before.",
+        // metabase/metabase src/metabase/api/revision.clj (`GET /`: entity, id; read-check) and
+        // models/revision.clj (`revisions+details`: newest first, without model, model_id, user_id, object).
+        source: revisions_of(REVISIONS_OF_CARDS),
+        also: &[revisions_of(REVISIONS_OF_DASHBOARDS)],
+        missing: Missing::Skip,
+        cursor: Some("timestamp"),
+        query_columns: &[("entity", "model")],
+        fields: &[
+            int("id"),
+            text("model"),
+            int("model_id"),
+            ts("timestamp"),
+            text("description"),
+            boolean("is_creation"),
+            boolean("is_reversion"),
+            boolean("has_multiple_changes"),
+            boolean("most_recent"),
+            text("message"),
+            text("metabase_version"),
+            obj("diff"),
+            obj("user"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "permissions_graph",
+        description: "Data permissions, one row per group and database, and per schema or table where they are \
+                      granular (GET /api/permissions/graph). 0.50+ fill `view_data`, `create_queries`, \
+                      `download`, `data_model`, `details`; earlier versions `data` (and `data_query` for a \
+                      sandboxed table), `native`, `download`, `data_model`, `details`. A value on the database \
+                      row applies to all of it; `key` is the row's group, database, schema and table as a JSON array.",
+        // metabase/metabase src/metabase/permissions/api/permission_graph.clj (StrictDbGraph: view-data,
+        // create-queries, data {native, schemas}, download {native, schemas}, data-model {schemas}, details)
+        // and permissions/models/data_permissions/graph.clj (`api-graph`).
+        source: Source { envelope: Envelope::Object, ..Source::list("permissions/graph") },
+        missing: Missing::Skip,
+        primary_key: &["key"],
+        permission: "an admin account",
+        map_rows: Some(&PERMISSIONS_GRAPH),
+        fields: &[
+            text("key"),
+            int("group_id"),
+            int("database_id"),
+            text("schema"),
+            int("table_id"),
+            text("view_data"),
+            text("create_queries"),
+            text("download"),
+            text("download_native"),
+            text("data_model"),
+            text("details"),
+            text("data"),
+            text("data_query"),
+            text("native"),
+        ],
+        ..LIST
+    },
+    StreamDef {
+        name: "collection_permissions",
+        description: "Collection permissions, one row per group and collection (GET /api/collection/graph: \
+                      `write`, `read` or `none`; from 0.56.13 `none` is left out). `collection_id` is a string \
+                      because of the root collection, `root`.",
+        // metabase/metabase src/metabase/permissions/models/collection/graph.clj; API.md §5.14.
+        source: Source { envelope: Envelope::Object, ..Source::list("collection/graph") },
+        missing: Missing::Skip,
+        primary_key: &["group_id", "collection_id"],
+        permission: "an admin account",
+        map_rows: Some(&MapRows { rules: &[("groups/{group_id}/{collection_id}", "permission")], key_column: None }),
+        fields: &[int("group_id"), text("collection_id"), text("permission")],
+        ..LIST
+    },
 ];
+
+/// The columns of Metabase's `segment` and `metric` tables (the same model
+/// but for the metric's `how_is_this_calculated`), with the hydrated
+/// `creator`, `definition_description` and, for metrics, `database_id`.
+const TABLE_DEFINITION_FIELDS: &[Field] = &[
+    int("id"),
+    text("name"),
+    text("description"),
+    int("table_id"),
+    int("database_id"),
+    obj("definition"),
+    text("definition_description"),
+    text("how_is_this_calculated"),
+    boolean("archived"),
+    text("caveats"),
+    text("points_of_interest"),
+    boolean("show_in_getting_started"),
+    text("entity_id"),
+    int("creator_id"),
+    obj("creator"),
+    ts("created_at"),
+    ts("updated_at"),
+];
+
+/// Timelines with their events, and the archived ones with `include_archived`.
+const TIMELINES: Source = Source {
+    variants: &[
+        Variant { query: &[("include", "events")], gate: Gate::Always },
+        Variant { query: &[("include", "events"), ("archived", "true")], gate: Gate::Archived },
+    ],
+    ..Source::list("timeline")
+};
+
+/// `GET /api/revision?entity=<entity>&id=<parent id>`: the query and parent of one entity.
+const REVISIONS_OF_CARDS: (&[Variant], &str) = (&[Variant { query: &[("entity", "card"), ("id", "{id}")], gate: Gate::Always }], "cards");
+const REVISIONS_OF_DASHBOARDS: (&[Variant], &str) =
+    (&[Variant { query: &[("entity", "dashboard"), ("id", "{id}")], gate: Gate::Always }], "dashboards");
+
+const fn revisions_of((variants, parent): (&'static [Variant], &'static str)) -> Source {
+    Source {
+        variants,
+        parent: Some(Parent { stream: parent, skip_ids: &[], column: Some("model_id") }),
+        ..Source::list("revision")
+    }
+}
+
+/// The data permission graph's values and the columns they go to: 0.50+
+/// keys first, then the pre-0.50 `data` map (its table level may be
+/// `{"read", "query"}` for a sandboxed table).
+const PERMISSIONS_GRAPH: MapRows = MapRows {
+    rules: &[
+        ("groups/{group_id}/{database_id}/view-data/{schema}?/{table_id}?", "view_data"),
+        ("groups/{group_id}/{database_id}/create-queries/{schema}?/{table_id}?", "create_queries"),
+        ("groups/{group_id}/{database_id}/download/schemas/{schema}?/{table_id}?", "download"),
+        ("groups/{group_id}/{database_id}/download/native", "download_native"),
+        ("groups/{group_id}/{database_id}/data-model/schemas/{schema}?/{table_id}?", "data_model"),
+        ("groups/{group_id}/{database_id}/details", "details"),
+        ("groups/{group_id}/{database_id}/data/native", "native"),
+        ("groups/{group_id}/{database_id}/data/schemas/{schema}?/{table_id}?", "data"),
+        ("groups/{group_id}/{database_id}/data/schemas/{schema}/{table_id}/read", "data"),
+        ("groups/{group_id}/{database_id}/data/schemas/{schema}/{table_id}/query", "data_query"),
+    ],
+    key_column: Some("key"),
+};
 
 #[cfg(test)]
 mod tests {
@@ -927,10 +1279,12 @@ mod tests {
             if s.source.paging == Paging::LimitOffset {
                 assert_eq!(s.source.envelope, Envelope::Data, "{}: paged endpoints answer envelopes", s.name);
             }
-            if let Some(p) = s.source.parent {
+            for source in s.sources() {
+                let Some(p) = source.parent else { continue };
                 let parent = find(p.stream).expect("the parent is a stream");
                 assert!(parent.source.parent.is_none(), "{}: parents are lists", s.name);
-                assert!(s.source.endpoint.contains("{id}"), "{}: a per-parent endpoint names the id", s.name);
+                let in_query = source.variants.iter().all(|v| v.query.iter().any(|(_, value)| value.contains("{id}")));
+                assert!(source.endpoint.contains("{id}") || in_query, "{}: a per-parent request names the id", s.name);
                 if let Some(c) = p.column {
                     assert!(fields.contains(c), "{}: parent column {c} not declared", s.name);
                 }
@@ -938,6 +1292,9 @@ mod tests {
             if let Some(d) = s.derive {
                 let from = find(d.from).expect("derived from a stream");
                 assert!(from.source == s.source && from.derive.is_none(), "{}: derived from {}'s own source", s.name, d.from);
+            }
+            for (_, c) in s.query_columns.iter().chain(s.map_rows.iter().flat_map(|m| m.rules.iter())) {
+                assert!(fields.contains(c), "{}: column {c} not declared", s.name);
             }
             for (_, to) in s.aliases {
                 assert!(fields.contains(to), "{}: alias target {to} not declared", s.name);

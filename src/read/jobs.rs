@@ -86,15 +86,16 @@ fn select(s: &SelectedStream, state: &State, log: fn(LogLevel, &str)) -> Result<
 
 /// Adds `s` to a job whose responses hold its records too (or whose
 /// records its responses hold); false when there is none. Only streams
-/// without a fallback or skip rule share, so a missing endpoint means the
-/// same for every stream of a job.
+/// with the same rule for a missing endpoint (fail, or skip) and without a
+/// fallback share, so a missing endpoint means the same for every stream of
+/// a job; a stream of several sources reads alone.
 fn join_group(jobs: &mut VecDeque<Job>, s: Selected) -> bool {
-    if !matches!(s.def.missing, Missing::Fail) {
+    if matches!(s.def.missing, Missing::Fallback(_)) || !s.def.also.is_empty() {
         return false;
     }
     for job in jobs.iter_mut() {
         let Job::Objects { outer, nested } = job else { continue };
-        if !matches!(outer.def.missing, Missing::Fail) {
+        if outer.def.missing != s.def.missing || !outer.def.also.is_empty() {
             continue;
         }
         if let Some(path) = s.def.source.nested_in(&outer.def.source) {
@@ -168,6 +169,13 @@ mod tests {
         assert_eq!(shape(&jobs), ["tables[fields@fields]", "question_27_x"]);
         let jobs = plan_jobs(&[sel("fields")], None, no_log).unwrap();
         assert_eq!(shape(&jobs), ["fields[]"]);
+    }
+
+    #[test]
+    fn streams_skipped_alike_share_their_answers() {
+        let no_log = |_: LogLevel, _: &str| {};
+        let jobs = plan_jobs(&[sel("timeline_events"), sel("notifications"), sel("timelines")], None, no_log).unwrap();
+        assert_eq!(shape(&jobs), ["timelines[timeline_events@events]", "notifications[]"]);
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub fn is_parent(def: &StreamDef) -> bool {
             Missing::Fallback(f) => f.parent,
             _ => None,
         };
-        s.source.parent.iter().chain(fallback.iter()).any(|p| p.stream == def.name)
+        s.sources().filter_map(|src| src.parent).chain(fallback).any(|p| p.stream == def.name)
     })
 }
 
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn parents_are_the_streams_others_name() {
         let parents: Vec<&str> = streams::STREAMS.iter().filter(|s| is_parent(s)).map(|s| s.name).collect();
-        assert_eq!(parents, ["collections", "dashboards", "databases", "permission_groups"]);
+        assert_eq!(parents, ["cards", "collections", "dashboards", "databases", "permission_groups"]);
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub mod seen;
 pub mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
 
 pub use batch::{Rows, Step, BATCH_BYTES, BATCH_ROWS};
 

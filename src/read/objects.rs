@@ -27,7 +27,7 @@ use crate::decode::json_list::{ElementStream, JsonError};
 use crate::decode::row::RowMapper;
 use crate::scan::Member;
 use crate::read::seen::SeenKeys;
-use crate::catalog::streams::{Envelope, Missing, Paging, Source, StreamDef};
+use crate::catalog::streams::{Envelope, MapRows, Missing, Paging, Source, StreamDef};
 use crate::wit::{FieldType, Value};
 use crate::LogLevel;
 use std::io::{Cursor as Bytes, Read};
@@ -46,6 +46,8 @@ struct Output {
     pk_cols: Vec<usize>,
     /// The declared column that receives the parent's id.
     parent_col: Option<usize>,
+    /// Columns filled from a query parameter: (parameter, column).
+    query_cols: Vec<(&'static str, usize)>,
 }
 
 impl Output {
@@ -57,19 +59,21 @@ impl Output {
             pk_cols.clear();
         }
         let parent_col = def.source.parent.and_then(|p| p.column).and_then(|c| mapper.column_index(c));
-        Output { def, mapper, cursor, pk_cols, parent_col }
+        let query_cols = def.query_columns.iter().filter_map(|(p, c)| Some((*p, mapper.column_index(c)?))).collect();
+        Output { def, mapper, cursor, pk_cols, parent_col, query_cols }
     }
 
-    /// Maps one element; fills the parent's id into its column when the
-    /// element does not carry it.
+    /// Maps one element; fills the parent's id, and the query parameters
+    /// the stream names, into their columns when the element does not
+    /// carry them.
     fn map(&mut self, element: &[u8], members: &[Member], request: &PlannedRequest) -> Result<Vec<Value>> {
         let mut row = self.mapper.map_split(element, members).map_err(|why| Error::system(format!("{}: {why}", request.describe())))?;
         if let (Some(col), Some(id)) = (self.parent_col, &request.parent) {
-            if row.len() <= col {
-                row.resize(col + 1, Value::Null);
-            }
-            if row[col] == Value::Null {
-                row[col] = parent_value(id, self.mapper.column_type(col));
+            fill(&mut row, col, || parent_value(id, self.mapper.column_type(col)));
+        }
+        for &(param, col) in &self.query_cols {
+            if let Some((_, v)) = request.query.iter().find(|(k, _)| *k == param) {
+                fill(&mut row, col, || Value::String(v.clone()));
             }
         }
         Ok(row)
@@ -111,15 +115,18 @@ pub struct ObjectRows {
     nested: Vec<Nested>,
     /// The slots whose records lie beside the outer stream's (and slot 0).
     beside: Vec<usize>,
-    /// The source being read: the outer stream's, or its fallback.
+    /// The source being read: the outer stream's, its fallback, or one of
+    /// its `also` sources.
     source: Source,
+    /// How many of the outer stream's `also` sources were started.
+    also_read: usize,
     /// `None` until the parents are listed (a stream error then belongs to this stream).
     plan: Option<Plan>,
     page: Option<Page>,
     inner: Option<Inner>,
     /// What the outer stream's first request is watched for (its ids, for
     /// the streams that are its children; the configured questions).
-    capture: Option<Capture>,
+    capture: Vec<Capture>,
     /// Requests of the plan started ahead and not read yet.
     ahead: Vec<PlannedRequest>,
     /// The slots computed from each outer record (`Placement::Derived`).
@@ -139,10 +146,8 @@ impl ObjectRows {
         shared: &[(&'static StreamDef, Placement, Option<i64>)],
         questions: Option<crate::questions::select::Chooser>,
     ) -> Self {
-        let capture = match questions {
-            Some(chooser) => Some(Capture::Questions(chooser)),
-            None => super::lists::is_parent(outer.0).then(|| Capture::Ids(outer.0.name, IdCapture::default())),
-        };
+        let ids = super::lists::is_parent(outer.0).then(|| Capture::Ids(outer.0.name, IdCapture::default()));
+        let capture = questions.map(Capture::Questions).into_iter().chain(ids).collect();
         let mut outputs = vec![Output::new(outer.0, outer.1)];
         let (mut nest, mut beside, mut derived) = (Vec::new(), vec![0], Vec::new());
         for (i, (def, place, since)) in shared.iter().enumerate() {
@@ -156,6 +161,7 @@ impl ObjectRows {
         ObjectRows {
             names: outputs.iter().map(|o| o.def.name.to_string()).collect(),
             source: outer.0.source,
+            also_read: 0,
             capture,
             ahead: Vec::new(),
             derived,
@@ -172,6 +178,15 @@ impl ObjectRows {
 
     fn outer(&self) -> &'static StreamDef {
         self.outputs[0].def
+    }
+
+    /// Moves on to the outer stream's next `also` source; false when none is left.
+    fn next_source(&mut self) -> bool {
+        let Some(next) = self.outer().also.get(self.also_read) else { return false };
+        self.also_read += 1;
+        self.source = *next;
+        self.plan = None;
+        true
     }
 
     /// The plan, made on first use (listing the parents if needed).
@@ -212,7 +227,11 @@ impl ObjectRows {
                     out.cursor.read_began_at(began);
                 }
                 let path = self.walk_path();
-                let body = ElementStream::with_path(response.body, &path.iter().map(String::as_str).collect::<Vec<_>>());
+                let reader = match self.outer().map_rows {
+                    Some(spec) => self.map_rows(spec, response.body, &request)?,
+                    None => response.body,
+                };
+                let body = ElementStream::with_path(reader, &path.iter().map(String::as_str).collect::<Vec<_>>());
                 match &mut self.page {
                     Some(page) => {
                         page.body = Some(body);
@@ -230,6 +249,20 @@ impl ObjectRows {
             }
         }
         Ok(true)
+    }
+
+    /// A map-of-maps answer read whole and turned into a list of rows (see
+    /// `decode::map_rows`); values no rule names are logged, not lost silently.
+    fn map_rows(&self, spec: &MapRows, body: Box<dyn Read>, request: &PlannedRequest) -> Result<Box<dyn Read>> {
+        let def = self.outer();
+        let decoded = spec.decode(body, &def.declared()).map_err(|e| json_error(&request.describe(), e))?;
+        if let Some(first) = decoded.unmatched.first() {
+            crate::log(
+                LogLevel::Info,
+                &format!("stream `{}`: {} values of {} have no column and were not read (the first at `{first}`)", def.name, decoded.unmatched.len(), request.describe()),
+            );
+        }
+        Ok(Box::new(Bytes::new(decoded.list)))
     }
 
     /// Starts `next` (unless it was started already) and the requests that
@@ -289,25 +322,30 @@ impl ObjectRows {
             let message = format!("{} `{}` is a Metabase Pro/Enterprise feature; reading it needs {}.", e.message, def.name, def.permission);
             return Err(Error { kind: Kind::Unavailable, message, ..e });
         }
+        // A version whose route takes other parameters answers 400 (0.46's
+        // `GET /api/action` needs a `model-id`): its fallback may serve.
+        let other_form = e.status == Some(400);
+        if let Missing::Fallback(source) = def.missing {
+            if self.source == def.source && (other_form || e.is(Cause::EndpointMissing)) {
+                let why = if other_form { "answered 400 (this version's route takes other parameters)" } else { "does not exist on this Metabase" };
+                crate::log(LogLevel::Info, &format!("stream `{}`: {what} {why}; reading /api/{} instead", def.name, source.endpoint));
+                self.source = source;
+                self.plan = None;
+                self.cancel_stale(client);
+                return Ok(());
+            }
+        }
         if e.is(Cause::EndpointMissing) {
             match def.missing {
-                Missing::Fallback(source) if self.source.endpoint != source.endpoint => {
-                    crate::log(
-                        LogLevel::Info,
-                        &format!("stream `{}`: {what} does not exist on this Metabase; reading /api/{} instead", def.name, source.endpoint),
-                    );
-                    self.source = source;
-                    self.plan = None;
-                    self.cancel_stale(client);
-                    return Ok(());
-                }
-                Missing::Skip => {
-                    crate::log(LogLevel::Info, &format!("stream `{}` skipped: {what} does not exist on this Metabase version", def.name));
+                Missing::Skip | Missing::Fallback(_) => {
+                    let names = self.names.join("`, `");
+                    crate::log(LogLevel::Info, &format!("stream `{names}` skipped: {what} does not exist on this Metabase version"));
                     self.plan.as_mut().expect("a request was planned").finish();
+                    self.also_read = def.also.len();
                     self.cancel_stale(client);
                     return Ok(());
                 }
-                _ => {}
+                Missing::Fail => {}
             }
         } else if e.is(Cause::NotFound) {
             if let Some(parent) = &request.parent {
@@ -349,8 +387,8 @@ impl ObjectRows {
                 if slot != 0 {
                     return Ok(Some(Step::Read { slot, row: kept.then_some(row), bytes }));
                 }
-                if let Some(capture) = self.capture.as_mut().filter(|_| page.request.variant == 0) {
-                    capture.element(element, members);
+                if page.request.variant == 0 {
+                    self.capture.iter_mut().for_each(|c| c.element(element, members));
                 }
                 for &d in &self.derived {
                     derive_rows(&mut self.outputs[d], d, element, &mut page.seen[d], page.retries > 0, &mut self.queue)?;
@@ -399,8 +437,8 @@ impl ObjectRows {
     /// for in it is kept for the rest of the read (even if a later request
     /// of the stream fails).
     fn keep_capture(&mut self, lists: &mut SharedLists) {
-        if let Some(capture) = self.capture.take().filter(|_| self.source == self.outer().source) {
-            capture.keep(lists);
+        if self.source == self.outer().source {
+            std::mem::take(&mut self.capture).into_iter().for_each(|c| c.keep(lists));
         }
     }
 
@@ -476,6 +514,9 @@ impl<T: Transport> Rows<T> for ObjectRows {
             if self.page.as_ref().is_none_or(|p| p.body.is_none()) && !self.open_page(cx)? {
                 self.keep_capture(cx.lists);
                 self.cancel_stale(cx.client);
+                if self.next_source() {
+                    continue;
+                }
                 return Ok(Step::End);
             }
             if self.page.as_ref().is_some_and(|p| p.body.is_some()) {
@@ -499,7 +540,17 @@ impl<T: Transport> Rows<T> for ObjectRows {
     /// failed run.
     fn explain(&self, slot: usize, e: Error) -> Error {
         let def = self.outputs[slot].def;
-        e.forbidden_as_unavailable(def.name, def.permission)
+        paid_as_unavailable(e, def.name).forbidden_as_unavailable(def.name, def.permission)
+    }
+}
+
+/// Sets column `col` of `row` to `value()` when it is null (or missing).
+fn fill(row: &mut Vec<Value>, col: usize, value: impl FnOnce() -> Value) {
+    if row.len() <= col {
+        row.resize(col + 1, Value::Null);
+    }
+    if row[col] == Value::Null {
+        row[col] = value();
     }
 }
 
@@ -531,6 +582,16 @@ fn slot_of(beside: &[usize], outputs: &[Output], key: &str) -> usize {
         last.split('|').any(|n| n == key)
     };
     beside.iter().copied().find(named).unwrap_or(0)
+}
+
+/// A 402 means the endpoint is a paid feature this instance lacks: the
+/// stream is unavailable (a warning), not a failed run.
+fn paid_as_unavailable(e: Error, stream: &str) -> Error {
+    if e.status != Some(402) || e.kind == crate::error::Kind::Unavailable {
+        return e;
+    }
+    let message = format!("{} Reading `{stream}` needs a Metabase plan (Pro or Enterprise) with that feature.", e.message);
+    Error { kind: crate::error::Kind::Unavailable, message, ..e }
 }
 
 /// A parent's id as the value of its declared column.

@@ -173,7 +173,7 @@ impl Plan {
         };
         let pages: Vec<PlannedRequest> = (next..end)
             .step_by(self.page_size.max(1) as usize)
-            .map(|offset| PlannedRequest { offset, query: self.query(request.variant, offset), ..request.clone() })
+            .map(|offset| PlannedRequest { offset, query: self.query(request.variant, offset, request.parent.as_deref()), ..request.clone() })
             .collect();
         for page in pages.into_iter().rev() {
             self.ready.push_front(page);
@@ -197,12 +197,19 @@ impl Plan {
             Some(id) => self.source.endpoint.replace("{id}", unquote(id)),
             None => self.source.endpoint.to_string(),
         };
-        PlannedRequest { endpoint, query: self.query(variant, 0), parent, variant, offset: 0 }
+        let query = self.query(variant, 0, parent.as_deref());
+        PlannedRequest { endpoint, query, parent, variant, offset: 0 }
     }
 
-    fn query(&self, variant: usize, offset: u64) -> Vec<(&'static str, String)> {
+    /// The variant's parameters, a parent's id filled in where a value is
+    /// `{id}` (`GET /api/revision?entity=card&id={id}`), then the page's.
+    fn query(&self, variant: usize, offset: u64, parent: Option<&str>) -> Vec<(&'static str, String)> {
         let params: Query = self.source.variants[variant].query;
-        let mut q: Vec<(&'static str, String)> = params.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        let fill = |v: &str| match parent {
+            Some(id) => v.replace("{id}", unquote(id)),
+            None => v.to_string(),
+        };
+        let mut q: Vec<(&'static str, String)> = params.iter().map(|(k, v)| (*k, fill(v))).collect();
         if self.source.paging == Paging::LimitOffset {
             q.push(("limit", self.page_size.to_string()));
             q.push(("offset", offset.to_string()));
@@ -296,6 +303,15 @@ mod tests {
         assert_eq!(drain(&mut plan, |_| PageRead { rows: 2, total: None, unpaged: true }).len(), 1);
         let mut plan = Plan::new(users, &config(""), None);
         assert_eq!(drain(&mut plan, |r| if r.offset == 0 { full(None) } else { PageRead { rows: 1, ..full(None) } }).len(), 2);
+    }
+
+    #[test]
+    fn a_parents_id_may_be_a_query_parameter() {
+        let revisions = streams::find("revisions").unwrap();
+        let mut plan = Plan::new(revisions.source, &config(""), Some(vec!["27".into(), "28".into()]));
+        assert_eq!(drain(&mut plan, |_| PageRead::default()), ["GET /api/revision?entity=card&id=27", "GET /api/revision?entity=card&id=28"]);
+        let mut plan = Plan::new(revisions.also[0], &config(""), Some(vec!["2".into()]));
+        assert_eq!(drain(&mut plan, |_| PageRead::default()), ["GET /api/revision?entity=dashboard&id=2"]);
     }
 
     #[test]

@@ -25,7 +25,7 @@ fn sel(name: &str, incremental: bool) -> SelectedStream {
     }
 }
 
-fn drain(r: &mut Reader<Scripted>) -> Vec<std::result::Result<Batch, Error>> {
+pub(super) fn drain(r: &mut Reader<Scripted>) -> Vec<std::result::Result<Batch, Error>> {
     let mut out = vec![];
     loop {
         match r.next() {

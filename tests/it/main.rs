@@ -28,5 +28,6 @@ mod streams_alerts;
 mod streams_fixes;
 mod streams_incremental;
 mod streams_lineage;
+mod streams_more;
 mod streams_objects;
 mod streams_questions;
