@@ -45,6 +45,7 @@ Credentials appear as REDACTED, as the host's --record writes them.
 
 import argparse
 import copy
+import fixturegen_params
 import json
 import os
 import subprocess
@@ -769,6 +770,9 @@ def fixtures():
     har = Har(datetime(2024, 7, 1, 9, 30, 0, tzinfo=timezone.utc), None)
     add_read(Session(har, "api_key", name="v054_changed"), v054_changed, DEFAULT_PAGE_SIZE)
     out["v054_changed"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_djA1NC1ub3RpZmljYXRpb25zLWtleQ"})
+
+    # 13. Questions with parameters, user queries and incremental result streams (tools/fixturegen_params.py).
+    out.update(fixturegen_params.params_fixtures(v050, Har, Session))
 
     return out
 

@@ -27,4 +27,5 @@ mod stream_docs;
 mod streams_alerts;
 mod streams_incremental;
 mod streams_objects;
+mod streams_params;
 mod streams_questions;
