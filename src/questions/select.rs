@@ -198,14 +198,95 @@ pub fn target_of(config: &Config, stream: &str) -> Option<Target> {
         return Some(Target::Query(q.clone()));
     }
     let id = stream_id(stream)?;
-    let entries = config.question_streams.iter().filter(|e| e.card_id == id);
-    let named = entries.clone().find(|e| e.own_stream().as_deref() == Some(stream));
-    let own_name = super::naming::named_stream(id, "");
-    let plain = entries.clone().find(|e| e.name.is_none()).filter(|_| !stream.starts_with(&own_name));
-    Some(Target::Card(named.or(plain).cloned().unwrap_or_else(|| QuestionStream::plain(id))))
+    let mut entries = config.question_streams.iter().filter(|e| e.card_id == id);
+    if stream.starts_with(&super::naming::named_stream(id, "")) {
+        // A configured stream's own name: only its entry runs it (a stale
+        // catalog naming a removed entry is an unknown stream).
+        return entries.find(|e| e.own_stream().as_deref() == Some(stream)).map(|e| Target::Card(e.clone()));
+    }
+    let plain = entries.find(|e| e.name.is_none()).cloned();
+    Some(Target::Card(plain.unwrap_or_else(|| QuestionStream::plain(id))))
 }
 
 /// Whether the config chooses any result stream (for a read without a catalog).
 pub fn configured(config: &Config) -> bool {
     config.questions != Questions::None || !config.question_streams.is_empty() || !config.query_streams.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(extra: serde_json::Value) -> Config {
+        let mut c = json!({"instance_api_url": "https://a.b", "api_key": "k"});
+        c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        Config::parse(&c.to_string()).unwrap()
+    }
+
+    fn card(id: i64, name: &str, params: serde_json::Value) -> Vec<u8> {
+        json!({"id": id, "name": name, "collection_id": null, "parameters": params,
+               "result_metadata": [{"name": "order_id", "base_type": "type/Integer"}, {"name": "status", "base_type": "type/Text"}]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn status_param() -> serde_json::Value {
+        json!([{"id": "p1", "slug": "status", "type": "category", "target": ["variable", ["template-tag", "status"]]}])
+    }
+
+    #[test]
+    fn stream_names_lead_back_to_what_they_run() {
+        let c = config(json!({"question_streams": [
+            {"card_id": 41, "name": "eu", "parameters": {"status": "x"}},
+            {"card_id": 41, "cursor": "order_id"}
+        ], "query_streams": [{"name": "big", "database_id": 2, "sql": "select 1"}]}));
+        let card = |t: Option<Target>| match t {
+            Some(Target::Card(e)) => Some((e.card_id, e.name, e.cursor.map(|c| c.column))),
+            _ => None,
+        };
+        assert_eq!(card(target_of(&c, "question_41__eu")), Some((41, Some("eu".into()), None)));
+        assert_eq!(card(target_of(&c, "question_41_orders_by_status")), Some((41, None, Some("order_id".into()))), "the unnamed entry");
+        assert_eq!(card(target_of(&c, "question_7_other")), Some((7, None, None)), "a plain question");
+        assert_eq!(target_of(&c, "question_41__removed"), None);
+        assert!(matches!(target_of(&c, "query_big"), Some(Target::Query(q)) if q.database_id == 2));
+        assert_eq!(target_of(&c, "query_other"), None);
+        assert_eq!(target_of(&c, "cards"), None);
+        assert!(configured(&c) && !configured(&config(json!({}))));
+    }
+
+    #[test]
+    fn entries_are_streams_beside_the_chosen_questions() {
+        let c = config(json!({"questions": "ids", "question_ids": [41, 42], "question_streams": [
+            {"card_id": 41, "name": "eu", "parameters": {"status": "x"}},
+            {"card_id": 42, "cursor": "order_id"}
+        ]}));
+        let mut chooser = Chooser::new(&c);
+        chooser.card(&card(41, "Orders by status", status_param()));
+        chooser.card(&card(42, "Orders", json!([])));
+        chooser.card(&card(43, "Not chosen", json!([])));
+        let streams: Vec<String> = chooser.finish_strict().unwrap().into_iter().map(|q| q.stream).collect();
+        // 42's unnamed entry takes the place of its plain stream.
+        assert_eq!(streams, ["question_41_orders_by_status", "question_41__eu", "question_42_orders"]);
+    }
+
+    #[test]
+    fn an_entry_that_cannot_be_a_stream_fails_discover_and_is_left_out_of_a_read() {
+        let c = config(json!({"question_streams": [
+            {"card_id": 41, "name": "bad", "parameters": {"region": "x"}},
+            {"card_id": 41, "name": "good", "parameters": {"status": "x"}},
+            {"card_id": 99, "name": "gone"}
+        ]}));
+        let chooser = || {
+            let mut ch = Chooser::new(&c);
+            ch.card(&card(41, "Orders", status_param()));
+            ch
+        };
+        let e = chooser().finish_strict().unwrap_err();
+        assert!(e.message.starts_with(r#"question 41 (question_41__bad): the card has no parameter "region" (it has status)"#), "{}", e.message);
+        let streams: Vec<String> = chooser().finish().into_iter().map(|q| q.stream).collect();
+        assert_eq!(streams, ["question_41__good"]);
+        let c = config(json!({"question_streams": [{"card_id": 99}]}));
+        assert_eq!(Chooser::new(&c).finish_strict().unwrap_err().message, "config.question_streams: question 99 is not found or archived");
+    }
 }
