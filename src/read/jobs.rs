@@ -39,9 +39,8 @@ pub enum Job {
     /// An object stream, and the streams that share its responses.
     Objects { outer: Selected, nested: Vec<(Selected, Placement)> },
     /// A saved question's or a query's results (`question_<id>_<slug>`,
-    /// `query_<name>`…); `since` is `Some` for an incremental read of a
-    /// stream with a cursor (holding its saved value, if any).
-    Question { stream: String, target: Target, since: Option<Option<CursorValue>> },
+    /// `query_<name>`…); `since` is the saved cursor of an incremental read.
+    Question { stream: String, target: Target, since: Option<CursorValue> },
 }
 
 /// The jobs of a selection: unknown streams and bad state are config
@@ -56,7 +55,7 @@ pub fn plan_jobs(config: &Config, selection: &[SelectedStream], state: Option<&s
         }
         if let Some(target) = questions::target_of(config, &s.name).filter(|_| streams::find(&s.name).is_none()) {
             let since = match (s.sync_mode, target.cursor()) {
-                (SyncMode::Incremental, Some(c)) => Some(questions::incremental::saved(&state, &s.name, &c.column)?),
+                (SyncMode::Incremental, Some(c)) => questions::incremental::saved(&state, &s.name, &c.column)?,
                 (SyncMode::Incremental, None) => {
                     log(LogLevel::Warn, &format!("stream `{}` has no cursor; reading it in full", s.name));
                     None

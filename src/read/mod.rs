@@ -160,7 +160,7 @@ impl<T: Transport> Reader<T> {
                     .pending
                     .iter()
                     .map_while(|j| match j {
-                        Job::Question { target, since, .. } => Some((target.clone(), since.flatten())),
+                        Job::Question { target, since, .. } => Some((target.clone(), *since)),
                         Job::Objects { .. } => None,
                     })
                     .take(self.client.config().max_concurrent_requests as usize)

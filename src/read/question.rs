@@ -22,11 +22,11 @@ pub struct QuestionRows {
 }
 
 impl QuestionRows {
-    /// `since` is the saved cursor of an incremental read: with it, the
-    /// stream keeps state in its configured cursor column.
-    pub fn new(stream: String, target: Target, since: Option<Option<CursorValue>>, following: Vec<(Target, Option<CursorValue>)>) -> Self {
-        let cursor = since.and_then(|s| target.cursor().map(|c| RowCursor::new(&c.column, s)));
-        let since = since.flatten();
+    /// A stream whose config names a cursor column keeps state in it, in a
+    /// full refresh too (so a later incremental read starts from there);
+    /// `since` is its saved value in an incremental read.
+    pub fn new(stream: String, target: Target, since: Option<CursorValue>, following: Vec<(Target, Option<CursorValue>)>) -> Self {
+        let cursor = target.cursor().map(|c| RowCursor::new(&c.column, since));
         QuestionRows { stream: [stream], export: QuestionExport::new(target, since), cursor, since, following }
     }
 }
