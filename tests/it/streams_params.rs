@@ -171,3 +171,52 @@ fn a_parameter_the_card_lacks_fails_check_and_discover_naming_both() {
     let message = check.connection_status()["message"].as_str().unwrap_or_default().to_string();
     assert!(message.starts_with("question 41 (question_41__completed_since): the cursor column `status` holds text"), "{}", check.describe());
 }
+
+/// `questions_params` with every `POST /api/dataset` (a query's columns) answered as Metabase 0.50
+/// answers a query that fails in the database: 202 with `"status": "failed"` (API.md §3.1).
+fn failing_query_fixture(dir: &Path) -> PathBuf {
+    let mut har = read_json(&fixture("questions_params.har"));
+    let failed = json!({"status": "failed", "error": "ERROR: column \"amount\" does not exist\n  Position: 44",
+                        "error_type": "invalid-query", "row_count": 0, "running_time": 0, "data": {"rows": [], "cols": []}})
+    .to_string();
+    let mut changed = 0;
+    for e in har["log"]["entries"].as_array_mut().unwrap() {
+        if e["request"]["url"] == "https://metabase.example.com/api/dataset" {
+            e["response"]["content"]["text"] = json!(failed);
+            e["response"]["content"]["size"] = json!(failed.len());
+            changed += 1;
+        }
+    }
+    assert!(changed >= 4, "the query-column requests of check, discover and read");
+    let path = dir.join("failing_query.har");
+    write_json(&path, &har);
+    path
+}
+
+#[test]
+fn a_query_that_fails_in_metabase_fails_discover_or_its_stream_alone_with_metabases_message() {
+    let dir = scratch_dir("params_failing_query");
+    let har = failing_query_fixture(&dir);
+    let har = har.to_str().unwrap();
+    let config = fixture("questions_params.config.json").display().to_string();
+    let want = "query stream `query_big_orders`: the query failed in Metabase: ERROR: column \"amount\" does not exist";
+
+    let discover = run_host(&["--replay", har, "discover", "--config", &config]);
+    let errors = discover.trace_errors();
+    assert_eq!(errors.len(), 1, "{}", discover.describe());
+    assert!(error_text(errors[0]).contains(want), "{}", errors[0]);
+    assert_eq!(errors[0]["failure_type"], "config_error", "the query is the user's to fix");
+
+    // A read with a catalog from before: that stream fails, the others are read.
+    let out = replay("questions_params", "discover", &[]);
+    let path = dir.join("catalog.json");
+    write_json(&path, &configured_catalog(out.catalog(), &[COMPLETED, BIG]));
+    let read = run_host(&["--replay", har, "read", "--config", &config, "--catalog", path.to_str().unwrap()]);
+    read.expect_code(1);
+    let errors = read.trace_errors();
+    assert_eq!(errors.len(), 1, "{}", read.describe());
+    assert_eq!(errors[0]["stream_descriptor"]["name"], BIG);
+    assert!(error_text(errors[0]).contains(want), "{}", errors[0]);
+    assert_eq!(order_ids(&read, COMPLETED).len(), 12);
+    assert!(read.records(BIG).is_empty() && read.states_of(BIG).is_empty());
+}
