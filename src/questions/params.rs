@@ -114,7 +114,9 @@ pub fn cursor_parameter<'a>(question: &str, params: &'a [CardParameter], entry: 
 }
 
 /// Checks an entry against its card: every configured parameter exists,
-/// and the cursor is a date, datetime or integer column of the result.
+/// and the cursor is a date, datetime or integer column of the result whose
+/// values the parameter receiving it can take (without `columns`, only the
+/// parameters are checked).
 /// `question` names the question and its stream in errors.
 pub fn check(question: &str, params: &[CardParameter], columns: &[(String, FieldType)], entry: &QuestionStream) -> Result<()> {
     for (key, _) in &entry.parameters {
@@ -122,11 +124,19 @@ pub fn check(question: &str, params: &[CardParameter], columns: &[(String, Field
             return Err(Error::config(format!("{question}: the card has no parameter {key:?} ({}); use a parameter's slug or id", known(params))));
         }
     }
-    cursor_parameter(question, params, entry)?;
-    if let Some(cursor) = &entry.cursor {
-        check_cursor_column(question, columns, &cursor.column)?;
+    let receiver = cursor_parameter(question, params, entry)?;
+    let Some(cursor) = &entry.cursor else { return Ok(()) };
+    if columns.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    check_cursor_column(question, columns, &cursor.column)?;
+    // The parameter must take a value of the column's type.
+    let sample = match columns.iter().find(|(n, _)| *n == cursor.column).map(|(_, ty)| *ty) {
+        Some(FieldType::Integer) => CursorValue::Integer(0),
+        Some(FieldType::Date) => CursorValue::Date(0),
+        _ => CursorValue::Timestamp(0),
+    };
+    receiver.map(|p| cursor_value(question, p, sample)).transpose().map(|_| ())
 }
 
 /// The cursor column exists and has a type that orders rows.
@@ -267,6 +277,9 @@ mod tests {
         let e = check(q, &p, &cols, &entry(json!({}), Some(("amount", None)))).unwrap_err();
         assert!(e.message.contains("`cursor` names `amount`, which is not a result column (order_id, status)"), "{}", e.message);
         assert!(check(q, &p, &cols, &entry(json!({"status": ["a", "b"]}), Some(("order_id", None)))).is_ok());
+        let dated = vec![("order_id".to_string(), FieldType::Date)];
+        let e = check(q, &p, &dated, &entry(json!({}), Some(("order_id", Some("min_order_id"))))).unwrap_err();
+        assert!(e.message.contains(r#"the cursor parameter "min_order_id" is of type number/=, which cannot take"#), "{}", e.message);
         let e = cursor_value(q, &p[1], CursorValue::Date(1)).unwrap_err();
         assert!(e.message.contains("is of type number/=, which cannot take"), "{}", e.message);
         assert!(e.is(crate::error::Cause::Config));
