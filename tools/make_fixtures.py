@@ -45,6 +45,7 @@ Credentials appear as REDACTED, as the host's --record writes them.
 
 import argparse
 import copy
+import fixturegen_params
 import json
 import os
 import subprocess
@@ -786,6 +787,8 @@ def fixtures():
     out.update(fixturegen_fixes.fixtures(sys.modules[__name__], v054))
     # 13, 14. A 0.57 Enterprise server: MBQL 5 cards and query executions (tools/fixturegen_usage.py).
     out.update(fixturegen_usage.fixtures(sys.modules[__name__], v050))
+    # 13. Questions with parameters, user queries and incremental result streams (tools/fixturegen_params.py).
+    out.update(fixturegen_params.params_fixtures(v050, Har, Session))
 
     return out
 

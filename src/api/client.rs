@@ -46,6 +46,9 @@ struct Ahead<F> {
     path: String,
     /// The credentials it was sent with.
     auth: Option<(&'static str, String)>,
+    /// Its body: two POSTs to one path with different bodies (one card's
+    /// export with different parameters) are different requests.
+    body: Option<Vec<u8>>,
     in_flight: F,
 }
 
@@ -85,14 +88,15 @@ impl<T: Transport> Client<T> {
     }
 
     fn prefetch(&mut self, method: Method, path: String, body: Option<Body>) {
-        if self.ahead.len() >= self.limit.get() as usize || self.ahead.iter().any(|a| a.method == method && a.path == path) {
+        let bytes = body.as_ref().map(|b| b.bytes.clone());
+        if self.ahead.len() >= self.limit.get() as usize || self.ahead.iter().any(|a| a.method == method && a.path == path && a.body == bytes) {
             return;
         }
         let Ok(auth) = self.auth_header() else { return };
         let request = request(method, &path, Some(auth.clone()), body.as_ref());
         self.requests += 1;
         if let Ok(in_flight) = self.transport.start(&self.config.base, request, self.config.request_timeout_s) {
-            self.ahead.push(Ahead { method, path, auth: Some(auth), in_flight });
+            self.ahead.push(Ahead { method, path, auth: Some(auth), body: bytes, in_flight });
         }
     }
 
@@ -107,7 +111,7 @@ impl<T: Transport> Client<T> {
         auth: &Option<(&'static str, String)>,
         request: Request,
     ) -> std::result::Result<Response, TransportError> {
-        if let Some(i) = self.ahead.iter().position(|a| a.method == method && a.path == path) {
+        if let Some(i) = self.ahead.iter().position(|a| a.method == method && a.path == path && a.body == request.body) {
             let ahead = self.ahead.remove(i);
             if ahead.auth == *auth {
                 return self.transport.finish(ahead.in_flight);
@@ -168,6 +172,13 @@ impl<T: Transport> Client<T> {
     pub fn post_form(&mut self, endpoint: &str, form: &[(&str, String)]) -> Result<Response> {
         let path = self.config.base.path(endpoint);
         self.authed(Method::Post, &path, Some(Body::form(form)))
+    }
+
+    /// `POST /api/<endpoint>` with a JSON body (`POST /api/dataset` takes
+    /// the query as its body), returning a 2xx response.
+    pub fn post_json(&mut self, endpoint: &str, json: &str) -> Result<Response> {
+        let path = self.config.base.path(endpoint);
+        self.authed(Method::Post, &path, Some(Body::json(json.to_string())))
     }
 
     /// Logs the server's version (`version.tag` of `GET /api/session/properties`,

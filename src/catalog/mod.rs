@@ -33,20 +33,39 @@ pub fn stream_info(def: &streams::StreamDef) -> wit::StreamInfo {
 }
 
 pub fn question_info(q: &questions::Question) -> wit::StreamInfo {
+    let description = match &q.target {
+        questions::Target::Card(entry) if entry.parameters.is_empty() => format!(
+            "Results of the saved question {} “{}” (POST /api/card/{}/query/csv: every row, no 2,000-row cap).",
+            entry.card_id, q.name, entry.card_id
+        ),
+        questions::Target::Card(entry) => {
+            let values: Vec<String> = entry.parameters.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            format!(
+                "Results of the saved question {} “{}” with {} (POST /api/card/{}/query/csv: every row, no 2,000-row cap).",
+                entry.card_id, q.name, values.join(", "), entry.card_id
+            )
+        }
+        questions::Target::Query(query) => format!(
+            "Results of the configured query “{}” on database {} (POST /api/dataset/csv: every row, no 2,000-row cap).",
+            query.name, query.database_id
+        ),
+    };
+    let cursor = q.target.cursor().map(|c| c.column.clone());
     wit::StreamInfo {
         name: q.stream.clone(),
-        description: Some(format!(
-            "Results of the saved question {} “{}” (POST /api/card/{}/query/csv: every row, no 2,000-row cap).",
-            q.id, q.name, q.id
-        )),
+        description: Some(description),
         fields: q
             .columns
             .iter()
             .map(|(name, ty)| wit::Field { name: name.clone(), type_: *ty, nullable: true, description: None })
             .collect(),
-        // Query results have no key and no cursor.
+        // Query results have no key; a cursor only when the config names one.
         primary_key: vec![],
-        cursor_field: None,
-        sync_modes: vec![wit::SyncMode::FullRefresh],
+        sync_modes: if cursor.is_some() {
+            vec![wit::SyncMode::FullRefresh, wit::SyncMode::Incremental]
+        } else {
+            vec![wit::SyncMode::FullRefresh]
+        },
+        cursor_field: cursor,
     }
 }

@@ -6,7 +6,10 @@
 //! reads each key through its entry and adds what one entry cannot say: the
 //! URL's form, the credentials' precedence and the `questions` family.
 
+pub mod results;
 pub mod spec;
+
+pub use results::{QueryStream, QuestionStream, ResultCursor, UserQuery};
 
 use crate::error::{Error, Result};
 use config_keys as keys;
@@ -92,6 +95,10 @@ pub struct Config {
     pub include_deactivated_users: bool,
     /// Which saved questions become streams of their results.
     pub questions: Questions,
+    /// Saved questions with parameter values or a cursor, one stream each.
+    pub question_streams: Vec<QuestionStream>,
+    /// The user's own queries, one stream each.
+    pub query_streams: Vec<QueryStream>,
     /// Months before the current one a first read of `query_executions` starts at.
     pub usage_lookback_months: u32,
 }
@@ -136,6 +143,8 @@ impl Config {
             include_archived: boolean(&obj, &keys::INCLUDE_ARCHIVED)?,
             include_deactivated_users: boolean(&obj, &keys::INCLUDE_DEACTIVATED_USERS)?,
             questions: parse_questions(&obj)?,
+            question_streams: results::parse_question_streams(&obj)?,
+            query_streams: results::parse_query_streams(&obj)?,
             usage_lookback_months: integer(&obj, &keys::USAGE_LOOKBACK_MONTHS)?,
         })
     }

@@ -32,6 +32,7 @@ fn property(key: &Key, order: usize) -> Value {
         Kind::Choice(k) => json!({"type": "string", "enum": k.allowed, "default": k.default}),
         Kind::IdList(_) => json!({"type": "array", "items": {"type": "integer"}}),
         Kind::IdOrWord(_) => json!({"type": ["integer", "string"]}),
+        Kind::ObjectList(k) => json!({"type": "array", "items": item_schema(k.item_schema)}),
     };
     p["title"] = json!(key.title);
     if let Some(description) = key.description {
@@ -42,6 +43,12 @@ fn property(key: &Key, order: usize) -> Value {
     }
     p["order"] = json!(order);
     p
+}
+
+/// A list key's item schema; the table's text is checked to be JSON by the
+/// tests, so a typo shows there rather than as a `null` in the spec.
+fn item_schema(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
@@ -66,6 +73,10 @@ mod tests {
                 Kind::Choice(k) => (json!("string"), json!(k.default)),
                 Kind::IdList(_) => (json!("array"), Value::Null),
                 Kind::IdOrWord(_) => (json!(["integer", "string"]), Value::Null),
+                Kind::ObjectList(k) => {
+                    assert!(item_schema(k.item_schema).is_object(), "{}: the item schema is a JSON object", k.name);
+                    (json!("array"), Value::Null)
+                }
             };
             assert_eq!((&p["type"], &p["default"]), (&ty, &default), "{}", key.name());
             assert_eq!(p["airbyte_secret"].as_bool().unwrap_or(false), key.secret(), "{}", key.name());

@@ -1,10 +1,14 @@
-//! Saved-question results as streams.
+//! Saved-question results, and the user's own queries, as streams.
 //!
 //! `discover` offers one stream per chosen saved question, named stably from
 //! the card (`question_<id>_<slug>`), its fields typed from the card's
-//! `result_metadata`. `read` runs the question with the export endpoint
-//! `POST /api/card/:id/query/csv` (options as a form body, which every version reads), which is not
-//! capped at 2,000 rows like `POST /api/card/:id/query`.
+//! `result_metadata`; one per `question_streams` entry (a question with
+//! parameter values or a cursor, `question_<id>__<name>`); and one per
+//! `query_streams` entry (`query_<name>`), typed from a one-row run.
+//! `read` runs a question with the export endpoint
+//! `POST /api/card/:id/query/csv` (options as a form body, which every
+//! version reads), which is not capped at 2,000 rows like
+//! `POST /api/card/:id/query`, and a query with `POST /api/dataset/csv`.
 //!
 //! Why CSV and not the JSON export: the JSON export is an array of objects
 //! keyed by each column's *display name*, so two columns with the same title
@@ -15,27 +19,64 @@
 //! that are parsed by each column's type. The body is read as it arrives, one
 //! row at a time.
 //!
-//! The concerns, one module each: [`select`] (which cards become streams),
-//! [`naming`] (stable stream names), [`typing`] (column names and types from
-//! `result_metadata`, CSV values by type), [`run`] (reading one question's
-//! export as rows; its CSV is decoded by `decode::csv`).
+//! The concerns, one module each: [`select`] (which cards and entries
+//! become streams), [`naming`] (stable stream names), [`typing`] (column
+//! names and types from `result_metadata`, CSV values by type), [`params`]
+//! (parameter values as the export takes them), [`query`] (the user's
+//! queries), [`request`] (the export request of a stream), [`incremental`]
+//! (the cursor of a result stream), [`run`] (reading one export as rows; its
+//! CSV is decoded by `decode::csv`).
 
+pub mod incremental;
 pub mod naming;
+pub mod params;
+pub mod query;
+pub mod request;
 pub mod run;
 pub mod select;
 pub mod typing;
 
 pub use naming::{stream_id, stream_name, PREFIX};
 pub use run::QuestionExport;
-pub use select::{configured, list};
+pub use select::{configured, list, target_of};
 
+use crate::config::{QueryStream, QuestionStream, ResultCursor};
 use crate::wit::FieldType;
 
-/// A question offered as a stream.
+/// What a result stream runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A saved question, with its configured parameter values and cursor
+    /// (none for a question chosen by `questions`).
+    Card(QuestionStream),
+    /// A query of `query_streams`.
+    Query(QueryStream),
+}
+
+impl Target {
+    /// The cursor column named in config, if any.
+    pub fn cursor(&self) -> Option<&ResultCursor> {
+        match self {
+            Target::Card(q) => q.cursor.as_ref(),
+            Target::Query(q) => q.cursor.as_ref(),
+        }
+    }
+
+    /// `question 41` or `query `query_big``, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Card(q) => format!("question {}", q.card_id),
+            Target::Query(q) => format!("query `{}`", q.stream()),
+        }
+    }
+}
+
+/// A result stream offered by `discover`.
 #[derive(Debug, Clone)]
 pub struct Question {
-    pub id: i64,
+    /// The question's (or query's) name.
     pub name: String,
     pub stream: String,
     pub columns: Vec<(String, FieldType)>,
+    pub target: Target,
 }

@@ -5,18 +5,23 @@
 //! part of the reader; `read::question` feeds its rows to the batches.
 
 use crate::decode::csv::{Csv, Record};
-use super::select::{question_of, Card};
+use super::incremental::CursorValue;
+use super::request::{self, Prepared};
 use super::typing::csv_value;
-use crate::api::client::{read_limited, Client};
+use super::Target;
+use crate::api::client::Client;
 use crate::error::{Cause, Error, Result};
 use crate::api::transport::Transport;
 use crate::wit::Value;
 use crate::wit::FieldType;
 
-/// The read of one question's results: the card (for its current columns),
-/// then `POST /api/card/:id/query/csv` with raw values, parsed as it arrives.
+/// The read of one question's (or query's) results: the request
+/// `request::prepare` builds (with the columns it knows), then its CSV
+/// answer, parsed as it arrives.
 pub struct QuestionExport {
-    id: i64,
+    target: Target,
+    /// The saved cursor of an incremental read (a parameter may receive it).
+    since: Option<CursorValue>,
     columns: Vec<(String, FieldType)>,
     csv: Option<Csv<Box<dyn std::io::Read>>>,
     request: String,
@@ -28,8 +33,8 @@ pub struct QuestionExport {
 }
 
 impl QuestionExport {
-    pub fn new(id: i64) -> Self {
-        QuestionExport { id, columns: Vec::new(), csv: None, request: String::new(), emitted: 0, record: Record::default() }
+    pub fn new(target: Target, since: Option<CursorValue>) -> Self {
+        QuestionExport { target, since, columns: Vec::new(), csv: None, request: String::new(), emitted: 0, record: Record::default() }
     }
 
     /// The next row and the bytes of body it took, or `None` at the end.
@@ -54,17 +59,14 @@ impl QuestionExport {
         Ok(Some((row, text.len() + n)))
     }
 
-    /// Starts the requests of question `id` ahead (its card, then its
-    /// export), as far as the client's in-flight limit allows, so a later
-    /// read of it finds their answers on their way.
-    pub fn start_ahead<T: Transport>(client: &mut Client<T>, id: i64) {
-        client.prefetch_get(&format!("card/{id}"), &card_query());
-        client.prefetch_post_form(&format!("card/{id}/query/csv"), &export_form());
+    /// Starts the requests of `target` ahead (see `request::start_ahead`).
+    pub fn start_ahead<T: Transport>(client: &mut Client<T>, target: &Target, since: Option<CursorValue>) {
+        request::start_ahead(client, target, since);
     }
 
-    /// The card's id.
-    pub fn id(&self) -> i64 {
-        self.id
+    /// What this export runs.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// Whether the card was read and the export started.
@@ -77,24 +79,16 @@ impl QuestionExport {
         self.columns.iter().map(|(n, _)| n.clone()).collect()
     }
 
-    /// Fetches the card for its columns, then starts the export and checks its header.
+    /// Prepares the request (its columns), then starts the export and checks its header.
     fn start<T: Transport>(&mut self, client: &mut Client<T>) -> Result<()> {
-        let id = self.id;
-        // Both requests wait at once: the export need not wait for the card.
-        Self::start_ahead(client, id);
-        let card_endpoint = format!("card/{id}");
-        let response = client.get(&card_endpoint, &card_query())?;
-        let text = read_limited(response.body, 64 << 20)
-            .map_err(|e| Error::transient(format!("GET /api/{card_endpoint}: reading the body failed ({e})")))?;
-        let card: Card = serde_json::from_str(&text)
-            .map_err(|e| Error::system(format!("GET /api/{card_endpoint}: not a card ({e})")))?;
-        let question = question_of(card)
-            .ok_or_else(|| Error::config(format!("question {id} has no result metadata (it was never run); run it once in Metabase")))?;
-        self.columns = question.columns;
+        // The card and the export wait at once when the export's body is
+        // known without the card.
+        Self::start_ahead(client, &self.target, self.since);
+        let Prepared { columns, card: _, endpoint, form } = request::prepare(client, &self.target, self.since)?;
+        self.columns = columns;
 
-        let endpoint = format!("card/{id}/query/csv");
         self.request = format!("POST /api/{endpoint}");
-        let response = client.post_form(&endpoint, &export_form())?;
+        let response = client.post_form(&endpoint, &form)?;
         let json = response.header("content-type").is_some_and(|c| c.contains("json"));
         let mut csv = Csv::new(response.body);
         if json || csv.peek_byte().map_err(|e| self.body_error(e))? == Some(b'{') {
@@ -160,20 +154,4 @@ impl QuestionExport {
         };
         error.with_cause(cause)
     }
-}
-
-/// The export's options: every row, raw values (`format_rows` false), no
-/// parameters.
-fn export_form() -> [(&'static str, String); 2] {
-    [("format_rows", "false".to_string()), ("parameters", "[]".to_string())]
-}
-
-/// `GET /api/card/:id` with `ignore_view=true`: reading the card for its
-/// columns is not a person viewing it, so it must not count in Metabase's
-/// usage analytics (`:event/card-read`; the parameter is an optional boolean
-/// of the route in `src/metabase/queries/api/card.clj`). A version whose route
-/// does not declare it ignores it, as every Metabase route ignores query
-/// parameters it does not declare, and then counts a view.
-fn card_query() -> [(&'static str, String); 1] {
-    [("ignore_view", "true".to_string())]
 }

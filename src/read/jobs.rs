@@ -9,8 +9,9 @@
 //! alternating batches, each stream's in its own order.
 
 use super::state::{parse_state, stream_cursor, State};
+use crate::config::Config;
 use crate::error::{Cause, Error, Result};
-use crate::questions;
+use crate::questions::{self, incremental::CursorValue, Target};
 use crate::catalog::streams::{self, Missing, StreamDef};
 use crate::wit::{SelectedStream, SyncMode};
 use crate::LogLevel;
@@ -39,13 +40,14 @@ pub enum Placement {
 pub enum Job {
     /// An object stream, and the streams that share its responses.
     Objects { outer: Selected, nested: Vec<(Selected, Placement)> },
-    /// A saved question's results (`question_<id>_<slug>`).
-    Question { stream: String, id: i64 },
+    /// A saved question's or a query's results (`question_<id>_<slug>`,
+    /// `query_<name>`…); `since` is the saved cursor of an incremental read.
+    Question { stream: String, target: Target, since: Option<CursorValue> },
 }
 
 /// The jobs of a selection: unknown streams and bad state are config
 /// errors here, before any request.
-pub fn plan_jobs(selection: &[SelectedStream], state: Option<&str>, log: fn(LogLevel, &str)) -> Result<VecDeque<Job>> {
+pub fn plan_jobs(config: &Config, selection: &[SelectedStream], state: Option<&str>, log: fn(LogLevel, &str)) -> Result<VecDeque<Job>> {
     let state = parse_state(state)?;
     let mut jobs: VecDeque<Job> = VecDeque::new();
     let mut seen = HashSet::new();
@@ -53,11 +55,16 @@ pub fn plan_jobs(selection: &[SelectedStream], state: Option<&str>, log: fn(LogL
         if !seen.insert(s.name.as_str()) {
             continue;
         }
-        if let Some(id) = questions::stream_id(&s.name).filter(|_| streams::find(&s.name).is_none()) {
-            if s.sync_mode == SyncMode::Incremental {
-                log(LogLevel::Warn, &format!("stream `{}` has no cursor; reading it in full", s.name));
-            }
-            jobs.push_back(Job::Question { stream: s.name.clone(), id });
+        if let Some(target) = questions::target_of(config, &s.name).filter(|_| streams::find(&s.name).is_none()) {
+            let since = match (s.sync_mode, target.cursor()) {
+                (SyncMode::Incremental, Some(c)) => questions::incremental::saved(&state, &s.name, &c.column)?,
+                (SyncMode::Incremental, None) => {
+                    log(LogLevel::Warn, &format!("stream `{}` has no cursor; reading it in full", s.name));
+                    None
+                }
+                (SyncMode::FullRefresh, _) => None,
+            };
+            jobs.push_back(Job::Question { stream: s.name.clone(), target, since });
             continue;
         }
         let selected = select(s, &state, log)?;
@@ -158,6 +165,11 @@ mod tests {
                 Job::Question { stream, .. } => stream.clone(),
             })
             .collect()
+    }
+
+    fn plan_jobs(selection: &[SelectedStream], state: Option<&str>, log: fn(LogLevel, &str)) -> Result<VecDeque<Job>> {
+        let config = Config::parse(r#"{"instance_api_url":"https://a.b","api_key":"k"}"#).unwrap();
+        super::plan_jobs(&config, selection, state, log)
     }
 
     #[test]

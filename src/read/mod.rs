@@ -78,7 +78,7 @@ impl<T: Transport> Reader<T> {
         log: fn(LogLevel, &str),
     ) -> Result<Self> {
         let config = Config::parse(config)?;
-        let pending = jobs::plan_jobs(selection, state, log)?;
+        let pending = jobs::plan_jobs(&config, selection, state, log)?;
         Ok(Reader {
             client: Client::new(transport, config, log),
             lists: SharedLists::default(),
@@ -134,12 +134,9 @@ impl<T: Transport> Reader<T> {
     fn next_job(&mut self) -> Result<Option<Job>> {
         if self.pending.is_empty() && self.all_questions {
             self.all_questions = false;
-            let listed = match self.lists.take_questions() {
-                Some(chosen) => Ok(chosen),
-                None => questions::list(&mut self.client),
-            };
-            match listed {
-                Ok(list) => self.pending.extend(list.into_iter().map(|q| Job::Question { stream: q.stream, id: q.id })),
+            let chosen = self.lists.take_questions();
+            match questions::select::for_read(&mut self.client, chosen) {
+                Ok(list) => self.pending.extend(list.into_iter().map(|(stream, target)| Job::Question { stream, target, since: None })),
                 Err(e) if e.fatal => return Err(e),
                 Err(e) => (self.log)(LogLevel::Error, &format!("listing the saved questions failed: {}", e.message)),
             }
@@ -161,18 +158,18 @@ impl<T: Transport> Reader<T> {
                 let nested: Vec<_> = nested.iter().map(|(s, place)| (s.def, *place, s.since)).collect();
                 Batcher::new(Box::new(ObjectRows::new((outer.def, outer.since), &nested, questions)))
             }
-            Job::Question { stream, id } => {
-                (self.log)(LogLevel::Info, &format!("reading stream `{stream}` (the results of question {id})"));
+            Job::Question { stream, target, since } => {
+                (self.log)(LogLevel::Info, &format!("reading stream `{stream}` (the results of {})", target.describe()));
                 let following = self
                     .pending
                     .iter()
                     .map_while(|j| match j {
-                        Job::Question { id, .. } => Some(*id),
+                        Job::Question { target, since, .. } => Some((target.clone(), *since)),
                         Job::Objects { .. } => None,
                     })
                     .take(self.client.config().max_concurrent_requests as usize)
                     .collect();
-                Batcher::new(Box::new(QuestionRows::new(stream, id, following)))
+                Batcher::new(Box::new(QuestionRows::new(stream, target, since, following)))
             }
         }
     }

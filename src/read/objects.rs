@@ -345,7 +345,7 @@ impl ObjectRows {
                     self.cancel_stale(client);
                     return Ok(());
                 }
-                Missing::Fail => {}
+                Missing::Fail | Missing::Unavailable => {}
             }
         } else if e.is(Cause::NotFound) {
             if let Some(parent) = &request.parent {
@@ -370,8 +370,8 @@ impl ObjectRows {
                 if slot == 0 && self.outputs[0].def.derive.is_some() {
                     // A derived stream read alone: the element is its origin's record.
                     page.rows += 1;
-                    if let Some(capture) = self.capture.as_mut().filter(|_| page.request.variant == 0) {
-                        capture.element(element, members);
+                    if page.request.variant == 0 {
+                        self.capture.iter_mut().for_each(|c| c.element(element, members));
                     }
                     derive_rows(&mut self.outputs[0], 0, element, &mut page.seen[0], page.retries > 0, &mut self.queue)?;
                     return Ok(Some(Step::Read { slot: 0, row: None, bytes }));

@@ -30,4 +30,5 @@ mod streams_incremental;
 mod streams_lineage;
 mod streams_more;
 mod streams_objects;
+mod streams_params;
 mod streams_questions;

@@ -117,7 +117,7 @@ fn documented_as(key: &config_keys::Key) -> (Vec<String>, String) {
         Kind::Integer(k) => (words(&["integer"]), k.default.to_string()),
         Kind::Boolean(k) => (words(&["boolean"]), k.default.to_string()),
         Kind::Choice(k) => (k.allowed.iter().map(|w| format!("\"{w}\"")).collect(), format!("`\"{}\"`", k.default)),
-        Kind::IdList(_) => (words(&["list"]), String::new()),
+        Kind::IdList(_) | Kind::ObjectList(_) => (words(&["list"]), String::new()),
         Kind::IdOrWord(k) => (vec!["integer".into(), format!("\"{}\"", k.word)], String::new()),
     }
 }

@@ -72,6 +72,15 @@ pub struct IdOrWord {
     pub word: &'static str,
 }
 
+/// A list of JSON objects, each described by `item_schema` (a JSON Schema,
+/// as JSON text: this crate has no JSON library) that `spec` embeds as the
+/// array's `items`; the guest parses and validates each object itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectList {
+    pub name: &'static str,
+    pub item_schema: &'static str,
+}
+
 /// What a key holds; each variant carries the name, so a typed constant is
 /// all a parser needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +91,7 @@ pub enum Kind {
     Choice(Choice),
     IdList(IdList),
     IdOrWord(IdOrWord),
+    ObjectList(ObjectList),
 }
 
 /// One row of the table.
@@ -102,6 +112,7 @@ impl Key {
             Kind::Choice(k) => k.name,
             Kind::IdList(k) => k.name,
             Kind::IdOrWord(k) => k.name,
+            Kind::ObjectList(k) => k.name,
         }
     }
 
@@ -135,6 +146,40 @@ pub const QUESTIONS: Choice =
     Choice { name: "questions", allowed: &["none", "all", "ids", "collection"], default: "none" };
 pub const QUESTION_IDS: IdList = IdList { name: "question_ids" };
 pub const QUESTION_COLLECTION_ID: IdOrWord = IdOrWord { name: "question_collection_id", word: "root" };
+pub const QUESTION_STREAMS: ObjectList = ObjectList { name: "question_streams", item_schema: QUESTION_STREAM_SCHEMA };
+pub const QUERY_STREAMS: ObjectList = ObjectList { name: "query_streams", item_schema: QUERY_STREAM_SCHEMA };
+
+/// One entry of `question_streams`: a saved question run with parameter
+/// values, and/or read incrementally.
+pub const QUESTION_STREAM_SCHEMA: &str = r#"{
+  "type": "object",
+  "required": ["card_id"],
+  "additionalProperties": false,
+  "properties": {
+    "card_id": {"type": "integer", "minimum": 1, "description": "The saved question's card id."},
+    "name": {"type": "string", "minLength": 1, "description": "Names the stream question_<card_id>__<name>; required when a card is configured more than once. Without it the stream keeps the card's usual name, question_<card_id>_<slug>."},
+    "parameters": {"type": "object", "description": "Parameter values by the card's parameter slug (or id), as the question's filter widgets take them: a string, a number, a boolean or a list of them.", "additionalProperties": {"type": ["string", "number", "boolean", "array"]}},
+    "cursor": {"type": "string", "minLength": 1, "description": "A result column (date, datetime or integer) that makes the stream incremental."},
+    "cursor_parameter": {"type": "string", "minLength": 1, "description": "The parameter (slug or id) that receives the saved cursor, so Metabase returns only new rows; default: a parameter whose slug is the cursor column's name, if any."}
+  }
+}"#;
+
+/// One entry of `query_streams`: a native SQL or MBQL query of one database.
+pub const QUERY_STREAM_SCHEMA: &str = r#"{
+  "type": "object",
+  "required": ["name", "database_id"],
+  "additionalProperties": false,
+  "properties": {
+    "name": {"type": "string", "minLength": 1, "description": "Names the stream query_<name>."},
+    "database_id": {"type": "integer", "minimum": 1, "description": "The Metabase database the query runs on."},
+    "sql": {"type": "string", "minLength": 1, "description": "A native query; {{tag}} placeholders take their values from template_tags (and [[optional]] clauses drop out without one)."},
+    "template_tags": {"type": "object", "description": "Values of the SQL's template tags: a number makes a number tag, a YYYY-MM-DD string a date tag, any other string a text tag.", "additionalProperties": {"type": ["string", "number"]}},
+    "mbql": {"type": "object", "description": "An MBQL query (the `query` part of a dataset_query, e.g. {\"source-table\": 2}), instead of sql."},
+    "cursor": {"type": "string", "minLength": 1, "description": "A result column (date, datetime or integer) that makes the stream incremental."},
+    "cursor_parameter": {"type": "string", "minLength": 1, "description": "The template tag that receives the saved cursor (sql only); default: a tag named like the cursor column, if any."}
+  },
+  "oneOf": [{"required": ["sql"]}, {"required": ["mbql"]}]
+}"#;
 pub const USAGE_LOOKBACK_MONTHS: Integer = Integer { name: "usage_lookback_months", min: 0, max: 120, default: 3 };
 
 /// Every key, in the order a form shows them (the schema's `order`).
@@ -222,6 +267,18 @@ pub const KEYS: &[Key] = &[
         kind: Kind::IdOrWord(QUESTION_COLLECTION_ID),
         title: "Question collection",
         description: Some("A collection id (or \"root\"), when `questions` is \"collection\": its questions become streams."),
+        examples: &[],
+    },
+    Key {
+        kind: Kind::ObjectList(QUESTION_STREAMS),
+        title: "Questions with parameters",
+        description: Some("Saved questions run with parameter values (one stream per entry; a card may appear several times under different names), or read incrementally by a cursor column. These are streams beside those `questions` chooses."),
+        examples: &[],
+    },
+    Key {
+        kind: Kind::ObjectList(QUERY_STREAMS),
+        title: "Queries",
+        description: Some("Streams of your own native SQL (with template-tag values) or MBQL queries, each named query_<name>, run with the export endpoint (POST /api/dataset/csv)."),
         examples: &[],
     },
     Key {
