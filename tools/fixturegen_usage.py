@@ -26,6 +26,8 @@ state asks for 2024-08 and 2024-09 only and emits exactly those two.
 
 import base64
 import copy
+
+import fixturegen_streams
 import hashlib
 import uuid
 from datetime import datetime, timezone
@@ -191,6 +193,7 @@ def fixtures(mf, v050):
         "usage_lookback_months": 2})
     cards = [dict(c, dataset_query=mbql5_query(c["dataset_query"], c["id"])) for c in ee["card"]]
     ee["card"] = cards + [native_card_40(next(c for c in cards if c["id"] == 27))]
+    fixturegen_streams.enrich(ee, "0.50")  # card 40 has its revisions too
     ee["query_executions"] = FIRST_RUN
     config = {"instance_api_url": mf.ORIGIN + "/api", "api_key": "mb_ZWUtdXNhZ2UtZml4dHVyZS1rZXk",
               "usage_lookback_months": 2}
