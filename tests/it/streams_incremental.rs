@@ -141,18 +141,17 @@ fn at_saved_cursor(out: &Output, before: &Output) -> Vec<(String, i64)> {
 }
 
 fn at_saved_cursor_of(out: &Output, states: &[Value]) -> Vec<(String, i64)> {
+    // A stream's state is `{<its cursor field>: <saved value>}`.
     let saved = |stream: &str| {
-        states
-            .iter()
-            .find(|s| s["stream"]["stream_descriptor"]["name"] == stream)
-            .and_then(|s| s["stream"]["stream_state"]["updated_at"].as_str())
-            .map(str::to_string)
+        let state = states.iter().find(|s| s["stream"]["stream_descriptor"]["name"] == stream)?;
+        let (field, value) = state["stream"]["stream_state"].as_object()?.iter().next()?;
+        Some((field.clone(), value.as_str()?.to_string()))
     };
     out.all_records()
         .iter()
         .filter(|r| {
             let stream = r["stream"].as_str().unwrap();
-            saved(stream).is_some_and(|c| r["data"]["updated_at"].as_str() == Some(c.as_str()))
+            saved(stream).is_some_and(|(field, c)| r["data"][&field].as_str() == Some(c.as_str()))
         })
         .map(|r| (r["stream"].as_str().unwrap().to_string(), r["data"]["id"].as_i64().unwrap()))
         .collect()
