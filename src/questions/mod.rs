@@ -9,17 +9,22 @@
 //! Why CSV and not the JSON export: the JSON export is an array of objects
 //! keyed by each column's *display name*, so two columns with the same title
 //! (a joined `Customer ID` beside the table's own, two `count`s) collide and
-//! one is silently lost. The CSV export keeps every column in order, so its
-//! values are mapped by position to `result_metadata`, whose column names are
-//! unique; `format_rows: false` gives raw values (ISO dates, plain numbers)
+//! one is silently lost. The CSV export keeps every column it writes in
+//! order, so its values are mapped by position to the columns as the export
+//! orders them (`columns`), whose names are unique; `format_rows: false` gives raw values (ISO dates, plain numbers)
 //! that are parsed by each column's type. The body is read as it arrives, one
 //! row at a time.
 //!
 //! The concerns, one module each: [`select`] (which cards become streams),
 //! [`naming`] (stable stream names), [`typing`] (column names and types from
-//! `result_metadata`, CSV values by type), [`run`] (reading one question's
-//! export as rows; its CSV is decoded by `decode::csv`).
+//! `result_metadata`, CSV values by type), [`columns`] (the export's columns
+//! as Metabase orders and titles them, checked against the header),
+//! [`export`] (an export's body as rows: failures, caps, separators),
+//! [`run`] (the requests of one question's export; its CSV is decoded by
+//! `decode::csv`).
 
+pub mod columns;
+pub mod export;
 pub mod naming;
 pub mod run;
 pub mod select;

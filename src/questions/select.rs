@@ -2,7 +2,8 @@
 //! the cards of `GET /api/card`.
 
 use super::naming::stream_name;
-use super::typing::{columns, Column};
+use super::columns::ExportColumns;
+use super::typing::ResultColumn;
 use super::Question;
 use crate::api::client::Client;
 use crate::config::{Config, Questions};
@@ -16,13 +17,15 @@ pub struct Card {
     name: Option<String>,
     archived: Option<bool>,
     collection_id: Option<serde_json::Value>,
-    result_metadata: Option<Vec<Column>>,
+    result_metadata: Option<Vec<ResultColumn>>,
+    /// Its table settings shape the export's columns (see `columns`).
+    visualization_settings: Option<serde_json::Value>,
 }
 
 pub fn question_of(card: Card) -> Option<Question> {
     let meta = card.result_metadata.filter(|m| !m.is_empty())?;
     let name = card.name.unwrap_or_default();
-    Some(Question { id: card.id, stream: stream_name(card.id, &name), name, columns: columns(&meta) })
+    Some(Question { id: card.id, stream: stream_name(card.id, &name), name, columns: ExportColumns::new(&meta, card.visualization_settings.as_ref()).declared() })
 }
 
 /// The stream whose list (its first request, `GET /api/card`) holds every
