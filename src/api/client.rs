@@ -612,7 +612,8 @@ pub fn message_from_body(text: &str) -> String {
         if let Some(s) = value.as_str() {
             return one_line(s);
         }
-        for key in ["message", "error", "error-message", "error_message"] {
+        // `cause`: an exception as `write-error!` writes it (`Throwable->map`).
+        for key in ["message", "error", "error-message", "error_message", "cause"] {
             if let Some(s) = value.get(key).and_then(|v| v.as_str()) {
                 return one_line(s);
             }

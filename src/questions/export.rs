@@ -244,18 +244,22 @@ fn type_name(ty: FieldType) -> &'static str {
 
 /// The failure a JSON answer or tail reports, with Metabase's message.
 /// A query failure is `{"status": "failed", "error": …, "error_type": …}`;
-/// an exception `write-error!` formats is `{"message": …, "_status": …}`.
+/// an exception `write-error!` formats is `Throwable->map` plus `_status`
+/// (`{"via": …, "trace": …, "cause": "<message>", "_status": 500}`), or
+/// `{"message": …}` in older versions.
 pub fn failed_query(request: &str, text: &str) -> Error {
     #[derive(serde::Deserialize)]
     struct Failed {
         status: Option<String>,
         error: Option<serde_json::Value>,
         message: Option<serde_json::Value>,
+        /// An exception's message, as `Throwable->map` names it.
+        cause: Option<serde_json::Value>,
         error_type: Option<String>,
     }
     match serde_json::from_str::<Failed>(text.trim()) {
-        Ok(f) if f.status.as_deref() == Some("failed") || f.error.is_some() || f.message.is_some() => {
-            let said = f.error.or(f.message).map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())).unwrap_or_default();
+        Ok(f) if f.status.as_deref() == Some("failed") || f.error.is_some() || f.message.is_some() || f.cause.is_some() => {
+            let said = f.error.or(f.message).or(f.cause).map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())).unwrap_or_default();
             let kind = f.error_type.map(|t| format!(" ({t})")).unwrap_or_default();
             Error::new(Cause::QueryFailed, format!("{request}: the question failed in Metabase{kind}: {}", message_from_body(&said)))
         }
