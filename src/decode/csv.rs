@@ -69,13 +69,21 @@ impl<R: Read> Csv<R> {
     }
 
     /// If the next record starts with `{` and the rest of the body (up to
-    /// `limit` bytes) is one JSON object, that object's text, consumed: what
-    /// Metabase's `write-error!` appends to an export that failed after its
-    /// first rows. Anything else is left to read as records.
+    /// `limit` bytes) is one JSON object with a failure's keys (`status`,
+    /// `error`, `message`, `cause`, `_status`), that object's text, consumed:
+    /// what Metabase's `write-error!` appends to an export that failed after
+    /// its first rows. Anything else (a last row `{}`) is left to read as
+    /// records.
+    #[inline]
     pub fn json_tail(&mut self, limit: usize) -> std::io::Result<Option<String>> {
         if self.pos < self.end && self.buf[self.pos] != b'{' {
             return Ok(None);
         }
+        self.json_tail_slow(limit)
+    }
+
+    #[cold]
+    fn json_tail_slow(&mut self, limit: usize) -> std::io::Result<Option<String>> {
         self.skip_bom()?;
         if self.pos == self.end && !self.fill()? {
             return Ok(None);
@@ -85,7 +93,7 @@ impl<R: Read> Csv<R> {
         }
         let rest = self.ahead_until(|_| false, limit)?;
         let text = match std::str::from_utf8(rest) {
-            Ok(t) if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(t.trim_end()).is_ok() => t.to_string(),
+            Ok(t) if is_failure(t) => t.to_string(),
             _ => return Ok(None),
         };
         self.pos = self.end;
@@ -216,7 +224,7 @@ impl<R: Read> Csv<R> {
                 }
             } else {
                 let sep = self.sep;
-                let Some(k) = avail.iter().position(|&b| b == sep || matches!(b, b'\n' | b'\r' | b'"')) else {
+                let Some(k) = special_at(avail, sep) else {
                     rec.bytes.extend_from_slice(avail);
                     self.pos = self.end;
                     if rec.bytes.len() - field_start > MAX_FIELD {
@@ -252,6 +260,30 @@ impl<R: Read> Csv<R> {
             }
         }
     }
+}
+
+/// Where the first byte that ends a plain run is (the separator, a quote,
+/// CR or LF). Each separator a server may use gets its own constant set, so
+/// the hot loop tests bytes against constants as it did for commas alone.
+#[inline(always)]
+fn special_at(bytes: &[u8], sep: u8) -> Option<usize> {
+    #[inline(always)]
+    fn find<const SEP: u8>(bytes: &[u8]) -> Option<usize> {
+        bytes.iter().position(|&b| b == SEP || matches!(b, b'\n' | b'\r' | b'"'))
+    }
+    match sep {
+        b',' => find::<b','>(bytes),
+        b';' => find::<b';'>(bytes),
+        b'\t' => find::<b'\t'>(bytes),
+        b'|' => find::<b'|'>(bytes),
+        _ => bytes.iter().position(|&b| b == sep || matches!(b, b'\n' | b'\r' | b'"')),
+    }
+}
+
+/// Whether `text` is one JSON object with a key a failure has.
+fn is_failure(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text.trim_end())
+        .is_ok_and(|o| ["status", "error", "message", "cause", "_status"].iter().any(|k| o.contains_key(*k)))
 }
 
 /// One CSV record: its values' bytes back to back, and where each ends.
@@ -374,6 +406,11 @@ mod tests {
         assert_eq!(r.to_strings(), ["{x}", "{\"k\":1}"]);
         assert_eq!(c.json_tail(1 << 20).unwrap().as_deref(), Some("{\"message\":\"boom\"}\n"));
         assert!(!c.next_into(&mut r).unwrap());
+        let mut c = Csv::new(&b"a\n{}\n"[..]);
+        assert!(c.next_into(&mut r).unwrap());
+        assert_eq!(c.json_tail(1 << 20).unwrap(), None, "a last row `{{}}` is a row");
+        assert!(c.next_into(&mut r).unwrap());
+        assert_eq!(r.to_strings(), ["{}"]);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //!   or recognised in the header.
 
 use super::columns::ExportColumns;
-use super::typing::{csv_value, NotOfType};
+use super::typing::{csv_value_unusual, csv_value_usual, NotOfType};
 use super::Question;
 use crate::api::client::{message_from_body, ServerProperties};
 use crate::api::transport::Response;
@@ -147,24 +147,49 @@ impl ExportReader {
             return Err(self.bad_row());
         }
         let text = self.record.text().map_err(|e| body_error(&self.request, e))?;
-        let mut row = Vec::with_capacity(n);
-        let mut rounded = None;
-        for (i, (v, (_, ty))) in self.record.fields(text).zip(&self.columns).enumerate() {
-            match csv_value(v, *ty) {
-                Ok(Value::Number(f)) if *ty == FieldType::Integer => {
-                    rounded.get_or_insert_with(|| (i, v.to_string()));
-                    row.push(Value::Number(f));
-                }
-                Ok(value) => row.push(value),
-                Err(NotOfType) => return Err(self.not_of_type(i, v)),
-            }
-        }
+        // The usual forms in one pass (an exact-size collect); a value of
+        // another form marks the row for the pass below.
+        let mut unusual = false;
+        let columns = &self.columns;
+        let mut row: Vec<Value> = self
+            .record
+            .fields(text)
+            .zip(columns)
+            .map(|(v, (_, ty))| csv_value_usual(v, *ty, &mut unusual))
+            .collect();
         let bytes = text.len() + n;
-        if let Some((column, value)) = rounded {
-            self.report_rounding(column, &value);
+        if unusual {
+            self.read_unusual(&mut row)?;
         }
         self.emitted += 1;
         Ok(Some((row, bytes)))
+    }
+
+    /// Reads again the values of `row` (the current record) that are not of
+    /// their type's usual form: rare forms, or an error naming the value.
+    #[cold]
+    fn read_unusual(&mut self, row: &mut [Value]) -> Result<()> {
+        let mut rounded = None;
+        let text = self.record.text().map_err(|e| body_error(&self.request, e))?;
+        for (i, (v, (_, ty))) in self.record.fields(text).zip(&self.columns).enumerate() {
+            let mut unusual = false;
+            csv_value_usual(v, *ty, &mut unusual);
+            if !unusual {
+                continue;
+            }
+            row[i] = match csv_value_unusual(v, *ty) {
+                Ok(Value::Number(f)) if *ty == FieldType::Integer => {
+                    rounded.get_or_insert_with(|| (i, v.to_string()));
+                    Value::Number(f)
+                }
+                Ok(value) => value,
+                Err(NotOfType) => return Err(self.not_of_type(i, v)),
+            };
+        }
+        if let Some((column, value)) = rounded {
+            self.report_rounding(column, &value);
+        }
+        Ok(())
     }
 
     /// The end of the body: whole, unless it holds exactly a cap's rows.
