@@ -326,8 +326,19 @@ def capped(template):
     return card, [[i + 1, "event %d" % (i + 1)] for i in range(10_000)]
 
 
+def edited_since(template):
+    """Card 48: the card as read (two columns), and the export of the card as saved since (a third
+    column shown first): a header the card cannot explain."""
+    meta = [col("id", "ID", "type/Integer", ["field", 601, None], id=601),
+            col("name", "Name", "type/Text", ["field", 602, None], id=602)]
+    card = card_like(template, 48, "Edited since", meta, {}, {"database": 2, "type": "query", "query": {"source-table": 60}})
+    written = copy.deepcopy(card)
+    written["result_metadata"] = [col("region", "Region", "type/Text", ["field", 603, None], id=603)] + meta
+    return card, written, [["north", i + 1, "name %d" % (i + 1)] for i in range(3)]
+
+
 def questions_export_fixture(v050, Har, Session, origin):
-    """check + discover + a read of questions 41-47, their exports written by Metabase's rules."""
+    """check + discover + a read of questions 41-48, their exports written by Metabase's rules."""
     template = next(c for c in v050["card"] if c["id"] == 27)
     card41, rows41 = rearranged(template)
     card42, rows42 = remapped(template)
@@ -336,7 +347,8 @@ def questions_export_fixture(v050, Har, Session, origin):
     card45 = failing(template, 45, "Fails before any row")
     card46 = failing(template, 46, "Fails after some rows")
     card47, rows47 = capped(template)
-    cards = [card41, card42, card43, card44, card45, card46, card47]
+    card48, written48, rows48 = edited_since(template)
+    cards = [card41, card42, card43, card44, card45, card46, card47, card48]
 
     har = Har(datetime(2024, 6, 20, 8, 0, 0, tzinfo=timezone.utc), v050["version"])
     sess = Session(har, "api_key", name="questions_export")
@@ -367,5 +379,6 @@ def questions_export_fixture(v050, Har, Session, origin):
                                        "java.sql.SQLException"), separators=(",", ":"))
     question(card46, 200, body46)
     question(card47, 200, export_body(card47, rows47))
+    question(card48, 200, export_body(written48, rows48))
     return har, {"instance_api_url": origin + "/api", "api_key": "mb_cXVlc3Rpb25zLWV4cG9ydC1rZXk",
                  "questions": "ids", "question_ids": [c["id"] for c in cards]}

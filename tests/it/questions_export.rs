@@ -4,7 +4,8 @@
 //! foreign key as its target's title (a remap) and a currency column; 43 has display values the
 //! card's metadata does not mark; 44 holds every value form of an unformatted export and two
 //! columns titled `ID`; 45 fails before its first row (a 400 with JSON), 46 after three rows
-//! (JSON appended to the 200 CSV), and 47 stops at exactly 10,000 rows (a download cap).
+//! (JSON appended to the 200 CSV), 47 stops at exactly 10,000 rows (a download cap), and 48's
+//! export has a column the card as read does not (edited since).
 
 use crate::common;
 
@@ -18,7 +19,8 @@ const Q44: &str = "question_44_every_value_form";
 const Q45: &str = "question_45_fails_before_any_row";
 const Q46: &str = "question_46_fails_after_some_rows";
 const Q47: &str = "question_47_all_events";
-const ALL: [&str; 7] = [Q41, Q42, Q43, Q44, Q45, Q46, Q47];
+const Q48: &str = "question_48_edited_since";
+const ALL: [&str; 8] = [Q41, Q42, Q43, Q44, Q45, Q46, Q47, Q48];
 
 /// `discover`, then a read of every question with its catalog (`test` names the scratch dir).
 fn read_all(test: &str) -> (Output, Output) {
@@ -124,13 +126,73 @@ fn a_failed_or_capped_question_fails_alone_with_metabases_message() {
     assert!(error_of(&out, Q45).contains("answered 400 (Table 40 is not readable by this user.)"));
     assert!(error_of(&out, Q46).contains("the question failed in Metabase (db): Query cancelled: the database closed the connection (after 3 rows"));
     assert!(error_of(&out, Q47).contains("stopped at exactly 10000 rows"));
+    let e48 = error_of(&out, Q48);
+    assert!(e48.contains("the export's header has 3 columns, the card's columns as Metabase exports them are 2 (column 1: the export has `Region`, the card `ID`)"), "{e48}");
+    assert!(e48.contains("run it and save it, then run discover again"), "{e48}");
+    assert!(out.records(Q48).is_empty(), "no row is guessed");
     assert_eq!(out.records(Q46), [&json!({"id": 1, "note": "note 1"}), &json!({"id": 2, "note": "note 2"}), &json!({"id": 3, "note": "note 3"})]);
     assert_eq!(out.records(Q47).len(), 10_000, "the rows before the cap stay emitted");
-    for q in [Q43, Q45, Q46, Q47] {
+    for q in [Q43, Q45, Q46, Q47, Q48] {
         assert_eq!(out.stream_statuses(q).last().map(String::as_str), Some("INCOMPLETE"), "{q}");
         assert!(out.states_of(q).is_empty(), "{q}: no checkpoint");
     }
     for q in [Q41, Q42, Q44] {
         assert_eq!(out.states_of(q).len(), 1, "{q}: the others complete");
     }
+}
+
+/// A loopback Metabase of one question (card 5: `ID` integer, `Total` float) whose
+/// `session/properties` and CSV export are given.
+fn one_question_server(properties: Value, csv: &'static str) -> common::http::Loopback {
+    let meta = json!([
+        {"name": "id", "display_name": "ID", "base_type": "type/Integer", "effective_type": "type/Integer", "field_ref": ["field", 1, null], "id": 1},
+        {"name": "total", "display_name": "Total", "base_type": "type/Float", "effective_type": "type/Float", "field_ref": ["field", 2, null], "id": 2},
+    ]);
+    let card = json!({"id": 5, "name": "Sales", "archived": false, "collection_id": null, "result_metadata": meta, "visualization_settings": {}});
+    let user = json!({"id": 1, "email": "admin@example.com", "is_superuser": true});
+    common::http::Loopback::start(64, std::time::Duration::from_secs(120), move |req, mut stream| {
+        let (mime, body) = match req.path() {
+            "/api/session/properties" => ("application/json", properties.to_string()),
+            "/api/user/current" => ("application/json", user.to_string()),
+            "/api/card" => ("application/json", json!([card]).to_string()),
+            "/api/card/5" => ("application/json", card.to_string()),
+            "/api/card/5/query/csv" => ("text/csv", csv.to_string()),
+            _ => ("text/plain", String::new()),
+        };
+        let status = if body.is_empty() { 404 } else { 200 };
+        common::http::write_response(&mut stream, status, common::http::reason(status), &[("Content-Type".into(), mime.into())], body.as_bytes(), None);
+    })
+}
+
+/// `discover`, then a read of `question_5_sales`, against `server`.
+fn discover_and_read(server: &common::http::Loopback, test: &str) -> (Output, Output) {
+    let dir = scratch_dir(test);
+    let config = dir.join("config.json");
+    let catalog = dir.join("catalog.json");
+    write_json(&config, &json!({"instance_api_url": format!("http://127.0.0.1:{}/api", server.port), "api_key": "mb_bG9vcGJhY2sta2V5LWZvci10ZXN0cw", "questions": "ids", "question_ids": [5]}));
+    let discover = run_host(&["discover", "--config", config.to_str().unwrap()]);
+    discover.expect_code(0);
+    write_json(&catalog, &configured_catalog(discover.catalog(), &["question_5_sales"]));
+    let read = run_host(&["read", "--config", config.to_str().unwrap(), "--catalog", catalog.to_str().unwrap()]);
+    (discover, read)
+}
+
+#[test]
+fn an_admins_csv_separator_is_read_from_the_settings() {
+    let server = one_question_server(json!({"version": {"tag": "v0.56.2"}, "csv-field-separator": ";"}), "ID;Total\n1;2.5\n2;1.0E-4\n");
+    let (_, read) = discover_and_read(&server, "questions_export_separator");
+    assert_eq!(read.records("question_5_sales"), [&json!({"id": 1, "total": 2.5}), &json!({"id": 2, "total": 0.0001})], "{}", read.describe());
+    assert_eq!(read.stream_statuses("question_5_sales").last().map(String::as_str), Some("COMPLETE"));
+}
+
+#[test]
+fn display_formatted_values_of_049_are_kept_as_text_with_a_warning() {
+    let server = one_question_server(json!({"version": {"tag": "v0.49.1"}}), "ID,Total\n\"1,234\",$2.50\n");
+    let (discover, read) = discover_and_read(&server, "questions_export_049");
+    let props = &catalog_stream(discover.catalog(), "question_5_sales")["json_schema"]["properties"];
+    assert_eq!(prop_types(&props["id"]), ["null", "string"], "{props}");
+    assert_eq!(prop_types(&props["total"]), ["null", "string"]);
+    assert_eq!(read.records("question_5_sales"), [&json!({"id": "1,234", "total": "$2.50"})], "{}", read.describe());
+    let warned = read.of_type("LOG").any(|l| l["log"]["level"] == "WARN" && l["log"]["message"].as_str().is_some_and(|m| m.contains("formatted for display")));
+    assert!(warned, "{}", read.describe());
 }
