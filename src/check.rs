@@ -16,6 +16,7 @@ pub fn connect(config: &str) -> error::Result<Vec<questions::Question>> {
     let who = whoami(&mut client);
     let version = if who.is_ok() { client.log_version() } else { Ok(()) };
     let listed = if who.is_ok() && version.is_ok() { questions::list(&mut client) } else { Ok(Vec::new()) };
+    let listed = listed.map(|l| questions::export::as_served(l, client.server()));
     client.logout();
     let who = who?;
     version?;

@@ -57,6 +57,7 @@ from email.utils import format_datetime
 
 import fixturegen_usage
 import fixturegen_streams  # the bodies and requests of issue 13's streams (segments ... permissions)
+import fixturegen_questions
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
@@ -70,7 +71,7 @@ REDACTED = "REDACTED"
 USER_AGENT = "metabase-source/0.1.0"
 DEFAULT_PAGE_SIZE = 1000
 
-STATUS_TEXT = {200: "OK", 202: "Accepted", 204: "No Content", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+STATUS_TEXT = {200: "OK", 202: "Accepted", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 # Keys that GET /api/dashboard/:id hydrates but the list GET /api/dashboard does not return.
 DASHBOARD_DETAIL_ONLY = ["dashcards", "tabs", "param_values", "param_fields", "can_write", "collection",
@@ -755,6 +756,8 @@ def fixtures():
 
     # 10. Saved-question result streams.
     out["questions_v050"] = question_fixture(v050)
+    # 10b. Question exports as Metabase writes them (tools/fixturegen_questions.py).
+    out["questions_export"] = fixturegen_questions.questions_export_fixture(v050, Har, Session, ORIGIN)
 
     # 11. A 0.54+ server: GET /api/notification exists and GET /api/alert answers the alerts
     #     synthesised from the notifications. Both bodies are DOCUMENTED shapes (API.md 5.15, see

@@ -38,6 +38,28 @@ pub struct Client<T: Transport> {
     first_date: Option<String>,
     /// The `Date` header of the latest successful answer: the server's clock.
     server_date: Option<String>,
+    /// What `GET /api/session/properties` said, once [`Self::log_version`] ran.
+    server: ServerProperties,
+}
+
+/// The public settings of `GET /api/session/properties` that shape a
+/// question's export: the version (0.49.0-0.49.2 have no `format_rows`),
+/// `download-row-limit` (public since Metabase made the download modal show
+/// it) and `csv-field-separator` (public where the setting exists).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ServerProperties {
+    #[serde(default, deserialize_with = "version_tag")]
+    pub version: Option<String>,
+    #[serde(rename = "download-row-limit")]
+    pub download_row_limit: Option<u64>,
+    #[serde(rename = "csv-field-separator")]
+    pub csv_field_separator: Option<String>,
+}
+
+/// `version.tag`, or nothing when the version is not an object with a tag.
+fn version_tag<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    let v: Option<serde_json::Value> = serde::Deserialize::deserialize(d)?;
+    Ok(v.and_then(|v| v.get("tag")?.as_str().map(str::to_string)))
 }
 
 /// A request started ahead of need.
@@ -55,7 +77,12 @@ struct Ahead<F> {
 impl<T: Transport> Client<T> {
     pub fn new(transport: T, config: Config, log: fn(crate::LogLevel, &str)) -> Self {
         let limit = InFlightLimit::new(config.max_concurrent_requests);
-        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0, first_date: None, server_date: None }
+        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0, first_date: None, server_date: None, server: ServerProperties::default() }
+    }
+
+    /// The server's public settings (empty until [`Self::log_version`] ran).
+    pub fn server(&self) -> &ServerProperties {
+        &self.server
     }
 
     /// Requests sent so far in this run, and how many may wait at once now.
@@ -201,15 +228,12 @@ impl<T: Transport> Client<T> {
                 return Ok(());
             }
         };
-        #[derive(serde::Deserialize)]
-        struct Properties {
-            version: Option<Version>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Version {
-            tag: Option<String>,
-        }
-        let tag = serde_json::from_str::<Properties>(&text).ok().and_then(|p| p.version).and_then(|v| v.tag);
+        // A body with a field of an unexpected type still gives its version.
+        self.server = serde_json::from_str(&text).unwrap_or_else(|_| ServerProperties {
+            version: serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["version"]["tag"].as_str().map(str::to_string)),
+            ..ServerProperties::default()
+        });
+        let tag = self.server.version.clone();
         match tag {
             Some(tag) => (self.log)(crate::LogLevel::Info, &format!("Metabase version {tag}")),
             None => (self.log)(crate::LogLevel::Info, "Metabase version unknown (GET /api/session/properties has no version.tag)"),
@@ -625,7 +649,8 @@ pub fn message_from_body(text: &str) -> String {
         if let Some(s) = value.as_str() {
             return one_line(s);
         }
-        for key in ["message", "error", "error-message", "error_message"] {
+        // `cause`: an exception as `write-error!` writes it (`Throwable->map`).
+        for key in ["message", "error", "error-message", "error_message", "cause"] {
             if let Some(s) = value.get(key).and_then(|v| v.as_str()) {
                 return one_line(s);
             }

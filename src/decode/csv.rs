@@ -6,7 +6,7 @@ use std::io::Read;
 const MAX_FIELD: usize = 64 << 20;
 
 /// A streaming RFC 4180 reader: records come out one at a time as the body
-/// arrives. Quoted fields may hold commas, quotes (`""`) and line breaks.
+/// arrives. Quoted fields may hold separators, quotes (`""`) and line breaks.
 pub struct Csv<R> {
     reader: R,
     buf: Vec<u8>,
@@ -14,11 +14,90 @@ pub struct Csv<R> {
     end: usize,
     eof: bool,
     started: bool,
+    /// The field separator: `,` unless an admin chose another
+    /// (`csv-field-separator`).
+    sep: u8,
 }
 
 impl<R: Read> Csv<R> {
     pub fn new(reader: R) -> Self {
-        Csv { reader, buf: vec![0; 64 * 1024], pos: 0, end: 0, eof: false, started: false }
+        Csv { reader, buf: vec![0; 64 * 1024], pos: 0, end: 0, eof: false, started: false, sep: b',' }
+    }
+
+    /// Reads the records that follow with `sep` between values.
+    pub fn set_separator(&mut self, sep: u8) {
+        self.sep = sep;
+    }
+
+    /// Of `candidates`, the one that splits the next line (the header, read
+    /// ahead but not consumed) into `columns` values outside quotes, if one
+    /// does; the first that does wins.
+    pub fn separator_for(&mut self, candidates: &[u8], columns: usize) -> std::io::Result<Option<u8>> {
+        self.skip_bom()?;
+        let line = self.ahead_until(|b| b.contains(&b'\n'), 1 << 20)?;
+        let line = line.split(|b| *b == b'\n').next().unwrap_or(line);
+        let count = |sep: u8| {
+            let mut quoted = false;
+            1 + line.iter().filter(|&&b| {
+                if b == b'"' {
+                    quoted = !quoted;
+                }
+                b == sep && !quoted
+            }).count()
+        };
+        Ok(candidates.iter().copied().find(|&c| count(c) == columns))
+    }
+
+    /// The body from the current position, read ahead (not consumed) until
+    /// `enough` holds of it, the body ends, or `limit` bytes are buffered.
+    fn ahead_until(&mut self, enough: impl Fn(&[u8]) -> bool, limit: usize) -> std::io::Result<&[u8]> {
+        while !self.eof && !enough(&self.buf[self.pos..self.end]) && self.end - self.pos < limit {
+            if self.end == self.buf.len() {
+                if self.pos > 0 {
+                    self.buf.copy_within(self.pos..self.end, 0);
+                    self.end -= self.pos;
+                    self.pos = 0;
+                } else {
+                    self.buf.resize(self.buf.len() * 2, 0);
+                }
+            }
+            let n = crate::api::transport::read_some(&mut self.reader, &mut self.buf[self.end..])?;
+            self.end += n;
+            self.eof = n == 0;
+        }
+        Ok(&self.buf[self.pos..self.end])
+    }
+
+    /// If the next record starts with `{` and the rest of the body (up to
+    /// `limit` bytes) is one JSON object with a failure's keys (`status`,
+    /// `error`, `message`, `cause`, `_status`), that object's text, consumed:
+    /// what Metabase's `write-error!` appends to an export that failed after
+    /// its first rows. Anything else (a last row `{}`) is left to read as
+    /// records.
+    #[inline]
+    pub fn json_tail(&mut self, limit: usize) -> std::io::Result<Option<String>> {
+        if self.pos < self.end && self.buf[self.pos] != b'{' {
+            return Ok(None);
+        }
+        self.json_tail_slow(limit)
+    }
+
+    #[cold]
+    fn json_tail_slow(&mut self, limit: usize) -> std::io::Result<Option<String>> {
+        self.skip_bom()?;
+        if self.pos == self.end && !self.fill()? {
+            return Ok(None);
+        }
+        if self.buf[self.pos] != b'{' {
+            return Ok(None);
+        }
+        let rest = self.ahead_until(|_| false, limit)?;
+        let text = match std::str::from_utf8(rest) {
+            Ok(t) if is_failure(t) => t.to_string(),
+            _ => return Ok(None),
+        };
+        self.pos = self.end;
+        Ok(Some(text))
     }
 
     fn fill(&mut self) -> std::io::Result<bool> {
@@ -125,7 +204,7 @@ impl<R: Read> Csv<R> {
                 self.pos += k + 1;
                 match self.next_byte()? {
                     Some(b'"') => rec.bytes.push(b'"'),
-                    Some(b',') => {
+                    Some(b) if b == self.sep => {
                         quoted = false;
                         rec.ends.push(rec.bytes.len());
                         field_start = rec.bytes.len();
@@ -144,7 +223,8 @@ impl<R: Read> Csv<R> {
                     Some(_) => return Err(bad("text after the closing quote of a value")),
                 }
             } else {
-                let Some(k) = avail.iter().position(|&b| matches!(b, b',' | b'\n' | b'\r' | b'"')) else {
+                let sep = self.sep;
+                let Some(k) = special_at(avail, sep) else {
                     rec.bytes.extend_from_slice(avail);
                     self.pos = self.end;
                     if rec.bytes.len() - field_start > MAX_FIELD {
@@ -158,7 +238,7 @@ impl<R: Read> Csv<R> {
                 match b {
                     b'"' if rec.bytes.len() == field_start => quoted = true,
                     b'"' => rec.bytes.push(b'"'),
-                    b',' => {
+                    b if b == sep => {
                         rec.ends.push(rec.bytes.len());
                         field_start = rec.bytes.len();
                     }
@@ -180,6 +260,30 @@ impl<R: Read> Csv<R> {
             }
         }
     }
+}
+
+/// Where the first byte that ends a plain run is (the separator, a quote,
+/// CR or LF). Each separator a server may use gets its own constant set, so
+/// the hot loop tests bytes against constants as it did for commas alone.
+#[inline(always)]
+fn special_at(bytes: &[u8], sep: u8) -> Option<usize> {
+    #[inline(always)]
+    fn find<const SEP: u8>(bytes: &[u8]) -> Option<usize> {
+        bytes.iter().position(|&b| b == SEP || matches!(b, b'\n' | b'\r' | b'"'))
+    }
+    match sep {
+        b',' => find::<b','>(bytes),
+        b';' => find::<b';'>(bytes),
+        b'\t' => find::<b'\t'>(bytes),
+        b'|' => find::<b'|'>(bytes),
+        _ => bytes.iter().position(|&b| b == sep || matches!(b, b'\n' | b'\r' | b'"')),
+    }
+}
+
+/// Whether `text` is one JSON object with a key a failure has.
+fn is_failure(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text.trim_end())
+        .is_ok_and(|o| ["status", "error", "message", "cause", "_status"].iter().any(|k| o.contains_key(*k)))
 }
 
 /// One CSV record: its values' bytes back to back, and where each ends.
@@ -289,5 +393,32 @@ mod tests {
         let text = r.text().unwrap();
         assert_eq!(r.fields(text).collect::<Vec<_>>(), ["é", "x"]);
         assert!(!c.next_into(&mut r).unwrap());
+    }
+
+    #[test]
+    fn a_json_tail_is_told_from_a_record_that_starts_with_a_brace() {
+        let mut c = Csv::new(&b"a,b\n{x},\"{\"\"k\"\":1}\"\n{\"message\":\"boom\"}\n"[..]);
+        let mut r = Record::default();
+        assert_eq!(c.json_tail(1 << 20).unwrap(), None);
+        assert!(c.next_into(&mut r).unwrap());
+        assert_eq!(c.json_tail(1 << 20).unwrap(), None, "`{{x}},...` then more is not one JSON object");
+        assert!(c.next_into(&mut r).unwrap());
+        assert_eq!(r.to_strings(), ["{x}", "{\"k\":1}"]);
+        assert_eq!(c.json_tail(1 << 20).unwrap().as_deref(), Some("{\"message\":\"boom\"}\n"));
+        assert!(!c.next_into(&mut r).unwrap());
+        let mut c = Csv::new(&b"a\n{}\n"[..]);
+        assert!(c.next_into(&mut r).unwrap());
+        assert_eq!(c.json_tail(1 << 20).unwrap(), None, "a last row `{{}}` is a row");
+        assert!(c.next_into(&mut r).unwrap());
+        assert_eq!(r.to_strings(), ["{}"]);
+    }
+
+    #[test]
+    fn a_header_line_chooses_the_separator() {
+        let mut c = Csv::new(&b"\xef\xbb\xbfA;\"B;C\";D\n1;2;3\n"[..]);
+        assert_eq!(c.separator_for(&[b',', b';'], 3).unwrap(), Some(b';'));
+        c.set_separator(b';');
+        assert_eq!(c.next_record().unwrap().unwrap(), ["A", "B;C", "D"]);
+        assert_eq!(c.next_record().unwrap().unwrap(), ["1", "2", "3"]);
     }
 }

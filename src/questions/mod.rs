@@ -13,20 +13,24 @@
 //! Why CSV and not the JSON export: the JSON export is an array of objects
 //! keyed by each column's *display name*, so two columns with the same title
 //! (a joined `Customer ID` beside the table's own, two `count`s) collide and
-//! one is silently lost. The CSV export keeps every column in order, so its
-//! values are mapped by position to `result_metadata`, whose column names are
-//! unique; `format_rows: false` gives raw values (ISO dates, plain numbers)
+//! one is silently lost. The CSV export keeps every column it writes in
+//! order, so its values are mapped by position to the columns as the export
+//! orders them (`columns`), whose names are unique; `format_rows: false` gives raw values (ISO dates, plain numbers)
 //! that are parsed by each column's type. The body is read as it arrives, one
 //! row at a time.
 //!
 //! The concerns, one module each: [`select`] (which cards and entries
 //! become streams), [`naming`] (stable stream names), [`typing`] (column
-//! names and types from `result_metadata`, CSV values by type), [`params`]
-//! (parameter values as the export takes them), [`query`] (the user's
-//! queries), [`request`] (the export request of a stream), [`incremental`]
-//! (the cursor of a result stream), [`run`] (reading one export as rows; its
-//! CSV is decoded by `decode::csv`).
+//! names and types from `result_metadata`, CSV values by type), [`columns`]
+//! (the export's columns as Metabase orders and titles them, checked against
+//! the header), [`params`] (parameter values as the export takes them),
+//! [`query`] (the user's queries), [`request`] (the export request of a
+//! stream), [`incremental`] (the cursor of a result stream), [`export`] (an
+//! export's body as rows: failures, caps, separators), [`run`] (one
+//! stream's export, request then body; its CSV is decoded by `decode::csv`).
 
+pub mod columns;
+pub mod export;
 pub mod incremental;
 pub mod naming;
 pub mod params;

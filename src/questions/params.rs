@@ -44,10 +44,23 @@ pub struct TemplateTag {
     widget_type: Option<String>,
 }
 
-/// The part of a card's `dataset_query` that holds its template tags.
+/// The parts of a card's `dataset_query` read here: its template tags, and
+/// the row limit of its query (MBQL 4 `query.limit`, or the last of MBQL 5's
+/// `stages`).
 #[derive(serde::Deserialize, Debug, Clone, Default)]
 pub struct DatasetQuery {
     native: Option<Native>,
+    query: Option<serde_json::Value>,
+    stages: Option<Vec<serde_json::Value>>,
+}
+
+impl DatasetQuery {
+    /// The row limit the question itself sets: an export of exactly that
+    /// many rows is whole.
+    pub fn own_limit(&self) -> Option<u64> {
+        let limit = self.query.as_ref().and_then(|q| q.get("limit")).or_else(|| self.stages.as_ref()?.last()?.get("limit"));
+        limit.and_then(serde_json::Value::as_u64)
+    }
 }
 
 #[derive(serde::Deserialize, Debug, Clone)]

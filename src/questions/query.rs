@@ -19,12 +19,12 @@
 //! SQL text changes its columns without any card to say so).
 
 use super::incremental::CursorValue;
-use super::typing::{columns, Column};
+use super::columns::ExportColumns;
+use super::typing::ResultColumn;
 use crate::api::client::{read_limited, Client};
 use crate::api::transport::Transport;
 use crate::config::{QueryStream, UserQuery};
 use crate::error::{Cause, Error, Result};
-use crate::wit::FieldType;
 use serde_json::{json, Map, Value};
 
 /// The dataset query of an entry: `{"database", "type", "native"|"query",
@@ -132,7 +132,7 @@ pub fn export_request(q: &QueryStream, since: Option<CursorValue>) -> (String, V
 
 /// The columns of an entry's result, from `POST /api/dataset` limited to one
 /// row; a query that fails names the stream and carries Metabase's message.
-pub fn describe<T: Transport>(client: &mut Client<T>, q: &QueryStream, since: Option<CursorValue>) -> Result<Vec<(String, FieldType)>> {
+pub fn describe<T: Transport>(client: &mut Client<T>, q: &QueryStream, since: Option<CursorValue>) -> Result<ExportColumns> {
     let mut body = dataset_query(q, since);
     body["constraints"] = json!({"max-results": 1, "max-results-bare-rows": 1});
     let stream = q.stream();
@@ -144,7 +144,8 @@ pub fn describe<T: Transport>(client: &mut Client<T>, q: &QueryStream, since: Op
 }
 
 /// The columns of a `POST /api/dataset` answer, or its failure.
-fn columns_of_result(stream: &str, text: &str) -> Result<Vec<(String, FieldType)>> {
+/// An ad hoc query's export keeps the result order (no table settings).
+fn columns_of_result(stream: &str, text: &str) -> Result<ExportColumns> {
     #[derive(serde::Deserialize)]
     struct Answer {
         status: Option<String>,
@@ -153,7 +154,7 @@ fn columns_of_result(stream: &str, text: &str) -> Result<Vec<(String, FieldType)
     }
     #[derive(serde::Deserialize)]
     struct Data {
-        cols: Option<Vec<Column>>,
+        cols: Option<Vec<ResultColumn>>,
     }
     let answer: Answer = serde_json::from_str(text).map_err(|e| {
         Error::system(format!("POST /api/dataset (columns of `{stream}`): not a query result ({e})")).with_cause(Cause::Protocol)
@@ -165,7 +166,7 @@ fn columns_of_result(stream: &str, text: &str) -> Result<Vec<(String, FieldType)
             .with_cause(Cause::QueryFailed));
     }
     match answer.data.and_then(|d| d.cols) {
-        Some(cols) if !cols.is_empty() => Ok(columns(&cols)),
+        Some(cols) if !cols.is_empty() => Ok(ExportColumns::new(&cols, None)),
         _ => Err(Error::system(format!("POST /api/dataset (columns of `{stream}`): the result has no columns")).with_cause(Cause::Protocol)),
     }
 }
@@ -173,6 +174,7 @@ fn columns_of_result(stream: &str, text: &str) -> Result<Vec<(String, FieldType)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wit::FieldType;
     use crate::config::ResultCursor;
 
     fn native(cursor: Option<(&str, Option<&str>)>) -> QueryStream {
@@ -226,7 +228,7 @@ mod tests {
     #[test]
     fn result_columns_and_failures() {
         let ok = r#"{"status":"completed","row_count":1,"data":{"rows":[[1,"a"]],"cols":[{"name":"order_id","display_name":"Order ID","base_type":"type/Integer"},{"name":"status","base_type":"type/Text"}]}}"#;
-        assert_eq!(columns_of_result("query_big", ok).unwrap(), [("order_id".to_string(), FieldType::Integer), ("status".to_string(), FieldType::String)]);
+        assert_eq!(columns_of_result("query_big", ok).unwrap().declared(), [("order_id".to_string(), FieldType::Integer), ("status".to_string(), FieldType::String)]);
         let failed = r#"{"status":"failed","error":"ERROR: syntax error at or near \"selec\"","error_type":"invalid-query","data":{"rows":[],"cols":[]}}"#;
         let e = columns_of_result("query_big", failed).unwrap_err();
         assert!(e.is(Cause::QueryFailed) && e.kind == crate::error::Kind::Config, "{e:?}");

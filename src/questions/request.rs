@@ -8,21 +8,22 @@
 //! - A query: its columns from a one-row run, then `POST /api/dataset/csv`
 //!   ([`super::query`]).
 
+use super::columns::ExportColumns;
 use super::incremental::CursorValue;
 use super::select::Card;
 use super::{params, query, select, Target};
 use crate::api::client::{read_limited, Client};
 use crate::api::transport::Transport;
 use crate::error::{Error, Result};
-use crate::wit::FieldType;
 
 /// An export to start, and the columns its rows will have.
 pub struct Prepared {
-    /// The columns, named and typed from the card's `result_metadata` or the
-    /// query's result.
-    pub columns: Vec<(String, FieldType)>,
-    /// The card, for a saved question.
-    pub card: Option<Card>,
+    /// The columns as the export writes them, from the card's
+    /// `result_metadata` and table settings, or the query's result.
+    pub columns: ExportColumns,
+    /// The row limit the question itself sets: an export of exactly that
+    /// many rows is whole, not cut by a download cap.
+    pub own_limit: Option<u64>,
     /// The endpoint, relative to `/api`.
     pub endpoint: String,
     pub form: Vec<(&'static str, String)>,
@@ -35,16 +36,17 @@ pub fn prepare<T: Transport>(client: &mut Client<T>, target: &Target, since: Opt
         Target::Card(entry) => {
             let id = entry.card_id;
             let card = read_card(client, id)?;
-            let question = select::question_of(&card, entry)?
-                .ok_or_else(|| Error::config(format!("question {id} has no result metadata (it was never run); run it once in Metabase")))?;
+            let never_run = || Error::config(format!("question {id} has no result metadata (it was never run); run it once in Metabase"));
+            let question = select::question_of(&card, entry)?.ok_or_else(never_run)?;
+            let columns = card.export_columns().ok_or_else(never_run)?;
             let parameters = params::export_parameters(&format!("question {id} ({})", question.stream), &card.parameters(), entry, since)?;
             let form = vec![("format_rows", "false".to_string()), ("parameters", parameters)];
-            Ok(Prepared { columns: question.columns, card: Some(card), endpoint: export_endpoint(id), form })
+            Ok(Prepared { columns, own_limit: card.own_limit(), endpoint: export_endpoint(id), form })
         }
         Target::Query(q) => {
             let columns = query::describe(client, q, since)?;
             let (endpoint, form) = query::export_request(q, since);
-            Ok(Prepared { columns, card: None, endpoint, form })
+            Ok(Prepared { columns, own_limit: None, endpoint, form })
         }
     }
 }

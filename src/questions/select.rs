@@ -4,7 +4,8 @@
 
 use super::naming::{stream_id, stream_name};
 use super::params::{self, CardParameter, DatasetQuery};
-use super::typing::{columns, Column};
+use super::columns::ExportColumns;
+use super::typing::ResultColumn;
 use super::{query, Question, Target};
 use crate::api::client::Client;
 use crate::api::transport::Transport;
@@ -19,12 +20,26 @@ pub struct Card {
     name: Option<String>,
     archived: Option<bool>,
     collection_id: Option<serde_json::Value>,
-    result_metadata: Option<Vec<Column>>,
+    result_metadata: Option<Vec<ResultColumn>>,
+    /// Its table settings shape the export's columns (see `columns`).
+    visualization_settings: Option<serde_json::Value>,
     parameters: Option<Vec<CardParameter>>,
     dataset_query: Option<DatasetQuery>,
 }
 
 impl Card {
+    /// The columns of the card's export, as Metabase orders them; `None`
+    /// when the card was never run (no result metadata).
+    pub fn export_columns(&self) -> Option<ExportColumns> {
+        let meta = self.result_metadata.as_deref().filter(|m| !m.is_empty())?;
+        Some(ExportColumns::new(meta, self.visualization_settings.as_ref()))
+    }
+
+    /// The row limit the question itself sets (see `DatasetQuery::own_limit`).
+    pub fn own_limit(&self) -> Option<u64> {
+        self.dataset_query.as_ref().and_then(DatasetQuery::own_limit)
+    }
+
     /// The card's parameters, its native template tags included.
     pub fn parameters(&self) -> Vec<CardParameter> {
         params::card_parameters(self.parameters.as_deref().unwrap_or(&[]), self.dataset_query.as_ref())
@@ -35,10 +50,10 @@ impl Card {
 /// never run (no result metadata). The parameters are checked against the
 /// card's.
 pub fn question_of(card: &Card, entry: &QuestionStream) -> Result<Option<Question>> {
-    let Some(meta) = card.result_metadata.as_deref().filter(|m| !m.is_empty()) else { return Ok(None) };
+    let Some(export) = card.export_columns() else { return Ok(None) };
     let name = card.name.clone().unwrap_or_default();
     let stream = entry.own_stream().unwrap_or_else(|| stream_name(card.id, &name));
-    let columns = columns(meta);
+    let columns = export.declared();
     params::check(&format!("question {} ({stream})", card.id), &card.parameters(), &columns, entry)?;
     Ok(Some(Question { stream, name, columns, target: Target::Card(entry.clone()) }))
 }
@@ -57,7 +72,7 @@ pub fn list<T: Transport>(client: &mut Client<T>) -> Result<Vec<Question>> {
     let mut out = if chooser.wants_cards() { read_cards(client, chooser)?.finish_strict()? } else { Vec::new() };
     for q in client.config().query_streams.clone() {
         query::check(&q)?;
-        let columns = query::describe(client, &q, None)?;
+        let columns = query::describe(client, &q, None)?.declared();
         if let Some(cursor) = &q.cursor {
             params::check_cursor_column(&format!("query stream `{}`", q.stream()), &columns, &cursor.column)?;
         }
