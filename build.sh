@@ -7,6 +7,7 @@
 #                       then every test (unit, replay, live loopback, peer server, conformance,
 #                       PyAirbyte, browser HAR)
 #   ./build.sh build    build only
+#   ./build.sh wheel    build, then the Python package (python/) into dist/*.whl with the component inside
 #   ./build.sh wit      print the component's WIT world (installs wasm-tools if missing)
 #   ./build.sh bench    build, then the performance benchmark (bench/bench.py; extra arguments go to it)
 #
@@ -38,6 +39,19 @@ build() {
     # reuses this build's wasmtime instead of compiling it again.
     cargo build --release --locked --workspace
     say "dist/metabase_source.wasm: $(wc -c < dist/metabase_source.wasm) bytes"
+}
+
+# The Python package: python/ with dist/metabase_source.wasm copied in, built by pip (setuptools
+# from PyPI, in pip's isolated build env) into dist/metabase_source_wasm-<version>-py3-none-any.whl.
+wheel() {
+    local py
+    py=$(command -v python3) || { echo "python3 not found: the wheel needs Python 3.10+ with pip" >&2; return 1; }
+    say "building the Python wheel (python/ with the component) into dist/"
+    cp dist/metabase_source.wasm python/metabase_source_wasm/metabase_source.wasm
+    rm -f dist/metabase_source_wasm-*.whl
+    "$py" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir dist ./python >&2
+    rm -rf python/build python/*.egg-info
+    say "$(ls dist/metabase_source_wasm-*.whl)"
 }
 
 # --- Tools of the ecosystem tests (conformance, PyAirbyte, browser HAR), all project-local -------
@@ -159,10 +173,15 @@ sync_fixtures() {
 case "${1:-run}" in
     run)
         build
+        wheel || { strict_tools && exit 1; say "no wheel: see the error above (the Rust host is built)"; }
         sync_fixtures
         ;;
     build)
         build
+        ;;
+    wheel)
+        build
+        wheel
         ;;
     test)
         build
@@ -183,7 +202,7 @@ case "${1:-run}" in
         wasm-tools component wit dist/metabase_source.wasm
         ;;
     *)
-        echo "usage: $0 [run|build|test|bench|wit]" >&2
+        echo "usage: $0 [run|build|wheel|test|bench|wit]" >&2
         exit 2
         ;;
 esac
