@@ -57,6 +57,7 @@ wheel() {
 # --- Tools of the ecosystem tests (conformance, PyAirbyte, browser HAR), all project-local -------
 # .venv/protocol    airbyte-protocol-models (pydantic 1), for tests/it/conformance.rs
 # .venv/pyairbyte   PyAirbyte + DuckDB (pydantic 2), for tests/it/pyairbyte.rs
+# .venv/pyhost      the built wheel (the Python host) + dlt + DuckDB, for tests/it/hosts_python.rs
 # /usr/bin/chromium Debian's chromium (apt-get, only as root) and tests/browser/node_modules/playwright-core,
 #                   for tests/it/browser_har.rs
 # Pinned in tests/python/ and below. A step that cannot be done records why in .venv/unavailable/<tool>;
@@ -127,9 +128,13 @@ setup_test_tools() {
     if py=$(tools_python); then
         venv protocol "$py" -r tests/python/requirements-protocol.txt || true
         venv pyairbyte "$py" airbyte==0.71.3 -c tests/python/constraints-pyairbyte.txt || true
+        venv pyhost "$py" -r tests/python/requirements-pyhost.txt -c tests/python/constraints-pyhost.txt &&
+            { .venv/pyhost/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
+                dist/metabase_source_wasm-*.whl >&2 || unavailable pyhost "pip install of the built wheel into .venv/pyhost failed"; }
     else
         unavailable protocol "no Python 3.10-3.12 with venv and ensurepip on PATH"
         unavailable pyairbyte "no Python 3.10-3.12 with venv and ensurepip on PATH (PyAirbyte needs one)"
+        unavailable pyhost "no Python 3.10-3.12 with venv and ensurepip on PATH (the Python host's tests need one)"
     fi
 
     if [ ! -x /usr/bin/chromium ]; then
@@ -185,6 +190,7 @@ case "${1:-run}" in
         ;;
     test)
         build
+        wheel || say "no Python wheel (see above): installing .venv/pyhost will fail and say so"
         setup_test_tools
         say "building the sandbox probe component (tests/guests/probe, used by tests/it/sandbox.rs)"
         cargo build --profile component --locked --target wasm32-wasip2 -p probe-guest

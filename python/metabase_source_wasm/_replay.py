@@ -31,15 +31,35 @@ def key(method, url):
     return method.upper(), u.path, tuple(sorted(parse_qsl(u.query, keep_blank_values=True)))
 
 
-class HarServer:
-    """Serves `har_path` on 127.0.0.1:`port` from a daemon thread until `close()`.
-    `compress`: gzip bodies for clients that accept it."""
+class Har:
+    """One HAR file's entries and which of them were answered."""
 
-    def __init__(self, har_path, compress=False):
-        with open(har_path, encoding="utf-8-sig") as f:
+    def __init__(self, path):
+        with open(path, encoding="utf-8-sig") as f:
             self.entries = json.load(f)["log"]["entries"]
         self.keys = [key(e["request"]["method"], e["request"]["url"]) for e in self.entries]
         self.used = [False] * len(self.entries)
+
+    def match(self, k):
+        """The index of the entry answering request key `k`, or None."""
+        index = None
+        for i, ek in enumerate(self.keys):
+            if ek == k:
+                if not self.used[i]:
+                    self.used[i] = True
+                    return i
+                index = i
+        return index
+
+
+class HarServer:
+    """Serves HAR files on 127.0.0.1:`port` from a daemon thread until `close()`:
+    a request the first file has no entry for is answered from the next
+    (a later state of a Metabase recorded over an earlier one).
+    `compress`: gzip bodies for clients that accept it."""
+
+    def __init__(self, *har_paths, compress=False):
+        self.hars = [Har(p) for p in har_paths]
         self.lock = threading.Lock()
         self.compress = compress
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -51,26 +71,22 @@ class HarServer:
         self.server.shutdown()
         self.server.server_close()
 
-    def match(self, method, path):
-        """The index of the entry answering this request, or None."""
+    def response(self, method, path):
+        """The HAR response answering this request, or None."""
         k = key(method, path)
-        index = None
         with self.lock:
-            for i, ek in enumerate(self.keys):
-                if ek == k:
-                    if not self.used[i]:
-                        self.used[i] = True
-                        return i
-                    index = i
-        return index
+            for har in self.hars:
+                index = har.match(k)
+                if index is not None:
+                    return har.entries[index]["response"]
+        return None
 
     def answer(self, method, path, accept_encoding):
         """(status, headers, body) for one request."""
-        index = self.match(method, path)
-        if index is None:
+        r = self.response(method, path)
+        if r is None:
             sys.stderr.write("har_server: no entry for %s %s\n" % (method, path))
             return 404, [("Content-Type", "text/plain")], b"API endpoint does not exist."
-        r = self.entries[index]["response"]
         c = r.get("content") or {}
         text = c.get("text") or ""
         body = base64.b64decode(text) if c.get("encoding") == "base64" else text.encode("utf-8")
@@ -90,10 +106,23 @@ class HarServer:
             def log_message(self, *args):
                 pass
 
-            def handle_any(self):
+            def read_body(self):
+                """Reads (and drops) the request body, so the next request on
+                this connection starts where it should: by length, or chunked
+                (wasi:http sends a body of unknown length chunked)."""
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        self.rfile.read(size + 2)  # the chunk and its CRLF
+                        if size == 0:
+                            break
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
+
+            def handle_any(self):
+                self.read_body()
                 status, headers, body = har.answer(self.command, self.path, self.headers.get("Accept-Encoding") or "")
                 self.send_response(status)
                 for name, value in headers:
