@@ -231,5 +231,9 @@ class Guest:
 
 
 def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    """The error's cause in one line: wasmtime's `Caused by:` line (the trap,
+    e.g. "wasm trap: interrupt") when there is one, else its first line."""
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    if "Caused by:" in lines and lines.index("Caused by:") + 1 < len(lines):
+        return lines[lines.index("Caused by:") + 1]
+    return lines[0] if lines else type(e).__name__

@@ -232,3 +232,82 @@ fn pyairbyte_reads_every_stream_through_the_python_host() {
     let (all, full_refresh_only) = (report["host_records"].as_u64().unwrap(), report["host_full_refresh_records"].as_u64().unwrap());
     assert_eq!(reads, vec![all, full_refresh_only], "records of the first and the incremental second read");
 }
+
+/// The probe guest (`tests/guests/probe`) under the Python host with this config and flags.
+fn run_probe(script: &Path, test: &str, config: &Value, flags: &[&str]) -> (Ran, Vec<Value>) {
+    let path = scratch_dir(test).join("config.json");
+    write_json(&path, config);
+    let mut cmd = Command::new(script);
+    cmd.arg("--component").arg(crate::sandbox::probe()).args(flags).args(["check", "--config", path.to_str().unwrap()]);
+    let ran = run_bounded(cmd, Duration::from_secs(120), "source-metabase-wasm (probe)");
+    let messages = comparable(&ran.stdout);
+    (ran, messages)
+}
+
+/// A failed run: exit 1 and one TRACE ERROR (a system error); its message.
+fn failure_message(ran: &Ran, messages: &[Value]) -> String {
+    assert_eq!(ran.code, 1, "{}\n{}", ran.stdout, ran.stderr);
+    assert_eq!(messages.len(), 1, "one TRACE ERROR: {messages:?}");
+    assert_eq!(messages[0]["trace"]["error"]["failure_type"], "system_error");
+    messages[0]["trace"]["error"]["message"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn python_host_enforces_the_memory_limit_and_the_call_deadline_and_reports_traps() {
+    let Some(script) = or_skip("hosts_python (sandbox)", python_host()) else { return };
+    let probe = |p: &str, flags: &[&str]| {
+        let (ran, messages) = run_probe(&script, p, &json!({"instance_api_url": "http://127.0.0.1:9/api", "probe": p}), flags);
+        failure_message(&ran, &messages)
+    };
+    let m = probe("alloc", &["--memory-limit-mib", "48"]);
+    assert!(m.contains("exceeded its memory limit of 48 MiB") && m.contains("--memory-limit-mib"), "{m}");
+    let m = probe("loop", &["--call-timeout-s", "1"]);
+    assert!(m.contains("did not return within 1 s") && m.contains("--call-timeout-s"), "{m}");
+    let m = probe("trap", &[]);
+    assert!(m.contains("the component crashed in check") && m.contains("the probe traps on purpose"), "{m}");
+}
+
+/// No files, no environment, no arguments, no sockets: the probe reports the same as under host-harness.
+#[test]
+fn python_host_gives_no_files_environment_or_sockets() {
+    let Some(script) = or_skip("hosts_python (sandbox)", python_host()) else { return };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    for p in ["files", "env", "sockets"] {
+        let config = json!({"instance_api_url": "http://127.0.0.1:9/api", "probe": p, "addr": addr});
+        let (ran, messages) = run_probe(&script, p, &config, &[]);
+        let rust = crate::sandbox::run_probe(p, &config, &[]);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        assert_eq!(messages, comparable(&rust.stdout), "{p}: the Python host's sandbox gives what host-harness's gives");
+        let report = messages[0]["connectionStatus"]["message"].as_str().unwrap();
+        assert!(report.contains("denied") || report.contains("vars=0 []"), "{p}: {report}");
+    }
+    assert!(listener.accept().is_err(), "no connection may have reached the listener");
+    assert!(!common::repo().join("probe.txt").exists());
+}
+
+/// wasmtime-py cannot filter the component's requests, so the Python host refuses, before the
+/// component starts, a config whose instance is not on `--allow-host` (host-harness would deny
+/// each request instead).
+#[test]
+fn python_host_refuses_a_config_whose_instance_is_not_on_the_allow_list() {
+    let Some(script) = or_skip("hosts_python (allow-list)", python_host()) else { return };
+    let dir = scratch_dir("allow_host");
+    let config = dir.join("config.json");
+    write_json(&config, &json!({"instance_api_url": "http://127.0.0.1:9/api", "api_key": "mb_not_a_real_key", "max_retries": 0}));
+    let cfg = config.to_str().unwrap();
+    // Another port, another host, or a bare host (the scheme's default port, as host-harness reads it).
+    for allow in ["127.0.0.1:8080", "localhost:9", "127.0.0.1"] {
+        let refused = run_python(&script, &["--allow-host", allow, "check", "--config", cfg]);
+        assert_eq!(refused.code, 1, "{allow}: {}", refused.stderr);
+        let messages = comparable(&refused.stdout);
+        assert_eq!(messages.len(), 1, "{allow}: {messages:?}");
+        let error = &messages[0]["trace"]["error"];
+        assert_eq!(error["failure_type"], "config_error", "{allow}");
+        assert!(error["message"].as_str().unwrap().contains("is not on --allow-host"), "{allow}: {error}");
+    }
+    // On the list: the check runs (and finds no server there).
+    let allowed = run_python(&script, &["--allow-host", "localhost", "--allow-host", "127.0.0.1:9", "check", "--config", cfg]);
+    assert!(!allowed.stdout.contains("is not on --allow-host") && allowed.stdout.contains("connection refused"), "{}", allowed.stdout);
+}
