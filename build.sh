@@ -9,7 +9,8 @@
 #   ./build.sh build    build only
 #   ./build.sh wheel    build, then the Python package (python/) into dist/*.whl with the component inside
 #   ./build.sh wit      print the component's WIT world (installs wasm-tools if missing)
-#   ./build.sh bench    build, then the performance benchmark (bench/bench.py; extra arguments go to it)
+#   ./build.sh bench    build (and the wheel into .venv/pyhost), then the performance benchmark
+#                       (bench/bench.py; extra arguments go to it)
 #
 # Everything lands in ./target (one target dir, release only: the tests use the
 # same optimised host, so wasmtime is compiled once) and ./dist/metabase_source.wasm.
@@ -116,6 +117,13 @@ venv() {
     printf '%s' "$stamp" > "$dir/.stamp"
 }
 
+# .venv/pyhost: the built wheel (the Python host) with dlt and DuckDB; the wheel is reinstalled every time.
+install_pyhost() {
+    venv pyhost "$1" -r tests/python/requirements-pyhost.txt -c tests/python/constraints-pyhost.txt &&
+        { .venv/pyhost/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
+            dist/metabase_source_wasm-*.whl >&2 || unavailable pyhost "pip install of the built wheel into .venv/pyhost failed"; }
+}
+
 setup_test_tools() {
     rm -rf .venv/unavailable
     # What the tests run but nothing here installs.
@@ -128,9 +136,7 @@ setup_test_tools() {
     if py=$(tools_python); then
         venv protocol "$py" -r tests/python/requirements-protocol.txt || true
         venv pyairbyte "$py" airbyte==0.71.3 -c tests/python/constraints-pyairbyte.txt || true
-        venv pyhost "$py" -r tests/python/requirements-pyhost.txt -c tests/python/constraints-pyhost.txt &&
-            { .venv/pyhost/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
-                dist/metabase_source_wasm-*.whl >&2 || unavailable pyhost "pip install of the built wheel into .venv/pyhost failed"; }
+        install_pyhost "$py"
     else
         unavailable protocol "no Python 3.10-3.12 with venv and ensurepip on PATH"
         unavailable pyairbyte "no Python 3.10-3.12 with venv and ensurepip on PATH (PyAirbyte needs one)"
@@ -199,6 +205,8 @@ case "${1:-run}" in
         ;;
     bench)
         build
+        # The Python host, for bench/hosts.py (a missing one is named there, not fatal).
+        if wheel && py=$(tools_python); then install_pyhost "$py" || true; fi
         shift
         python3 bench/bench.py "$@"
         ;;
