@@ -238,3 +238,59 @@ def _add_stream_state(out: Dict[str, Any], stream: Any) -> None:
         raise ValueError("a STREAM state without stream.stream_descriptor.name")
     if stream.get("stream_state") is not None:
         out[name] = stream["stream_state"]
+
+
+def catalog_from_discover_output(text: str) -> Dict[str, Any]:
+    """The AirbyteCatalog in a discover output: its CATALOG line, a single
+    CATALOG message, or a bare `{"streams": [...]}`."""
+    text = text.lstrip("\ufeff")
+
+    def pick(v: Any) -> Optional[Dict[str, Any]]:
+        if isinstance(v, dict) and v.get("type") == "CATALOG":
+            return v.get("catalog")
+        if isinstance(v, dict) and isinstance(v.get("streams"), list) and "type" not in v:
+            return v
+        return None
+
+    for candidate in [text] + text.splitlines():
+        try:
+            v = json.loads(candidate)
+        except ValueError:
+            continue
+        if candidate is not text and isinstance(v, dict) and v.get("type") == "TRACE" and v["trace"].get("type") == "ERROR":
+            raise ValueError("discover failed: %s" % v["trace"]["error"].get("message", "(no message)"))
+        if pick(v) is not None:
+            return pick(v)
+    raise ValueError("no CATALOG message found: expected the output of `discover` (JSON lines) or an AirbyteCatalog")
+
+
+def configure(catalog: Dict[str, Any], only: List[str], incremental: bool) -> Dict[str, Any]:
+    """A ConfiguredAirbyteCatalog: every stream (or `only`, in that order),
+    full refresh + overwrite, or with `incremental` incremental +
+    append_dedup where the stream supports it."""
+    streams = catalog.get("streams")
+    if not isinstance(streams, list):
+        raise ValueError('the catalog has no "streams" array')
+    by_name = {s.get("name", ""): s for s in streams}
+    picked = streams
+    if only:
+        picked = []
+        for want in (w.strip() for w in only):
+            if want not in by_name:
+                raise ValueError("unknown stream `%s` in --streams; the catalog has: %s" % (want, ", ".join(by_name)))
+            if by_name[want] in picked:
+                raise ValueError("stream `%s` is listed twice in --streams" % want)
+            picked.append(by_name[want])
+    configured = []
+    for s in picked:
+        cursor = s.get("default_cursor_field") or None
+        pk = s.get("source_defined_primary_key") or []
+        if incremental and "incremental" in (s.get("supported_sync_modes") or []) and cursor:
+            c = {"stream": s, "sync_mode": "incremental", "destination_sync_mode": "append_dedup" if pk else "append",
+                 "cursor_field": cursor}
+        else:
+            c = {"stream": s, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+        if pk:
+            c["primary_key"] = pk
+        configured.append(c)
+    return {"streams": configured}

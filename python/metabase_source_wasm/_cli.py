@@ -21,6 +21,8 @@ TRACE ERROR on stdout says why; in read, any failed stream), 2 bad command line.
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import sys
 import time
 import traceback
@@ -43,6 +45,7 @@ EPILOG = """Examples:
   source-metabase-wasm spec
   source-metabase-wasm check --config config.json
   source-metabase-wasm discover --config config.json
+  source-metabase-wasm catalog --config config.json --streams cards,users --incremental > catalog.json
   source-metabase-wasm read --config config.json --catalog catalog.json --state state.json
   source-metabase-wasm --replay fixture.har read --config fixture.config.json
 
@@ -123,6 +126,13 @@ def parser() -> argparse.ArgumentParser:
         if name == "read":
             c.add_argument("--catalog", metavar="configured_catalog.json")
             c.add_argument("--state", metavar="state.json")
+    c = sub.add_parser("catalog", help="write a ConfiguredAirbyteCatalog (for read --catalog) from what discover finds")
+    add_globals(c, suppress=True)
+    source = c.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", metavar="config.json", help="run discover with this config")
+    source.add_argument("--from", dest="from_file", metavar="FILE|-", help="a saved discover output (- is stdin)")
+    c.add_argument("--streams", metavar="a,b", default="", help="only these streams, in this order")
+    c.add_argument("--incremental", action="store_true", help="incremental (append_dedup) where a stream supports it")
     return p
 
 
@@ -383,13 +393,38 @@ def read(r: Run, source: Source, config: Dict[str, Any], selection, state) -> in
     return 0
 
 
+def catalog_command(args: argparse.Namespace, log: Log) -> int:
+    """`catalog`: the ConfiguredAirbyteCatalog JSON on stdout (not protocol
+    messages); errors on stderr. Exit 0 or 1."""
+    try:
+        if args.from_file:
+            try:
+                text = sys.stdin.read() if args.from_file == "-" else Path(args.from_file).read_text(encoding="utf-8")
+            except OSError as e:
+                raise ValueError("--from %s: cannot be read: %s" % (args.from_file, e.strerror or e))
+        else:
+            # Discover into memory; its failure is already on stderr.
+            buffer = io.StringIO()
+            discover = argparse.Namespace(**{**vars(args), "command": "discover"})
+            if run(discover, Protocol(buffer, _jsontext.Scrubber()), log) != 0:
+                return 1
+            text = buffer.getvalue()
+        catalog = _airbyte.catalog_from_discover_output(text)
+        configured = _airbyte.configure(catalog, [s for s in args.streams.split(",") if s.strip()], args.incremental)
+    except ValueError as e:
+        log("error", "catalog: %s" % e)
+        return 1
+    sys.stdout.write(json.dumps(configured, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
     scrub = _jsontext.Scrubber()
     log = Log(args.log_level, args.quiet, scrub)
     out = Protocol(sys.stdout, scrub)
     try:
-        code = run(args, out, log)
+        code = catalog_command(args, log) if args.command == "catalog" else run(args, out, log)
         sys.stdout.flush()
         return code
     except BrokenPipeError:

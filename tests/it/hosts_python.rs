@@ -311,3 +311,20 @@ fn python_host_refuses_a_config_whose_instance_is_not_on_the_allow_list() {
     let allowed = run_python(&script, &["--allow-host", "localhost", "--allow-host", "127.0.0.1:9", "check", "--config", cfg]);
     assert!(!allowed.stdout.contains("is not on --allow-host") && allowed.stdout.contains("connection refused"), "{}", allowed.stdout);
 }
+
+/// `catalog` writes the same ConfiguredAirbyteCatalog, byte for byte, on both hosts.
+#[test]
+fn catalog_is_the_same_on_both_hosts() {
+    let Some(script) = or_skip("hosts_python", python_host()) else { return };
+    let har = common::fixture("v050_api_key.har");
+    let config = common::fixtures_dir().join("v050_api_key.config.json");
+    for extra in [&[][..], &["--streams", "users,cards", "--incremental"][..]] {
+        let mut args = vec!["--replay", har.to_str().unwrap(), "catalog", "--config", config.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let rust = run_bounded(common::host_command(&common::component(), &args), Duration::from_secs(120), "host-harness catalog");
+        let python = run_python(&script, &args);
+        assert_eq!((python.code, rust.code), (0, 0), "{}\n{}", python.stderr, rust.stderr);
+        assert!(rust.stdout.contains("\"streams\""), "{}", rust.stdout);
+        assert_eq!(python.stdout, rust.stdout, "catalog {extra:?}");
+    }
+}
