@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from . import _airbyte, _jsontext
 from ._airbyte import FAILURE_TYPES, InputError, Protocol, RowError
+from ._batches import ColumnError
 from ._replay import HarServer, pointed_at
 from ._runtime import Guest, HostFailure, Limits, default_cache_dir
 from ._source import ConnectorError, Source
@@ -373,6 +374,9 @@ def read(r: Run, source: Source, config: Dict[str, Any], selection, state) -> in
         except Failure as f:
             healthy, fatal = False, f
             break
+        except ColumnError as e:  # a batch that breaks the contract fails its stream alone
+            progress.fail(r, e.stream, Failure("system_error", "the connector sent a bad batch for stream %s: %s" % (e.stream, e)))
+            continue
         if batch is None:
             break
         progress.batch(r, batch)

@@ -30,9 +30,8 @@ import wasmtime
 import wasmtime.component as wc
 
 WIT_PACKAGE = "ingest:source"
-WIT_VERSION = "0.2.0"
-SOURCE_INTERFACE = "%s/source@%s" % (WIT_PACKAGE, WIT_VERSION)
-LOG_INTERFACE = "%s/log@%s" % (WIT_PACKAGE, WIT_VERSION)
+# The WIT versions this host reads (`_batches` knows both batch formats).
+WIT_VERSIONS = ("0.3.0", "0.2.0")
 LEVELS = ("error", "warn", "info", "debug", "trace")
 # Epoch tick: the deadline's resolution.
 TICK_S = 0.05
@@ -120,6 +119,15 @@ def load(path: Path, cache_dir: Optional[Path]) -> wc.Component:
     return component
 
 
+def wit_version(component: wc.Component) -> Optional[str]:
+    """The version of `ingest:source/source` the component exports, if this host reads it."""
+    for name in component.type.exports(engine()):
+        package, _, version = name.partition("@")
+        if package == WIT_PACKAGE + "/source" and version in WIT_VERSIONS:
+            return version
+    return None
+
+
 LogSink = Callable[[str, str], None]
 
 
@@ -139,12 +147,17 @@ class Guest:
             comp = load(self.path, cache_dir)
         except wasmtime.WasmtimeError as e:
             raise HostFailure("cannot load the component %s: %s" % (self.path, _first_line(e)), str(e))
+        version = wit_version(comp)
+        if version is None:
+            raise HostFailure("the component %s does not export %s/source in a version this host reads (%s)"
+                              % (self.path, WIT_PACKAGE, ", ".join(WIT_VERSIONS)))
+        self.source_interface = "%s/source@%s" % (WIT_PACKAGE, version)
         linker = wc.Linker(engine())
         try:
             linker.add_wasip2()
             linker.add_wasi_http()
             with linker.root() as root:
-                with root.add_instance(LOG_INTERFACE) as log_instance:
+                with root.add_instance("%s/log@%s" % (WIT_PACKAGE, version)) as log_instance:
                     log_instance.add_func("log", self._guest_log)
         except wasmtime.WasmtimeError as e:
             raise HostFailure("the component %s does not fit this host: %s" % (self.path, _first_line(e)), str(e))
@@ -182,11 +195,11 @@ class Guest:
 
     def func(self, name: str) -> wc.Func:
         if name not in self._funcs:
-            iface = self.instance.get_export_index(self.store, SOURCE_INTERFACE)
+            iface = self.instance.get_export_index(self.store, self.source_interface)
             index = iface and self.instance.get_export_index(self.store, name, iface)
             f = index and self.instance.get_func(self.store, index)
             if not f:
-                raise HostFailure("the component %s does not export %s from %s" % (self.path, name, SOURCE_INTERFACE))
+                raise HostFailure("the component %s does not export %s from %s" % (self.path, name, self.source_interface))
             self._funcs[name] = f
         return self._funcs[name]
 

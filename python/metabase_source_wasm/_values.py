@@ -13,8 +13,8 @@ EPOCH_DATE = dt.date(1970, 1, 1)
 
 
 def python_value(cell: Cell) -> Any:
-    """`timestamp` → aware UTC datetime, `date` → date, `array`/`object` →
-    list/dict; a timestamp or date outside datetime's years 1-9999 stays
+    """`timestamp` → aware UTC datetime, `date` → date, `array`/`object`/`json` →
+    list/dict (the JSON value); a timestamp or date outside datetime's years 1-9999 stays
     its RFC 3339 text (as the Airbyte output writes it)."""
     kind, v = cell
     if kind == "timestamp":
@@ -27,6 +27,6 @@ def python_value(cell: Cell) -> Any:
             return EPOCH_DATE + dt.timedelta(days=v)
         except OverflowError:
             return _jsontext.date_text(v)
-    if kind in ("array", "object"):
+    if kind in ("array", "object", "json"):
         return json.loads(v)
     return v
