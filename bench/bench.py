@@ -43,7 +43,7 @@ import tempfile
 import time
 import urllib.request
 
-from hosts import hosts_section
+from hosts import first_byte_seconds, hosts_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER = os.path.join(os.path.dirname(ROOT), "shared", "peer")
@@ -165,17 +165,6 @@ def run_measured(cmd, stdout_path, timeout=None):
             if line.startswith(b'{"type":"RECORD"'):
                 records += 1
     return wall, hwm, p.returncode, records
-
-
-def first_byte_seconds(cmd):
-    """Process start to the first byte on stdout."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    p.stdout.read(1)
-    dt = time.monotonic() - t0
-    p.stdout.read()
-    p.wait()
-    return dt
 
 
 def bench_cards(n, work, cache):

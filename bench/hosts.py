@@ -31,6 +31,7 @@ HOSTS = [
 
 
 def first_byte_seconds(cmd):
+    """Process start to the first byte on stdout."""
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     p.stdout.read(1)

@@ -42,11 +42,8 @@ def tables(db_path, dataset):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--har", required=True)
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--then-har", required=True)
-    ap.add_argument("--work", required=True)
-    ap.add_argument("--report", required=True)
+    for flag in ("--har", "--config", "--then-har", "--work", "--report"):
+        ap.add_argument(flag, required=True)
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
