@@ -50,10 +50,14 @@ def number(x: float) -> str:
     elif -5 < kk <= 0:
         out = "0." + "0" * (-kk) + digits
     elif length == 1:
-        out = digits + "e" + str(kk - 1)
+        out = digits + _exponent(kk - 1)
     else:
-        out = digits[0] + "." + digits[1:] + "e" + str(kk - 1)
+        out = digits[0] + "." + digits[1:] + _exponent(kk - 1)
     return sign + out
+
+
+def _exponent(e: int) -> str:
+    return "e%+d" % e  # serde_json writes the sign either way: 1e+16, 1e-7
 
 
 def civil_from_days(days: int) -> Tuple[int, int, int]:

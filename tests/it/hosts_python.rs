@@ -328,3 +328,15 @@ fn catalog_is_the_same_on_both_hosts() {
         assert_eq!(python.stdout, rust.stdout, "catalog {extra:?}");
     }
 }
+
+/// The Python host's pure parts (`tests/python/test_pyhost.py`, unittest): serde_json's float
+/// texts, the calendar, WIT 0.3.0 columns, input files, the allow-list, the capped config keys.
+#[test]
+fn python_host_unit_tests_pass() {
+    let Some(script) = or_skip("hosts_python (unit)", python_host()) else { return };
+    let mut cmd = Command::new(script.with_file_name("python"));
+    cmd.args(["-m", "unittest", "-v", "tests/python/test_pyhost.py"]).current_dir(common::repo());
+    let ran = run_bounded(cmd, Duration::from_secs(120), "test_pyhost.py");
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stderr.contains("\nOK"), "{}", ran.stderr);
+}
