@@ -21,6 +21,7 @@ TRACE ERROR on stdout says why; in read, any failed stream), 2 bad command line.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import io
 import json
 import sys
@@ -117,6 +118,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="source-metabase-wasm", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Run the Metabase source component on wasmtime-py and speak the Airbyte protocol")
     add_globals(p, suppress=False)
+    p.add_argument("--version", action="version", version="%(prog)s " + _version())
     sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
     for name, text in (("spec", "print the config schema (SPEC)"), ("check", "try to connect and log in"),
                        ("discover", "list the streams (CATALOG)"), ("read", "read records (RECORD, STATE, TRACE)")):
@@ -135,6 +137,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--streams", metavar="a,b", default="", help="only these streams, in this order")
     c.add_argument("--incremental", action="store_true", help="incremental (append_dedup) where a stream supports it")
     return p
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("metabase-source-wasm")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def allow_entry(spec: str) -> tuple:
