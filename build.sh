@@ -7,8 +7,10 @@
 #                       then every test (unit, replay, live loopback, peer server, conformance,
 #                       PyAirbyte, browser HAR)
 #   ./build.sh build    build only
+#   ./build.sh wheel    build, then the Python package (python/) into dist/*.whl with the component inside
 #   ./build.sh wit      print the component's WIT world (installs wasm-tools if missing)
-#   ./build.sh bench    build, then the performance benchmark (bench/bench.py; extra arguments go to it)
+#   ./build.sh bench    build (and the wheel into .venv/pyhost), then the performance benchmark
+#                       (bench/bench.py; extra arguments go to it)
 #
 # Everything lands in ./target (one target dir, release only: the tests use the
 # same optimised host, so wasmtime is compiled once) and ./dist/metabase_source.wasm.
@@ -40,9 +42,23 @@ build() {
     say "dist/metabase_source.wasm: $(wc -c < dist/metabase_source.wasm) bytes"
 }
 
+# The Python package: python/ with dist/metabase_source.wasm copied in, built by pip (setuptools
+# from PyPI, in pip's isolated build env) into dist/metabase_source_wasm-<version>-py3-none-any.whl.
+wheel() {
+    local py
+    py=$(command -v python3) || { echo "python3 not found: the wheel needs Python 3.10+ with pip" >&2; return 1; }
+    say "building the Python wheel (python/ with the component) into dist/"
+    cp dist/metabase_source.wasm python/metabase_source_wasm/metabase_source.wasm
+    rm -f dist/metabase_source_wasm-*.whl
+    "$py" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir dist ./python >&2
+    rm -rf python/build python/*.egg-info
+    say "$(ls dist/metabase_source_wasm-*.whl)"
+}
+
 # --- Tools of the ecosystem tests (conformance, PyAirbyte, browser HAR), all project-local -------
 # .venv/protocol    airbyte-protocol-models (pydantic 1), for tests/it/conformance.rs
 # .venv/pyairbyte   PyAirbyte + DuckDB (pydantic 2), for tests/it/pyairbyte.rs
+# .venv/pyhost      the built wheel (the Python host) + dlt + DuckDB, for tests/it/hosts_python.rs
 # /usr/bin/chromium Debian's chromium (apt-get, only as root) and tests/browser/node_modules/playwright-core,
 #                   for tests/it/browser_har.rs
 # Pinned in tests/python/ and below. A step that cannot be done records why in .venv/unavailable/<tool>;
@@ -101,6 +117,13 @@ venv() {
     printf '%s' "$stamp" > "$dir/.stamp"
 }
 
+# .venv/pyhost: the built wheel (the Python host) with dlt and DuckDB; the wheel is reinstalled every time.
+install_pyhost() {
+    venv pyhost "$1" -r tests/python/requirements-pyhost.txt -c tests/python/constraints-pyhost.txt &&
+        { .venv/pyhost/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
+            dist/metabase_source_wasm-*.whl >&2 || unavailable pyhost "pip install of the built wheel into .venv/pyhost failed"; }
+}
+
 setup_test_tools() {
     rm -rf .venv/unavailable
     # What the tests run but nothing here installs.
@@ -113,9 +136,11 @@ setup_test_tools() {
     if py=$(tools_python); then
         venv protocol "$py" -r tests/python/requirements-protocol.txt || true
         venv pyairbyte "$py" airbyte==0.71.3 -c tests/python/constraints-pyairbyte.txt || true
+        install_pyhost "$py"
     else
         unavailable protocol "no Python 3.10-3.12 with venv and ensurepip on PATH"
         unavailable pyairbyte "no Python 3.10-3.12 with venv and ensurepip on PATH (PyAirbyte needs one)"
+        unavailable pyhost "no Python 3.10-3.12 with venv and ensurepip on PATH (the Python host's tests need one)"
     fi
 
     if [ ! -x /usr/bin/chromium ]; then
@@ -159,13 +184,19 @@ sync_fixtures() {
 case "${1:-run}" in
     run)
         build
+        wheel || { strict_tools && exit 1; say "no wheel: see the error above (the Rust host is built)"; }
         sync_fixtures
         ;;
     build)
         build
         ;;
+    wheel)
+        build
+        wheel
+        ;;
     test)
         build
+        wheel || say "no Python wheel (see above): installing .venv/pyhost will fail and say so"
         setup_test_tools
         say "building the sandbox probe component (tests/guests/probe, used by tests/it/sandbox.rs)"
         cargo build --profile component --locked --target wasm32-wasip2 -p probe-guest
@@ -174,6 +205,8 @@ case "${1:-run}" in
         ;;
     bench)
         build
+        # The Python host, for bench/hosts.py (a missing one is named there, not fatal).
+        if wheel && py=$(tools_python); then install_pyhost "$py" || true; fi
         shift
         python3 bench/bench.py "$@"
         ;;
@@ -183,7 +216,7 @@ case "${1:-run}" in
         wasm-tools component wit dist/metabase_source.wasm
         ;;
     *)
-        echo "usage: $0 [run|build|test|bench|wit]" >&2
+        echo "usage: $0 [run|build|wheel|test|bench|wit]" >&2
         exit 2
         ;;
 esac

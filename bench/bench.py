@@ -17,6 +17,8 @@ real-shaped cards, as Metabase serves it), then, in the same run:
     POST /api/card/27/query/csv, streamed (chunked); the same figures as for cards, the floor being
     the same POST fetched by the plain client;
   - the .wasm size;
+  - the hosts side by side (bench/hosts.py, unless --no-hosts): cold start and a full read of the
+    bundled full-sync fixtures under host-harness and the Python host;
   - latency (unless --no-latency): bench/latency_server.py, a Metabase of 1,000 collections, 300
     dashboards and 50 saved questions that waits 50 ms before every first byte (300 ms more per CSV
     export), read in full (no catalog, `questions: "all"`) with max_concurrent_requests K = 1, 4, 8
@@ -40,6 +42,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+from hosts import first_byte_seconds, hosts_section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER = os.path.join(os.path.dirname(ROOT), "shared", "peer")
@@ -161,17 +165,6 @@ def run_measured(cmd, stdout_path, timeout=None):
             if line.startswith(b'{"type":"RECORD"'):
                 records += 1
     return wall, hwm, p.returncode, records
-
-
-def first_byte_seconds(cmd):
-    """Process start to the first byte on stdout."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    p.stdout.read(1)
-    dt = time.monotonic() - t0
-    p.stdout.read()
-    p.wait()
-    return dt
 
 
 def bench_cards(n, work, cache):
@@ -365,6 +358,7 @@ def main():
     ap.add_argument("--question-rows", type=int, default=1_000_000, help="rows of the saved question (0: skip)")
     ap.add_argument("--no-latency", action="store_true", help="skip the latency section (about 2 minutes)")
     ap.add_argument("--latency-k", default="1,4,8", help="max_concurrent_requests of the latency runs (default 1,4,8)")
+    ap.add_argument("--no-hosts", action="store_true", help="skip the hosts side by side (bench/hosts.py)")
     ap.add_argument("--host", help="the host-harness binary to measure (default target/release/host-harness)")
     ap.add_argument("--component", help="the component to measure (default dist/metabase_source.wasm); "
                     "with --host, compares another build (e.g. the one before a change) on the same machine")
@@ -395,6 +389,9 @@ def main():
         cached = min(first_byte_seconds(spec) for _ in range(5))
         print("== cold start to first output byte (spec): first %.1f ms (compiles), cached %.1f ms (target <= 20 ms: %s)"
               % (cold * 1000, cached * 1000, "met" if cached <= 0.020 else "MISSED"))
+
+        if not a.no_hosts:
+            hosts_section(WASM, work)
 
         results = []
         print("== cards: host read of one GET /api/card response vs. the transfer floor")

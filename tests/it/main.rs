@@ -14,6 +14,7 @@ mod embed;
 mod faults;
 mod fixtures;
 mod golden;
+mod hosts_python;
 mod host_concurrency;
 mod live;
 mod peer_server;

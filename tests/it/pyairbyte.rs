@@ -28,9 +28,14 @@ fn pyairbyte_python() -> Result<std::path::PathBuf, String> {
 
 /// Runs the wrapper like any Airbyte source executable.
 fn source(args: &[&str]) -> Ran {
-    let mut cmd = Command::new(wrapper());
+    source_at(&wrapper(), args)
+}
+
+/// Runs an Airbyte source executable (the wrapper, or the Python host's console script).
+fn source_at(executable: &std::path::Path, args: &[&str]) -> Ran {
+    let mut cmd = Command::new(executable);
     cmd.args(["--quiet"]).args(args).current_dir(std::env::temp_dir());
-    run_bounded(cmd, Duration::from_secs(180), "bin/source-metabase-wasm")
+    run_bounded(cmd, Duration::from_secs(180), &executable.display().to_string())
 }
 
 fn messages(stdout: &str) -> Vec<Value> {
@@ -87,7 +92,7 @@ fn pyairbyte_reads_every_stream_and_every_declared_column_into_duckdb() {
     let server = HarServer::start(&common::fixture("v050_api_key.har")).expect("har_server.py");
     let mut config = common::fixture_config("v050_api_key");
     config["instance_api_url"] = json!(format!("http://127.0.0.1:{}/api/", server.port));
-    let report = round_trip(&python, &dir, &config, true, true);
+    let report = round_trip(&python, &wrapper(), &dir, &config, true, true);
     // Two reads in PyAirbyte's default mode: the second passes back the state the first stored,
     // so the streams with a cursor send nothing new and only full-refresh streams are read again.
     let reads: Vec<u64> = report["reads"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
@@ -105,21 +110,28 @@ fn pyairbyte_reads_the_fixture_server_with_a_login() {
     let started = FixtureServer::start(&["--cards", "40", "--users", "8"], &dir.join("requests.log"));
     let Some(server) = or_skip("pyairbyte (fixture server)", started) else { return };
     let config = json!({"instance_api_url": server.http_url, "username": server.username, "password": server.password});
-    round_trip(&python, &dir, &config, false, false);
+    round_trip(&python, &wrapper(), &dir, &config, false, false);
 }
 
-/// Discover and read with the host directly, then the same through PyAirbyte into DuckDB, and
-/// compare table by table. With `require_all`, every stream must complete.
-fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, require_all: bool, incremental: bool) -> Value {
+/// Discover and read with the source `executable` directly, then the same through PyAirbyte into
+/// DuckDB, and compare table by table. With `require_all`, every stream must complete.
+pub fn round_trip(
+    python: &std::path::Path,
+    executable: &std::path::Path,
+    dir: &std::path::Path,
+    config: &Value,
+    require_all: bool,
+    incremental: bool,
+) -> Value {
     let config_path = dir.join("config.json");
     write_json(&config_path, config);
     let cfg = config_path.to_str().unwrap();
 
     // What the host itself declares and reads from this server.
-    let discover = source(&["discover", "--config", cfg]);
+    let discover = source_at(executable, &["discover", "--config", cfg]);
     assert_eq!(discover.code, 0, "discover failed\n{}\n{}", discover.stdout, discover.stderr);
     let catalog = messages(&discover.stdout).into_iter().find(|m| m["type"] == "CATALOG").expect("CATALOG")["catalog"].clone();
-    let read = source(&["read", "--config", cfg]);
+    let read = source_at(executable, &["read", "--config", cfg]);
     let read_messages = messages(&read.stdout);
     // PyAirbyte fails the whole sync when the source exits non-zero, so it is given the streams a
     // direct read completes; any other stream is named on stderr (its failure is the subject of
@@ -175,7 +187,7 @@ fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, r
     let mut cmd = Command::new(python);
     cmd.arg(common::repo().join("tests").join("python").join("pyairbyte_read.py"))
         .arg("--executable")
-        .arg(wrapper())
+        .arg(executable)
         .args(["--config", cfg, "--work"])
         .arg(&work)
         .arg("--report")
@@ -185,7 +197,7 @@ fn round_trip(python: &std::path::Path, dir: &std::path::Path, config: &Value, r
         .env("AIRBYTE_OFFLINE_MODE", "1")
         .env("DO_NOT_TRACK", "1");
     let ran = run_bounded(cmd, Duration::from_secs(600), "pyairbyte_read.py");
-    assert_eq!(ran.code, 0, "PyAirbyte could not read through bin/source-metabase-wasm\nstdout:\n{}\nstderr:\n{}", ran.stdout, ran.stderr);
+    assert_eq!(ran.code, 0, "PyAirbyte could not read through {}\nstdout:\n{}\nstderr:\n{}", executable.display(), ran.stdout, ran.stderr);
     let mut report = read_json(&report_path);
     let incremental_streams: Vec<&str> = streams
         .iter()

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
-fn probe() -> PathBuf {
+pub(crate) fn probe() -> PathBuf {
     let path = repo().join("target").join("wasm32-wasip2").join("component").join("probe_guest.wasm");
     assert!(
         path.is_file(),

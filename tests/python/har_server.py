@@ -1,94 +1,39 @@
 #!/usr/bin/env python3
 """Serve a HAR file's responses over HTTP on 127.0.0.1: a recorded Metabase, live again.
 
-    har_server.py FILE.har [--lifetime SECONDS] [--gzip]
+    har_server.py FILE.har [EARLIER.har ...] [--lifetime SECONDS] [--gzip]
 
 Prints `PORT <n>` then `READY` on stdout. A request is answered by the HAR entry with the same
 method, path and query (parameters in any order; the host is ignored), entries in order and the
 last match reused once they run out, as the host's --replay does; the request's headers and body
 are not compared. No match: 404 `API endpoint does not exist.` (what Metabase says). With --gzip,
 bodies are sent gzip-compressed (`Content-Encoding: gzip`) to clients that accept it. The server
-stops by itself after --lifetime seconds (default 300). Standard library only.
+stops by itself after --lifetime seconds (default 300). Standard library only: the server is the
+Python host's replay module (python/metabase_source_wasm/_replay.py), loaded from its file.
 """
 import argparse
-import base64
-import gzip
-import json
-import sys
+import importlib.util
+import os
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "te",
-              "trailer", "upgrade", "proxy-connection"}
-
-
-def key(method, url):
-    u = urlsplit(url)
-    return method.upper(), u.path, tuple(sorted(parse_qsl(u.query, keep_blank_values=True)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPLAY = os.path.join(HERE, "..", "..", "python", "metabase_source_wasm", "_replay.py")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("har")
+    ap.add_argument("har", nargs="+", help="a request FILE.har has no entry for is answered from the next file")
     ap.add_argument("--lifetime", type=float, default=300)
     ap.add_argument("--gzip", action="store_true", help="compress bodies for clients that accept gzip")
     a = ap.parse_args()
-    with open(a.har, encoding="utf-8-sig") as f:
-        entries = json.load(f)["log"]["entries"]
-    keys = [key(e["request"]["method"], e["request"]["url"]) for e in entries]
-    used = [False] * len(entries)
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def answer(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
-            k = key(self.command, self.path)
-            index = None
-            with lock:
-                for i, ek in enumerate(keys):
-                    if ek == k:
-                        if not used[i]:
-                            used[i] = True
-                            index = i
-                            break
-                        index = i
-            if index is None:
-                sys.stderr.write("har_server: no entry for %s %s\n" % (self.command, self.path))
-                body, status, headers = b"API endpoint does not exist.", 404, [("Content-Type", "text/plain")]
-            else:
-                r = entries[index]["response"]
-                c = r.get("content") or {}
-                text = c.get("text") or ""
-                body = base64.b64decode(text) if c.get("encoding") == "base64" else text.encode("utf-8")
-                status = r["status"]
-                headers = [(h["name"], h["value"]) for h in r.get("headers") or []
-                           if h["name"].lower() not in HOP_BY_HOP and not h["name"].startswith(":")]
-            if a.gzip and body and "gzip" in (self.headers.get("Accept-Encoding") or ""):
-                body = gzip.compress(body)
-                headers.append(("Content-Encoding", "gzip"))
-            self.send_response(status)
-            for name, value in headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = answer
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Timer(a.lifetime, server.shutdown).start()
-    print("PORT %d\nREADY" % server.server_address[1], flush=True)
-    server.serve_forever(poll_interval=0.2)
+    spec = importlib.util.spec_from_file_location("har_replay", REPLAY)
+    replay = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replay)
+    server = replay.HarServer(*a.har, compress=a.gzip)
+    print("PORT %d\nREADY" % server.port, flush=True)
+    done = threading.Event()
+    done.wait(a.lifetime)
+    server.close()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,148 @@
+"""A HAR file's responses served over HTTP on 127.0.0.1: a recorded Metabase,
+live again. Standard library only (tests/python/har_server.py runs it from
+the source tree without the package's dependencies).
+
+A request is answered by the HAR entry with the same method, path and query
+(parameters in any order; the host is ignored), entries in order and the
+last match reused once they run out, as host-harness's --replay does; the
+request's headers and body are not compared. No match: 404 `API endpoint
+does not exist.` (what Metabase says).
+
+The Python host replays through it: wasmtime-py gives a host no way to
+answer the component's HTTP requests itself, so `--replay` points the
+config's `instance_api_url` at this server instead.
+"""
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "te",
+              "trailer", "upgrade", "proxy-connection"}
+
+
+def key(method, url):
+    u = urlsplit(url)
+    return method.upper(), u.path, tuple(sorted(parse_qsl(u.query, keep_blank_values=True)))
+
+
+class Har:
+    """One HAR file's entries and which of them were answered."""
+
+    def __init__(self, path):
+        with open(path, encoding="utf-8-sig") as f:
+            self.entries = json.load(f)["log"]["entries"]
+        self.keys = [key(e["request"]["method"], e["request"]["url"]) for e in self.entries]
+        self.used = [False] * len(self.entries)
+
+    def match(self, k):
+        """The index of the entry answering request key `k`, or None."""
+        index = None
+        for i, ek in enumerate(self.keys):
+            if ek == k:
+                if not self.used[i]:
+                    self.used[i] = True
+                    return i
+                index = i
+        return index
+
+
+class HarServer:
+    """Serves HAR files on 127.0.0.1:`port` from a daemon thread until `close()`:
+    a request the first file has no entry for is answered from the next
+    (a later state of a Metabase recorded over an earlier one).
+    `compress`: gzip bodies for clients that accept it."""
+
+    def __init__(self, *har_paths, compress=False):
+        self.hars = [Har(p) for p in har_paths]
+        self.lock = threading.Lock()
+        self.compress = compress
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def response(self, method, path):
+        """The HAR response answering this request, or None."""
+        k = key(method, path)
+        with self.lock:
+            for har in self.hars:
+                index = har.match(k)
+                if index is not None:
+                    return har.entries[index]["response"]
+        return None
+
+    def answer(self, method, path, accept_encoding):
+        """(status, headers, body) for one request."""
+        r = self.response(method, path)
+        if r is None:
+            sys.stderr.write("har_server: no entry for %s %s\n" % (method, path))
+            return 404, [("Content-Type", "text/plain")], b"API endpoint does not exist."
+        c = r.get("content") or {}
+        text = c.get("text") or ""
+        body = base64.b64decode(text) if c.get("encoding") == "base64" else text.encode("utf-8")
+        headers = [(h["name"], h["value"]) for h in r.get("headers") or []
+                   if h["name"].lower() not in HOP_BY_HOP and not h["name"].startswith(":")]
+        if self.compress and body and "gzip" in accept_encoding:
+            body = gzip.compress(body)
+            headers.append(("Content-Encoding", "gzip"))
+        return r["status"], headers, body
+
+    def _handler(self):
+        har = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # The headers and the body go out in two writes: without this, Nagle's algorithm
+            # holds the body until the client's delayed ACK (40 ms a request).
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def read_body(self):
+                """Reads (and drops) the request body, so the next request on
+                this connection starts where it should: by length, or chunked
+                (wasi:http sends a body of unknown length chunked)."""
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        self.rfile.read(size + 2)  # the chunk and its CRLF
+                        if size == 0:
+                            break
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+
+            def handle_any(self):
+                self.read_body()
+                status, headers, body = har.answer(self.command, self.path, self.headers.get("Accept-Encoding") or "")
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
+
+        return Handler
+
+
+def pointed_at(config, port):
+    """`config` with its `instance_api_url` moved to 127.0.0.1:`port` (same path)."""
+    url = urlsplit(str(config.get("instance_api_url") or "/api/"))
+    moved = dict(config)
+    moved["instance_api_url"] = "http://127.0.0.1:%d%s" % (port, url.path or "/api/")
+    return moved

@@ -1,0 +1,131 @@
+"""Unit tests of the Python host's pure parts (python/metabase_source_wasm): JSON text as
+host-harness writes it, WIT 0.3.0 columns, input files, the allow-list. Run by
+tests/it/hosts_python.rs in .venv/pyhost: `python -m unittest tests/python/test_pyhost.py`.
+
+The float texts are serde_json 1.0.154's (the host's), printed by it for these values; the
+calendar cases are the civil-time crate's own tests.
+"""
+import datetime as dt
+import struct
+import unittest
+from types import SimpleNamespace
+
+from metabase_source_wasm import _airbyte, _batches, _cli, _jsontext as jt, _values
+from metabase_source_wasm.dlt_source import cursor_text
+
+
+class JsonText(unittest.TestCase):
+    def test_floats_as_serde_json_prints_them(self):
+        for value, text in [
+            (1.5, "1.5"), (1.0, "1.0"), (-0.0, "-0.0"), (0.0, "0.0"), (1e15, "1000000000000000.0"), (1e16, "1e+16"),
+            (123456.789, "123456.789"), (1e-7, "1e-7"), (0.0001, "0.0001"), (1e-5, "0.00001"), (1.5e-5, "0.000015"),
+            (1.234e30, "1.234e+30"), (-2.5, "-2.5"), (0.1, "0.1"), (12345678901234567.0, "1.2345678901234568e+16"),
+            (5e-324, "5e-324"), (1.7976931348623157e308, "1.7976931348623157e+308"), (9007199254740993.0, "9007199254740992.0"),
+            (-1e-300, "-1e-300"), (float("nan"), "null"), (float("-inf"), "null"),
+        ]:
+            self.assertEqual(jt.number(value), text, value)
+
+    def test_dates_and_timestamps_as_civil_time_writes_them(self):
+        for days, text in [(0, "1970-01-01"), (19_782, "2024-02-29"), (-1, "1969-12-31"), (-25_567, "1900-01-01"),
+                           (-719_529, "-000001-12-31"), (-719_528, "0000-01-01"), (2_932_896, "9999-12-31"),
+                           (2_932_897, "+010000-01-01")]:
+            self.assertEqual(jt.date_text(days), text)
+        for micros, text in [(-1, "1969-12-31T23:59:59.999999Z"), (1, "1970-01-01T00:00:00.000001Z"),
+                             (1_718_798_255_859_990, "2024-06-19T11:57:35.859990Z"),
+                             (-2_208_988_799_500_000, "1900-01-01T00:00:00.500000Z")]:
+            self.assertEqual(jt.timestamp_text(micros), text)
+
+    def test_strings_escape_only_what_serde_json_escapes(self):
+        self.assertEqual(jt.string('a"b\\\n\x01\x7f é 🦀'), '"a\\"b\\\\\\n\\u0001\x7f é 🦀"')
+
+    def test_nested_json_is_checked_strictly(self):
+        self.assertEqual(jt.checked_json(' {"k": [1,\n 2]} '), '{"k": [1,\n 2]}')
+        for bad in ("{oops", "NaN", "[1] [2]", ""):
+            with self.assertRaises(ValueError, msg=bad):
+                jt.checked_json(bad)
+
+    def test_secrets_are_scrubbed_longest_first_and_short_ones_kept(self):
+        scrub = jt.Scrubber()
+        scrub.add_from_config({"api_key": "mb_key", "password": "mb_key_longer", "username": "mb_user", "session_token": "ab"})
+        self.assertEqual(scrub("mb_key_longer mb_key ab mb_user"), "REDACTED REDACTED ab mb_user")
+
+
+def column(name, kind, n, values=b"", offsets=b"", validity=b"", nulls=0):
+    return SimpleNamespace(name=name, kind=kind, values=values, offsets=offsets, validity=validity, **{"null-count": nulls})
+
+
+class Columns(unittest.TestCase):
+    def batch(self, n, *columns):
+        return _batches.from_wit(SimpleNamespace(stream="s", rows=n, columns=list(columns), checkpoint=None))
+
+    def test_every_kind_becomes_the_cells_of_rows(self):
+        text = "a" + "é" + '{"x":1}'
+        b = self.batch(
+            2,
+            column("i", "integer", 2, struct.pack("<2q", 7, -1)),
+            column("f", "number", 2, struct.pack("<2d", 1.5, 0.0), validity=b"\x01", nulls=1),
+            column("b", "boolean", 2, b"\x02"),
+            column("t", "timestamp", 2, struct.pack("<2q", 0, 1)),
+            column("d", "date", 2, struct.pack("<2i", 19_782, 0)),
+            column("s", "string", 2, text.encode()[:3], struct.pack("<3i", 0, 1, 3)),
+            column("j", "json", 2, b'{"x":1}[]', struct.pack("<3i", 0, 7, 9)),
+        )
+        self.assertEqual(b.columns, ["i", "f", "b", "t", "d", "s", "j"])
+        self.assertEqual(b.rows[0], [("integer", 7), ("number", 1.5), ("boolean", False), ("timestamp", 0), ("date", 19_782),
+                                     ("string", "a"), ("json", '{"x":1}')])
+        self.assertEqual(b.rows[1][1], _batches.NULL)
+        self.assertEqual(_values.python_value(b.rows[1][6]), [])
+        self.assertEqual(_values.python_value(b.rows[0][4]), dt.date(2024, 2, 29))
+        lines = _airbyte.record_lines(b, 5, jt.Scrubber())
+        self.assertEqual(lines[1], '{"type":"RECORD","record":{"stream":"s","data":{"i":-1,"f":null,"b":true,'
+                                   '"t":"1970-01-01T00:00:00.000001Z","d":"1970-01-01","s":"é","j":[]},"emitted_at":5}}\n')
+
+    def test_a_column_that_does_not_hold_its_rows_names_its_stream(self):
+        with self.assertRaises(_batches.ColumnError) as caught:
+            self.batch(3, column("i", "integer", 3, struct.pack("<2q", 1, 2)))
+        self.assertEqual(caught.exception.stream, "s")
+        self.assertIn("column i", str(caught.exception))
+
+
+class Inputs(unittest.TestCase):
+    def test_state_in_every_shape_airbyte_tools_pass(self):
+        stream = {"stream_descriptor": {"name": "cards"}, "stream_state": {"updated_at": "x"}}
+        want = {"cards": {"updated_at": "x"}}
+        for value in ([{"type": "STREAM", "stream": stream}], [{"type": "STATE", "state": {"type": "STREAM", "stream": stream}}],
+                      {"type": "STREAM", "stream": stream}, want, [{"stream": stream}]):
+            self.assertEqual(_airbyte.parse_state(value), want, value)
+        self.assertIsNone(_airbyte.parse_state([]))
+        for bad in ([1], "x", [{"type": "NOPE"}]):
+            with self.assertRaises(ValueError):
+                _airbyte.parse_state(bad)
+
+    def test_configured_catalog(self):
+        streams = _airbyte.parse_configured_catalog({"streams": [
+            {"stream": {"name": "users"}, "sync_mode": "incremental"}, {"stream": {"name": "cards"}}]})
+        self.assertEqual([(s.name, s.sync_mode) for s in streams], [("users", "incremental"), ("cards", "full-refresh")])
+        with self.assertRaises(ValueError):
+            _airbyte.parse_configured_catalog({"streams": [{"stream": {"name": "a"}}, {"stream": {"name": "a"}}]})
+
+    def test_allow_entries_as_host_harness_reads_them(self):
+        self.assertEqual(_cli.allow_entry("Example.com"), ("example.com", None))
+        self.assertEqual(_cli.allow_entry("localhost:3000"), ("localhost", 3000))
+        self.assertEqual(_cli.allow_entry("[::1]:8080"), ("::1", 8080))
+        self.assertEqual(_cli.allow_entry("::1"), ("::1", None))
+        self.assertEqual(_cli.allow_entry("https://m.example.com/api"), ("m.example.com", 443))
+
+    def test_the_host_caps_the_config_keys_the_component_applies(self):
+        args = SimpleNamespace(request_timeout_s=60, max_concurrent_requests=None)
+        self.assertEqual(_cli.capped({}, args), {"request_timeout_s": 60})
+        self.assertEqual(_cli.capped({"request_timeout_s": 30, "max_concurrent_requests": 8}, args),
+                         {"request_timeout_s": 30, "max_concurrent_requests": 8})
+        self.assertEqual(_cli.capped({"request_timeout_s": "x"}, args), {"request_timeout_s": "x"})
+
+
+class Dlt(unittest.TestCase):
+    def test_cursor_values_go_back_as_the_state_the_component_wrote(self):
+        value = dt.datetime(2024, 6, 20, 5, 55, 59, 117538, tzinfo=dt.timezone.utc)
+        self.assertEqual(cursor_text(value), "2024-06-20T05:55:59.117538Z")
+
+
+if __name__ == "__main__":
+    unittest.main()
