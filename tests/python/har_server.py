@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
 """Serve a HAR file's responses over HTTP on 127.0.0.1: a recorded Metabase, live again.
 
-    har_server.py FILE.har [--lifetime SECONDS] [--gzip]
+    har_server.py FILE.har [--lifetime SECONDS] [--gzip] [--tls CERT.pem KEY.pem]
 
 Prints `PORT <n>` then `READY` on stdout. A request is answered by the HAR entry with the same
 method, path and query (parameters in any order; the host is ignored), entries in order and the
 last match reused once they run out, as the host's --replay does; the request's headers and body
 are not compared. No match: 404 `API endpoint does not exist.` (what Metabase says). With --gzip,
 bodies are sent gzip-compressed (`Content-Encoding: gzip`) to clients that accept it. The server
-stops by itself after --lifetime seconds (default 300). Standard library only.
+stops by itself after --lifetime seconds (default 300). With --tls, it serves https with that
+certificate chain and key (a test's throw-away CA). Standard library only.
 """
 import argparse
 import base64
 import gzip
 import json
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +35,7 @@ def main():
     ap.add_argument("har")
     ap.add_argument("--lifetime", type=float, default=300)
     ap.add_argument("--gzip", action="store_true", help="compress bodies for clients that accept gzip")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https with this certificate chain and key")
     a = ap.parse_args()
     with open(a.har, encoding="utf-8-sig") as f:
         entries = json.load(f)["log"]["entries"]
@@ -86,6 +89,10 @@ def main():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if a.tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*a.tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Timer(a.lifetime, server.shutdown).start()
     print("PORT %d\nREADY" % server.server_address[1], flush=True)
     server.serve_forever(poll_interval=0.2)

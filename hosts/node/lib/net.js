@@ -90,6 +90,33 @@ function clampOptions(options) {
   return o;
 }
 
+// Node's certificate verification failures as preview2-shim reports them: an `internal-error`
+// with the error's text (the shim drops Node's error code), told apart here so the component
+// gets WASI's typed `TLS-certificate-error`, as under host-harness.
+const CERTIFICATE_REFUSALS = [
+  /unable to verify the first certificate/,
+  /self[- ]signed certificate/,
+  /unable to get (local )?issuer certificate/,
+  /certificate has expired/,
+  /certificate is not yet valid/,
+  /does not match certificate's altnames/,
+];
+
+/** The response future, whose refused-certificate error is typed. */
+function typedCertificateErrors(future) {
+  const get = future.get.bind(future);
+  future.get = () => {
+    const result = get();
+    const code = result?.tag === 'ok' && result.val.tag === 'err' ? result.val.val : undefined;
+    if (code?.tag === 'internal-error' && CERTIFICATE_REFUSALS.some((re) => re.test(code.val ?? ''))) {
+      logger.warn(`tls: the server's certificate was refused: ${code.val}`);
+      result.val.val = { tag: 'TLS-certificate-error' };
+    }
+    return result;
+  };
+  return future;
+}
+
 export const outgoingHandler = {
   handle(request, options) {
     learnSecrets(request);
@@ -103,6 +130,6 @@ export const outgoingHandler = {
       throw { tag: 'HTTP-request-denied' };
     }
     logger.debug(`http: ${name} ${scheme}://${authority}${request.pathWithQuery() ?? ''}`);
-    return shim.handle(request, clampOptions(options));
+    return typedCertificateErrors(shim.handle(request, clampOptions(options)));
   },
 };
