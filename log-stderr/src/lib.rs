@@ -8,6 +8,10 @@
 //! The world is built on the connector's own WIT (`wit/`): only the package version in the
 //! world below names it again.
 
+// Only a component: the workspace's native build (`cargo build --workspace`) compiles it empty,
+// since its export names (`ingest:source/log@0.2.0#log`) are no native linker's symbols.
+#![cfg(target_family = "wasm")]
+
 wit_bindgen::generate!({
     path: "../wit",
     // The connector's package version: bumped with `wit/source.wit`'s.

@@ -15,6 +15,7 @@ mod faults;
 mod fixtures;
 mod golden;
 mod host_concurrency;
+mod hosts_node;
 mod live;
 mod peer_server;
 mod properties;

@@ -49,10 +49,23 @@ def main():
         def log_message(self, *args):
             pass
 
-        def answer(self):
+        def read_body(self):
+            """Reads the request body off the connection (sized or chunked), so the next request
+            on a kept-alive connection starts where it should."""
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    self.rfile.read(size + 2) if size else None
+                    if not size:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
+
+        def answer(self):
+            self.read_body()
             k = key(self.command, self.path)
             index = None
             with lock:

@@ -3,7 +3,7 @@
 // preview2-shim sends a request: the allow-list (the config's instance_api_url authority, or
 // --allow-host), request timeouts clamped to --request-timeout-s, and credentials the component
 // sends learnt as secrets to scrub.
-import { outgoingHandler as shim, types } from '@bytecodealliance/preview2-shim/http';
+import { outgoingHandler as shim, types as shimTypes } from '@bytecodealliance/preview2-shim/http';
 import { addSecret, CREDENTIAL_HEADERS } from './secrets.js';
 import * as logger from './logger.js';
 
@@ -78,7 +78,7 @@ function learnSecrets(request) {
 
 /** Each of the component's timeouts clamped to the cap (and the cap where it set none). */
 function clampOptions(options) {
-  const o = options ?? new types.RequestOptions();
+  const o = options ?? new shimTypes.RequestOptions();
   const cap = rules.requestTimeoutNs;
   const clamp = (get, set) => {
     const d = get.call(o);
@@ -131,5 +131,21 @@ export const outgoingHandler = {
     }
     logger.debug(`http: ${name} ${scheme}://${authority}${request.pathWithQuery() ?? ''}`);
     return typedCertificateErrors(shim.handle(request, clampOptions(options)));
+  },
+};
+
+/**
+ * `wasi:http/types`, with `http-error-code` always answering an error code. preview2-shim hands a
+ * body that broke off (Node's `Error: aborted`) to the component as the stream error's payload,
+ * which is no `error-code` and trapped the component; it is a response that ended early, which
+ * the component reports (and retries) as under host-harness.
+ */
+export const types = {
+  ...shimTypes,
+  httpErrorCode(err) {
+    const code = shimTypes.httpErrorCode(err);
+    if (code && typeof code === 'object' && typeof code.tag === 'string') return code;
+    logger.debug(`http: the response body broke off: ${code}`);
+    return { tag: 'HTTP-response-incomplete' };
   },
 };
