@@ -18,6 +18,7 @@ mod host_concurrency;
 mod hosts_node;
 mod live;
 mod peer_server;
+mod private_ca;
 mod properties;
 mod pyairbyte;
 mod readme;

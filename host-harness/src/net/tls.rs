@@ -60,7 +60,7 @@ impl PrivateCa {
 
     /// Whether a request goes through this bundle's connection: https to its authority.
     pub fn applies_to(&self, uri: &http::Uri) -> bool {
-        uri.scheme() == Some(&http::uri::Scheme::HTTPS) && super::AllowList(vec![self.authority.clone()]).allows(uri)
+        applies(&self.authority, uri)
     }
 
     /// Sends `request` over a connection that trusts this bundle.
@@ -104,6 +104,11 @@ impl PrivateCa {
         let io = async move { connection.await.map_err(Error::from) };
         Ok((response, Box::new(io)))
     }
+}
+
+/// Whether a request to `uri` is https to `authority`.
+fn applies(authority: &AllowEntry, uri: &http::Uri) -> bool {
+    uri.scheme() == Some(&http::uri::Scheme::HTTPS) && super::AllowList(vec![authority.clone()]).allows(uri)
 }
 
 /// The rustls reason when an I/O error of a TLS handshake is a refused server certificate.
@@ -154,5 +159,35 @@ impl Body for TimedBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundle_applies_to_https_at_the_configured_authority_only() {
+        let at = AllowEntry::from_instance_url("https://mb.corp.example:8443/api/").unwrap();
+        let uri = |s: &str| s.parse::<http::Uri>().unwrap();
+        assert!(applies(&at, &uri("https://mb.corp.example:8443/api/card")));
+        assert!(applies(&at, &uri("https://MB.corp.example:8443/api/card")));
+        assert!(!applies(&at, &uri("http://mb.corp.example:8443/api/card")));
+        assert!(!applies(&at, &uri("https://mb.corp.example/api/card")));
+        assert!(!applies(&at, &uri("https://other.example:8443/api/card")));
+    }
+
+    #[test]
+    fn a_file_without_certificates_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("ca-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let at = AllowEntry::parse("localhost").unwrap();
+        let e = PrivateCa::load(&empty, at.clone()).err().unwrap();
+        assert!(e.contains("no PEM certificate"), "{e}");
+        let e = PrivateCa::load(&dir.join("missing.pem"), at).err().unwrap();
+        assert!(e.contains("cannot be read"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
