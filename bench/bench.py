@@ -17,6 +17,8 @@ real-shaped cards, as Metabase serves it), then, in the same run:
     POST /api/card/27/query/csv, streamed (chunked); the same figures as for cards, the floor being
     the same POST fetched by the plain client;
   - the .wasm size;
+  - hosts (unless --no-hosts): host-harness and the Node host side by side, cold start and a full
+    read of a bundled fixture (bench/hosts.py);
   - latency (unless --no-latency): bench/latency_server.py, a Metabase of 1,000 collections, 300
     dashboards and 50 saved questions that waits 50 ms before every first byte (300 ms more per CSV
     export), read in full (no catalog, `questions: "all"`) with max_concurrent_requests K = 1, 4, 8
@@ -365,6 +367,7 @@ def main():
     ap.add_argument("--question-rows", type=int, default=1_000_000, help="rows of the saved question (0: skip)")
     ap.add_argument("--no-latency", action="store_true", help="skip the latency section (about 2 minutes)")
     ap.add_argument("--latency-k", default="1,4,8", help="max_concurrent_requests of the latency runs (default 1,4,8)")
+    ap.add_argument("--no-hosts", action="store_true", help="skip the hosts section (bench/hosts.py)")
     ap.add_argument("--host", help="the host-harness binary to measure (default target/release/host-harness)")
     ap.add_argument("--component", help="the component to measure (default dist/metabase_source.wasm); "
                     "with --host, compares another build (e.g. the one before a change) on the same machine")
@@ -395,6 +398,10 @@ def main():
         cached = min(first_byte_seconds(spec) for _ in range(5))
         print("== cold start to first output byte (spec): first %.1f ms (compiles), cached %.1f ms (target <= 20 ms: %s)"
               % (cold * 1000, cached * 1000, "met" if cached <= 0.020 else "MISSED"))
+
+        if not a.no_hosts:
+            import hosts
+            hosts.section(HOST, WASM, work, first_byte_seconds, run_measured)
 
         results = []
         print("== cards: host read of one GET /api/card response vs. the transfer floor")
