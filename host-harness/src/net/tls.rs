@@ -50,9 +50,15 @@ impl PrivateCa {
         if certs.is_empty() {
             return Err(format!("{}: holds no PEM certificate (-----BEGIN CERTIFICATE-----)", path.display()));
         }
+        // A system bundle (SSL_CERT_FILE often names one) may hold a certificate webpki cannot
+        // use; the usable ones are trusted, and a file with none is an error.
         let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
-        for (i, cert) in certs.into_iter().enumerate() {
-            roots.add(cert).map_err(|e| format!("{}: certificate {} cannot be used as a CA: {e}", path.display(), i + 1))?;
+        let (added, skipped) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!("{}: none of its {skipped} certificate(s) can be used as a CA", path.display()));
+        }
+        if skipped > 0 {
+            crate::diagnostics::logger::debug!("tls: {}: {skipped} certificate(s) cannot be used as a CA, skipped", path.display());
         }
         let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
         Ok(PrivateCa { authority, config: Arc::new(config) })
