@@ -40,12 +40,13 @@ async function main() {
     process.stderr.write(`error: ${e.message}\n\n${USAGE}\n`);
     return 2;
   }
+  // Help and version go to stdout, as host-harness (clap) prints them.
   if (args.help) {
-    process.stderr.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   if (args.version) {
-    process.stderr.write('source-metabase-node 0.1.0\n');
+    process.stdout.write('source-metabase-node 0.1.0\n');
     return 0;
   }
   logger.init(args.logLevel, args.quiet);
