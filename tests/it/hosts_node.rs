@@ -244,3 +244,26 @@ fn stock_wasmtime_cli_runs_spec_check_and_discover() {
     assert!(out.stdout.starts_with("ok(["), "{}", &out.stdout[..out.stdout.len().min(300)]);
     assert_eq!(wave_stream_names(&out.stdout), names);
 }
+
+/// The Node host scrubs the same secrets as host-harness: its lists of secret config keys and
+/// credential headers (`hosts/node/lib/secrets.js`) are the `config-keys` crate's.
+#[test]
+fn node_host_knows_the_secrets_host_harness_knows() {
+    let text = std::fs::read_to_string(common::repo().join("hosts/node/lib/secrets.js")).expect("secrets.js");
+    let list = |name: &str| -> Vec<String> {
+        let start = text.find(&format!("export const {name} = [")).unwrap_or_else(|| panic!("{name} in secrets.js"));
+        let body = &text[start..];
+        let body = &body[body.find('[').unwrap() + 1..body.find(']').unwrap()];
+        body.split(',').map(|s| s.trim().trim_matches('\'').to_ascii_lowercase()).filter(|s| !s.is_empty()).collect()
+    };
+    let mut keys: Vec<String> = config_keys::secret_keys().map(str::to_string).collect();
+    let mut node_keys = list("SECRET_KEYS");
+    keys.sort();
+    node_keys.sort();
+    assert_eq!(node_keys, keys, "secret config keys");
+    let mut headers: Vec<String> = config_keys::CREDENTIAL_HEADERS.iter().map(|h| h.to_ascii_lowercase()).collect();
+    let mut node_headers = list("CREDENTIAL_HEADERS");
+    headers.sort();
+    node_headers.sort();
+    assert_eq!(node_headers, headers, "credential headers");
+}
