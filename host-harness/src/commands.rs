@@ -182,7 +182,32 @@ fn http_shared(cli: &Cli, config: Option<&serde_json::Value>) -> Result<HttpShar
         Mode::Live
     };
     let slots = cli.max_concurrent_requests.map(net::Slots::new);
-    Ok(HttpShared { allow, request_timeout: Duration::from_secs(cli.request_timeout_s), mode, slots })
+    let ca = private_ca(cli, config)?;
+    Ok(HttpShared {
+        allow,
+        request_timeout: Duration::from_secs(cli.request_timeout_s),
+        mode,
+        slots,
+        ca,
+        refused_certificate: Default::default(),
+    })
+}
+
+/// `--ca-cert` (or `$SSL_CERT_FILE`), trusted for the config's instance_api_url authority.
+/// Nothing without a config (`spec`) or in a replay, which opens no connection.
+fn private_ca(cli: &Cli, config: Option<&serde_json::Value>) -> Result<Option<net::tls::PrivateCa>, Failure> {
+    let Some(path) = cli.ca_cert.clone().or_else(|| std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()).map(PathBuf::from))
+    else {
+        return Ok(None);
+    };
+    let url = config.and_then(|c| c.get("instance_api_url")).and_then(|u| u.as_str());
+    let Some(authority) = url.and_then(AllowEntry::from_instance_url) else { return Ok(None) };
+    if cli.replay.is_some() {
+        return Ok(None);
+    }
+    let ca = net::tls::PrivateCa::load(&path, authority).map_err(|e| Failure::config(format!("--ca-cert {e}"), HostCause::CaCert))?;
+    logger::debug!("tls: trusting the certificates of {} for {}", path.display(), ca.authority);
+    Ok(Some(ca))
 }
 
 /// An instantiated component and its store.
@@ -193,6 +218,8 @@ pub struct Guest {
     /// Requests are answered from a HAR: a request the host could not
     /// carry out (the component's cause `host`) had no recorded answer.
     replaying: bool,
+    /// What the network side saw (a refused certificate).
+    http: Arc<HttpShared>,
 }
 
 impl Guest {
@@ -219,6 +246,7 @@ impl Guest {
         MetabaseSource::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(link_err)?;
 
         let replaying = matches!(shared.mode, Mode::Replay(_));
+        let http = shared.clone();
         let mut store = sandbox::new_store(&engine, net::Hooks(shared), limits);
         let bindings = match MetabaseSource::instantiate(&mut store, &component, &linker) {
             Ok(b) => b,
@@ -231,16 +259,18 @@ impl Guest {
                 ));
             }
         };
-        Ok(Guest { store, bindings, limits, replaying })
+        Ok(Guest { store, bindings, limits, replaying, http })
     }
 
     /// The component's error as a failure. Its cause is logged (debug) as
     /// it crossed the boundary; a request the host could not carry out
-    /// during a replay is the host's own failure, a missing exchange.
+    /// during a replay is the host's own failure, a missing exchange; a TLS
+    /// failure where the host refused the server's certificate says how to trust it.
     fn failure(&self, e: ConnectorError) -> Failure {
         log_component_error(&e);
         let cause = match e.cause {
             ComponentCause::Host if self.replaying => Cause::Host(HostCause::ReplayMiss),
+            ComponentCause::Tls if self.http.refused_certificate().is_some() => Cause::Host(HostCause::CertificateRefused),
             c => Cause::Component(c),
         };
         Failure { failure: e.kind.into(), message: e.message, internal: e.detail, stream: e.stream, cause }

@@ -29,6 +29,7 @@ Examples:
   host-harness read --config config.json --catalog catalog.json --state state.json
   host-harness --replay tests/fixtures/v050_api_key.har read --config tests/fixtures/v050_api_key.config.json
   host-harness --record my-metabase.har read --config config.json > /dev/null
+  host-harness --ca-cert company-ca.pem check --config config.json   # a private certificate authority
 
 stdout carries Airbyte protocol messages only (one JSON object per line; `catalog` writes a
 ConfiguredAirbyteCatalog instead); logs, errors with their hint, and the progress line of a long
@@ -60,6 +61,12 @@ pub struct Cli {
     /// authority of the config's instance_api_url. Without a port, the scheme's default.
     #[arg(long, global = true, value_name = "HOST[:PORT]")]
     pub allow_host: Vec<String>,
+
+    /// Also trust the CA certificates in this PEM file, for the config's
+    /// instance_api_url host only (a Metabase behind a private certificate
+    /// authority). Default: $SSL_CERT_FILE, if set.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 
     /// Linear memory limit of the component.
     #[arg(long, global = true, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]

@@ -36,6 +36,11 @@ pub enum HostCause {
     DiscoverOutput,
     /// `--allow-host` is not HOST[:PORT].
     AllowHost,
+    /// `--ca-cert` (or `$SSL_CERT_FILE`) cannot be read or holds no CA certificate.
+    CaCert,
+    /// The server's TLS certificate was refused: not signed by a trusted
+    /// authority, expired, or for another name.
+    CertificateRefused,
     /// The `--replay` file cannot be read.
     ReplayUnreadable,
     /// The `--replay` file is not a HAR document.
@@ -93,6 +98,11 @@ fn host_hint(cause: HostCause) -> Option<&'static str> {
             "the HAR has no answer for that request: record it again with --record, or make instance_api_url name the host it was recorded from"
         }
         ComponentLoad | ComponentLink => "rebuild with ./build.sh build, or pass the right --component PATH",
+        CaCert => "--ca-cert (or SSL_CERT_FILE) takes a PEM file of CA certificates, e.g. your company's root CA",
+        CertificateRefused => {
+            "the server's certificate is not signed by a CA this host trusts (or is expired, or names another host): \
+             if your Metabase uses a private certificate authority, pass --ca-cert FILE with its PEM certificate (or set SSL_CERT_FILE)"
+        }
         DiscoverOutput | AllowHost | ComponentMissing | ComponentTrap | Contract | Output | Recording | Internal => {
             return None
         }
@@ -151,6 +161,8 @@ mod tests {
             ("POST /api/card/7/query/csv: the question failed in Metabase: boom", component(ComponentCause::QueryFailed), "question_ids"),
             ("cannot read the component dist/x.wasm: No such file", host(HostCause::ComponentLoad), "./build.sh build"),
             ("the component dist/x.wasm does not fit this host: import not found", host(HostCause::ComponentLink), "./build.sh build"),
+            ("GET /api/user/current failed: the server's TLS certificate was not accepted", host(HostCause::CertificateRefused), "--ca-cert FILE"),
+            ("--ca-cert ca.pem: holds no PEM certificate", host(HostCause::CaCert), "PEM file"),
         ];
         for (message, cause, want) in cases {
             let line = with_hint(message, cause);

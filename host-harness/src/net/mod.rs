@@ -29,6 +29,7 @@ pub mod har;
 pub mod live;
 pub mod record;
 pub mod replay;
+pub mod tls;
 pub mod turns;
 
 use crate::diagnostics::logger;
@@ -222,6 +223,10 @@ pub struct HttpShared {
     pub mode: Mode,
     /// `None`: no cap.
     pub slots: Option<Slots>,
+    /// `--ca-cert`: a CA bundle trusted for the configured host.
+    pub ca: Option<tls::PrivateCa>,
+    /// Why a server's certificate was refused during the run, if one was.
+    pub refused_certificate: std::sync::Mutex<Option<String>>,
 }
 
 impl HttpShared {
@@ -246,12 +251,12 @@ impl HttpShared {
         match &self.mode {
             Mode::Live => {
                 let _slot = self.slot().await?;
-                live::send(parts, body, options).await
+                live::send(parts, body, options, self.ca.as_ref()).await
             }
             Mode::Replay(r) => r.answer(&parts, &body, started.place).await.map(|res| (res, done_io())),
             Mode::Record(r) => {
                 let _slot = self.slot().await?;
-                r.send(started.seq, parts, body, options).await
+                r.send(started.seq, parts, body, options, self.ca.as_ref()).await
             }
         }
     }
@@ -262,6 +267,20 @@ impl HttpShared {
             Some(slots) => slots.take().await.map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Notes a refused server certificate (the first one's reason is kept).
+    fn note_refused_certificate(&self, reason: String) {
+        let mut slot = self.refused_certificate.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            logger::warning!("tls: the server's certificate was refused: {reason}");
+            *slot = Some(reason);
+        }
+    }
+
+    /// Why a server's certificate was refused during the run, if one was.
+    pub fn refused_certificate(&self) -> Option<String> {
+        self.refused_certificate.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Ends the run: writes the recording, if any. Errors are returned for
@@ -307,6 +326,22 @@ impl WasiHttpHooks for Hooks {
     ) -> Box<dyn Future<Output = SendResult> + Send> {
         let started = self.0.mode.start(&request);
         Box::new(self.0.clone().send(request, options, started))
+    }
+
+    /// A refused certificate is told apart from other TLS failures, for the
+    /// component (`TLS-certificate-error`) and for the host's error.
+    fn p2_error_from_tls(&mut self, err: &std::io::Error) -> wasmtime_wasi_http::p2::bindings::http::types::ErrorCode {
+        use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+        match tls::certificate_refusal(err) {
+            Some(reason) => {
+                self.0.note_refused_certificate(reason);
+                ErrorCode::TlsCertificateError
+            }
+            None => {
+                logger::debug!("tls: {err}");
+                ErrorCode::TlsProtocolError
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! fails), atomically, after [`crate::net::har::redact_entry`] removed every
 //! credential.
 
+use super::tls::PrivateCa;
 use super::{full_body, IoFuture, SendResult};
 use crate::net::har::{self, Content, Entry, Har, NameValue, PostData, Request, Response, Timings};
 use crate::diagnostics::secrets;
@@ -59,7 +60,14 @@ impl Recorder {
     }
 
     /// Forwards the request that took `place`, and keeps the exchange.
-    pub async fn send(&self, place: u64, parts: http::request::Parts, body: Bytes, options: RequestOptions) -> SendResult {
+    pub async fn send(
+        &self,
+        place: u64,
+        parts: http::request::Parts,
+        body: Bytes,
+        options: RequestOptions,
+        ca: Option<&PrivateCa>,
+    ) -> SendResult {
         let started = timefmt::now_rfc3339_millis();
         let t0 = Instant::now();
         let url = parts.uri.to_string();
@@ -82,10 +90,10 @@ impl Recorder {
         };
 
         let forwarded = http::Request::from_parts(parts, full_body(body));
-        let (response, io) = wasmtime_wasi_http::default_send_request(forwarded, Some(options)).await?;
+        let (response, io) = super::live::forward(forwarded, options, ca).await?;
         // The connection's I/O must keep being driven while the body is read
         // here, before wasmtime-wasi-http gets the `io` future back.
-        let io = tokio::spawn(io);
+        let io = tokio::spawn(Box::into_pin(io));
         let waited = t0.elapsed();
         let (res_parts, res_body) = response.into_parts();
         let bytes = res_body.collect().await?.to_bytes();

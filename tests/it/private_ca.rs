@@ -1,0 +1,140 @@
+//! A Metabase behind a private certificate authority: a throw-away CA made at test time (the
+//! openssl CLI) signs a certificate for 127.0.0.1, and `tests/python/har_server.py --tls` serves
+//! the bundled v0.50 fixture over https with it. Without `--ca-cert` the certificate is refused
+//! with an error that says so and how to trust it; with `--ca-cert` (or `SSL_CERT_FILE`) the
+//! hosts connect and read; a recording made through the CA replays. host-harness, and the Node
+//! host when it is built.
+
+use crate::common;
+use crate::hosts_node;
+
+use common::{or_skip, run_bounded, scratch_dir, write_json, HarServer, Ran};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, made in `dir`.
+struct Pki {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn make_pki(dir: &Path) -> Result<Pki, String> {
+    let openssl = common::which("openssl").ok_or("the openssl CLI is not on PATH (it makes the throw-away CA)")?;
+    let file = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let steps: [Vec<String>; 3] = [
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Throw-away test CA"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["-keyout".into(), file("ca.key"), "-out".into(), file("ca.pem")])
+            .collect(),
+        ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["-keyout".into(), file("server.key"), "-out".into(), file("server.csr")])
+            .collect(),
+        ["x509", "-req", "-days", "2", "-set_serial", "2"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["-in", &file("server.csr"), "-CA", &file("ca.pem"), "-CAkey", &file("ca.key")].iter().map(|s| s.to_string()))
+            .chain(["-extfile".into(), file("server.ext"), "-out".into(), file("server.pem")])
+            .collect(),
+    ];
+    for args in steps {
+        let mut cmd = Command::new(&openssl);
+        cmd.args(&args);
+        let out = run_bounded(cmd, Duration::from_secs(60), "openssl");
+        if out.code != 0 {
+            return Err(format!("openssl {} failed: {}", args.join(" "), out.stderr));
+        }
+    }
+    Ok(Pki { ca: dir.join("ca.pem"), cert: dir.join("server.pem"), key: dir.join("server.key") })
+}
+
+/// The v0.50 fixture served over https by `pki`'s certificate, and a config pointing at it.
+fn https_server(pki: &Pki, dir: &Path) -> (HarServer, PathBuf) {
+    let (cert, key) = (pki.cert.to_str().unwrap(), pki.key.to_str().unwrap());
+    let server = HarServer::start_with(&common::fixture("v050_api_key.har"), &["--tls", cert, key]).expect("har_server.py --tls");
+    let mut config = common::fixture_config("v050_api_key");
+    config["instance_api_url"] = json!(format!("https://127.0.0.1:{}/api/", server.port));
+    // A refused certificate is not retried, but keep a failure quick whatever the policy.
+    config["max_retries"] = json!(0);
+    let path = dir.join("config.json");
+    write_json(&path, &config);
+    (server, path)
+}
+
+fn harness(args: &[&str], env: &[(&str, &Path)]) -> Ran {
+    let mut cmd = common::host_command(&common::component(), args);
+    cmd.env_remove("SSL_CERT_FILE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_bounded(cmd, Duration::from_secs(180), "host-harness")
+}
+
+fn only_message(out: &Ran) -> Value {
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one message\n{}\n{}", out.stdout, out.stderr);
+    serde_json::from_str(lines[0]).unwrap()
+}
+
+/// Refused without the CA, with a message that says so and a hint that says how to trust it.
+fn assert_refused(out: &Ran, host: &str) {
+    assert_eq!(out.code, 1, "{host}: {}\n{}", out.stdout, out.stderr);
+    let error = &only_message(out)["trace"]["error"];
+    assert!(
+        error["message"].as_str().unwrap_or("").contains("TLS certificate was not accepted"),
+        "{host}: the error must say the certificate was refused: {error}"
+    );
+    assert!(out.stderr.contains("--ca-cert FILE"), "{host}: the hint must say how to trust it:\n{}", out.stderr);
+}
+
+fn assert_connected(out: &Ran, host: &str) {
+    assert_eq!(out.code, 0, "{host}: {}\n{}", out.stdout, out.stderr);
+    assert_eq!(only_message(out)["connectionStatus"]["status"], "SUCCEEDED", "{host}");
+}
+
+#[test]
+fn host_harness_trusts_a_private_ca_only_when_told() {
+    let dir = scratch_dir("harness");
+    let Some(pki) = or_skip("private_ca", make_pki(&dir)) else { return };
+    let (server, config) = https_server(&pki, &dir);
+    let cfg = config.to_str().unwrap();
+    let ca = pki.ca.to_str().unwrap();
+
+    assert_refused(&harness(&["check", "--config", cfg], &[]), "host-harness");
+    assert_connected(&harness(&["--ca-cert", ca, "check", "--config", cfg], &[]), "host-harness --ca-cert");
+    assert_connected(&harness(&["check", "--config", cfg], &[("SSL_CERT_FILE", &pki.ca)]), "host-harness with SSL_CERT_FILE");
+
+    // A read and a recording through the CA; the recording replays with no network and no CA.
+    let har = dir.join("recorded.har");
+    let read = harness(&["--ca-cert", ca, "--record", har.to_str().unwrap(), "read", "--config", cfg], &[]);
+    assert_eq!(read.code, 0, "{}", read.stderr);
+    drop(server);
+    let replayed = harness(&["--replay", har.to_str().unwrap(), "read", "--config", cfg], &[]);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    let records = |out: &Ran| out.stdout.lines().filter(|l| l.contains("\"type\":\"RECORD\"")).count();
+    assert!(records(&read) > 0);
+    assert_eq!(records(&replayed), records(&read), "the replay reads what the recorded read read");
+}
+
+#[test]
+fn node_host_trusts_a_private_ca_only_when_told() {
+    let Some(node) = or_skip("private_ca (Node host)", hosts_node::node_cli()) else { return };
+    let dir = scratch_dir("node");
+    let Some(pki) = or_skip("private_ca (Node host)", make_pki(&dir)) else { return };
+    let (_server, config) = https_server(&pki, &dir);
+    let cfg = config.to_str().unwrap();
+    assert_refused(&hosts_node::run_node(&node, &["check", "--config", cfg], &[]), "node");
+    let with_flag = hosts_node::run_node(&node, &["--ca-cert", pki.ca.to_str().unwrap(), "check", "--config", cfg], &[]);
+    assert_connected(&with_flag, "node --ca-cert");
+    assert_connected(&hosts_node::run_node(&node, &["check", "--config", cfg], &[("SSL_CERT_FILE", &pki.ca)]), "node with SSL_CERT_FILE");
+}
