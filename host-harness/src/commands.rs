@@ -525,7 +525,7 @@ fn start_batch<W: Write>(
     if progress.failed.contains(stream) {
         // The host already failed this stream (a bad row); its later rows and
         // its checkpoint must not be emitted.
-        logger::debug!("read: dropping a batch of {} row(s) for failed stream {stream}", batch.rows.len());
+        logger::debug!("read: dropping a batch of {} row(s) for failed stream {stream}", batch.rows);
         return Ok(());
     }
     progress.start(out, stream).map_err(Failure::io)?;

@@ -6,3 +6,4 @@
 pub mod csv;
 pub mod json_list;
 pub mod row;
+pub mod value;

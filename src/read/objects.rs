@@ -450,6 +450,11 @@ impl<T: Transport> Rows<T> for ObjectRows {
         self.outputs[slot].mapper.columns().to_vec()
     }
 
+    fn column_types(&self, slot: usize) -> Vec<Option<FieldType>> {
+        let mapper = &self.outputs[slot].mapper;
+        (0..mapper.columns().len()).map(|i| mapper.column_type(i)).collect()
+    }
+
     fn checkpoint(&self, slot: usize) -> String {
         self.outputs[slot].cursor.checkpoint()
     }

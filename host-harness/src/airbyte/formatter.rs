@@ -75,7 +75,7 @@ impl Formatter {
                     Ok(n) => (n, None),
                     Err((n, e)) => (n, Some(e)),
                 };
-                let rows = batch.rows.len();
+                let rows = batch.rows as usize;
                 // The rows are dropped here, off the guest's thread, too.
                 let Batch { stream, checkpoint, .. } = batch;
                 let io_error = if to_stdout { write_all_to_stdout(&lines).err() } else { None };
@@ -137,15 +137,11 @@ impl Drop for Formatter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::Value;
+    use crate::airbyte::protocol::tests::batch_of;
+    use arrow_columns::Cell;
 
-    fn batch(stream: &str, rows: Vec<Vec<Value>>, checkpoint: Option<&str>) -> Batch {
-        Batch {
-            stream: stream.into(),
-            columns: vec!["id".into(), "meta".into()],
-            rows,
-            checkpoint: checkpoint.map(str::to_string),
-        }
+    fn batch(stream: &str, rows: Vec<Vec<Cell<'_>>>, checkpoint: Option<&str>) -> Batch {
+        batch_of(stream, &["id", "meta"], rows, checkpoint)
     }
 
     #[test]
@@ -154,7 +150,7 @@ mod tests {
         assert!(f.collect().unwrap().is_none());
         let mut all = String::new();
         for k in 0..5i64 {
-            let rows = (0..3).map(|i| vec![Value::Integer(k * 10 + i), Value::Object("{\"a\":[1]}".into())]).collect();
+            let rows = (0..3).map(|i| vec![Cell::Int(k * 10 + i), Cell::Json("{\"a\":[1]}")]).collect();
             f.submit(batch("cards", rows, (k == 4).then_some("{}")), 7).unwrap();
             let done = f.collect().unwrap().unwrap();
             assert_eq!((done.rows, done.written, done.error.is_none()), (3, 3, true));
@@ -173,9 +169,9 @@ mod tests {
     fn a_bad_row_keeps_the_whole_lines_before_it() {
         let mut f = Formatter::start(false).unwrap();
         let rows = vec![
-            vec![Value::Integer(1), Value::Object("{}".into())],
-            vec![Value::Integer(2), Value::Object("{oops".into())],
-            vec![Value::Integer(3), Value::Object("{}".into())],
+            vec![Cell::Int(1), Cell::Json("{}")],
+            vec![Cell::Int(2), Cell::Json("{oops")],
+            vec![Cell::Int(3), Cell::Json("{}")],
         ];
         f.submit(batch("cards", rows, Some("{}")), 1).unwrap();
         let done = f.collect().unwrap().unwrap();
@@ -188,7 +184,7 @@ mod tests {
     #[test]
     fn dropping_with_a_batch_in_flight_does_not_hang() {
         let mut f = Formatter::start(false).unwrap();
-        f.submit(batch("cards", vec![vec![Value::Null, Value::Null]], None), 1).unwrap();
+        f.submit(batch("cards", vec![vec![Cell::Null, Cell::Null]], None), 1).unwrap();
         drop(f);
     }
 }

@@ -1,0 +1,89 @@
+//! Batches as columns (WIT 0.3.0): the guest's side of the `arrow-columns`
+//! crate, which builds the Arrow-layout buffers (and the host checks them).
+
+use crate::wit::{Column, ColumnKind, FieldType, Value};
+pub use arrow_columns::{Cell, Columns, Kind};
+
+impl Value {
+    /// The value as a column cell.
+    pub fn cell(&self) -> Cell<'_> {
+        match self {
+            Value::Null => Cell::Null,
+            Value::String(s) => Cell::Str(s),
+            Value::Integer(i) => Cell::Int(*i),
+            Value::Number(f) => Cell::Num(*f),
+            Value::Boolean(b) => Cell::Bool(*b),
+            Value::Timestamp(t) => Cell::Ts(*t),
+            Value::Date(d) => Cell::Date(*d),
+            Value::Array(j) | Value::Object(j) => Cell::Json(j),
+        }
+    }
+}
+
+/// The column kind of a declared type (arrays and objects are JSON text).
+pub fn declared_kind(ty: FieldType) -> Kind {
+    match ty {
+        FieldType::String => Kind::String,
+        FieldType::Integer => Kind::Integer,
+        FieldType::Number => Kind::Number,
+        FieldType::Boolean => Kind::Boolean,
+        FieldType::Timestamp => Kind::Timestamp,
+        FieldType::Date => Kind::Date,
+        FieldType::Array | FieldType::Object => Kind::Json,
+    }
+}
+
+/// A built column as it crosses.
+pub fn to_wit(c: arrow_columns::Column) -> Column {
+    let kind = match c.kind {
+        Kind::String => ColumnKind::String,
+        Kind::Integer => ColumnKind::Integer,
+        Kind::Number => ColumnKind::Number,
+        Kind::Boolean => ColumnKind::Boolean,
+        Kind::Timestamp => ColumnKind::Timestamp,
+        Kind::Date => ColumnKind::Date,
+        Kind::Json => ColumnKind::Json,
+    };
+    Column { name: c.name, kind, null_count: c.null_count, validity: c.validity, offsets: c.offsets, values: c.values }
+}
+
+/// A batch back as rows of values: what tests compare. A `json` column's
+/// value is an array, an object, or (a column that fell back) the natural
+/// value of its JSON text.
+#[cfg(test)]
+pub fn rows_of(batch: &crate::wit::Batch) -> Vec<Vec<Value>> {
+    let kind = |k: ColumnKind| match k {
+        ColumnKind::String => Kind::String,
+        ColumnKind::Integer => Kind::Integer,
+        ColumnKind::Number => Kind::Number,
+        ColumnKind::Boolean => Kind::Boolean,
+        ColumnKind::Timestamp => Kind::Timestamp,
+        ColumnKind::Date => Kind::Date,
+        ColumnKind::Json => Kind::Json,
+    };
+    let rows = batch.rows as usize;
+    let views: Vec<arrow_columns::View> = batch
+        .columns
+        .iter()
+        .map(|c| arrow_columns::View::new(kind(c.kind), rows, c.null_count, &c.validity, &c.offsets, &c.values).expect("a valid column"))
+        .collect();
+    let value = |cell: Cell| match cell {
+        Cell::Null => Value::Null,
+        Cell::Str(s) => Value::String(s.into()),
+        Cell::Int(v) => Value::Integer(v),
+        Cell::Num(v) => Value::Number(v),
+        Cell::Bool(v) => Value::Boolean(v),
+        Cell::Ts(v) => Value::Timestamp(v),
+        Cell::Date(v) => Value::Date(v),
+        Cell::Json(j) if j.starts_with('[') => Value::Array(j.into()),
+        Cell::Json(j) if j.starts_with('{') => Value::Object(j.into()),
+        Cell::Json(j) => crate::decode::row::map_value(serde_json::from_str::<&serde_json::value::RawValue>(j).expect("JSON text"), None),
+    };
+    (0..rows).map(|i| views.iter().map(|v| value(v.cell(i))).collect()).collect()
+}
+
+/// A batch's column names.
+#[cfg(test)]
+pub fn names(batch: &crate::wit::Batch) -> Vec<String> {
+    batch.columns.iter().map(|c| c.name.clone()).collect()
+}
