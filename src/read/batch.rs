@@ -36,6 +36,9 @@ pub enum Step {
     /// `bytes` of body were read; they gave `row` for the stream in `slot`,
     /// or nothing (a row the cursor filters out, one already read).
     Read { slot: usize, row: Option<Vec<Value>>, bytes: usize },
+    /// `bytes` of body were read; they gave one row, which the source wrote
+    /// into the slot's columns itself ([`Rows::next_into`]).
+    Wrote { slot: usize, bytes: usize },
     /// Every stream of the source is read to its end.
     End,
 }
@@ -45,6 +48,12 @@ pub trait Rows<T: Transport> {
     /// The streams fed, by slot.
     fn streams(&self) -> &[String];
     fn next(&mut self, cx: &mut Context<T>) -> Result<Step>;
+    /// [`Self::next`], for a source that can write a row straight into the
+    /// batch's columns (`columns`, by slot) and answer [`Step::Wrote`]: no
+    /// row of values in between. By default, a row of values.
+    fn next_into(&mut self, cx: &mut Context<T>, _columns: &mut [Columns]) -> Result<Step> {
+        self.next(cx)
+    }
     /// The slot's columns so far (a source may find undeclared keys as it goes).
     fn columns(&self, slot: usize) -> Vec<String>;
     /// The declared type of each of the slot's columns, by position (`None`
@@ -88,21 +97,14 @@ impl<T: Transport> Batcher<T> {
     pub fn next(&mut self, cx: &mut Context<T>) -> Option<Result<Batch>> {
         self.requests_before.get_or_insert(cx.client.traffic().0);
         while self.ready.is_empty() && !self.ended {
-            match self.source.next(cx) {
+            match self.source.next_into(cx, &mut self.rows) {
                 Ok(Step::Read { slot, row, bytes }) => {
-                    self.bytes += bytes;
-                    if let Some(row) = row {
+                    if let Some(row) = &row {
                         self.rows[slot].push_row(row.iter().map(Value::cell));
-                        self.emitted[slot] += 1;
-                        if self.rows[slot].rows() >= BATCH_ROWS {
-                            self.hand_over(false);
-                            continue;
-                        }
                     }
-                    if self.bytes >= BATCH_BYTES {
-                        self.hand_over(false);
-                    }
+                    self.read(slot, row.is_some(), bytes);
                 }
+                Ok(Step::Wrote { slot, bytes }) => self.read(slot, true, bytes),
                 Ok(Step::End) => {
                     self.hand_over(true);
                     self.ended = true;
@@ -123,6 +125,20 @@ impl<T: Transport> Batcher<T> {
             }
         }
         self.ready.pop_front()
+    }
+
+    /// Counts what a step read, and hands the batches over when one is full.
+    fn read(&mut self, slot: usize, row: bool, bytes: usize) {
+        self.bytes += bytes;
+        if row {
+            self.emitted[slot] += 1;
+            if self.rows[slot].rows() >= BATCH_ROWS {
+                return self.hand_over(false);
+            }
+        }
+        if self.bytes >= BATCH_BYTES {
+            self.hand_over(false);
+        }
     }
 
     /// Queues a batch for every stream holding rows, or, at the end, for

@@ -20,6 +20,23 @@ impl Value {
     }
 }
 
+impl From<Cell<'_>> for Value {
+    /// The value of a cell (JSON text is an array or an object by its first byte).
+    fn from(cell: Cell<'_>) -> Value {
+        match cell {
+            Cell::Null => Value::Null,
+            Cell::Str(s) => Value::String(s.to_string()),
+            Cell::Int(i) => Value::Integer(i),
+            Cell::Num(f) => Value::Number(f),
+            Cell::Bool(b) => Value::Boolean(b),
+            Cell::Ts(t) => Value::Timestamp(t),
+            Cell::Date(d) => Value::Date(d),
+            Cell::Json(j) if j.starts_with('[') => Value::Array(j.to_string()),
+            Cell::Json(j) => Value::Object(j.to_string()),
+        }
+    }
+}
+
 /// The column kind of a declared type (arrays and objects are JSON text).
 pub fn declared_kind(ty: FieldType) -> Kind {
     match ty {
@@ -68,16 +85,10 @@ pub fn rows_of(batch: &crate::wit::Batch) -> Vec<Vec<Value>> {
         .map(|c| arrow_columns::View::new(kind(c.kind), rows, c.null_count, &c.validity, &c.offsets, &c.values).expect("a valid column"))
         .collect();
     let value = |cell: Cell| match cell {
-        Cell::Null => Value::Null,
-        Cell::Str(s) => Value::String(s.into()),
-        Cell::Int(v) => Value::Integer(v),
-        Cell::Num(v) => Value::Number(v),
-        Cell::Bool(v) => Value::Boolean(v),
-        Cell::Ts(v) => Value::Timestamp(v),
-        Cell::Date(v) => Value::Date(v),
-        Cell::Json(j) if j.starts_with('[') => Value::Array(j.into()),
-        Cell::Json(j) if j.starts_with('{') => Value::Object(j.into()),
-        Cell::Json(j) => crate::decode::row::map_value(serde_json::from_str::<&serde_json::value::RawValue>(j).expect("JSON text"), None),
+        Cell::Json(j) if !j.starts_with(['[', '{']) => {
+            crate::decode::row::map_value(serde_json::from_str::<&serde_json::value::RawValue>(j).expect("JSON text"), None)
+        }
+        cell => Value::from(cell),
     };
     (0..rows).map(|i| views.iter().map(|v| value(v.cell(i))).collect()).collect()
 }
