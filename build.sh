@@ -43,6 +43,7 @@ build() {
 # --- Tools of the ecosystem tests (conformance, PyAirbyte, browser HAR), all project-local -------
 # .venv/protocol    airbyte-protocol-models (pydantic 1), for tests/it/conformance.rs
 # .venv/pyairbyte   PyAirbyte + DuckDB (pydantic 2), for tests/it/pyairbyte.rs
+# .venv/arrow       pyarrow, for tests/it/arrow_output.rs (reads `read --output arrow` back) and the docs' example
 # /usr/bin/chromium Debian's chromium (apt-get, only as root) and tests/browser/node_modules/playwright-core,
 #                   for tests/it/browser_har.rs
 # Pinned in tests/python/ and below. A step that cannot be done records why in .venv/unavailable/<tool>;
@@ -113,9 +114,11 @@ setup_test_tools() {
     if py=$(tools_python); then
         venv protocol "$py" -r tests/python/requirements-protocol.txt || true
         venv pyairbyte "$py" airbyte==0.71.3 -c tests/python/constraints-pyairbyte.txt || true
+        venv arrow "$py" pyarrow==21.0.0 || true
     else
         unavailable protocol "no Python 3.10-3.12 with venv and ensurepip on PATH"
         unavailable pyairbyte "no Python 3.10-3.12 with venv and ensurepip on PATH (PyAirbyte needs one)"
+        unavailable arrow "no Python 3.10-3.12 with venv and ensurepip on PATH (pyarrow needs one)"
     fi
 
     if [ ! -x /usr/bin/chromium ]; then

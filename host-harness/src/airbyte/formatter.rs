@@ -18,6 +18,8 @@
 //! guest's thread too): between submitting batch *k* and collecting it the
 //! read loop writes nothing, and every message it writes is flushed.
 
+use crate::airbyte::arrow_out::ArrowFiles;
+use crate::diagnostics::logger;
 use crate::runtime::bindings::Batch;
 use crate::airbyte::protocol::{self, RowError};
 use crate::diagnostics::secrets;
@@ -47,6 +49,16 @@ struct Job {
     lines: String,
 }
 
+/// Where a read's rows go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// Airbyte RECORD lines; `to_stdout`: the thread writes each batch's
+    /// lines to stdout itself.
+    Records { to_stdout: bool },
+    /// Arrow IPC stream files in this directory (`arrow_out`); no RECORD lines.
+    Arrow(std::path::PathBuf),
+}
+
 /// The formatting thread and its two channels (capacity one each way).
 pub struct Formatter {
     jobs: Option<SyncSender<Job>>,
@@ -62,27 +74,42 @@ pub struct Formatter {
 pub struct Stopped;
 
 impl Formatter {
-    /// `to_stdout`: the thread writes each batch's lines to stdout itself.
-    pub fn start(to_stdout: bool) -> std::io::Result<Formatter> {
+    pub fn start(sink: Sink) -> std::io::Result<Formatter> {
         let (jobs, inbox) = sync_channel::<Job>(1);
         let (outbox, done) = sync_channel::<Formatted>(1);
         let thread = std::thread::Builder::new().name("records".into()).spawn(move || {
+            let to_stdout = sink == Sink::Records { to_stdout: true };
+            let mut arrow = match &sink {
+                Sink::Arrow(dir) => Some(ArrowFiles::new(dir)),
+                Sink::Records { .. } => None,
+            };
             for Job { batch, emitted_at, mut lines } in inbox {
-                // A fresh snapshot per batch, as inline formatting took: a
-                // secret learnt mid-read (a session token) is scrubbed from then on.
-                let scrubber = secrets::global().snapshot();
-                let (written, error) = match protocol::format_records(&batch, emitted_at, &scrubber, &mut lines) {
-                    Ok(n) => (n, None),
-                    Err((n, e)) => (n, Some(e)),
-                };
                 let rows = batch.rows as usize;
-                // The rows are dropped here, off the guest's thread, too.
-                let Batch { stream, checkpoint, .. } = batch;
+                let (stream, checkpoint) = (batch.stream.clone(), batch.checkpoint.clone());
+                let (written, error) = match arrow.as_mut() {
+                    Some(files) => match files.write(batch) {
+                        Ok(()) => (rows, None),
+                        Err(e) => (0, Some(e)),
+                    },
+                    None => {
+                        // A fresh snapshot per batch, as inline formatting took: a
+                        // secret learnt mid-read (a session token) is scrubbed from then on.
+                        let scrubber = secrets::global().snapshot();
+                        // The rows are dropped here, off the guest's thread, too.
+                        match protocol::format_records(&batch, emitted_at, &scrubber, &mut lines) {
+                            Ok(n) => (n, None),
+                            Err((n, e)) => (n, Some(e)),
+                        }
+                    }
+                };
                 let io_error = if to_stdout { write_all_to_stdout(&lines).err() } else { None };
                 let done = Formatted { stream, checkpoint, rows, lines, on_stdout: to_stdout, io_error, written, error };
                 if outbox.send(done).is_err() {
                     break;
                 }
+            }
+            if let Some(Err(e)) = arrow.as_mut().map(ArrowFiles::finish) {
+                logger::error!("cannot finish the Arrow files: {e}");
             }
         })?;
         Ok(Formatter { jobs: Some(jobs), done, thread: Some(thread), spare: String::new(), in_flight: false })
@@ -146,7 +173,7 @@ mod tests {
 
     #[test]
     fn formats_like_inline_and_keeps_order() {
-        let mut f = Formatter::start(false).unwrap();
+        let mut f = Formatter::start(Sink::Records { to_stdout: false }).unwrap();
         assert!(f.collect().unwrap().is_none());
         let mut all = String::new();
         for k in 0..5i64 {
@@ -167,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_bad_row_keeps_the_whole_lines_before_it() {
-        let mut f = Formatter::start(false).unwrap();
+        let mut f = Formatter::start(Sink::Records { to_stdout: false }).unwrap();
         let rows = vec![
             vec![Cell::Int(1), Cell::Json("{}")],
             vec![Cell::Int(2), Cell::Json("{oops")],
@@ -183,7 +210,7 @@ mod tests {
 
     #[test]
     fn dropping_with_a_batch_in_flight_does_not_hang() {
-        let mut f = Formatter::start(false).unwrap();
+        let mut f = Formatter::start(Sink::Records { to_stdout: false }).unwrap();
         f.submit(batch("cards", vec![vec![Cell::Null, Cell::Null]], None), 1).unwrap();
         drop(f);
     }
