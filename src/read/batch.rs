@@ -11,7 +11,7 @@
 use super::Context;
 use crate::error::{Error, Result};
 use crate::api::transport::Transport;
-use super::columns::{declared_kind, to_wit, Columns};
+use super::columns::{declared_kind, Columns};
 use crate::wit::{Batch, FieldType, Value};
 use crate::LogLevel;
 use std::collections::VecDeque;
@@ -160,7 +160,7 @@ impl<T: Transport> Batcher<T> {
         let names = self.source.columns(slot);
         let declared: Vec<_> = self.source.column_types(slot).into_iter().map(|t| t.map(declared_kind)).collect();
         let (rows, columns) = self.rows[slot].finish(&names, &declared);
-        let columns = columns.into_iter().map(to_wit).collect();
+        let columns = columns.into_iter().map(Into::into).collect();
         Batch { stream: self.source.streams()[slot].clone(), rows, columns, checkpoint }
     }
 

@@ -50,39 +50,18 @@ pub fn declared_kind(ty: FieldType) -> Kind {
     }
 }
 
-/// A built column as it crosses.
-pub fn to_wit(c: arrow_columns::Column) -> Column {
-    let kind = match c.kind {
-        Kind::String => ColumnKind::String,
-        Kind::Integer => ColumnKind::Integer,
-        Kind::Number => ColumnKind::Number,
-        Kind::Boolean => ColumnKind::Boolean,
-        Kind::Timestamp => ColumnKind::Timestamp,
-        Kind::Date => ColumnKind::Date,
-        Kind::Json => ColumnKind::Json,
-    };
-    Column { name: c.name, kind, null_count: c.null_count, validity: c.validity, offsets: c.offsets, values: c.values }
-}
+arrow_columns::wit_conversions!(Column, ColumnKind);
 
 /// A batch back as rows of values: what tests compare. A `json` column's
 /// value is an array, an object, or (a column that fell back) the natural
 /// value of its JSON text.
 #[cfg(test)]
 pub fn rows_of(batch: &crate::wit::Batch) -> Vec<Vec<Value>> {
-    let kind = |k: ColumnKind| match k {
-        ColumnKind::String => Kind::String,
-        ColumnKind::Integer => Kind::Integer,
-        ColumnKind::Number => Kind::Number,
-        ColumnKind::Boolean => Kind::Boolean,
-        ColumnKind::Timestamp => Kind::Timestamp,
-        ColumnKind::Date => Kind::Date,
-        ColumnKind::Json => Kind::Json,
-    };
     let rows = batch.rows as usize;
     let views: Vec<arrow_columns::View> = batch
         .columns
         .iter()
-        .map(|c| arrow_columns::View::new(kind(c.kind), rows, c.null_count, &c.validity, &c.offsets, &c.values).expect("a valid column"))
+        .map(|c| arrow_columns::View::new(c.kind.into(), rows, c.null_count, &c.validity, &c.offsets, &c.values).expect("a valid column"))
         .collect();
     let value = |cell: Cell| match cell {
         Cell::Json(j) if !j.starts_with(['[', '{']) => {

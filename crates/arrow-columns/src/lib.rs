@@ -250,7 +250,7 @@ impl ColumnBuilder {
         match kind {
             ColumnKind::Boolean => push_bit(&mut self.values, row, false),
             k if is_text(k) => self.end_text(),
-            k => self.values.resize(self.values.len() + width(k), 0),
+            k => self.values.extend_from_slice(&[0u8; 8][..width(k)]),
         }
     }
 
@@ -337,7 +337,15 @@ impl ColumnBuilder {
         if self.kind.is_none() {
             self.start(declared.unwrap_or(ColumnKind::String));
         }
-        let b = std::mem::take(self);
+        // The next batch's buffers start at this one's sizes: no doubling
+        // and copying on the way up, batch after batch.
+        let sized = ColumnBuilder {
+            validity: Vec::with_capacity(self.validity.len()),
+            offsets: Vec::with_capacity(self.offsets.len()),
+            values: Vec::with_capacity(self.values.len()),
+            ..ColumnBuilder::default()
+        };
+        let b = std::mem::replace(self, sized);
         Column {
             name,
             kind: b.kind.unwrap_or(ColumnKind::String),
@@ -406,19 +414,70 @@ impl Columns {
     }
 
     /// The batch's columns, named; `declared` gives the kind of a column
-    /// with no value (a missing or `None` entry: `string`). Leaves this empty.
+    /// with no value (a missing or `None` entry: `string`). Leaves no row
+    /// (the builders keep their sizes for the next batch).
     pub fn finish(&mut self, names: &[String], declared: &[Option<ColumnKind>]) -> (u32, Vec<Column>) {
         let rows = std::mem::take(&mut self.rows);
-        self.cols.resize_with(names.len().max(self.cols.len()), ColumnBuilder::default);
+        self.cols.resize_with(names.len(), ColumnBuilder::default);
         let columns = names
             .iter()
             .zip(&mut self.cols)
             .enumerate()
             .map(|(i, (name, col))| col.finish(name.clone(), rows, declared.get(i).copied().flatten()))
             .collect();
-        self.cols.clear();
         (rows as u32, columns)
     }
+}
+
+/// `From` conversions between this crate's [`Kind`] and [`Column`] and a
+/// WIT bindings' `column-kind` and `column` (each bindings generator, the
+/// guest's, the host's, the probe's, makes its own types): both kinds each
+/// way, and a built column into the bindings' one. Call it where both
+/// bindings types are in scope by these names.
+#[macro_export]
+macro_rules! wit_conversions {
+    ($column:ident, $kind:ident) => {
+        impl From<$kind> for $crate::Kind {
+            fn from(k: $kind) -> Self {
+                match k {
+                    $kind::String => $crate::Kind::String,
+                    $kind::Integer => $crate::Kind::Integer,
+                    $kind::Number => $crate::Kind::Number,
+                    $kind::Boolean => $crate::Kind::Boolean,
+                    $kind::Timestamp => $crate::Kind::Timestamp,
+                    $kind::Date => $crate::Kind::Date,
+                    $kind::Json => $crate::Kind::Json,
+                }
+            }
+        }
+
+        impl From<$crate::Kind> for $kind {
+            fn from(k: $crate::Kind) -> Self {
+                match k {
+                    $crate::Kind::String => $kind::String,
+                    $crate::Kind::Integer => $kind::Integer,
+                    $crate::Kind::Number => $kind::Number,
+                    $crate::Kind::Boolean => $kind::Boolean,
+                    $crate::Kind::Timestamp => $kind::Timestamp,
+                    $crate::Kind::Date => $kind::Date,
+                    $crate::Kind::Json => $kind::Json,
+                }
+            }
+        }
+
+        impl From<$crate::Column> for $column {
+            fn from(c: $crate::Column) -> Self {
+                $column {
+                    name: c.name,
+                    kind: c.kind.into(),
+                    null_count: c.null_count,
+                    validity: c.validity,
+                    offsets: c.offsets,
+                    values: c.values,
+                }
+            }
+        }
+    };
 }
 
 /// Why a column's buffers are not the layout its kind says.
@@ -649,5 +708,19 @@ mod tests {
         assert!(View::new(Kind::String, 2, 2, &s.validity, &s.offsets, &s.values).is_err(), "wrong null count");
         assert!(View::new(Kind::Integer, 2, 1, &cols[0].validity, &[], &cols[0].values[..8]).is_err(), "short values");
         assert!(View::new(Kind::Integer, 2, 1, &cols[0].validity, &s.offsets, &cols[0].values).is_err(), "offsets of a number");
+    }
+
+    #[test]
+    fn a_batch_after_another_starts_empty() {
+        let mut c = Columns::default();
+        c.push_row([Cell::Int(1), Cell::Str("first")]);
+        let names: Vec<String> = vec!["id".into(), "s".into()];
+        c.finish(&names, &[]);
+        c.push_row([Cell::Null, Cell::Str("b")]);
+        c.push_row([Cell::Int(3)]);
+        let (rows, cols) = c.finish(&names, &[]);
+        assert_eq!(rows, 2);
+        assert_eq!((cols[0].null_count, cols[0].validity.clone(), i64s(&cols[0].values)), (1, vec![0b10], vec![0, 3]));
+        assert_eq!((i32s(&cols[1].offsets), cols[1].values.clone()), (vec![0, 1, 1], b"b".to_vec()));
     }
 }

@@ -26,46 +26,12 @@ use ingest::source::log::Level as GuestLevel;
 
 impl ingest::source::types::Host for HostState {}
 
-impl From<ColumnKind> for arrow_columns::Kind {
-    fn from(k: ColumnKind) -> Self {
-        use arrow_columns::Kind;
-        match k {
-            ColumnKind::String => Kind::String,
-            ColumnKind::Integer => Kind::Integer,
-            ColumnKind::Number => Kind::Number,
-            ColumnKind::Boolean => Kind::Boolean,
-            ColumnKind::Timestamp => Kind::Timestamp,
-            ColumnKind::Date => Kind::Date,
-            ColumnKind::Json => Kind::Json,
-        }
-    }
-}
-
-impl From<arrow_columns::Kind> for ColumnKind {
-    fn from(k: arrow_columns::Kind) -> Self {
-        use arrow_columns::Kind;
-        match k {
-            Kind::String => ColumnKind::String,
-            Kind::Integer => ColumnKind::Integer,
-            Kind::Number => ColumnKind::Number,
-            Kind::Boolean => ColumnKind::Boolean,
-            Kind::Timestamp => ColumnKind::Timestamp,
-            Kind::Date => ColumnKind::Date,
-            Kind::Json => ColumnKind::Json,
-        }
-    }
-}
+arrow_columns::wit_conversions!(Column, ColumnKind);
 
 impl Column {
     /// The column's buffers, checked against its kind and the batch's rows.
     pub fn view(&self, rows: u32) -> Result<arrow_columns::View<'_>, arrow_columns::LayoutError> {
         arrow_columns::View::new(self.kind.into(), rows as usize, self.null_count, &self.validity, &self.offsets, &self.values)
-    }
-}
-
-impl From<arrow_columns::Column> for Column {
-    fn from(c: arrow_columns::Column) -> Self {
-        Column { name: c.name, kind: c.kind.into(), null_count: c.null_count, validity: c.validity, offsets: c.offsets, values: c.values }
     }
 }
 

@@ -239,22 +239,11 @@ fn batch(stream: &str, rows: Vec<Vec<Value<'_>>>, checkpoint: Option<&str>) -> B
         columns.push_row(row);
     }
     let (rows, columns) = columns.finish(&["id".into(), "meta".into()], &[]);
-    let columns = columns.into_iter().map(|c| Column { name: c.name, kind: kind(c.kind), null_count: c.null_count, validity: c.validity, offsets: c.offsets, values: c.values }).collect();
+    let columns = columns.into_iter().map(Column::from).collect();
     Batch { stream: stream.into(), rows, columns, checkpoint: checkpoint.map(str::to_string) }
 }
 
-fn kind(k: arrow_columns::Kind) -> ColumnKind {
-    use arrow_columns::Kind;
-    match k {
-        Kind::String => ColumnKind::String,
-        Kind::Integer => ColumnKind::Integer,
-        Kind::Number => ColumnKind::Number,
-        Kind::Boolean => ColumnKind::Boolean,
-        Kind::Timestamp => ColumnKind::Timestamp,
-        Kind::Date => ColumnKind::Date,
-        Kind::Json => ColumnKind::Json,
-    }
-}
+arrow_columns::wit_conversions!(Column, ColumnKind);
 
 /// `short`: a batch of two rows whose `meta` column holds values for one.
 fn short() -> Batch {
