@@ -152,7 +152,7 @@ fn bit(bits: &[u8], i: usize) -> bool {
 /// Sets bit `i` of a bitmap that holds bits `0..i` (growing it by a byte as needed).
 #[inline(always)]
 fn push_bit(bits: &mut Vec<u8>, i: usize, on: bool) {
-    if i % 8 == 0 {
+    if i.is_multiple_of(8) {
         bits.push(0);
     }
     if on {
@@ -163,7 +163,7 @@ fn push_bit(bits: &mut Vec<u8>, i: usize, on: bool) {
 /// Keeps bits `0..n` of a bitmap.
 fn truncate_bits(bits: &mut Vec<u8>, n: usize) {
     bits.truncate(n.div_ceil(8));
-    if n % 8 != 0 {
+    if !n.is_multiple_of(8) {
         if let Some(last) = bits.last_mut() {
             *last &= (1u8 << (n % 8)) - 1;
         }
@@ -195,7 +195,7 @@ impl ColumnBuilder {
             Some(k) if k == kind => {}
             None => self.start(kind),
             Some(ColumnKind::Json) => {}
-            Some(_) => self.into_json(),
+            Some(_) => self.fall_back_to_json(),
         }
         push_bit(&mut self.validity, self.rows, true);
         self.rows += 1;
@@ -294,7 +294,7 @@ impl ColumnBuilder {
     }
 
     /// Rewrites every value as JSON text: a value of another kind arrived.
-    fn into_json(&mut self) {
+    fn fall_back_to_json(&mut self) {
         let old = std::mem::take(self);
         self.kind = Some(ColumnKind::Json);
         self.offsets.extend_from_slice(&0i32.to_le_bytes());
