@@ -175,6 +175,9 @@ fn truncate_bits(bits: &mut Vec<u8>, n: usize) {
 pub struct ColumnBuilder {
     /// `None` while every row so far is null.
     kind: Option<ColumnKind>,
+    /// The kind the column had in the previous batch, if any: the kind of
+    /// a batch where it has no value, so its type stays put.
+    last: Option<ColumnKind>,
     rows: usize,
     nulls: usize,
     validity: Vec<u8>,
@@ -335,7 +338,7 @@ impl ColumnBuilder {
     pub fn finish(&mut self, name: String, rows: usize, declared: Option<ColumnKind>) -> Column {
         self.pad(rows);
         if self.kind.is_none() {
-            self.start(declared.unwrap_or(ColumnKind::String));
+            self.start(self.last.or(declared).unwrap_or(ColumnKind::String));
         }
         // The next batch's buffers start at this one's sizes: no doubling
         // and copying on the way up, batch after batch.
@@ -343,6 +346,7 @@ impl ColumnBuilder {
             validity: Vec::with_capacity(self.validity.len()),
             offsets: Vec::with_capacity(self.offsets.len()),
             values: Vec::with_capacity(self.values.len()),
+            last: self.kind,
             ..ColumnBuilder::default()
         };
         let b = std::mem::replace(self, sized);
@@ -413,8 +417,9 @@ impl Columns {
         }
     }
 
-    /// The batch's columns, named; `declared` gives the kind of a column
-    /// with no value (a missing or `None` entry: `string`). Leaves no row
+    /// The batch's columns, named. A column with no value keeps the kind it
+    /// had in the previous batch, or has its `declared` kind (a missing or
+    /// `None` entry: `string`). Leaves no row
     /// (the builders keep their sizes for the next batch).
     pub fn finish(&mut self, names: &[String], declared: &[Option<ColumnKind>]) -> (u32, Vec<Column>) {
         let rows = std::mem::take(&mut self.rows);
@@ -722,5 +727,22 @@ mod tests {
         assert_eq!(rows, 2);
         assert_eq!((cols[0].null_count, cols[0].validity.clone(), i64s(&cols[0].values)), (1, vec![0b10], vec![0, 3]));
         assert_eq!((i32s(&cols[1].offsets), cols[1].values.clone()), (vec![0, 1, 1], b"b".to_vec()));
+    }
+
+    #[test]
+    fn a_column_without_values_keeps_its_last_kind() {
+        let mut c = Columns::default();
+        let names: Vec<String> = vec!["a".into(), "b".into()];
+        c.push_row([Cell::Int(1), Cell::Str("x")]);
+        c.push_row([Cell::Str("not a number"), Cell::Null]);
+        let (_, first) = c.finish(&names, &[Some(Kind::Integer), None]);
+        assert_eq!((first[0].kind, first[1].kind), (Kind::Json, Kind::String));
+        c.push_row([Cell::Null, Cell::Null]);
+        let (_, second) = c.finish(&names, &[Some(Kind::Integer), None]);
+        assert_eq!((second[0].kind, second[1].kind), (Kind::Json, Kind::String));
+        assert_eq!((second[0].null_count, i32s(&second[0].offsets)), (1, vec![0, 0]));
+        let mut fresh = Columns::default();
+        fresh.push_row([Cell::Null]);
+        assert_eq!(fresh.finish(&names, &[Some(Kind::Date)]).1[1].kind, Kind::String);
     }
 }

@@ -52,6 +52,10 @@ impl ArrowFiles {
             message: format!("the connector sent a batch of stream {stream} that is not valid Arrow data"),
             detail: what,
         };
+        if batch.rows == 0 && self.open.contains_key(&stream) {
+            // Nothing to add (a stream's last batch, carrying only its checkpoint).
+            return Ok(());
+        }
         let record = record_batch(batch).map_err(fail)?;
         let io = |e: std::io::Error| RowError { message: format!("cannot write the Arrow file of stream {stream}: {e}"), detail: String::new() };
         let files = match self.open.get(&stream) {
