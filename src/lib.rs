@@ -40,6 +40,9 @@ use std::cell::RefCell;
 pub mod wit {
     pub use crate::bindings::exports::ingest::source::source::{Guest, GuestReader, Reader as ReaderHandle};
     pub use crate::bindings::ingest::source::types::*;
+    /// A row's value: the WIT variant of 0.2.0, now the guest's own type
+    /// (batches cross as columns since 0.3.0).
+    pub use crate::decode::value::Value;
 }
 
 pub use bindings::ingest::source::log::Level as LogLevel;
@@ -178,6 +181,6 @@ impl wit::GuestReader for ReaderResource {
 
 // Only the component exports these symbols; a native build (unit and
 // integration tests link this crate) has no use for them, and their names
-// (`ingest:source/source@0.2.0#…`) are not valid native symbol names.
+// (`ingest:source/source@0.3.0#…`) are not valid native symbol names.
 #[cfg(target_arch = "wasm32")]
 bindings::export!(Component with_types_in bindings);

@@ -5,8 +5,9 @@
 //! Loads the component, gives it WASI (nothing: no files, no environment, no sockets) and
 //! `wasi:http` limited to the one host of the config's `instance_api_url`, prints the spec's
 //! title, then with a config lists the streams and reads them all, printing rows per stream.
-//! Typed rows arrive in batches (`columns` once, then rows of typed values); a real host writes
-//! them wherever it wants. `host-harness` is the full version of this (limits, replay, Airbyte
+//! Rows arrive in batches of columns in Apache Arrow's layout (WIT 0.3.0: per column a validity
+//! bitmap, little-endian values, offsets + UTF-8 for text); a real host wraps them as Arrow arrays
+//! (docs/wit.md) or writes them wherever it wants. `host-harness` is the full version of this (limits, replay, Airbyte
 //! output).
 
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpC
 // Rust types for the WIT world: `ingest:source` exports, the `log` import.
 wasmtime::component::bindgen!({ path: "../wit", world: "metabase-source" });
 
-use ingest::source::types::{FailureKind, SyncMode, Value};
+use ingest::source::types::{ColumnKind, FailureKind, SyncMode};
 
 struct State {
     wasi: WasiCtx,
@@ -125,13 +126,16 @@ fn main() -> wasmtime::Result<()> {
     loop {
         match api.reader().call_next(&mut store, reader)? {
             Ok(Some(batch)) => {
-                let id = batch.columns.iter().position(|c| c == "id");
-                if let (Some(row), Some(i), true) = (batch.rows.first(), id, !rows.contains_key(&batch.stream)) {
-                    if let Value::Integer(first) = &row[i] {
+                // Row 0 of an int64 column: valid when there are no nulls or bit 0 of
+                // the validity bitmap is set; its value is the first 8 bytes, little-endian.
+                let id = batch.columns.iter().find(|c| c.name == "id" && c.kind == ColumnKind::Integer);
+                if let (Some(c), true) = (id, batch.rows > 0 && !rows.contains_key(&batch.stream)) {
+                    if c.null_count == 0 || c.validity[0] & 1 == 1 {
+                        let first = i64::from_le_bytes(c.values[..8].try_into()?);
                         println!("first {} row: id {first}", batch.stream);
                     }
                 }
-                *rows.entry(batch.stream).or_default() += batch.rows.len();
+                *rows.entry(batch.stream).or_default() += batch.rows as usize;
             }
             Ok(None) => break,
             // A stream these credentials may not read (`cause` says why: forbidden): a warning.

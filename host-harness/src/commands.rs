@@ -17,13 +17,13 @@ use crate::airbyte::catalog;
 use crate::runtime::component;
 use crate::net::{self, AllowEntry, AllowList, HttpShared, Mode};
 use crate::diagnostics::logger::{self, Level};
-use crate::airbyte::formatter::Formatter;
+use crate::airbyte::formatter::{Formatter, Sink};
 use crate::diagnostics::hints::{Cause, HostCause};
 use crate::airbyte::protocol::{FailureType, Protocol, StreamStatus};
 use crate::runtime::sandbox::{self, HostState, Limits};
 use crate::diagnostics::secrets;
 use crate::airbyte::timefmt;
-use crate::{Cli, Command};
+use crate::{Cli, Command, OutputFormat};
 use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -152,7 +152,18 @@ fn run_inner<W: Write>(cli: &Cli, out: &mut Protocol<W>, http_slot: &mut Option<
         Command::Spec => spec(&mut guest, out),
         Command::Check { .. } => check(&mut guest, out, &config.as_ref().expect("read above").0),
         Command::Discover { .. } => discover(&mut guest, out, &config.as_ref().expect("read above").0),
-        Command::Read { .. } => read(&mut guest, out, &config.as_ref().expect("read above").0, selection, state),
+        Command::Read { output, arrow_dir, .. } => {
+            let sink = match output {
+                OutputFormat::Records => Sink::Records { to_stdout: out.lines_on_stdout() },
+                OutputFormat::Arrow => {
+                    std::fs::create_dir_all(arrow_dir).map_err(|e| {
+                        Failure::config(format!("--arrow-dir {}: {e}", arrow_dir.display()), HostCause::Output)
+                    })?;
+                    Sink::Arrow(arrow_dir.clone())
+                }
+            };
+            read(&mut guest, out, &config.as_ref().expect("read above").0, selection, state, sink)
+        }
         Command::Catalog { .. } => unreachable!("returned above"),
     }
 }
@@ -430,6 +441,7 @@ fn read<W: Write>(
     config: &String,
     selection: Option<Vec<SelectedStream>>,
     state: Option<String>,
+    sink: Sink,
 ) -> Result<Outcome, Failure> {
     match &selection {
         Some(s) => logger::info!(
@@ -454,7 +466,7 @@ fn read<W: Write>(
 
     // Batch k's RECORD lines are formatted on a second thread while the
     // guest produces batch k + 1; everything is still written in order.
-    let mut formatter = Formatter::start(out.lines_on_stdout())
+    let mut formatter = Formatter::start(sink)
         .map_err(|e| Failure::system(format!("cannot start a thread: {e}"), None, HostCause::Internal))?;
 
     loop {
@@ -555,7 +567,7 @@ fn start_batch<W: Write>(
     if progress.failed.contains(stream) {
         // The host already failed this stream (a bad row); its later rows and
         // its checkpoint must not be emitted.
-        logger::debug!("read: dropping a batch of {} row(s) for failed stream {stream}", batch.rows.len());
+        logger::debug!("read: dropping a batch of {} row(s) for failed stream {stream}", batch.rows);
         return Ok(());
     }
     progress.start(out, stream).map_err(Failure::io)?;

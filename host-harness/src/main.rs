@@ -106,6 +106,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What `read` writes rows as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Records,
+    Arrow,
+}
+
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Print the connector's config schema (SPEC). Needs no config and no network.
@@ -142,6 +149,14 @@ pub enum Command {
         /// objects, or an object mapping stream names to states.
         #[arg(long, value_name = "state.json")]
         state: Option<PathBuf>,
+        /// Where rows go: `records` (Airbyte RECORD lines on stdout) or
+        /// `arrow` (one Arrow IPC stream file per stream in --arrow-dir; stdout
+        /// keeps every other message: STATE, TRACE, LOG).
+        #[arg(long, value_enum, default_value = "records")]
+        output: OutputFormat,
+        /// The directory of `--output arrow`'s files (`<stream>.arrow`; created if missing).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        arrow_dir: PathBuf,
     },
 
     /// Write a ConfiguredAirbyteCatalog (for `read --catalog`) from what discover finds.

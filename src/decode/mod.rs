@@ -7,3 +7,4 @@ pub mod csv;
 pub mod json_list;
 pub mod row;
 pub mod map_rows;
+pub mod value;

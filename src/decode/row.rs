@@ -7,6 +7,7 @@
 //! declared become extra columns, in order of first appearance.
 
 use crate::scan::Member;
+use crate::read::columns::{Cell, Columns};
 use crate::wit::{FieldType, Value};
 // The calendar is the `civil-time` crate, shared with the host.
 use civil_time::{parse_date_days, parse_timestamp_micros};
@@ -25,11 +26,13 @@ pub struct RowMapper {
     order: Vec<(Box<str>, Option<usize>)>,
     /// Reused for [`Self::map_row`]'s split.
     scratch: Vec<Member>,
+    /// Reused for a string with escapes, decoded.
+    unescaped: String,
 }
 
 impl RowMapper {
     pub fn new(declared: &[(&str, FieldType)]) -> Self {
-        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new(), drop: Vec::new(), order: Vec::new(), scratch: Vec::new() };
+        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new(), drop: Vec::new(), order: Vec::new(), scratch: Vec::new(), unescaped: String::new() };
         for (name, ty) in declared {
             m.push_column(name, Some(*ty));
         }
@@ -101,25 +104,49 @@ impl RowMapper {
         self.map_members(text, members)
     }
 
+    /// One row from a split element (as [`Self::map_split`]), written into
+    /// the row of `columns` being built: no row of values in between, and
+    /// no allocation for a string without escapes. The caller ends the row.
+    pub fn map_split_into(&mut self, element: &[u8], members: &[Member], columns: &mut Columns) -> Result<(), String> {
+        if element.first() != Some(&b'{') {
+            return Err("an element of the list is not a JSON object".to_string());
+        }
+        let text = crate::scan::utf8(element).map_err(|e| {
+            format!("an element is not valid JSON (invalid UTF-8 at byte {})", e.valid_up_to())
+        })?;
+        let mut scratch = std::mem::take(&mut self.unescaped);
+        let r = self.walk(text, members, |i, value, ty| columns.set(i, map_cell(value, ty, &mut scratch)));
+        self.unescaped = scratch;
+        r
+    }
+
     /// The row of a split object (`text` its text, `members` its members).
-    ///
-    /// Consecutive elements of a list almost always have the same keys in
-    /// the same order, so each key is first checked against the key seen at
-    /// the same position in the previous element (one short compare), and
-    /// looked up in the hash map only when that guess is wrong.
     fn map_members(&mut self, text: &str, members: &[Member]) -> Result<Vec<Value>, String> {
         // Not `vec![Value::Null; n]`: that clones the value n times through
         // an out-of-line `extend_with` (a full enum clone each time); this
         // only writes tags.
         let mut row = Vec::with_capacity(self.columns.len());
         row.resize_with(self.columns.len(), || Value::Null);
+        self.walk(text, members, |i, value, ty| put(&mut row, i, map_text(value, ty)))?;
+        Ok(row)
+    }
+
+    /// Hands each member's column, value text and declared type to `put`
+    /// (members of dropped keys are skipped; new keys become columns).
+    ///
+    /// Consecutive elements of a list almost always have the same keys in
+    /// the same order, so each key is first checked against the key seen at
+    /// the same position in the previous element (one short compare), and
+    /// looked up in the hash map only when that guess is wrong.
+    #[inline(always)]
+    fn walk(&mut self, text: &str, members: &[Member], mut put: impl FnMut(usize, &str, Option<FieldType>)) -> Result<(), String> {
         for (p, member) in members.iter().enumerate() {
             // A name without escapes is the text between its quotes: compare
             // that with the guess, without decoding it.
             if let Some((key, slot)) = self.order.get(p) {
                 if !member.escaped && same_bytes(key.as_bytes(), &text.as_bytes()[member.key.start + 1..member.key.end - 1]) {
                     if let Some(i) = *slot {
-                        put(&mut row, i, map_text(&text[member.value.clone()], self.types[i]));
+                        put(i, &text[member.value.clone()], self.types[i]);
                     }
                     continue;
                 }
@@ -142,9 +169,9 @@ impl RowMapper {
                 }
             };
             let Some(i) = slot else { continue };
-            put(&mut row, i, map_text(&text[member.value.clone()], self.types[i]));
+            put(i, &text[member.value.clone()], self.types[i]);
         }
-        Ok(row)
+        Ok(())
     }
 }
 
@@ -195,60 +222,60 @@ pub fn map_value(raw: &RawValue, declared: Option<FieldType>) -> Value {
 
 /// [`map_value`] of raw JSON text that is known to be one valid JSON value.
 fn map_text(text: &str, declared: Option<FieldType>) -> Value {
-    let natural = || natural_value(text);
-    let Some(ty) = declared else { return natural() };
+    let mut scratch = String::new();
+    Value::from(map_cell(text, declared, &mut scratch))
+}
+
+/// The typed value of raw JSON text that is known to be one valid JSON
+/// value, preferring the declared type; a string with escapes is decoded
+/// into `scratch`.
+#[inline]
+fn map_cell<'a>(text: &'a str, declared: Option<FieldType>, scratch: &'a mut String) -> Cell<'a> {
+    let Some(ty) = declared else { return natural_cell(text, scratch) };
     match (ty, text.as_bytes()[0]) {
-        (_, b'n') => Value::Null,
-        (FieldType::String, b'"') => Value::String(json_string(text)),
+        (_, b'n') => Cell::Null,
+        (FieldType::String, b'"') => Cell::Str(json_str(text, scratch)),
         // Lossless: a number or boolean where text is declared keeps its spelling.
-        (FieldType::String, b'0'..=b'9' | b'-' | b't' | b'f') => Value::String(text.to_string()),
+        (FieldType::String, b'0'..=b'9' | b'-' | b't' | b'f') => Cell::Str(text),
         (FieldType::Integer, b'0'..=b'9' | b'-') => match text.parse::<i64>() {
-            Ok(i) => Value::Integer(i),
-            Err(_) => natural(),
+            Ok(i) => Cell::Int(i),
+            Err(_) => natural_cell(text, scratch),
         },
-        (FieldType::Integer, b'"') => match json_string(text).parse::<i64>() {
-            Ok(i) => Value::Integer(i),
-            Err(_) => natural(),
+        (FieldType::Integer, b'"') => match json_str(text, scratch).parse::<i64>() {
+            Ok(i) => Cell::Int(i),
+            Err(_) => natural_cell(text, scratch),
         },
         (FieldType::Number, b'0'..=b'9' | b'-') => number(text),
-        (FieldType::Boolean, b't') => Value::Boolean(true),
-        (FieldType::Boolean, b'f') => Value::Boolean(false),
+        (FieldType::Boolean, b't') => Cell::Bool(true),
+        (FieldType::Boolean, b'f') => Cell::Bool(false),
         (FieldType::Timestamp, b'"') => {
-            let s = json_string(text);
-            match parse_timestamp_micros(&s) {
-                Some(t) => Value::Timestamp(t),
-                None => Value::String(s),
-            }
+            let s = json_str(text, scratch);
+            parse_timestamp_micros(s).map_or(Cell::Str(s), Cell::Ts)
         }
         (FieldType::Date, b'"') => {
-            let s = json_string(text);
-            match parse_date_days(&s) {
-                Some(d) => Value::Date(d),
-                None => Value::String(s),
-            }
+            let s = json_str(text, scratch);
+            parse_date_days(s).map_or(Cell::Str(s), Cell::Date)
         }
-        (FieldType::Array, b'[') => Value::Array(text.to_string()),
-        (FieldType::Object, b'{') => Value::Object(text.to_string()),
-        _ => natural(),
+        (FieldType::Array, b'[') | (FieldType::Object, b'{') => Cell::Json(text),
+        _ => natural_cell(text, scratch),
     }
 }
 
 /// The value as JSON itself types it.
-fn natural_value(text: &str) -> Value {
+fn natural_cell<'a>(text: &'a str, scratch: &'a mut String) -> Cell<'a> {
     match text.as_bytes()[0] {
-        b'n' => Value::Null,
-        b't' => Value::Boolean(true),
-        b'f' => Value::Boolean(false),
-        b'"' => Value::String(json_string(text)),
-        b'[' => Value::Array(text.to_string()),
-        b'{' => Value::Object(text.to_string()),
+        b'n' => Cell::Null,
+        b't' => Cell::Bool(true),
+        b'f' => Cell::Bool(false),
+        b'"' => Cell::Str(json_str(text, scratch)),
+        b'[' | b'{' => Cell::Json(text),
         _ => {
             if !text.contains(['.', 'e', 'E']) {
                 if let Ok(i) = text.parse::<i64>() {
-                    return Value::Integer(i);
+                    return Cell::Int(i);
                 }
                 // An integer beyond 64 bits: keep every digit.
-                return Value::String(text.to_string());
+                return Cell::Str(text);
             }
             number(text)
         }
@@ -258,20 +285,23 @@ fn natural_value(text: &str) -> Value {
 /// A JSON number as f64 when it fits; beyond f64's range (JSON has no
 /// limit: `1e999` is valid) it keeps its digits as a string, as integers
 /// beyond 64 bits do, rather than becoming an infinity nobody can store.
-fn number(text: &str) -> Value {
+fn number(text: &str) -> Cell<'_> {
     match text.parse::<f64>() {
-        Ok(f) if f.is_finite() => Value::Number(f),
-        _ => Value::String(text.to_string()),
+        Ok(f) if f.is_finite() => Cell::Num(f),
+        _ => Cell::Str(text),
     }
 }
 
-/// Decodes a JSON string literal that the strict scanner (`scan`) already
-/// validated, as every element is before it is mapped.
-fn json_string(text: &str) -> String {
-    if !text.contains('\\') {
-        return text[1..text.len() - 1].to_string();
+/// The text of a JSON string literal that the strict scanner (`scan`)
+/// already validated, as every element is before it is mapped: borrowed
+/// when it has no escapes, else decoded into `scratch`.
+fn json_str<'a>(text: &'a str, scratch: &'a mut String) -> &'a str {
+    let inner = &text[1..text.len() - 1];
+    if !inner.contains('\\') {
+        return inner;
     }
-    serde_json::from_str::<String>(text).unwrap_or_else(|_| text[1..text.len() - 1].to_string())
+    *scratch = serde_json::from_str::<String>(text).unwrap_or_else(|_| inner.to_string());
+    scratch
 }
 
 #[cfg(test)]

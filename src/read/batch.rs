@@ -11,7 +11,8 @@
 use super::Context;
 use crate::error::{Error, Result};
 use crate::api::transport::Transport;
-use crate::wit::{Batch, Value};
+use super::columns::{declared_kind, Columns};
+use crate::wit::{Batch, FieldType, Value};
 use crate::LogLevel;
 use std::collections::VecDeque;
 
@@ -35,6 +36,9 @@ pub enum Step {
     /// `bytes` of body were read; they gave `row` for the stream in `slot`,
     /// or nothing (a row the cursor filters out, one already read).
     Read { slot: usize, row: Option<Vec<Value>>, bytes: usize },
+    /// `bytes` of body were read; they gave one row, which the source wrote
+    /// into the slot's columns itself ([`Rows::next_into`]).
+    Wrote { slot: usize, bytes: usize },
     /// Every stream of the source is read to its end.
     End,
 }
@@ -44,8 +48,19 @@ pub trait Rows<T: Transport> {
     /// The streams fed, by slot.
     fn streams(&self) -> &[String];
     fn next(&mut self, cx: &mut Context<T>) -> Result<Step>;
+    /// [`Self::next`], for a source that can write a row straight into the
+    /// batch's columns (`columns`, by slot) and answer [`Step::Wrote`]: no
+    /// row of values in between. By default, a row of values.
+    fn next_into(&mut self, cx: &mut Context<T>, _columns: &mut [Columns]) -> Result<Step> {
+        self.next(cx)
+    }
     /// The slot's columns so far (a source may find undeclared keys as it goes).
     fn columns(&self, slot: usize) -> Vec<String>;
+    /// The declared type of each of the slot's columns, by position (`None`
+    /// or missing: undeclared), for columns with no value in a batch.
+    fn column_types(&self, _slot: usize) -> Vec<Option<FieldType>> {
+        Vec::new()
+    }
     /// The slot's state at its end.
     fn checkpoint(&self, slot: usize) -> String;
     /// What a failure means for the slot's stream (a 403 names the permission it needs).
@@ -55,7 +70,8 @@ pub trait Rows<T: Transport> {
 /// Gathers a source's rows into batches.
 pub struct Batcher<T: Transport> {
     source: Box<dyn Rows<T>>,
-    rows: Vec<Vec<Vec<Value>>>,
+    /// Each slot's batch being built, as columns.
+    rows: Vec<Columns>,
     emitted: Vec<u64>,
     bytes: usize,
     /// Batches and errors ready to hand over, in order.
@@ -68,7 +84,7 @@ pub struct Batcher<T: Transport> {
 impl<T: Transport> Batcher<T> {
     pub fn new(source: Box<dyn Rows<T>>) -> Self {
         let n = source.streams().len();
-        Batcher { source, rows: vec![Vec::new(); n], emitted: vec![0; n], bytes: 0, ready: VecDeque::new(), ended: false, requests_before: None }
+        Batcher { source, rows: (0..n).map(|_| Columns::default()).collect(), emitted: vec![0; n], bytes: 0, ready: VecDeque::new(), ended: false, requests_before: None }
     }
 
     /// The streams this batcher feeds.
@@ -81,21 +97,14 @@ impl<T: Transport> Batcher<T> {
     pub fn next(&mut self, cx: &mut Context<T>) -> Option<Result<Batch>> {
         self.requests_before.get_or_insert(cx.client.traffic().0);
         while self.ready.is_empty() && !self.ended {
-            match self.source.next(cx) {
+            match self.source.next_into(cx, &mut self.rows) {
                 Ok(Step::Read { slot, row, bytes }) => {
-                    self.bytes += bytes;
-                    if let Some(row) = row {
-                        self.rows[slot].push(row);
-                        self.emitted[slot] += 1;
-                        if self.rows[slot].len() >= BATCH_ROWS {
-                            self.hand_over(false);
-                            continue;
-                        }
+                    if let Some(row) = &row {
+                        self.rows[slot].push_row(row.iter().map(Value::cell));
                     }
-                    if self.bytes >= BATCH_BYTES {
-                        self.hand_over(false);
-                    }
+                    self.read(slot, row.is_some(), bytes);
                 }
+                Ok(Step::Wrote { slot, bytes }) => self.read(slot, true, bytes),
                 Ok(Step::End) => {
                     self.hand_over(true);
                     self.ended = true;
@@ -118,26 +127,41 @@ impl<T: Transport> Batcher<T> {
         self.ready.pop_front()
     }
 
+    /// Counts what a step read, and hands the batches over when one is full.
+    fn read(&mut self, slot: usize, row: bool, bytes: usize) {
+        self.bytes += bytes;
+        if row {
+            self.emitted[slot] += 1;
+            if self.rows[slot].rows() >= BATCH_ROWS {
+                return self.hand_over(false);
+            }
+        }
+        if self.bytes >= BATCH_BYTES {
+            self.hand_over(false);
+        }
+    }
+
     /// Queues a batch for every stream holding rows, or, at the end, for
     /// every stream (a stream's last batch carries its checkpoint, rows or not).
     fn hand_over(&mut self, end: bool) {
         self.bytes = 0;
         for slot in 0..self.rows.len() {
-            if self.rows[slot].is_empty() && !end {
+            if self.rows[slot].rows() == 0 && !end {
                 continue;
             }
-            let rows = std::mem::take(&mut self.rows[slot]);
             let checkpoint = end.then(|| self.source.checkpoint(slot));
-            self.ready.push_back(Ok(self.batch(slot, rows, checkpoint)));
+            let batch = self.batch(slot, checkpoint);
+            self.ready.push_back(Ok(batch));
         }
     }
 
-    fn batch(&self, slot: usize, mut rows: Vec<Vec<Value>>, checkpoint: Option<String>) -> Batch {
-        let columns = self.source.columns(slot);
-        for row in &mut rows {
-            row.resize(columns.len(), Value::Null);
-        }
-        Batch { stream: self.source.streams()[slot].clone(), columns, rows, checkpoint }
+    /// The slot's rows so far as a batch, every column padded to every row.
+    fn batch(&mut self, slot: usize, checkpoint: Option<String>) -> Batch {
+        let names = self.source.columns(slot);
+        let declared: Vec<_> = self.source.column_types(slot).into_iter().map(|t| t.map(declared_kind)).collect();
+        let (rows, columns) = self.rows[slot].finish(&names, &declared);
+        let columns = columns.into_iter().map(Into::into).collect();
+        Batch { stream: self.source.streams()[slot].clone(), rows, columns, checkpoint }
     }
 
     /// Each stream's records, and the requests its job made with the

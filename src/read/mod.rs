@@ -17,6 +17,7 @@
 //! batch carries its checkpoint.
 
 pub mod batch;
+pub mod columns;
 pub mod jobs;
 pub mod lists;
 pub mod months;

@@ -15,6 +15,7 @@
 //! is lost and nothing is repeated.
 
 use super::batch::{Rows, Step};
+use super::columns::{Cell, Columns};
 use super::jobs::Placement;
 use super::lists::{Capture, IdCapture, SharedLists};
 use super::plan::{unquote, PageRead, Plan, PlannedRequest};
@@ -48,35 +49,66 @@ struct Output {
     parent_col: Option<usize>,
     /// Columns filled from a query parameter: (parameter, column).
     query_cols: Vec<(&'static str, usize)>,
+    /// The cursor's column.
+    cursor_col: Option<usize>,
+    /// The primary key and cursor columns of the row being written (the
+    /// others null), for the cursor and the keys already seen; reused.
+    keys: Vec<Value>,
 }
 
 impl Output {
     fn new(def: &'static StreamDef, since: Option<i64>) -> Self {
         let mapper = RowMapper::with_options(&def.declared(), def.aliases, def.drop);
-        let cursor = Cursor::new(def.cursor, def.cursor.and_then(|c| mapper.column_index(c)), since);
+        let cursor_col = def.cursor.and_then(|c| mapper.column_index(c));
+        let cursor = Cursor::new(def.cursor, cursor_col, since);
         let mut pk_cols: Vec<usize> = def.primary_key.iter().filter_map(|k| mapper.column_index(k)).collect();
         if pk_cols.len() != def.primary_key.len() {
             pk_cols.clear();
         }
         let parent_col = def.source.parent.and_then(|p| p.column).and_then(|c| mapper.column_index(c));
         let query_cols = def.query_columns.iter().filter_map(|(p, c)| Some((*p, mapper.column_index(c)?))).collect();
-        Output { def, mapper, cursor, pk_cols, parent_col, query_cols }
+        Output { def, mapper, cursor, pk_cols, parent_col, query_cols, cursor_col, keys: Vec::new() }
     }
 
-    /// Maps one element; fills the parent's id, and the query parameters
-    /// the stream names, into their columns when the element does not
-    /// carry them.
-    fn map(&mut self, element: &[u8], members: &[Member], request: &PlannedRequest) -> Result<Vec<Value>> {
-        let mut row = self.mapper.map_split(element, members).map_err(|why| Error::system(format!("{}: {why}", request.describe())))?;
-        if let (Some(col), Some(id)) = (self.parent_col, &request.parent) {
-            fill(&mut row, col, || parent_value(id, self.mapper.column_type(col)));
+    /// Maps one element into the row of `columns` being written; fills the
+    /// parent's id, and the query parameters the stream names, into their
+    /// columns when the element does not carry them.
+    fn map_into(&mut self, element: &[u8], members: &[Member], request: &PlannedRequest, columns: &mut Columns) -> Result<()> {
+        if let Err(why) = self.mapper.map_split_into(element, members, columns) {
+            columns.drop_row();
+            return Err(Error::system(format!("{}: {why}", request.describe())));
         }
-        for &(param, col) in &self.query_cols {
-            if let Some((_, v)) = request.query.iter().find(|(k, _)| *k == param) {
-                fill(&mut row, col, || Value::String(v.clone()));
+        if let (Some(col), Some(id)) = (self.parent_col, &request.parent) {
+            if columns.cell(col, columns.rows()) == Cell::Null {
+                columns.set(col, parent_value(id, self.mapper.column_type(col)).cell());
             }
         }
-        Ok(row)
+        for &(param, col) in &self.query_cols {
+            let given = request.query.iter().find(|(k, _)| *k == param);
+            if let (Some((_, v)), Cell::Null) = (given, columns.cell(col, columns.rows())) {
+                columns.set(col, Value::String(v.clone()).cell());
+            }
+        }
+        self.keys.clear();
+        for col in self.pk_cols.iter().chain(&self.cursor_col).copied() {
+            if self.keys.len() <= col {
+                self.keys.resize(col + 1, Value::Null);
+            }
+            self.keys[col] = Value::from(columns.cell(col, columns.rows()));
+        }
+        Ok(())
+    }
+
+    /// Ends the row being written when the cursor keeps it (noting its
+    /// cursor value), else forgets it.
+    fn keep(&mut self, slot: usize, columns: &mut Columns, bytes: usize) -> Step {
+        if self.cursor.keep(&self.keys) {
+            columns.end_row();
+            Step::Wrote { slot, bytes }
+        } else {
+            columns.drop_row();
+            Step::Read { slot, row: None, bytes }
+        }
     }
 }
 
@@ -360,7 +392,7 @@ impl ObjectRows {
     }
 
     /// The next element of the open page, as a step.
-    fn read_element<T: Transport>(&mut self, cx: &mut Context<T>) -> Result<Option<Step>> {
+    fn read_element<T: Transport>(&mut self, cx: &mut Context<T>, columns: &mut [Columns]) -> Result<Option<Step>> {
         let page = self.page.as_mut().expect("a page is open");
         let body = page.body.as_mut().expect("its body is open");
         match body.next_keyed() {
@@ -377,15 +409,15 @@ impl ObjectRows {
                     return Ok(Some(Step::Read { slot: 0, row: None, bytes }));
                 }
                 let out = &mut self.outputs[slot];
-                let row = out.map(element, members, &page.request)?;
+                out.map_into(element, members, &page.request, &mut columns[slot])?;
                 page.rows += 1;
-                if !out.pk_cols.is_empty() && !page.seen[slot].insert(&row, &out.pk_cols) && page.retries > 0 {
+                if !out.pk_cols.is_empty() && !page.seen[slot].insert(&out.keys, &out.pk_cols) && page.retries > 0 {
                     // Already read before this page's body broke.
+                    columns[slot].drop_row();
                     return Ok(Some(Step::Read { slot, row: None, bytes }));
                 }
-                let kept = out.cursor.keep(&row);
                 if slot != 0 {
-                    return Ok(Some(Step::Read { slot, row: kept.then_some(row), bytes }));
+                    return Ok(Some(out.keep(slot, &mut columns[slot], bytes)));
                 }
                 if page.request.variant == 0 {
                     self.capture.iter_mut().for_each(|c| c.element(element, members));
@@ -401,7 +433,7 @@ impl ObjectRows {
                         request: page.request.clone(),
                     });
                 }
-                Ok(Some(Step::Read { slot: 0, row: kept.then_some(row), bytes }))
+                Ok(Some(self.outputs[0].keep(0, &mut columns[0], bytes)))
             }
             Ok(None) => {
                 self.end_page(cx);
@@ -470,7 +502,7 @@ impl ObjectRows {
     }
 
     /// The next nested row of the element just read, if any.
-    fn read_nested(&mut self) -> Result<Option<Step>> {
+    fn read_nested(&mut self, columns: &mut [Columns]) -> Result<Option<Step>> {
         let Some(inner) = self.inner.as_mut() else { return Ok(None) };
         loop {
             if inner.walk.is_none() {
@@ -486,9 +518,8 @@ impl ObjectRows {
                 Ok(Some((element, members))) => {
                     let bytes = element.len();
                     let out = &mut self.outputs[*slot];
-                    let row = out.map(element, members, &inner.request)?;
-                    let kept = out.cursor.keep(&row);
-                    return Ok(Some(Step::Read { slot: *slot, row: kept.then_some(row), bytes }));
+                    out.map_into(element, members, &inner.request, &mut columns[*slot])?;
+                    return Ok(Some(out.keep(*slot, &mut columns[*slot], bytes)));
                 }
                 // An element without the nested list has no nested records.
                 Ok(None) | Err(JsonError::NoArray { .. }) => inner.walk = None,
@@ -503,12 +534,25 @@ impl<T: Transport> Rows<T> for ObjectRows {
         &self.names
     }
 
+    /// A row of values, through [`Self::next_into`] (the batcher calls that).
     fn next(&mut self, cx: &mut Context<T>) -> Result<Step> {
+        let mut columns: Vec<Columns> = self.outputs.iter().map(|_| Columns::default()).collect();
+        Ok(match self.next_into(cx, &mut columns)? {
+            Step::Wrote { slot, bytes } => {
+                let width = self.outputs[slot].mapper.columns().len();
+                let row = (0..width).map(|i| Value::from(columns[slot].cell(i, 0))).collect();
+                Step::Read { slot, row: Some(row), bytes }
+            }
+            step => step,
+        })
+    }
+
+    fn next_into(&mut self, cx: &mut Context<T>, columns: &mut [Columns]) -> Result<Step> {
         loop {
             if let Some(step) = self.queue.pop_front() {
                 return Ok(step);
             }
-            if let Some(step) = self.read_nested()? {
+            if let Some(step) = self.read_nested(columns)? {
                 return Ok(step);
             }
             if self.page.as_ref().is_none_or(|p| p.body.is_none()) && !self.open_page(cx)? {
@@ -520,7 +564,7 @@ impl<T: Transport> Rows<T> for ObjectRows {
                 return Ok(Step::End);
             }
             if self.page.as_ref().is_some_and(|p| p.body.is_some()) {
-                if let Some(step) = self.read_element(cx)? {
+                if let Some(step) = self.read_element(cx, columns)? {
                     return Ok(step);
                 }
             }
@@ -529,6 +573,11 @@ impl<T: Transport> Rows<T> for ObjectRows {
 
     fn columns(&self, slot: usize) -> Vec<String> {
         self.outputs[slot].mapper.columns().to_vec()
+    }
+
+    fn column_types(&self, slot: usize) -> Vec<Option<FieldType>> {
+        let mapper = &self.outputs[slot].mapper;
+        (0..mapper.columns().len()).map(|i| mapper.column_type(i)).collect()
     }
 
     fn checkpoint(&self, slot: usize) -> String {
@@ -541,16 +590,6 @@ impl<T: Transport> Rows<T> for ObjectRows {
     fn explain(&self, slot: usize, e: Error) -> Error {
         let def = self.outputs[slot].def;
         paid_as_unavailable(e, def.name).forbidden_as_unavailable(def.name, def.permission)
-    }
-}
-
-/// Sets column `col` of `row` to `value()` when it is null (or missing).
-fn fill(row: &mut Vec<Value>, col: usize, value: impl FnOnce() -> Value) {
-    if row.len() <= col {
-        row.resize(col + 1, Value::Null);
-    }
-    if row[col] == Value::Null {
-        row[col] = value();
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::wit::{SyncMode, Value};
+use super::columns::{names, rows_of as batch_rows};
 use crate::api::client::tests::Scripted;
 use crate::api::transport::TransportError;
 
@@ -40,7 +41,7 @@ fn ids(batches: &[std::result::Result<Batch, Error>]) -> Vec<i64> {
     batches
         .iter()
         .flat_map(|b| b.as_ref().ok())
-        .flat_map(|b| b.rows.iter().map(|r| match r[0] { Value::Integer(i) => i, _ => -1 }))
+        .flat_map(|b| batch_rows(b).into_iter().map(|r| match r[0] { Value::Integer(i) => i, _ => -1 }))
         .collect()
 }
 
@@ -99,7 +100,7 @@ fn a_broken_stream_fails_alone_and_keeps_its_cursor() {
     let mut out = drain(&mut r);
     // The row read before the break is handed over (once, no checkpoint), then the error.
     let first = out.remove(0).unwrap();
-    assert_eq!((first.rows.len(), first.checkpoint.is_none()), (1, true));
+    assert_eq!((first.rows, first.checkpoint.is_none()), (1, true));
     let cards = out[0].as_ref().unwrap_err();
     assert_eq!((cards.kind, cards.stream.as_deref()), (crate::error::Kind::Transient, Some("cards")));
     assert!(cards.message.contains("ended in the middle"), "{}", cards.message);
@@ -110,8 +111,8 @@ fn a_broken_stream_fails_alone_and_keeps_its_cursor() {
         "Permission denied: GET /api/user?tenancy=all&limit=2&offset=0 answered 403 (You don't have permissions to do that.). Reading `users` needs an admin or group-manager account."
     );
     let collections = out[2].as_ref().unwrap();
-    assert_eq!(collections.rows[0][0], Value::String("root".into()));
-    assert_eq!(collections.rows[1][0], Value::String("7".into()));
+    assert_eq!(batch_rows(collections)[0][0], Value::String("root".into()));
+    assert_eq!(batch_rows(collections)[1][0], Value::String("7".into()));
 }
 
 #[test]
@@ -157,7 +158,7 @@ fn big_lists_come_in_bounded_batches() {
     let body = format!("[{}]", (0..2500).map(|i| format!(r#"{{"id":{i}}}"#)).collect::<Vec<_>>().join(","));
     let mut r = Reader::open(scripted(vec![Ok((200, &body))]), CFG, &[sel("dashboards", false)], None, no_log).unwrap();
     let out = drain(&mut r);
-    let sizes: Vec<_> = out.iter().map(|b| b.as_ref().unwrap().rows.len()).collect();
+    let sizes: Vec<_> = out.iter().map(|b| b.as_ref().unwrap().rows as usize).collect();
     let mut want = vec![BATCH_ROWS; 2500 / BATCH_ROWS];
     want.push(2500 % BATCH_ROWS);
     assert_eq!(sizes, want);
@@ -171,7 +172,7 @@ fn big_rows_come_in_batches_bounded_by_bytes() {
     let body = format!("[{}]", (0..10).map(|i| format!(r#"{{"id":{i},"p":"{pad}"}}"#)).collect::<Vec<_>>().join(","));
     let mut r = Reader::open(scripted(vec![Ok((200, &body))]), CFG, &[sel("dashboards", false)], None, no_log).unwrap();
     let out = drain(&mut r);
-    let sizes: Vec<_> = out.iter().map(|b| b.as_ref().unwrap().rows.len()).collect();
+    let sizes: Vec<_> = out.iter().map(|b| b.as_ref().unwrap().rows as usize).collect();
     // 300 KiB rows: a batch closes at the first row that reaches 1 MiB.
     let per = BATCH_BYTES.div_ceil(pad.len() + 20);
     assert_eq!(sizes.iter().sum::<usize>(), 10);
@@ -201,13 +202,13 @@ fn connection_failures_are_transient_and_named() {
     assert_eq!(e.message, "GET /api/card failed: connection refused (gave up after 1 attempt)");
 }
 
-fn rows_of<'a>(out: &'a [std::result::Result<Batch, Error>], stream: &str) -> Vec<&'a Vec<Value>> {
-    out.iter().flat_map(|b| b.as_ref().ok()).filter(|b| b.stream == stream).flat_map(|b| b.rows.iter()).collect()
+fn rows_of(out: &[std::result::Result<Batch, Error>], stream: &str) -> Vec<Vec<Value>> {
+    out.iter().flat_map(|b| b.as_ref().ok()).filter(|b| b.stream == stream).flat_map(batch_rows).collect()
 }
 
 fn col(batch_out: &[std::result::Result<Batch, Error>], stream: &str, name: &str) -> Vec<Value> {
     let b = batch_out.iter().flat_map(|b| b.as_ref().ok()).find(|b| b.stream == stream).unwrap();
-    let i = b.columns.iter().position(|c| c == name).unwrap_or_else(|| panic!("{stream} has no column {name}"));
+    let i = names(b).iter().position(|c| c == name).unwrap_or_else(|| panic!("{stream} has no column {name}"));
     rows_of(batch_out, stream).iter().map(|r| r[i].clone()).collect()
 }
 
@@ -225,7 +226,7 @@ fn per_parent_streams_read_every_parent_and_skip_deleted_ones() {
     assert_eq!(col(&out, "dashboard_cards", "size_x"), vec![Value::Integer(12), Value::Integer(6)], "0.4x sizeX is size_x");
     assert_eq!(col(&out, "dashboard_cards", "card_id"), vec![Value::Integer(27), Value::Null]);
     let b = out.last().unwrap().as_ref().unwrap();
-    assert!(!b.columns.iter().any(|c| c == "sizeX"));
+    assert!(!names(b).iter().any(|c| c == "sizeX"));
     assert_eq!(b.checkpoint.as_deref(), Some(r#"{"updated_at":"2024-06-19T11:57:59.706516Z"}"#));
     let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
     assert_eq!(paths, ["/api/session/properties", "/api/dashboard", "/api/dashboard/2", "/api/dashboard/7"]);
@@ -270,7 +271,7 @@ fn tables_and_fields_share_the_database_list_and_skip_saved_questions() {
     assert_eq!(col(&out, "fields", "table_id"), vec![Value::Integer(10), Value::Integer(10), Value::Integer(11)]);
     assert_eq!(col(&out, "tables", "id"), vec![Value::Integer(10), Value::Integer(11)]);
     let tables = out.iter().flat_map(|b| b.as_ref().ok()).find(|b| b.stream == "tables").unwrap();
-    assert!(!tables.columns.iter().any(|c| c == "fields"), "tables do not carry their fields");
+    assert!(!names(tables).iter().any(|c| c == "fields"), "tables do not carry their fields");
     let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
     assert_eq!(paths, ["/api/session/properties", "/api/database", "/api/database/2/metadata?include_hidden=true"], "one metadata answer feeds both");
 }
@@ -325,7 +326,7 @@ fn a_missing_notification_endpoint_skips_the_stream() {
     let out = drain(&mut r);
     assert_eq!(out.len(), 2, "{out:?}");
     let n = out[0].as_ref().unwrap();
-    assert_eq!((n.stream.as_str(), n.rows.len()), ("notifications", 0));
+    assert_eq!((n.stream.as_str(), n.rows), ("notifications", 0));
     assert_eq!(n.checkpoint.as_deref(), Some(r#"{"updated_at":"2024-01-01T00:00:00.000000Z"}"#), "the cursor is kept");
     assert_eq!(out[1].as_ref().unwrap().stream, "alerts");
 }

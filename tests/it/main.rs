@@ -6,6 +6,7 @@
 
 mod common;
 
+mod arrow_output;
 mod bad_input;
 mod browser_har;
 mod cli;

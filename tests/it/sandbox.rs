@@ -174,7 +174,7 @@ fn the_component_imports_no_filesystem_and_no_sockets() {
 }
 
 /// A guest that breaks the row contract (probe `bad-rows`): invalid nested JSON, nested JSON
-/// followed by a STATE line of its own, a row of the wrong length, among good rows of another
+/// followed by a STATE line of its own, a column shorter than its batch, among good rows of another
 /// stream. The host formats and writes RECORD lines on a second thread; this runs that path on a
 /// real stdout: only whole, valid lines come out, each broken stream keeps the rows before its bad
 /// one and fails alone (INCOMPLETE, a TRACE ERROR naming stream and column, no STATE), later
@@ -215,7 +215,7 @@ fn rows_that_break_the_contract_fail_their_stream_alone() {
     let broken = error_of("broken");
     assert!(broken.contains("invalid JSON in column meta of stream broken"), "{broken}");
     assert!(error_of("smuggler").contains("invalid JSON in column meta"));
-    assert!(error_of("short").contains("a row of 1 values for 2 columns"));
+    assert!(error_of("short").contains("a malformed column meta in stream short"));
 
     // Order: a stream's RECORDs come before its INCOMPLETE.
     let lines: Vec<&str> = out.stdout.lines().collect();

@@ -18,6 +18,8 @@
 //! guest's thread too): between submitting batch *k* and collecting it the
 //! read loop writes nothing, and every message it writes is flushed.
 
+use crate::airbyte::arrow_out::ArrowFiles;
+use crate::diagnostics::logger;
 use crate::runtime::bindings::Batch;
 use crate::airbyte::protocol::{self, RowError};
 use crate::diagnostics::secrets;
@@ -47,6 +49,16 @@ struct Job {
     lines: String,
 }
 
+/// Where a read's rows go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// Airbyte RECORD lines; `to_stdout`: the thread writes each batch's
+    /// lines to stdout itself.
+    Records { to_stdout: bool },
+    /// Arrow IPC stream files in this directory (`arrow_out`); no RECORD lines.
+    Arrow(std::path::PathBuf),
+}
+
 /// The formatting thread and its two channels (capacity one each way).
 pub struct Formatter {
     jobs: Option<SyncSender<Job>>,
@@ -62,27 +74,42 @@ pub struct Formatter {
 pub struct Stopped;
 
 impl Formatter {
-    /// `to_stdout`: the thread writes each batch's lines to stdout itself.
-    pub fn start(to_stdout: bool) -> std::io::Result<Formatter> {
+    pub fn start(sink: Sink) -> std::io::Result<Formatter> {
         let (jobs, inbox) = sync_channel::<Job>(1);
         let (outbox, done) = sync_channel::<Formatted>(1);
         let thread = std::thread::Builder::new().name("records".into()).spawn(move || {
+            let to_stdout = sink == Sink::Records { to_stdout: true };
+            let mut arrow = match &sink {
+                Sink::Arrow(dir) => Some(ArrowFiles::new(dir)),
+                Sink::Records { .. } => None,
+            };
             for Job { batch, emitted_at, mut lines } in inbox {
-                // A fresh snapshot per batch, as inline formatting took: a
-                // secret learnt mid-read (a session token) is scrubbed from then on.
-                let scrubber = secrets::global().snapshot();
-                let (written, error) = match protocol::format_records(&batch, emitted_at, &scrubber, &mut lines) {
-                    Ok(n) => (n, None),
-                    Err((n, e)) => (n, Some(e)),
+                let rows = batch.rows as usize;
+                let (stream, checkpoint) = (batch.stream.clone(), batch.checkpoint.clone());
+                let (written, error) = match arrow.as_mut() {
+                    Some(files) => match files.write(batch) {
+                        Ok(()) => (rows, None),
+                        Err(e) => (0, Some(e)),
+                    },
+                    None => {
+                        // A fresh snapshot per batch, as inline formatting took: a
+                        // secret learnt mid-read (a session token) is scrubbed from then on.
+                        let scrubber = secrets::global().snapshot();
+                        // The rows are dropped here, off the guest's thread, too.
+                        match protocol::format_records(&batch, emitted_at, &scrubber, &mut lines) {
+                            Ok(n) => (n, None),
+                            Err((n, e)) => (n, Some(e)),
+                        }
+                    }
                 };
-                let rows = batch.rows.len();
-                // The rows are dropped here, off the guest's thread, too.
-                let Batch { stream, checkpoint, .. } = batch;
                 let io_error = if to_stdout { write_all_to_stdout(&lines).err() } else { None };
                 let done = Formatted { stream, checkpoint, rows, lines, on_stdout: to_stdout, io_error, written, error };
                 if outbox.send(done).is_err() {
                     break;
                 }
+            }
+            if let Some(Err(e)) = arrow.as_mut().map(ArrowFiles::finish) {
+                logger::error!("cannot finish the Arrow files: {e}");
             }
         })?;
         Ok(Formatter { jobs: Some(jobs), done, thread: Some(thread), spare: String::new(), in_flight: false })
@@ -137,24 +164,20 @@ impl Drop for Formatter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::Value;
+    use crate::airbyte::protocol::tests::batch_of;
+    use arrow_columns::Cell;
 
-    fn batch(stream: &str, rows: Vec<Vec<Value>>, checkpoint: Option<&str>) -> Batch {
-        Batch {
-            stream: stream.into(),
-            columns: vec!["id".into(), "meta".into()],
-            rows,
-            checkpoint: checkpoint.map(str::to_string),
-        }
+    fn batch(stream: &str, rows: Vec<Vec<Cell<'_>>>, checkpoint: Option<&str>) -> Batch {
+        batch_of(stream, &["id", "meta"], rows, checkpoint)
     }
 
     #[test]
     fn formats_like_inline_and_keeps_order() {
-        let mut f = Formatter::start(false).unwrap();
+        let mut f = Formatter::start(Sink::Records { to_stdout: false }).unwrap();
         assert!(f.collect().unwrap().is_none());
         let mut all = String::new();
         for k in 0..5i64 {
-            let rows = (0..3).map(|i| vec![Value::Integer(k * 10 + i), Value::Object("{\"a\":[1]}".into())]).collect();
+            let rows = (0..3).map(|i| vec![Cell::Int(k * 10 + i), Cell::Json("{\"a\":[1]}")]).collect();
             f.submit(batch("cards", rows, (k == 4).then_some("{}")), 7).unwrap();
             let done = f.collect().unwrap().unwrap();
             assert_eq!((done.rows, done.written, done.error.is_none()), (3, 3, true));
@@ -171,11 +194,11 @@ mod tests {
 
     #[test]
     fn a_bad_row_keeps_the_whole_lines_before_it() {
-        let mut f = Formatter::start(false).unwrap();
+        let mut f = Formatter::start(Sink::Records { to_stdout: false }).unwrap();
         let rows = vec![
-            vec![Value::Integer(1), Value::Object("{}".into())],
-            vec![Value::Integer(2), Value::Object("{oops".into())],
-            vec![Value::Integer(3), Value::Object("{}".into())],
+            vec![Cell::Int(1), Cell::Json("{}")],
+            vec![Cell::Int(2), Cell::Json("{oops")],
+            vec![Cell::Int(3), Cell::Json("{}")],
         ];
         f.submit(batch("cards", rows, Some("{}")), 1).unwrap();
         let done = f.collect().unwrap().unwrap();
@@ -187,8 +210,8 @@ mod tests {
 
     #[test]
     fn dropping_with_a_batch_in_flight_does_not_hang() {
-        let mut f = Formatter::start(false).unwrap();
-        f.submit(batch("cards", vec![vec![Value::Null, Value::Null]], None), 1).unwrap();
+        let mut f = Formatter::start(Sink::Records { to_stdout: false }).unwrap();
+        f.submit(batch("cards", vec![vec![Cell::Null, Cell::Null]], None), 1).unwrap();
         drop(f);
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! Every string written passes through the secret scrubber.
 
-use crate::runtime::bindings::{Batch, FailureKind, Value};
+use crate::runtime::bindings::{Batch, FailureKind};
+use arrow_columns::Cell;
 use crate::diagnostics::secrets::{self, Scrubber};
 use crate::airbyte::timefmt;
 use serde_json::json;
@@ -242,9 +243,10 @@ impl<W: Write> Protocol<W> {
 /// This is the costly half of writing a batch (every value typed, escaped,
 /// scrubbed; nested JSON checked), and it needs nothing but the batch: the
 /// read loop runs it on a second thread while the guest produces the next
-/// batch (see `formatter`). A row that cannot be written (wrong arity,
-/// invalid nested JSON) stops it: `lines` then holds exactly the whole lines
-/// of the rows before it, with their count and the error.
+/// batch (see `formatter`). The batch's columns are checked first (buffer
+/// sizes, offsets, UTF-8: a bad one fails the batch before any line); a row
+/// that cannot be written (invalid JSON text) stops it: `lines` then holds
+/// exactly the whole lines of the rows before it, with their count and the error.
 pub fn format_records(
     batch: &Batch,
     emitted_at: i64,
@@ -252,6 +254,13 @@ pub fn format_records(
     lines: &mut String,
 ) -> Result<usize, (usize, RowError)> {
     lines.clear();
+    let mut views = Vec::with_capacity(batch.columns.len());
+    for c in &batch.columns {
+        views.push(c.view(batch.rows).map_err(|e| {
+            let message = format!("the connector sent a malformed column {} in stream {}", c.name, batch.stream);
+            (0, RowError { message, detail: format!("{e} (a batch of {} rows)", batch.rows) })
+        })?);
+    }
     let mut prefix = String::from(r#"{"type":"RECORD","record":{"stream":"#);
     push_json_str(&mut prefix, &batch.stream);
     prefix.push_str(r#","data":{"#);
@@ -261,76 +270,71 @@ pub fn format_records(
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let mut k = String::with_capacity(c.len() + 4);
+            let mut k = String::with_capacity(c.name.len() + 4);
             if i > 0 {
                 k.push(',');
             }
-            push_json_str(&mut k, c);
+            push_json_str(&mut k, &c.name);
             k.push(':');
             k
         })
         .collect();
 
-    for (row_index, row) in batch.rows.iter().enumerate() {
-        if row.len() != keys.len() {
-            let e = RowError {
-                message: format!(
-                    "the connector sent a row of {} values for {} columns in stream {}",
-                    row.len(),
-                    keys.len(),
-                    batch.stream
-                ),
-                detail: format!("row {row_index} of a batch of {} rows", batch.rows.len()),
-            };
-            return Err((row_index, e));
-        }
+    let rows = batch.rows as usize;
+    for row in 0..rows {
         let line_start = lines.len();
         lines.push_str(&prefix);
-        for (i, (key, value)) in keys.iter().zip(row).enumerate() {
+        for (i, (key, view)) in keys.iter().zip(&views).enumerate() {
             lines.push_str(key);
-            if let Err(e) = push_value(lines, value, secrets) {
+            if let Err(e) = push_value(lines, view.cell(row), secrets) {
                 lines.truncate(line_start);
                 let e = RowError {
                     message: format!(
                         "the connector sent invalid JSON in column {} of stream {}",
-                        batch.columns[i], batch.stream
+                        batch.columns[i].name, batch.stream
                     ),
-                    detail: format!("row {row_index}: {e}"),
+                    detail: format!("row {row}: {e}"),
                 };
-                return Err((row_index, e));
+                return Err((row, e));
             }
         }
         lines.push_str(&suffix);
         lines.push('\n');
     }
-    Ok(batch.rows.len())
+    Ok(rows)
 }
 
 /// Appends one typed value as JSON.
-fn push_value(out: &mut String, value: &Value, secrets: &Scrubber) -> Result<(), String> {
+fn push_value(out: &mut String, value: Cell<'_>, secrets: &Scrubber) -> Result<(), String> {
     match value {
-        Value::Null => out.push_str("null"),
-        Value::String(s) => push_json_str(out, &secrets.scrub(s)),
-        Value::Integer(i) => push_i64(out, *i),
-        Value::Number(f) => match serde_json::Number::from_f64(*f) {
+        Cell::Null => out.push_str("null"),
+        Cell::Str(s) => push_json_str(out, &secrets.scrub(s)),
+        Cell::Int(i) => push_i64(out, i),
+        Cell::Num(f) => match serde_json::Number::from_f64(f) {
             Some(n) => {
                 use std::fmt::Write;
                 let _ = write!(out, "{n}");
             }
             None => out.push_str("null"),
         },
-        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Timestamp(us) => {
+        Cell::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Cell::Ts(us) => {
             out.push('"');
-            timefmt::push_timestamp_micros(out, *us);
-            out.push('"');
-        }
-        Value::Date(d) => {
-            out.push('"');
-            timefmt::push_date_days(out, *d);
+            timefmt::push_timestamp_micros(out, us);
             out.push('"');
         }
-        Value::Array(j) | Value::Object(j) => {
+        Cell::Date(d) => {
+            out.push('"');
+            timefmt::push_date_days(out, d);
+            out.push('"');
+        }
+        // A JSON string (a value of a column that fell back to JSON text) is
+        // written as a string value is: decoded, scrubbed, escaped our way.
+        Cell::Json(j) if j.starts_with('"') => {
+            let s: String = serde_json::from_str(j).map_err(|e| e.to_string())?;
+            push_json_str(out, &secrets.scrub(&s));
+        }
+        Cell::Json(j) => {
             // The component is untrusted: its JSON text is checked (strictly,
             // one walk, no tree) before it is embedded in a line.
             let scrubbed = secrets.scrub(j);
@@ -373,7 +377,7 @@ pub fn one_line(json: &str) -> std::borrow::Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn esc(s: &str) -> String {
@@ -403,13 +407,19 @@ mod tests {
         assert_eq!(esc("🦀"), "\"🦀\"");
     }
 
-    fn batch(columns: &[&str], rows: Vec<Vec<Value>>) -> Batch {
-        Batch {
-            stream: "cards".into(),
-            columns: columns.iter().map(|c| c.to_string()).collect(),
-            rows,
-            checkpoint: None,
+    /// A batch of `rows` (cells by column), built as the guest builds one.
+    pub(crate) fn batch_of(stream: &str, columns: &[&str], rows: Vec<Vec<Cell<'_>>>, checkpoint: Option<&str>) -> Batch {
+        let mut built = arrow_columns::Columns::default();
+        for row in rows {
+            built.push_row(row);
         }
+        let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let (rows, columns) = built.finish(&names, &[]);
+        Batch { stream: stream.into(), rows, columns: columns.into_iter().map(Into::into).collect(), checkpoint: checkpoint.map(str::to_string) }
+    }
+
+    fn batch(columns: &[&str], rows: Vec<Vec<Cell<'_>>>) -> Batch {
+        batch_of("cards", columns, rows, None)
     }
 
     fn format(b: &Batch, emitted_at: i64) -> (Result<usize, (usize, RowError)>, String) {
@@ -423,16 +433,16 @@ mod tests {
         let b = batch(
             &["n", "s", "i", "f", "nan", "b", "ts", "d", "a", "o"],
             vec![vec![
-                Value::Null,
-                Value::String("x\"y".into()),
-                Value::Integer(-42),
-                Value::Number(1.5),
-                Value::Number(f64::NAN),
-                Value::Boolean(true),
-                Value::Timestamp(1_718_798_255_859_990),
-                Value::Date(19_782),
-                Value::Array("[1,\n 2]".into()),
-                Value::Object(" {\"k\": null} ".into()),
+                Cell::Null,
+                Cell::Str("x\"y"),
+                Cell::Int(-42),
+                Cell::Num(1.5),
+                Cell::Num(f64::NAN),
+                Cell::Bool(true),
+                Cell::Ts(1_718_798_255_859_990),
+                Cell::Date(19_782),
+                Cell::Json("[1,\n 2]"),
+                Cell::Json(" {\"k\": null} "),
             ]],
         );
         let (written, text) = format(&b, 123);
@@ -452,8 +462,8 @@ mod tests {
         let b = batch(
             &["id", "meta"],
             vec![
-                vec![Value::Integer(1), Value::Object("{}".into())],
-                vec![Value::Integer(2), Value::Object("{oops".into())],
+                vec![Cell::Int(1), Cell::Json("{}")],
+                vec![Cell::Int(2), Cell::Json("{oops")],
             ],
         );
         let (result, text) = format(&b, 1);
@@ -475,11 +485,23 @@ mod tests {
     }
 
     #[test]
-    fn wrong_arity_is_an_error() {
-        let b = batch(&["a", "b"], vec![vec![Value::Null, Value::Null], vec![Value::Null]]);
+    fn a_malformed_column_fails_the_batch_before_any_line() {
+        let mut b = batch(&["a", "b"], vec![vec![Cell::Int(1), Cell::Null], vec![Cell::Int(2), Cell::Null]]);
+        b.columns[0].values.truncate(8);
         let (result, text) = format(&b, 1);
-        assert_eq!(result.unwrap_err().0, 1);
-        assert_eq!(text.lines().count(), 1);
+        let (written, err) = result.unwrap_err();
+        assert_eq!((written, text.as_str()), (0, ""));
+        assert!(err.message.contains("malformed column a in stream cards"), "{}", err.message);
+    }
+
+    #[test]
+    fn json_text_of_a_fallback_column_is_written_as_its_values() {
+        let b = batch(&["t"], vec![vec![Cell::Ts(1_718_798_255_859_990)], vec![Cell::Str("not\na \"time\"")], vec![Cell::Int(7)], vec![Cell::Num(2.5)]]);
+        assert_eq!(b.columns[0].kind, crate::runtime::bindings::ColumnKind::Json);
+        let (written, text) = format(&b, 1);
+        assert_eq!(written.unwrap(), 4);
+        let data: Vec<String> = text.lines().map(|l| l.split(r#""data":"#).nth(1).unwrap().split(r#","emitted_at""#).next().unwrap().to_string()).collect();
+        assert_eq!(data, [r#"{"t":"2024-06-19T11:57:35.859990Z"}"#, r#"{"t":"not\na \"time\""}"#, r#"{"t":7}"#, r#"{"t":2.5}"#]);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Typed bindings of the `metabase-source` world (`ingest:source@0.2.0`, read
+//! Typed bindings of the `metabase-source` world (`ingest:source@0.3.0`, read
 //! from `wit/`), and the host side of its imports.
 //!
 //! The world imports only `ingest:source/log` (plus the `types` interface it
@@ -16,7 +16,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::ingest::source::source::{Batch, ConnectorError, SelectedStream, StreamInfo};
-pub use ingest::source::types::{Cause, FailureKind, FieldType, SyncMode, Value};
+pub use ingest::source::types::{Cause, Column, ColumnKind, FailureKind, FieldType, SyncMode};
 #[cfg(test)]
 pub use ingest::source::types::Field;
 
@@ -25,6 +25,15 @@ use crate::runtime::sandbox::HostState;
 use ingest::source::log::Level as GuestLevel;
 
 impl ingest::source::types::Host for HostState {}
+
+arrow_columns::wit_conversions!(Column, ColumnKind);
+
+impl Column {
+    /// The column's buffers, checked against its kind and the batch's rows.
+    pub fn view(&self, rows: u32) -> Result<arrow_columns::View<'_>, arrow_columns::LayoutError> {
+        arrow_columns::View::new(self.kind.into(), rows as usize, self.null_count, &self.validity, &self.offsets, &self.values)
+    }
+}
 
 impl ingest::source::log::Host for HostState {
     /// Guest logs go to stderr under the `--log-level` filter; warnings and

@@ -30,7 +30,8 @@ mod bindings {
 }
 
 use bindings::exports::ingest::source::source::{ConnectorError, Guest, GuestReader, Reader, SelectedStream, StreamInfo};
-use bindings::ingest::source::types::{Batch, Cause, FailureKind, Retry, Value};
+use arrow_columns::Cell as Value;
+use bindings::ingest::source::types::{Batch, Cause, Column, ColumnKind, FailureKind, Retry};
 use std::cell::Cell;
 
 struct Probe;
@@ -228,17 +229,27 @@ struct ProbeReader {
     next: Cell<usize>,
 }
 
-fn row(id: i64, meta: &str) -> Vec<Value> {
-    vec![Value::Integer(id), Value::Object(meta.into())]
+fn row(id: i64, meta: &str) -> Vec<Value<'_>> {
+    vec![Value::Int(id), Value::Json(meta)]
 }
 
-fn batch(stream: &str, rows: Vec<Vec<Value>>, checkpoint: Option<&str>) -> Batch {
-    Batch {
-        stream: stream.into(),
-        columns: vec!["id".into(), "meta".into()],
-        rows,
-        checkpoint: checkpoint.map(str::to_string),
+fn batch(stream: &str, rows: Vec<Vec<Value<'_>>>, checkpoint: Option<&str>) -> Batch {
+    let mut columns = arrow_columns::Columns::default();
+    for row in rows {
+        columns.push_row(row);
     }
+    let (rows, columns) = columns.finish(&["id".into(), "meta".into()], &[]);
+    let columns = columns.into_iter().map(Column::from).collect();
+    Batch { stream: stream.into(), rows, columns, checkpoint: checkpoint.map(str::to_string) }
+}
+
+arrow_columns::wit_conversions!(Column, ColumnKind);
+
+/// `short`: a batch of two rows whose `meta` column holds values for one.
+fn short() -> Batch {
+    let mut b = batch("short", vec![row(30, "{}"), row(31, "{}")], Some("{}"));
+    b.columns[1].offsets.truncate(8);
+    b
 }
 
 fn bad_rows(k: usize) -> Option<Batch> {
@@ -256,8 +267,8 @@ fn bad_rows(k: usize) -> Option<Batch> {
             vec![row(20, "{}\n{\"type\":\"STATE\",\"state\":{\"type\":\"LEGACY\",\"data\":{}}}")],
             Some("{}"),
         ),
-        // `short`: a row of one value for two columns.
-        5 => Batch { stream: "short".into(), columns: vec!["id".into(), "meta".into()], rows: vec![vec![Value::Integer(30)]], checkpoint: Some("{}".into()) },
+        // `short`: a column with fewer values than the batch has rows.
+        5 => short(),
         6 => batch("good", vec![row(3, "[]")], Some(r#"{"cursor":"good"}"#)),
         _ => return None,
     })
