@@ -215,12 +215,14 @@ fn every_output_line_conforms_to_the_airbyte_protocol() {
         }
     }
 
-    // A server that stays unavailable (503, retries off) is a transient_error of that stream only.
+    // A server that stays unavailable (503, retries off) is a transient_error of the streams read
+    // from that answer only: `cards`, and `lineage`, computed from the same `GET /api/card`.
     let (har, config) = derived_fixture(&dir, "v050_api_key", "unavailable_cards", "/api/card", 503,
                                         "\"Service Unavailable\"", json!({"max_retries": 0}));
     let out = run_host(&["--replay", har.to_str().unwrap(), "read", "--config", config.to_str().unwrap()]);
     out.expect_code(1);
-    assert_eq!(errors_of(&out), vec![("transient_error".to_string(), Some("cards".to_string()))], "{}", out.describe());
+    let transient = |s: &str| ("transient_error".to_string(), Some(s.to_string()));
+    assert_eq!(errors_of(&out), vec![transient("cards"), transient("lineage")], "{}", out.describe());
     add("unavailable_cards.read".into(), out);
 
     // A 200 whose body is not what the endpoint returns is the connector's or the server's bug:
