@@ -56,14 +56,20 @@ class HarServer:
     """Serves HAR files on 127.0.0.1:`port` from a daemon thread until `close()`:
     a request the first file has no entry for is answered from the next
     (a later state of a Metabase recorded over an earlier one).
-    `compress`: gzip bodies for clients that accept it."""
+    `compress`: gzip bodies for clients that accept it. `tls`: (certificate
+    chain PEM, key PEM) to serve https (a test's throw-away CA)."""
 
-    def __init__(self, *har_paths, compress=False):
+    def __init__(self, *har_paths, compress=False, tls=None):
         self.hars = [Har(p) for p in har_paths]
         self.lock = threading.Lock()
         self.compress = compress
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
+        if tls:
+            import ssl
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
