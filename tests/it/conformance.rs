@@ -215,14 +215,15 @@ fn every_output_line_conforms_to_the_airbyte_protocol() {
         }
     }
 
-    // A server that stays unavailable (503, retries off) is a transient_error of the streams read
-    // from that answer only: `cards`, and `lineage`, computed from the same `GET /api/card`.
+    // A server that stays unavailable (503, retries off) is a transient_error of the streams that
+    // need that answer only: `cards`, `lineage` (computed from the same `GET /api/card`) and
+    // `revisions` (whose card ids come from it).
     let (har, config) = derived_fixture(&dir, "v050_api_key", "unavailable_cards", "/api/card", 503,
                                         "\"Service Unavailable\"", json!({"max_retries": 0}));
     let out = run_host(&["--replay", har.to_str().unwrap(), "read", "--config", config.to_str().unwrap()]);
     out.expect_code(1);
     let transient = |s: &str| ("transient_error".to_string(), Some(s.to_string()));
-    assert_eq!(errors_of(&out), vec![transient("cards"), transient("lineage")], "{}", out.describe());
+    assert_eq!(errors_of(&out), vec![transient("cards"), transient("lineage"), transient("revisions")], "{}", out.describe());
     add("unavailable_cards.read".into(), out);
 
     // A 200 whose body is not what the endpoint returns is the connector's or the server's bug:
