@@ -335,3 +335,79 @@ fn log_stderr_exports_the_contracts_log_version() {
     let export = format!("export ingest:source/log@{version};");
     assert!(plug.contains(&export), "log-stderr/src/lib.rs must say `{export}`");
 }
+
+/// A one-column batch: (kind, rows, null count, validity, offsets, values).
+type ColumnCase = (arrow_columns::Kind, u32, u32, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// Columns well and badly laid out: every check `arrow_columns::View::new` makes, and all-null
+/// and empty columns that must pass.
+fn column_cases() -> Vec<ColumnCase> {
+    use arrow_columns::Kind::*;
+    let i32s = |v: &[i32]| v.iter().flat_map(|o| o.to_le_bytes()).collect::<Vec<u8>>();
+    vec![
+        (Integer, 3, 0, vec![], vec![], vec![0; 24]),
+        (Integer, 3, 0, vec![], vec![], vec![0; 23]),
+        (Integer, 3, 1, vec![], vec![], vec![0; 24]),
+        (Integer, 3, 1, vec![0b101], vec![], vec![0; 24]),
+        (Integer, 3, 2, vec![0b101], vec![], vec![0; 24]),
+        (Integer, 3, 0, vec![0b111], vec![], vec![0; 24]),
+        (Number, 3, 3, vec![0], vec![], vec![0; 24]),
+        (Timestamp, 9, 9, vec![0, 0], vec![], vec![0; 72]),
+        (Date, 2, 0, vec![], vec![], vec![0; 8]),
+        (Date, 2, 0, vec![], i32s(&[0, 0, 0]), vec![0; 8]),
+        (Boolean, 9, 0, vec![], vec![], vec![0xff, 1]),
+        (Boolean, 9, 0, vec![], vec![], vec![0xff]),
+        (String, 2, 0, vec![], i32s(&[0, 1, 3]), "aé".into()),
+        (String, 2, 0, vec![], i32s(&[0, 2, 3]), "aé".into()),
+        (String, 2, 0, vec![], i32s(&[0, 1, 4]), "aé".into()),
+        (String, 2, 0, vec![], i32s(&[1, 1, 3]), "aé".into()),
+        (String, 2, 0, vec![], i32s(&[0, 2, 1]), "aé".into()),
+        (String, 2, 0, vec![], i32s(&[0, 3]), "aé".into()),
+        (String, 1, 0, vec![], i32s(&[0, 2]), vec![b'a', 0xff]),
+        (String, 1, 0, vec![], i32s(&[0, 3]), vec![b'a', 0xe2, 0x82]),
+        (String, 1, 0, vec![], i32s(&[0, 4]), vec![b'a', 0xed, 0xa0, 0x80]),
+        (String, 1, 0, vec![], i32s(&[0, 3]), vec![b'a', 0xc0, 0x80]),
+        (String, 1, 0, vec![], i32s(&[0, 5]), vec![b'a', 0xf4, 0x90, 0x80, 0x80]),
+        (String, 2, 2, vec![0], i32s(&[0, 0, 0]), vec![]),
+        (String, 0, 0, vec![], i32s(&[0]), vec![]),
+        (String, 0, 0, vec![], vec![], vec![]),
+        (Json, 1, 0, vec![], i32s(&[0, 2]), "[]".into()),
+        (Json, 2, 1, vec![0b10], i32s(&[0, 0, 7]), "{\"a\":1}".into()),
+    ]
+}
+
+/// The Node host refuses exactly the columns host-harness refuses, with the same words (the
+/// TRACE error's internal message), and formats the ones it accepts.
+#[test]
+fn node_host_checks_columns_as_host_harness_does() {
+    let Some(node) = or_skip("hosts_node (Node host)", node_cli()) else { return };
+    let cases = column_cases();
+    let batches: Vec<Value> = cases
+        .iter()
+        .map(|(kind, rows, nulls, validity, offsets, values)| {
+            let kind = format!("{kind:?}").to_ascii_lowercase();
+            let column = json!({"name": "c", "kind": kind, "nullCount": nulls, "validity": validity, "offsets": offsets, "values": values});
+            json!({"stream": "s", "rows": rows, "columns": [column], "checkpoint": null})
+        })
+        .collect();
+    let input = scratch_dir("node-columns").join("batches.json");
+    write_json(&input, &json!(batches));
+    let mut cmd = Command::new(&node.0);
+    cmd.arg(common::repo().join("hosts/node/test/check_columns.js")).arg(&input);
+    let out = run_bounded(cmd, RUN_TIMEOUT, "check_columns.js");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let said: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(said.len(), cases.len(), "one line per batch");
+    let mut refused = 0;
+    for ((kind, rows, nulls, validity, offsets, values), node_said) in cases.iter().zip(said) {
+        let harness_said = match arrow_columns::View::new(*kind, *rows as usize, *nulls, validity, offsets, values) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => {
+                refused += 1;
+                format!("{e} (a batch of {rows} rows)")
+            }
+        };
+        assert_eq!(node_said, harness_said, "{kind:?}, {rows} rows, {nulls} nulls, validity {validity:?}, offsets {offsets:?}, values {values:?}");
+    }
+    assert!(refused >= 15, "only {refused} cases refused");
+}
