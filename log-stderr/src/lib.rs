@@ -9,14 +9,14 @@
 //! world below names it again.
 
 // Only a component: the workspace's native build (`cargo build --workspace`) compiles it empty,
-// since its export names (`ingest:source/log@0.2.0#log`) are no native linker's symbols.
+// since its export names (`ingest:source/log@0.3.0#log`) are no native linker's symbols.
 #![cfg(target_family = "wasm")]
 
 wit_bindgen::generate!({
     path: "../wit",
     // The connector's package version: bumped with `wit/source.wit`'s.
     inline: "package local:log-stderr;
-             world log-stderr { export ingest:source/log@0.2.0; }",
+             world log-stderr { export ingest:source/log@0.3.0; }",
     world: "local:log-stderr/log-stderr",
 });
 

@@ -267,3 +267,147 @@ fn node_host_knows_the_secrets_host_harness_knows() {
     node_headers.sort();
     assert_eq!(node_headers, headers, "credential headers");
 }
+
+/// f64s whose text is easy to get wrong: zeros, subnormals, the extremes, every power of ten
+/// and of two with its neighbours (where plain notation turns into an exponent, and where the
+/// shortest digits are tied), short decimals at every exponent, and pseudo-random bit patterns.
+fn tricky_f64s() -> Vec<f64> {
+    let mut values = vec![0.0, -0.0, 1.0, -1.0, 0.1, 0.2, 0.3, 1.0 / 3.0, f64::EPSILON, f64::MIN_POSITIVE, f64::MAX, f64::MIN];
+    values.extend([f64::from_bits(1), f64::from_bits(0x000f_ffff_ffff_ffff), f64::NAN, f64::INFINITY, f64::NEG_INFINITY]);
+    values.extend([9007199254740991.0, 9007199254740992.0, 9007199254740993.0, 123456789012345680.0, 1.1805916207174113e21]);
+    let neighbours = |x: f64| [f64::from_bits(x.to_bits() - 1), x, f64::from_bits(x.to_bits() + 1)];
+    for e in -323..=308 {
+        for digits in ["1", "1.5", "9.999999999999999", "2.2250738585072014", "4.9406564584124654"] {
+            let x: f64 = format!("{digits}e{e}").parse().unwrap();
+            if x.is_finite() && x > 0.0 {
+                values.extend(neighbours(x));
+            }
+        }
+    }
+    for k in -1074..=1023 {
+        values.extend(neighbours(2f64.powi(k)));
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..20_000 {
+        // xorshift64*: every exponent and sign, deterministic.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        values.push(f64::from_bits(state.wrapping_mul(0x2545_f491_4f6c_dd1d)));
+    }
+    values
+}
+
+/// The Node host writes every f64 as host-harness does: the same shortest digits, plain or with
+/// an exponent (`e+21`, `e-7`) where serde_json puts one, `.0` on whole numbers, null for the
+/// non-finite. host-harness writes a number cell with `serde_json::Number`'s Display
+/// (protocol.rs `push_value`), which is what is compared here.
+#[test]
+fn node_host_writes_every_f64_as_host_harness_does() {
+    let Some(node) = or_skip("hosts_node (Node host)", node_cli()) else { return };
+    let values = tricky_f64s();
+    let input = scratch_dir("node-f64").join("bits.txt");
+    let bits: String = values.iter().map(|x| format!("{:016x}\n", x.to_bits())).collect();
+    std::fs::write(&input, bits).unwrap();
+    let script = common::repo().join("hosts/node/test/format_f64.js");
+    let mut cmd = Command::new(&node.0);
+    cmd.arg(script).arg(&input);
+    let out = run_bounded(cmd, RUN_TIMEOUT, "format_f64.js");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(written.len(), values.len(), "one line per value");
+    for (x, node_text) in values.iter().zip(written) {
+        let harness_text = serde_json::Number::from_f64(*x).map_or("null".to_string(), |n| n.to_string());
+        assert_eq!(node_text, harness_text, "bits {:016x}", x.to_bits());
+    }
+}
+
+/// `log-stderr` exports the `log` interface of the contract's own version: the composed artifact
+/// (`wac plug`) fills the component's `log` import only when the versions are equal.
+#[test]
+fn log_stderr_exports_the_contracts_log_version() {
+    let wit = std::fs::read_to_string(common::repo().join("wit/source.wit")).expect("wit/source.wit");
+    let version = wit
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package ingest:source@")?.strip_suffix(';'))
+        .expect("the package line of wit/source.wit");
+    let plug = std::fs::read_to_string(common::repo().join("log-stderr/src/lib.rs")).expect("log-stderr/src/lib.rs");
+    let export = format!("export ingest:source/log@{version};");
+    assert!(plug.contains(&export), "log-stderr/src/lib.rs must say `{export}`");
+}
+
+/// A one-column batch: (kind, rows, null count, validity, offsets, values).
+type ColumnCase = (arrow_columns::Kind, u32, u32, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// Columns well and badly laid out: every check `arrow_columns::View::new` makes, and all-null
+/// and empty columns that must pass.
+fn column_cases() -> Vec<ColumnCase> {
+    use arrow_columns::Kind::*;
+    let i32s = |v: &[i32]| v.iter().flat_map(|o| o.to_le_bytes()).collect::<Vec<u8>>();
+    vec![
+        (Integer, 3, 0, vec![], vec![], vec![0; 24]),
+        (Integer, 3, 0, vec![], vec![], vec![0; 23]),
+        (Integer, 3, 1, vec![], vec![], vec![0; 24]),
+        (Integer, 3, 1, vec![0b101], vec![], vec![0; 24]),
+        (Integer, 3, 2, vec![0b101], vec![], vec![0; 24]),
+        (Integer, 3, 0, vec![0b111], vec![], vec![0; 24]),
+        (Number, 3, 3, vec![0], vec![], vec![0; 24]),
+        (Timestamp, 9, 9, vec![0, 0], vec![], vec![0; 72]),
+        (Date, 2, 0, vec![], vec![], vec![0; 8]),
+        (Date, 2, 0, vec![], i32s(&[0, 0, 0]), vec![0; 8]),
+        (Boolean, 9, 0, vec![], vec![], vec![0xff, 1]),
+        (Boolean, 9, 0, vec![], vec![], vec![0xff]),
+        (String, 2, 0, vec![], i32s(&[0, 1, 3]), "aé".into()),
+        (String, 2, 0, vec![], i32s(&[0, 2, 3]), "aé".into()),
+        (String, 2, 0, vec![], i32s(&[0, 1, 4]), "aé".into()),
+        (String, 2, 0, vec![], i32s(&[1, 1, 3]), "aé".into()),
+        (String, 2, 0, vec![], i32s(&[0, 2, 1]), "aé".into()),
+        (String, 2, 0, vec![], i32s(&[0, 3]), "aé".into()),
+        (String, 1, 0, vec![], i32s(&[0, 2]), vec![b'a', 0xff]),
+        (String, 1, 0, vec![], i32s(&[0, 3]), vec![b'a', 0xe2, 0x82]),
+        (String, 1, 0, vec![], i32s(&[0, 4]), vec![b'a', 0xed, 0xa0, 0x80]),
+        (String, 1, 0, vec![], i32s(&[0, 3]), vec![b'a', 0xc0, 0x80]),
+        (String, 1, 0, vec![], i32s(&[0, 5]), vec![b'a', 0xf4, 0x90, 0x80, 0x80]),
+        (String, 2, 2, vec![0], i32s(&[0, 0, 0]), vec![]),
+        (String, 0, 0, vec![], i32s(&[0]), vec![]),
+        (String, 0, 0, vec![], vec![], vec![]),
+        (Json, 1, 0, vec![], i32s(&[0, 2]), "[]".into()),
+        (Json, 2, 1, vec![0b10], i32s(&[0, 0, 7]), "{\"a\":1}".into()),
+    ]
+}
+
+/// The Node host refuses exactly the columns host-harness refuses, with the same words (the
+/// TRACE error's internal message), and formats the ones it accepts.
+#[test]
+fn node_host_checks_columns_as_host_harness_does() {
+    let Some(node) = or_skip("hosts_node (Node host)", node_cli()) else { return };
+    let cases = column_cases();
+    let batches: Vec<Value> = cases
+        .iter()
+        .map(|(kind, rows, nulls, validity, offsets, values)| {
+            let kind = format!("{kind:?}").to_ascii_lowercase();
+            let column = json!({"name": "c", "kind": kind, "nullCount": nulls, "validity": validity, "offsets": offsets, "values": values});
+            json!({"stream": "s", "rows": rows, "columns": [column], "checkpoint": null})
+        })
+        .collect();
+    let input = scratch_dir("node-columns").join("batches.json");
+    write_json(&input, &json!(batches));
+    let mut cmd = Command::new(&node.0);
+    cmd.arg(common::repo().join("hosts/node/test/check_columns.js")).arg(&input);
+    let out = run_bounded(cmd, RUN_TIMEOUT, "check_columns.js");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let said: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(said.len(), cases.len(), "one line per batch");
+    let mut refused = 0;
+    for ((kind, rows, nulls, validity, offsets, values), node_said) in cases.iter().zip(said) {
+        let harness_said = match arrow_columns::View::new(*kind, *rows as usize, *nulls, validity, offsets, values) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => {
+                refused += 1;
+                format!("{e} (a batch of {rows} rows)")
+            }
+        };
+        assert_eq!(node_said, harness_said, "{kind:?}, {rows} rows, {nulls} nulls, validity {validity:?}, offsets {offsets:?}, values {values:?}");
+    }
+    assert!(refused >= 15, "only {refused} cases refused");
+}

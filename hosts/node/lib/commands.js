@@ -1,7 +1,7 @@
 // The four commands, from inputs to protocol messages, as host-harness/src/commands.rs runs
 // them: each returns 0 (did its job) or 1 (could not; the reasons are TRACE ERRORs on stdout).
 import { Protocol, FAILURE_TYPE } from './protocol.js';
-import { formatRecords, rowCount } from './records.js';
+import { formatRecords } from './records.js';
 import { streamJson } from './catalog.js';
 import { readConfig, readConfiguredCatalog, readState, InputError } from './inputs.js';
 import { addFromConfig } from './secrets.js';
@@ -204,7 +204,7 @@ class Progress {
   batch(batch) {
     const stream = batch.stream;
     if (this.failed.has(stream)) {
-      logger.debug(`read: dropping a batch of ${rowCount(batch)} row(s) for failed stream ${stream}`);
+      logger.debug(`read: dropping a batch of ${batch.rows} row(s) for failed stream ${stream}`);
       return;
     }
     this.start(stream);

@@ -1,7 +1,7 @@
 // JSON text exactly as host-harness writes it (serde_json without `preserve_order`), so the two
 // hosts' output can be compared byte for byte: object keys sorted, and floats in the shortest
-// round-trip form of the `ryu` crate (`1.0`, `1e21`, `1.5e-7`), which differs from JavaScript's
-// own number formatting (`1`, `1e+21`).
+// round-trip form serde_json writes (its `zmij` crate: `1.0`, `1e+16`, `1.5e-7`), which differs
+// from JavaScript's own placement of the same digits (`1`, `10000000000000000`, `1.5e-7`).
 
 /** A number that host-harness writes as an f64 (always with a fraction or an exponent). */
 export class F64 {
@@ -11,8 +11,10 @@ export class F64 {
 }
 
 /**
- * `x` as ryu formats a finite f64: shortest digits that round-trip (the same digits as
- * JavaScript's), placed the way ryu places them.
+ * `x` as serde_json formats a finite f64: the shortest digits that round-trip (the same digits
+ * as JavaScript's), in plain notation for decimal exponents -5 to 15 (`0.00001`,
+ * `1000000000000000.0`, always with a fraction), else as `d.ddde+N` / `de-N` (sign always
+ * written, no leading zeros in the exponent).
  */
 export function formatF64(x) {
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
@@ -29,13 +31,14 @@ export function formatF64(x) {
     body = digits.slice(0, kk) + '.' + digits.slice(kk);
   } else if (kk > -5 && kk <= 0) {
     body = '0.' + '0'.repeat(-kk) + digits;
-  } else if (n === 1) {
-    body = digits + 'e' + (kk - 1);
   } else {
-    body = digits[0] + '.' + digits.slice(1) + 'e' + (kk - 1);
+    body = (n === 1 ? digits : digits[0] + '.' + digits.slice(1)) + exponent(kk - 1);
   }
   return sign + body;
 }
+
+/** `e+21`, `e-7`: serde_json writes the exponent's sign either way. */
+const exponent = (e) => (e < 0 ? `e${e}` : `e+${e}`);
 
 /** A JSON value as serde_json's `to_string` of a `Value` writes it (keys sorted). */
 export function stringify(value) {
