@@ -287,7 +287,7 @@ fn a_database_without_tables_gives_no_fields_and_completes() {
         let out = drain(&mut r);
         assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
         let fields: Vec<&Batch> = out.iter().flat_map(|b| b.as_ref().ok()).filter(|b| b.stream == "fields").collect();
-        assert_eq!(fields.iter().map(|b| b.rows.len()).sum::<usize>(), 0);
+        assert_eq!(fields.iter().map(|b| b.rows as usize).sum::<usize>(), 0);
         assert_eq!(fields.last().and_then(|b| b.checkpoint.as_deref()), Some("{}"), "the stream ends with its checkpoint");
     }
 }
@@ -464,8 +464,8 @@ fn column_of(batches: &[std::result::Result<Batch, Error>], stream: &str, col: &
         .flat_map(|b| b.as_ref().ok())
         .filter(|b| b.stream == stream)
         .flat_map(|b| {
-            let i = b.columns.iter().position(|c| c == col).expect("the column");
-            b.rows.iter().map(move |r| r[i].clone())
+            let i = names(b).iter().position(|c| c == col).expect("the column");
+            batch_rows(b).into_iter().map(move |r| r[i].clone())
         })
         .collect()
 }

@@ -6,6 +6,7 @@
 use super::*;
 use crate::api::client::tests::Scripted;
 use crate::wit::Value;
+use super::columns::{names, rows_of};
 
 fn no_log(_: LogLevel, _: &str) {}
 
@@ -31,11 +32,11 @@ fn revisions_of_cards_then_dashboards_name_their_object() {
     ];
     let out = read_all(answers, "revisions");
     let batches: Vec<&Batch> = out.iter().map(|b| b.as_ref().expect("no error")).collect();
-    let columns = &batches[0].columns;
+    let columns = names(batches[0]);
     let col = |name: &str| columns.iter().position(|c| c == name).unwrap();
     let rows: Vec<(Value, Value, Value)> = batches
         .iter()
-        .flat_map(|b| b.rows.iter())
+        .flat_map(|b| rows_of(b))
         .map(|r| (r[col("id")].clone(), r[col("model")].clone(), r[col("model_id")].clone()))
         .collect();
     let s = |v: &str| Value::String(v.into());
@@ -67,7 +68,7 @@ fn a_route_wanting_other_parameters_falls_back_to_its_per_parent_form() {
         (200, "[]"),
     ];
     let out = read_all(answers, "actions");
-    let rows: Vec<&Vec<Value>> = out.iter().flat_map(|b| b.as_ref().expect("no error").rows.iter()).collect();
+    let rows: Vec<Vec<Value>> = out.iter().flat_map(|b| rows_of(b.as_ref().expect("no error"))).collect();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][0], Value::Integer(1));
 }
