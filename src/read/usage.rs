@@ -40,11 +40,13 @@ pub struct UsageRows {
     since: Option<CursorValue>,
     /// The view's export, once its table was found.
     export: Option<QuestionRows>,
+    /// The cursor column's position in the export's rows, once known.
+    cursor_at: Option<usize>,
 }
 
 impl UsageRows {
     pub fn new(def: &'static StreamDef, view: &'static str, since: Option<CursorValue>) -> Self {
-        UsageRows { def, view, stream: [def.name.to_string()], since, export: None }
+        UsageRows { def, view, stream: [def.name.to_string()], since, export: None, cursor_at: None }
     }
 
     /// The query export of the view, from the audit database's metadata
@@ -65,7 +67,9 @@ impl UsageRows {
         };
         let query = view_query(table.id, filter);
         let q = QueryStream { name: self.def.name.to_string(), database_id: AUDIT_DB_ID, query: UserQuery::Mbql(query), cursor };
-        Ok(QuestionRows::new(self.def.name.to_string(), Target::Query(q), self.since, Vec::new()))
+        // The export's own cursor starts from nothing, so it keeps the rows
+        // at the saved value (see `keep`) and notes the newest.
+        Ok(QuestionRows::new(self.def.name.to_string(), Target::Query(q), None, Vec::new()))
     }
 
     /// A missing audit database, view or licence, or a 403, as unavailable.
@@ -76,6 +80,18 @@ impl UsageRows {
         }
         let message = format!("{} `{}` reads Metabase's usage analytics; it needs {}.", e.message, self.def.name, self.def.permission);
         Error { kind: Kind::Unavailable, message, ..e }
+    }
+}
+
+/// Whether a row whose cursor is `value` is emitted in a read from `since`:
+/// at or after it. A row at the saved value is read again, as the object
+/// streams do (a log row written in the same microsecond as the last one
+/// read is not lost; a host deduplicating on the key keeps one). A row
+/// without a cursor value is kept rather than risk losing it.
+fn keep(since: Option<CursorValue>, value: Option<&crate::wit::Value>) -> bool {
+    match (since, value.and_then(CursorValue::of)) {
+        (Some(since), Some(v)) => !since.after(v).unwrap_or(false),
+        _ => true,
     }
 }
 
@@ -134,15 +150,31 @@ impl<T: Transport> Rows<T> for UsageRows {
         if self.export.is_none() {
             self.export = Some(self.open(cx)?);
         }
-        self.export.as_mut().expect("opened").next(cx)
+        let export = self.export.as_mut().expect("opened");
+        Ok(match export.next(cx)? {
+            Step::Read { slot, row: Some(row), bytes } => {
+                if self.cursor_at.is_none() {
+                    let columns = Rows::<T>::columns(export, slot);
+                    self.cursor_at = self.def.cursor.and_then(|c| columns.iter().position(|n| n == c));
+                }
+                let keep = keep(self.since, self.cursor_at.and_then(|i| row.get(i)));
+                Step::Read { slot, row: keep.then_some(row), bytes }
+            }
+            step => step,
+        })
     }
 
     fn columns(&self, slot: usize) -> Vec<String> {
         self.export.as_ref().map(|e| Rows::<T>::columns(e, slot)).unwrap_or_default()
     }
 
+    /// The newest cursor value read; the saved one when no row came.
     fn checkpoint(&self, slot: usize) -> String {
-        self.export.as_ref().map_or_else(|| "{}".to_string(), |e| Rows::<T>::checkpoint(e, slot))
+        let read = self.export.as_ref().map_or_else(|| "{}".to_string(), |e| Rows::<T>::checkpoint(e, slot));
+        match (read.as_str(), self.since, self.def.cursor) {
+            ("{}", Some(since), Some(column)) => json!({ column: since.to_state() }).to_string(),
+            _ => read,
+        }
     }
 
     fn explain(&self, _slot: usize, e: Error) -> Error {
