@@ -343,3 +343,40 @@ fn usage_views_are_unavailable_on_open_source_and_the_run_succeeds() {
         }
     }
 }
+
+/// `ee_usage.har` with the audit database's metadata answered `status` `body` (`mime`), written as `name`.
+fn ee_usage_with_audit_metadata(name: &str, status: u16, body: &str, mime: &str) -> (String, String) {
+    let dir = scratch_dir(name);
+    let mut har = read_json(&fixture("ee_usage.har"));
+    let entries = har["log"]["entries"].as_array_mut().unwrap();
+    let entry = entries.iter_mut().find(|e| e["request"]["url"].as_str().unwrap().ends_with("/api/database/13371337/metadata")).unwrap();
+    entry["response"]["status"] = json!(status);
+    entry["response"]["content"] = json!({"size": body.len(), "mimeType": mime, "text": body});
+    let (h, c) = (dir.join("ee.har"), dir.join("config.json"));
+    write_json(&h, &har);
+    write_json(&c, &fixture_config("ee_usage"));
+    (h.display().to_string(), c.display().to_string())
+}
+
+#[test]
+fn usage_views_are_unavailable_without_the_permission_or_the_view() {
+    let forbidden = ("You don't have permissions to do that.", 403, "text/plain;charset=utf-8", "answered 403");
+    // A version whose audit database lacks the views (or one still syncing).
+    let no_views = (r#"{"id":13371337,"name":"Internal Metabase Database","is_audit":true,"tables":[]}"#, 200, "application/json", "has no view `v_");
+    for (body, status, mime, said) in [forbidden, no_views] {
+        let (har, config) = ee_usage_with_audit_metadata(&format!("usage_views_{status}"), status, body, mime);
+        let out = run_host(&["--replay", har.as_str(), "read", "--config", config.as_str()]);
+        out.expect_code(0);
+        for stream in USAGE_VIEWS {
+            assert!(out.records(stream).is_empty(), "{status} {stream}");
+            assert_eq!(out.stream_statuses(stream).last().map(String::as_str), Some("INCOMPLETE"), "{status} {stream}");
+            let warned = out.of_type("LOG").any(|m| {
+                let text = m["log"]["message"].as_str().unwrap_or("");
+                m["log"]["level"] == "WARN" && text.contains(&format!("`{stream}` is unavailable")) && text.contains(said)
+            });
+            assert!(warned, "{status} {stream}: a warning saying why\n{}", out.describe());
+        }
+        // The other streams read as before.
+        assert_eq!(execution_ids(&out), [102, 103, 104, 105, 106], "{status}");
+    }
+}
