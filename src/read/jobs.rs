@@ -44,7 +44,7 @@ pub enum Job {
     /// `query_<name>`…); `since` is the saved cursor of an incremental read.
     Question { stream: String, target: Target, since: Option<CursorValue> },
     /// A usage-analytics view of the audit database (`StreamDef::audit_view`).
-    Usage { def: &'static StreamDef, view: &'static str, since: Option<CursorValue> },
+    Usage { def: &'static StreamDef, view: &'static str, since: Option<i64> },
 }
 
 /// The jobs of a selection: unknown streams and bad state are config
@@ -71,11 +71,7 @@ pub fn plan_jobs(config: &Config, selection: &[SelectedStream], state: Option<&s
         }
         let selected = select(s, &state, log)?;
         if let Some(view) = selected.def.audit_view {
-            let since = match (s.sync_mode, selected.def.cursor) {
-                (SyncMode::Incremental, Some(c)) => questions::incremental::saved(&state, &s.name, c)?,
-                _ => None,
-            };
-            jobs.push_back(Job::Usage { def: selected.def, view, since });
+            jobs.push_back(Job::Usage { def: selected.def, view, since: selected.since });
             continue;
         }
         if !join_group(&mut jobs, selected) {

@@ -14,7 +14,9 @@
 //!    `[">=", cursor, saved]`, so an incremental read asks only for the
 //!    newer rows) run and exported like a `query_streams` entry
 //!    (`POST /api/dataset` for the columns, `POST /api/dataset/csv`), its
-//!    rows past the saved cursor kept.
+//!    rows filtered and its checkpoint kept by the object streams' cursor
+//!    (`state::Cursor`: rows at the saved value read again, never past the
+//!    server's time when the read began less the margin).
 //!
 //! Where there is no audit database (open source: 404), no such view (a
 //! version before it), no licence for it (402) or no permission (403), the
@@ -22,31 +24,33 @@
 
 use super::batch::{Rows, Step};
 use super::question::QuestionRows;
+use super::state::Cursor;
 use super::Context;
 use crate::api::client::{read_limited, Client};
 use crate::api::transport::Transport;
 use crate::catalog::streams::{StreamDef, AUDIT_DB_ID};
-use crate::config::{QueryStream, ResultCursor, UserQuery};
+use crate::config::{QueryStream, UserQuery};
 use crate::error::{Cause, Error, Kind, Result};
-use crate::questions::incremental::CursorValue;
 use crate::questions::Target;
 use serde::Deserialize;
+use civil_time::format_timestamp_micros;
 use serde_json::{json, Value};
 
 pub struct UsageRows {
     def: &'static StreamDef,
     view: &'static str,
     stream: [String; 1],
-    since: Option<CursorValue>,
+    /// The saved cursor of an incremental read (UTC µs).
+    since: Option<i64>,
     /// The view's export, once its table was found.
     export: Option<QuestionRows>,
-    /// The cursor column's position in the export's rows, once known.
-    cursor_at: Option<usize>,
+    /// The stream's cursor, from the first row (its column known then).
+    cursor: Option<Cursor>,
 }
 
 impl UsageRows {
-    pub fn new(def: &'static StreamDef, view: &'static str, since: Option<CursorValue>) -> Self {
-        UsageRows { def, view, stream: [def.name.to_string()], since, export: None, cursor_at: None }
+    pub fn new(def: &'static StreamDef, view: &'static str, since: Option<i64>) -> Self {
+        UsageRows { def, view, stream: [def.name.to_string()], since, export: None, cursor: None }
     }
 
     /// The query export of the view, from the audit database's metadata
@@ -60,15 +64,13 @@ impl UsageRows {
             let e = Error::new(Cause::NotFound, format!("The audit database (GET /api/database/{AUDIT_DB_ID}/metadata) has no view `{}`.", self.view));
             self.unavailable(e)
         })?;
-        let cursor = self.def.cursor.map(|c| ResultCursor { column: c.to_string(), parameter: None });
         let filter = match (self.since, self.def.cursor.and_then(|c| table.field(c))) {
-            (Some(since), Some(field)) => Some(json!([">=", ["field", field, null], since.to_state()])),
+            (Some(since), Some(field)) => Some(json!([">=", ["field", field, null], format_timestamp_micros(since)])),
             _ => None,
         };
         let query = view_query(table.id, filter);
-        let q = QueryStream { name: self.def.name.to_string(), database_id: AUDIT_DB_ID, query: UserQuery::Mbql(query), cursor };
-        // The export's own cursor starts from nothing, so it keeps the rows
-        // at the saved value (see `keep`) and notes the newest.
+        // No cursor of its own: this stream's `Cursor` filters its rows.
+        let q = QueryStream { name: self.def.name.to_string(), database_id: AUDIT_DB_ID, query: UserQuery::Mbql(query), cursor: None };
         Ok(QuestionRows::new(self.def.name.to_string(), Target::Query(q), None, Vec::new()))
     }
 
@@ -80,18 +82,6 @@ impl UsageRows {
         }
         let message = format!("{} `{}` reads Metabase's usage analytics; it needs {}.", e.message, self.def.name, self.def.permission);
         Error { kind: Kind::Unavailable, message, ..e }
-    }
-}
-
-/// Whether a row whose cursor is `value` is emitted in a read from `since`:
-/// at or after it. A row at the saved value is read again, as the object
-/// streams do (a log row written in the same microsecond as the last one
-/// read is not lost; a host deduplicating on the key keeps one). A row
-/// without a cursor value is kept rather than risk losing it.
-fn keep(since: Option<CursorValue>, value: Option<&crate::wit::Value>) -> bool {
-    match (since, value.and_then(CursorValue::of)) {
-        (Some(since), Some(v)) => !since.after(v).unwrap_or(false),
-        _ => true,
     }
 }
 
@@ -153,12 +143,14 @@ impl<T: Transport> Rows<T> for UsageRows {
         let export = self.export.as_mut().expect("opened");
         Ok(match export.next(cx)? {
             Step::Read { slot, row: Some(row), bytes } => {
-                if self.cursor_at.is_none() {
+                let (def, since) = (self.def, self.since);
+                let cursor = self.cursor.get_or_insert_with(|| {
                     let columns = Rows::<T>::columns(export, slot);
-                    self.cursor_at = self.def.cursor.and_then(|c| columns.iter().position(|n| n == c));
-                }
-                let keep = keep(self.since, self.cursor_at.and_then(|i| row.get(i)));
-                Step::Read { slot, row: keep.then_some(row), bytes }
+                    let mut c = Cursor::new(def.cursor, def.cursor.and_then(|name| columns.iter().position(|n| n == name)), since);
+                    c.read_began_at(cx.client.first_date());
+                    c
+                });
+                Step::Read { slot, row: cursor.keep(&row).then_some(row), bytes }
             }
             step => step,
         })
@@ -168,12 +160,12 @@ impl<T: Transport> Rows<T> for UsageRows {
         self.export.as_ref().map(|e| Rows::<T>::columns(e, slot)).unwrap_or_default()
     }
 
-    /// The newest cursor value read; the saved one when no row came.
-    fn checkpoint(&self, slot: usize) -> String {
-        let read = self.export.as_ref().map_or_else(|| "{}".to_string(), |e| Rows::<T>::checkpoint(e, slot));
-        match (read.as_str(), self.since, self.def.cursor) {
-            ("{}", Some(since), Some(column)) => json!({ column: since.to_state() }).to_string(),
-            _ => read,
+    /// The newest cursor value read (no later than the read's start less
+    /// the margin); the saved one when no row came.
+    fn checkpoint(&self, _slot: usize) -> String {
+        match &self.cursor {
+            Some(c) => c.checkpoint(),
+            None => Cursor::new(self.def.cursor, None, self.since).checkpoint(),
         }
     }
 
