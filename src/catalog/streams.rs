@@ -194,6 +194,11 @@ pub struct StreamDef {
     pub query_columns: &'static [(&'static str, &'static str)],
     /// The answer is a map of maps, not a list: how it becomes rows.
     pub map_rows: Option<&'static MapRows>,
+    /// A usage-analytics view of Metabase's audit database (Pro/Enterprise
+    /// 0.50+): the stream runs an MBQL query on that table (found by name in
+    /// the audit database's metadata, its `source`) and reads its CSV export,
+    /// as `read::usage` does; the stream's `cursor` is a column of the view.
+    pub audit_view: Option<&'static str>,
 }
 
 impl StreamDef {
@@ -223,6 +228,7 @@ const LIST: StreamDef = StreamDef {
     also: &[],
     query_columns: &[],
     map_rows: None,
+    audit_view: None,
 };
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {
@@ -1191,7 +1197,96 @@ pub static STREAMS: &[StreamDef] = &[
         fields: &[int("group_id"), text("collection_id"), text("permission")],
         ..LIST
     },
+    // ---- Usage analytics: the views of Metabase's internal audit database
+    // (Pro/Enterprise 0.50+), read by an MBQL query on the view, exported as
+    // CSV (`read::usage`). Their columns: metabase/metabase
+    // resources/instance_analytics/databases/Internal Metabase Database/schemas/public/tables/v_*/fields/*.yaml
+    // and enterprise/backend/test/metabase_enterprise/audit_app/analytics_dev_test.clj (`expected-view-schemas`).
+    StreamDef {
+        name: "view_log",
+        description: "Who viewed which card, dashboard, table or collection, and when (the audit database's \
+                      `v_view_log` view, as Metabase's usage analytics read it), incremental on `timestamp`. \
+                      Pro/Enterprise 0.50+ with access to the audit database: elsewhere unavailable (a warning).",
+        source: AUDIT_METADATA,
+        missing: Missing::Unavailable,
+        cursor: Some("timestamp"),
+        permission: AUDIT_PERMISSION,
+        fields: &[int("id"), ts("timestamp"), int("user_id"), text("entity_type"), int("entity_id"), text("entity_qualified_id")],
+        audit_view: Some("v_view_log"),
+        ..LIST
+    },
+    StreamDef {
+        name: "activity",
+        description: "What happened in Metabase: the audit log's events (created, updated, deleted, logged in…) \
+                      with their details (the audit database's `v_audit_log` view, Metabase's `Activity log` \
+                      model), incremental on `timestamp`. Pro/Enterprise 0.50+ with access to the audit database.",
+        source: AUDIT_METADATA,
+        missing: Missing::Unavailable,
+        cursor: Some("timestamp"),
+        permission: AUDIT_PERMISSION,
+        fields: &[
+            int("id"),
+            text("topic"),
+            ts("timestamp"),
+            text("end_timestamp"),
+            int("user_id"),
+            text("entity_type"),
+            int("entity_id"),
+            text("entity_qualified_id"),
+            text("details"),
+        ],
+        audit_view: Some("v_audit_log"),
+        ..LIST
+    },
+    StreamDef {
+        name: "query_log",
+        description: "Every query run, as usage analytics show it (the audit database's `v_query_log` view: the \
+                      `query_execution` table with qualified ids, running time in seconds and the query), \
+                      incremental on `started_at`. Pro/Enterprise 0.50+ with access to the audit database.",
+        source: AUDIT_METADATA,
+        missing: Missing::Unavailable,
+        primary_key: &["entity_id"],
+        cursor: Some("started_at"),
+        permission: AUDIT_PERMISSION,
+        fields: &[
+            int("entity_id"),
+            ts("started_at"),
+            num("running_time_seconds"),
+            int("result_rows"),
+            boolean("is_native"),
+            text("query_source"),
+            text("error"),
+            int("user_id"),
+            int("card_id"),
+            text("card_qualified_id"),
+            int("dashboard_id"),
+            text("dashboard_qualified_id"),
+            int("pulse_id"),
+            int("database_id"),
+            text("database_qualified_id"),
+            boolean("cache_hit"),
+            int("action_id"),
+            text("action_qualified_id"),
+            text("query"),
+        ],
+        audit_view: Some("v_query_log"),
+        ..LIST
+    },
 ];
+
+/// The id Metabase gives its internal audit database (`audit-db-id`,
+/// enterprise/backend/src/metabase_enterprise/audit_app/audit.clj).
+pub const AUDIT_DB_ID: i64 = 13371337;
+/// Where the usage streams find their view's table id: the audit database's
+/// metadata (an MBQL `source-table` is an id, never a name).
+const AUDIT_METADATA: Source = Source {
+    envelope: Envelope::Object,
+    path: &["tables"],
+    variants: METADATA,
+    ..Source::list("database/13371337/metadata")
+};
+const AUDIT_PERMISSION: &str = "Metabase Pro or Enterprise 0.50+ and view access to the audit database (`Internal \
+                                Metabase Database`, admins by default)";
 
 /// The columns of Metabase's `segment` and `metric` tables (the same model
 /// but for the metric's `how_is_this_calculated`), with the hydrated

@@ -43,6 +43,8 @@ pub enum Job {
     /// A saved question's or a query's results (`question_<id>_<slug>`,
     /// `query_<name>`…); `since` is the saved cursor of an incremental read.
     Question { stream: String, target: Target, since: Option<CursorValue> },
+    /// A usage-analytics view of the audit database (`StreamDef::audit_view`).
+    Usage { def: &'static StreamDef, view: &'static str, since: Option<i64> },
 }
 
 /// The jobs of a selection: unknown streams and bad state are config
@@ -68,6 +70,10 @@ pub fn plan_jobs(config: &Config, selection: &[SelectedStream], state: Option<&s
             continue;
         }
         let selected = select(s, &state, log)?;
+        if let Some(view) = selected.def.audit_view {
+            jobs.push_back(Job::Usage { def: selected.def, view, since: selected.since });
+            continue;
+        }
         if !join_group(&mut jobs, selected) {
             jobs.push_back(Job::Objects { outer: selected, nested: Vec::new() });
         }
@@ -163,6 +169,7 @@ mod tests {
                     format!("{}[{}]", outer.def.name, inner.join(","))
                 }
                 Job::Question { stream, .. } => stream.clone(),
+                Job::Usage { def, view, .. } => format!("{}({view})", def.name),
             })
             .collect()
     }

@@ -29,6 +29,8 @@ pub struct SharedLists {
     ids: HashMap<&'static str, Vec<String>>,
     /// The configured questions, when chosen from the `cards` stream's list.
     questions: Option<Vec<Question>>,
+    /// The audit database's tables, once a usage stream found them.
+    pub audit_tables: Option<Vec<super::usage::AuditTable>>,
 }
 
 impl SharedLists {

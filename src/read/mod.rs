@@ -26,6 +26,7 @@ pub mod plan;
 pub mod question;
 pub mod seen;
 pub mod state;
+pub mod usage;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -166,11 +167,15 @@ impl<T: Transport> Reader<T> {
                     .iter()
                     .map_while(|j| match j {
                         Job::Question { target, since, .. } => Some((target.clone(), *since)),
-                        Job::Objects { .. } => None,
+                        Job::Objects { .. } | Job::Usage { .. } => None,
                     })
                     .take(self.client.config().max_concurrent_requests as usize)
                     .collect();
                 Batcher::new(Box::new(QuestionRows::new(stream, target, since, following)))
+            }
+            Job::Usage { def, view, since } => {
+                (self.log)(LogLevel::Info, &format!("reading stream `{}` (the audit database's view `{view}`)", def.name));
+                Batcher::new(Box::new(usage::UsageRows::new(def, view, since)))
             }
         }
     }

@@ -227,7 +227,7 @@ fn every_output_line_conforms_to_the_airbyte_protocol() {
     add("unavailable_cards.read".into(), out);
 
     // A 200 whose body is not what the endpoint returns is the connector's or the server's bug:
-    // a system_error of the streams that need that answer only (as above).
+    // a system_error of the streams that need that answer only (as with the 503 above).
     let (har, config) = derived_fixture(&dir, "v050_api_key", "garbled_cards", "/api/card", 200, "42", json!({}));
     let out = run_host(&["--replay", har.to_str().unwrap(), "read", "--config", config.to_str().unwrap()]);
     out.expect_code(1);
@@ -258,8 +258,18 @@ fn every_output_line_conforms_to_the_airbyte_protocol() {
             continue;
         }
         for (s, st) in &status {
+            // An Enterprise-only stream on open source: INCOMPLETE, a warning naming it, no error.
+            let unavailable = c.out.trace_errors().iter().all(|e| e["stream_descriptor"]["name"] != s.as_str())
+                && c.out.of_type("LOG").any(|l| {
+                    l["log"]["level"] == "WARN" && l["log"]["message"].as_str().unwrap_or("").contains(&format!("`{s}` is unavailable"))
+                });
+            if *st == "INCOMPLETE" && unavailable {
+                continue;
+            }
             let one_failed = base == "unavailable_cards" || base == "garbled_cards";
-            let want = if expect_all || (one_failed && s != "cards") { "COMPLETE" } else { "INCOMPLETE" };
+            // The streams that need `GET /api/card`'s answer.
+            let needs_cards = ["cards", "lineage", "revisions"].contains(&s.as_str());
+            let want = if expect_all || (one_failed && !needs_cards) { "COMPLETE" } else { "INCOMPLETE" };
             assert_eq!(st, want, "{}: stream {s}\n{}", c.name, c.out.describe());
         }
     }

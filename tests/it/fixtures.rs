@@ -110,6 +110,11 @@ fn fixtures_hold_the_connector_request_sequence() {
         "GET /api/revision?entity=dashboard&id=2",
         "GET /api/permissions/graph",
         "GET /api/collection/graph",
+        // view_log, activity, query_log: open source has no audit database (404 each time: only an
+        // answer that found it is shared).
+        "GET /api/database/13371337/metadata",
+        "GET /api/database/13371337/metadata",
+        "GET /api/database/13371337/metadata",
     ]);
     let with_login = |inner: &[String]| -> Vec<String> {
         let mut v = vec!["POST /api/session".to_string()];
@@ -172,6 +177,10 @@ fn failure_fixtures_answer_like_metabase() {
             assert_eq!(e["response"]["status"], 403);
             assert_eq!(e["response"]["content"]["text"], "You don't have permissions to do that.");
             assert_eq!(e["response"]["content"]["mimeType"], "text/plain;charset=utf-8");
+        } else if p == "/api/database/13371337/metadata" {
+            // Open source: no audit database (api/read-check: 404 before any permission check).
+            assert_eq!(e["response"]["status"], 404, "{m} {p}");
+            assert_eq!(e["response"]["content"]["text"], "Not found.");
         } else if p.starts_with("/api/notification") || p.starts_with("/api/ee/") {
             assert_eq!(e["response"]["status"], 404, "{m} {p}: older than 0.54, or open source");
             assert_eq!(e["response"]["content"]["text"], "API endpoint does not exist.");

@@ -1,0 +1,175 @@
+//! The usage-analytics streams (`view_log`, `activity`, `query_log`): a view
+//! of Metabase's internal audit database, read through a query export.
+//!
+//! Metabase has no REST list of its view log, audit log or query log beside
+//! the monthly `query_execution` logs. On Pro/Enterprise 0.50+ they are views
+//! (`v_view_log`, `v_audit_log`, `v_query_log`) of the audit database (id
+//! 13371337, `Internal Metabase Database`), the tables its usage-analytics
+//! models query. A stream whose row names an `audit_view` is read in two
+//! steps:
+//! 1. `GET /api/database/13371337/metadata`: the view's table id (an MBQL
+//!    `source-table` takes an id, never a name) and its cursor column's
+//!    field id;
+//! 2. the MBQL query `{"source-table": id}` (with a saved cursor, also
+//!    `[">=", cursor, saved]`, so an incremental read asks only for the
+//!    newer rows) run and exported like a `query_streams` entry
+//!    (`POST /api/dataset` for the columns, `POST /api/dataset/csv`), its
+//!    rows filtered and its checkpoint kept by the object streams' cursor
+//!    (`state::Cursor`: rows at the saved value read again, never past the
+//!    server's time when the read began less the margin).
+//!
+//! Where there is no audit database (open source: 404), no such view (a
+//! version before it), no licence for it (402) or no permission (403), the
+//! stream is unavailable: a warning, and the run goes on.
+
+use super::batch::{Rows, Step};
+use super::question::QuestionRows;
+use super::state::Cursor;
+use super::Context;
+use crate::api::client::{read_limited, Client};
+use crate::api::transport::Transport;
+use crate::catalog::streams::{StreamDef, AUDIT_DB_ID};
+use crate::config::{QueryStream, UserQuery};
+use crate::error::{Cause, Error, Kind, Result};
+use crate::questions::Target;
+use serde::Deserialize;
+use civil_time::format_timestamp_micros;
+use serde_json::{json, Value};
+
+pub struct UsageRows {
+    def: &'static StreamDef,
+    view: &'static str,
+    stream: [String; 1],
+    /// The saved cursor of an incremental read (UTC µs).
+    since: Option<i64>,
+    /// The view's export, once its table was found.
+    export: Option<QuestionRows>,
+    /// The stream's cursor, from the first row (its column known then).
+    cursor: Option<Cursor>,
+}
+
+impl UsageRows {
+    pub fn new(def: &'static StreamDef, view: &'static str, since: Option<i64>) -> Self {
+        UsageRows { def, view, stream: [def.name.to_string()], since, export: None, cursor: None }
+    }
+
+    /// The query export of the view, from the audit database's metadata
+    /// (asked once per read, shared by the usage streams).
+    fn open<T: Transport>(&self, cx: &mut Context<T>) -> Result<QuestionRows> {
+        if cx.lists.audit_tables.is_none() {
+            cx.lists.audit_tables = Some(audit_tables(cx.client).map_err(|e| self.unavailable(e))?);
+        }
+        let tables = cx.lists.audit_tables.as_deref().unwrap_or_default();
+        let table = tables.iter().find(|t| t.name == self.view).ok_or_else(|| {
+            let e = Error::new(Cause::NotFound, format!("The audit database (GET /api/database/{AUDIT_DB_ID}/metadata) has no view `{}`.", self.view));
+            self.unavailable(e)
+        })?;
+        let filter = match (self.since, self.def.cursor.and_then(|c| table.field(c))) {
+            (Some(since), Some(field)) => Some(json!([">=", ["field", field, null], format_timestamp_micros(since)])),
+            _ => None,
+        };
+        let query = view_query(table.id, filter);
+        // No cursor of its own: this stream's `Cursor` filters its rows.
+        let q = QueryStream { name: self.def.name.to_string(), database_id: AUDIT_DB_ID, query: UserQuery::Mbql(query), cursor: None };
+        Ok(QuestionRows::new(self.def.name.to_string(), Target::Query(q), None, Vec::new()))
+    }
+
+    /// A missing audit database, view or licence, or a 403, as unavailable.
+    fn unavailable(&self, e: Error) -> Error {
+        let missing = e.is(Cause::NotFound) || e.is(Cause::EndpointMissing) || e.status == Some(402);
+        if !missing {
+            return e.forbidden_as_unavailable(self.def.name, self.def.permission);
+        }
+        let message = format!("{} `{}` reads Metabase's usage analytics; it needs {}.", e.message, self.def.name, self.def.permission);
+        Error { kind: Kind::Unavailable, message, ..e }
+    }
+}
+
+/// `{"source-table": id}`, and the cursor's filter of an incremental read.
+fn view_query(table: i64, filter: Option<Value>) -> Value {
+    let mut query = json!({ "source-table": table });
+    if let Some(f) = filter {
+        query["filter"] = f;
+    }
+    query
+}
+
+/// A table of the audit database's metadata, with its fields' ids.
+#[derive(Deserialize)]
+pub struct AuditTable {
+    id: i64,
+    name: String,
+    #[serde(default)]
+    fields: Vec<FieldId>,
+}
+
+#[derive(Deserialize)]
+struct FieldId {
+    id: i64,
+    name: String,
+}
+
+impl AuditTable {
+    fn field(&self, name: &str) -> Option<i64> {
+        self.fields.iter().find(|f| f.name == name).map(|f| f.id)
+    }
+}
+
+/// The tables of the audit database, from its metadata.
+fn audit_tables<T: Transport>(client: &mut Client<T>) -> Result<Vec<AuditTable>> {
+    #[derive(Deserialize)]
+    struct Metadata {
+        #[serde(default)]
+        tables: Vec<AuditTable>,
+    }
+    let endpoint = format!("database/{AUDIT_DB_ID}/metadata");
+    let response = client.get(&endpoint, &[])?;
+    let text = read_limited(response.body, 64 << 20)
+        .map_err(|e| Error::transient(format!("GET /api/{endpoint}: reading the body failed ({e})")).with_cause(Cause::of_io(&e)))?;
+    let metadata: Metadata = serde_json::from_str(&text)
+        .map_err(|e| Error::system(format!("GET /api/{endpoint}: not a database's metadata ({e})")).with_cause(Cause::Protocol))?;
+    Ok(metadata.tables)
+}
+
+impl<T: Transport> Rows<T> for UsageRows {
+    fn streams(&self) -> &[String] {
+        &self.stream
+    }
+
+    fn next(&mut self, cx: &mut Context<T>) -> Result<Step> {
+        if self.export.is_none() {
+            self.export = Some(self.open(cx)?);
+        }
+        let export = self.export.as_mut().expect("opened");
+        Ok(match export.next(cx)? {
+            Step::Read { slot, row: Some(row), bytes } => {
+                let (def, since) = (self.def, self.since);
+                let cursor = self.cursor.get_or_insert_with(|| {
+                    let columns = Rows::<T>::columns(export, slot);
+                    let mut c = Cursor::new(def.cursor, def.cursor.and_then(|name| columns.iter().position(|n| n == name)), since);
+                    c.read_began_at(cx.client.first_date());
+                    c
+                });
+                Step::Read { slot, row: cursor.keep(&row).then_some(row), bytes }
+            }
+            step => step,
+        })
+    }
+
+    fn columns(&self, slot: usize) -> Vec<String> {
+        self.export.as_ref().map(|e| Rows::<T>::columns(e, slot)).unwrap_or_default()
+    }
+
+    /// The newest cursor value read (no later than the read's start less
+    /// the margin); the saved one when no row came.
+    fn checkpoint(&self, _slot: usize) -> String {
+        match &self.cursor {
+            Some(c) => c.checkpoint(),
+            None => Cursor::new(self.def.cursor, None, self.since).checkpoint(),
+        }
+    }
+
+    fn explain(&self, _slot: usize, e: Error) -> Error {
+        e.forbidden_as_unavailable(self.def.name, self.def.permission)
+    }
+}
