@@ -102,6 +102,16 @@ def checked_json(text: str) -> str:
     return text.strip(" \t\n\r")
 
 
+def json_string(text: str) -> str:
+    """The string that `text`, the JSON text of one string, holds; ValueError
+    when it is not exactly one (the component is untrusted)."""
+    value = json.loads(text, parse_constant=_reject_constant)
+    if not isinstance(value, str):
+        raise ValueError("not a JSON string: %s" % text[:40])
+    value.encode("utf-8")  # a lone surrogate escape (\ud800) is not text: UnicodeEncodeError
+    return value
+
+
 class Scrubber:
     """Replaces known secret values (the config's credentials) with REDACTED."""
 

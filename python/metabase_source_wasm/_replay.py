@@ -5,7 +5,10 @@ the source tree without the package's dependencies).
 A request is answered by the HAR entry with the same method, path and query
 (parameters in any order; the host is ignored), entries in order and the
 last match reused once they run out, as host-harness's --replay does; the
-request's headers and body are not compared. No match: 404 `API endpoint
+request's headers and body are not compared. The recorded headers are sent
+as recorded (no `Date` or `Server` of this server's own: the component reads
+the server's clock from `Date`, and a replayed Metabase's clock is the
+recording's, as under host-harness's --replay). No match: 404 `API endpoint
 does not exist.` (what Metabase says).
 
 The Python host replays through it: wasmtime-py gives a host no way to
@@ -133,7 +136,9 @@ class HarServer:
             def handle_any(self):
                 self.read_body()
                 status, headers, body = har.answer(self.command, self.path, self.headers.get("Accept-Encoding") or "")
-                self.send_response(status)
+                # Not send_response: it adds this machine's `Date` (and a `Server`) ahead of the
+                # recorded ones, and the component would read today's month from it.
+                self.send_response_only(status)
                 for name, value in headers:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))

@@ -80,6 +80,18 @@ class Columns(unittest.TestCase):
         self.assertEqual(lines[1], '{"type":"RECORD","record":{"stream":"s","data":{"i":-1,"f":null,"b":true,'
                                    '"t":"1970-01-01T00:00:00.000001Z","d":"1970-01-01","s":"é","j":[]},"emitted_at":5}}\n')
 
+    def test_a_json_string_is_written_as_a_string_value_is(self):
+        # As host-harness writes a json-kind column's string (a column that fell back to JSON
+        # text): decoded, scrubbed, escaped as serde_json escapes, not the component's own text.
+        text = '"\\u00e9 \\/ mb_key"'
+        b = self.batch(1, column("j", "json", 1, text.encode(), struct.pack("<2i", 0, len(text))))
+        lines = _airbyte.record_lines(b, 5, jt.Scrubber(["mb_key"]))
+        self.assertEqual(lines[0], '{"type":"RECORD","record":{"stream":"s","data":{"j":"é / REDACTED"},"emitted_at":5}}\n')
+        for bad in ('"\\ud800"', '"a" 1', '"a'):
+            b = self.batch(1, column("j", "json", 1, bad.encode(), struct.pack("<2i", 0, len(bad))))
+            with self.assertRaises(_airbyte.RowError, msg=bad):
+                _airbyte.record_lines(b, 5, jt.Scrubber())
+
     def test_a_column_that_does_not_hold_its_rows_names_its_stream(self):
         with self.assertRaises(_batches.ColumnError) as caught:
             self.batch(3, column("i", "integer", 3, struct.pack("<2q", 1, 2)))
