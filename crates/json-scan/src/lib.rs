@@ -86,9 +86,11 @@ pub fn find_quote_or_backslash(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// The first `"`, `\` or control character (below 0x20) at or after `i`.
+/// The first `"`, `\` or control character (below 0x20) at or after `i`:
+/// the bytes a JSON string must escape, so a writer escaping strings also
+/// uses it to copy the runs between them whole.
 #[inline(always)]
-fn find_string_special(b: &[u8], i: usize) -> Option<usize> {
+pub fn find_string_special(b: &[u8], i: usize) -> Option<usize> {
     match wide::search(b, i, true) {
         Ok(k) => Some(k),
         Err(i) => swar_string_special(b, i),
