@@ -239,6 +239,19 @@ setup_test_tools() {
     fi
 }
 
+# The peers bench/bench.py compares with (../shared/peer, when it is there): their venvs go under
+# .venv/peer-cache (XDG_CACHE_HOME for the peer's scripts, as bench.py sets it), not the user's cache.
+# The newest peer also needs Airbyte's manifest, which is not kept anywhere here: --fetch-manifest
+# downloads it, and where that fails the bench skips that peer and says why (../shared/peer/CDK7.md).
+peer_venvs() {
+    [ -x ../shared/peer/setup.sh ] || return 0
+    local cache="${PEER_CACHE_HOME:-$PWD/.venv/peer-cache}"
+    say "the peers' venvs (../shared/peer) in $cache"
+    XDG_CACHE_HOME="$cache" ../shared/peer/setup.sh >/dev/null || say "../shared/peer/setup.sh failed: see above"
+    XDG_CACHE_HOME="$cache" ../shared/peer/setup_cdk7.sh --fetch-manifest >/dev/null ||
+        say "no newest peer (source-metabase 2.1.36): see above and ../shared/peer/CDK7.md"
+}
+
 host() { ./target/release/host-harness --component dist/metabase_source.wasm "$@"; }
 
 # A full sync of every bundled full-sync fixture, replayed with no network.
@@ -288,6 +301,7 @@ case "${1:-run}" in
         build
         # The Python host, for bench/hosts.py (a missing one is named there, not fatal).
         if wheel && py=$(tools_python); then install_pyhost "$py" || true; fi
+        peer_venvs
         shift
         python3 bench/bench.py "$@"
         ;;

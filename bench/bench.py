@@ -48,6 +48,9 @@ from hosts import first_byte_seconds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER = os.path.join(os.path.dirname(ROOT), "shared", "peer")
+# Where the peers' venvs live: ../shared/peer's scripts put them under $XDG_CACHE_HOME/metabase-peer;
+# `./build.sh bench` makes them in this project's .venv/peer-cache (PEER_CACHE_HOME to choose another).
+PEER_CACHE = os.environ.get("PEER_CACHE_HOME", os.path.join(ROOT, ".venv", "peer-cache"))
 HOST = os.path.join(ROOT, "target", "release", "host-harness")
 WASM = os.path.join(ROOT, "dist", "metabase_source.wasm")
 API_KEY = "mb_fixtureapikey0000000000"
@@ -432,7 +435,7 @@ def main():
             print("== peer: ../shared/peer/compare.sh %d (Airbyte's source-metabase vs. this host, same run)" % a.peer_cards)
             p = subprocess.run([os.path.join(PEER, "compare.sh"), "--runs", "1", str(a.peer_cards), HOST, "--component", WASM,
                                 "--cache-dir", cache, "--memory-limit-mib", "512"],
-                               capture_output=True, text=True, cwd=ROOT)
+                               capture_output=True, text=True, cwd=ROOT, env=peer_env())
             tail = [l for l in p.stdout.splitlines() if l.strip()][-8:]
             for line in tail:
                 print("   " + line)
@@ -447,22 +450,27 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
+def peer_env():
+    """The environment for ../shared/peer's scripts: their venvs under PEER_CACHE, not the user's cache."""
+    return dict(os.environ, XDG_CACHE_HOME=PEER_CACHE)
+
+
 def cdk7_section(sizes, cache):
     """../shared/peer/compare_cdk7.sh N for each size: source-metabase 2.1.36 on airbyte-cdk 7.39.1 and
     this host in the same run; target: records/s >= 50x the peer's."""
     script = os.path.join(PEER, "compare_cdk7.sh")
-    venv = os.environ.get("PEER7_VENV", os.path.expanduser("~/.cache/metabase-peer/peer-cdk7"))
+    venv = os.environ.get("PEER7_VENV", os.path.join(PEER_CACHE, "metabase-peer", "peer-cdk7"))
     if sizes == "none" or not os.path.exists(script):
         return
     if sizes is None:
         if not os.path.isdir(venv):
-            print("== newest peer: skipped (no %s; ../shared/peer/setup_cdk7.sh makes it)" % venv)
+            print("== newest peer: skipped (no %s; `./build.sh bench` makes it with ../shared/peer/setup_cdk7.sh)" % venv)
             return
         sizes = "20000,100000"
     for n in [int(x) for x in sizes.split(",") if x]:
         print("== newest peer: ../shared/peer/compare_cdk7.sh %d (source-metabase 2.1.36, airbyte-cdk 7.39.1, same run)" % n)
         p = subprocess.run([script, "--runs", "1", str(n), HOST, "--component", WASM, "--cache-dir", cache,
-                            "--memory-limit-mib", "512"], capture_output=True, text=True, cwd=ROOT)
+                            "--memory-limit-mib", "512"], capture_output=True, text=True, cwd=ROOT, env=peer_env())
         for line in [l for l in p.stdout.splitlines() if l.strip()][-6:]:
             print("   " + line)
         m = re.search(r"ratio_records_per_s host/peer = ([0-9.]+)", p.stdout)

@@ -90,6 +90,7 @@ def section(host, wasm, work, first_byte_seconds, run_measured):
     print("== hosts: cold start (spec, to the first byte of stdout) and a full read of the %s fixture served on loopback"
           % FIXTURE)
     print("   %14s %12s %12s %12s %10s %9s %6s" % ("host", "first ms", "best ms", "read s", "records", "RSS MiB", "exit"))
+    reads = {}
     for name, factory in HOSTS:
         cache = os.path.join(work, "hosts-cache-" + name)
         command = factory(host, wasm, cache)
@@ -100,6 +101,11 @@ def section(host, wasm, work, first_byte_seconds, run_measured):
         best = min(first_byte_seconds(command(["spec"])) for _ in range(5))
         runs = [full_read(command, work, run_measured) for _ in range(3)]
         wall, _, code, records = min(runs)
+        reads[name] = wall
         rss = max(r[1] for r in runs)
         print("   %14s %12.1f %12.1f %12.3f %10d %9.1f %6d" % (name, first * 1000, best * 1000, wall, records,
                                                                rss / (1024 * 1024), code))
+    # The columnar issue's target for the Python host: a full read within 2x host-harness's.
+    if reads.get("python") and reads.get("host-harness"):
+        ratio = reads["python"] / reads["host-harness"]
+        print("   python / host-harness full read = %.2fx (target <= 2x: %s)" % (ratio, "met" if ratio <= 2 else "MISSED"))

@@ -110,7 +110,8 @@ impl IdCapture {
 
 /// The raw JSON of an element's `id` member.
 fn id_member(element: &[u8], members: &[Member]) -> Option<String> {
-    let text = std::str::from_utf8(element).ok()?;
+    // The vector ASCII check first (std's alone was ~4% of a cards read).
+    let text = crate::scan::utf8(element).ok()?;
     let m = members.iter().find(|m| m.name(text).is_ok_and(|name| name == "id"))?;
     Some(text[m.value.clone()].to_string())
 }

@@ -86,9 +86,11 @@ pub fn find_quote_or_backslash(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// The first `"`, `\` or control character (below 0x20) at or after `i`.
+/// The first `"`, `\` or control character (below 0x20) at or after `i`:
+/// the bytes a JSON string must escape, so a writer escaping strings also
+/// uses it to copy the runs between them whole.
 #[inline(always)]
-fn find_string_special(b: &[u8], i: usize) -> Option<usize> {
+pub fn find_string_special(b: &[u8], i: usize) -> Option<usize> {
     match wide::search(b, i, true) {
         Ok(k) => Some(k),
         Err(i) => swar_string_special(b, i),
@@ -148,22 +150,24 @@ mod wide {
         Err(i)
     }
 
-    /// Whether every byte is below 0x80 (`false` also when it cannot tell
-    /// cheaply: no vector unit).
+    /// How many bytes at the start are below 0x80, counted in whole
+    /// 16-byte blocks (`b.len()` when all are; 0 when it cannot tell
+    /// cheaply: no vector unit). The bytes after it start a character, or
+    /// are not UTF-8.
     #[inline]
-    pub fn ascii(b: &[u8]) -> bool {
+    pub fn ascii_prefix(b: &[u8]) -> usize {
         if !ENABLED {
-            return false;
+            return 0;
         }
         let mut i = 0;
         while i + 16 <= b.len() {
             let block: &[u8; 16] = b[i..i + 16].try_into().expect("16 bytes");
             if high_bits(block) != 0 {
-                return false;
+                return i;
             }
             i += 16;
         }
-        b[i..].is_ascii()
+        if b[i..].is_ascii() { b.len() } else { i }
     }
 
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -242,12 +246,16 @@ mod wide {
 
 /// `std::str::from_utf8`, with a 16-bytes-per-step pass first: a body that
 /// is all ASCII (most of Metabase's) needs no more. std's own check is
-/// compiled without `simd128` and goes four bytes at a time on wasm32; it
-/// still decides every text with a byte of 0x80 or more.
+/// compiled without `simd128` and goes four bytes at a time on wasm32, so
+/// it checks only the text from the first block with a byte of 0x80 or
+/// more (in the cards of the bench, at about 70% of the element), and the
+/// whole text again only to report an error's offset.
 #[inline]
 pub fn utf8(b: &[u8]) -> Result<&str, std::str::Utf8Error> {
-    if wide::ascii(b) {
-        // SAFETY: every byte is below 0x80, and ASCII is UTF-8.
+    let ascii = wide::ascii_prefix(b);
+    if ascii == b.len() || std::str::from_utf8(&b[ascii..]).is_ok() {
+        // SAFETY: `b[..ascii]` is ASCII, and `b[ascii..]` (which starts
+        // right after an ASCII byte, so on a character) is UTF-8.
         Ok(unsafe { std::str::from_utf8_unchecked(b) })
     } else {
         std::str::from_utf8(b)
@@ -696,6 +704,7 @@ mod tests {
         }
         for c in cases {
             assert_eq!(utf8(&c).ok(), std::str::from_utf8(&c).ok(), "{c:?}");
+            assert_eq!(utf8(&c).map_err(|e| e.valid_up_to()).err(), std::str::from_utf8(&c).map_err(|e| e.valid_up_to()).err());
         }
     }
 

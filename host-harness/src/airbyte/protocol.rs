@@ -82,7 +82,10 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    // The runs between bytes to escape are found 16 bytes at a time (most
+    // strings have none), not one byte at a time.
+    while let Some(i) = json_scan::find_string_special(bytes, start) {
+        let b = bytes[i];
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -91,8 +94,7 @@ pub fn push_json_str(out: &mut String, s: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
         // `i` is at an ASCII byte, so both slices fall on char boundaries.
         out.push_str(&s[start..i]);

@@ -40,6 +40,12 @@ pub fn engine() -> wasmtime::Result<Engine> {
     // Traps carry the wasm backtrace (on by default) for the TRACE ERROR's
     // internal message.
     config.wasm_component_model(true);
+    // For `perf record` of a read: the guest's compiled functions named in
+    // /tmp/perf-<pid>.map (names need a component built with its name
+    // section; see docs/performance.md). Off unless asked for.
+    if std::env::var_os("METABASE_HOST_PERFMAP").is_some_and(|v| !v.is_empty()) {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Engine::new(&config)
 }
 
