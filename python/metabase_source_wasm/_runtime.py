@@ -29,6 +29,10 @@ from typing import Any, Callable, List, Optional, Tuple
 import wasmtime
 import wasmtime.component as wc
 
+from . import _fastlift
+
+_fastlift.install()
+
 WIT_PACKAGE = "ingest:source"
 # The WIT versions this host reads (`_batches` knows both batch formats).
 WIT_VERSIONS = ("0.3.0", "0.2.0")

@@ -10,7 +10,7 @@ import struct
 import unittest
 from types import SimpleNamespace
 
-from metabase_source_wasm import _airbyte, _batches, _cli, _jsontext as jt, _values
+from metabase_source_wasm import _airbyte, _batches, _cli, _fastlift, _jsontext as jt, _runtime, _values
 from metabase_source_wasm.dlt_source import cursor_text
 
 
@@ -97,6 +97,21 @@ class Columns(unittest.TestCase):
             self.batch(3, column("i", "integer", 3, struct.pack("<2q", 1, 2)))
         self.assertEqual(caught.exception.stream, "s")
         self.assertIn("column i", str(caught.exception))
+
+
+class FastLift(unittest.TestCase):
+    def test_byte_lists_are_lifted_in_one_copy_with_the_pinned_wasmtime(self):
+        # _runtime installs it on import; with the pinned wasmtime-py the layout check passes,
+        # so a batch's buffers are not lifted one Python int per byte (the hosts tests check
+        # that the records stay identical to host-harness's).
+        import ctypes
+        from wasmtime.component import _types
+        self.assertTrue(_fastlift._installed)
+        self.assertEqual(_types.ListType.convert_from_c.__module__, _fastlift.__name__)
+        size, offset = _fastlift._layout()
+        self.assertEqual(size, ctypes.sizeof(_fastlift.ffi.wasmtime_component_val_t))
+        self.assertLess(offset, size)
+        self.assertIsNotNone(_runtime)
 
 
 class Inputs(unittest.TestCase):
