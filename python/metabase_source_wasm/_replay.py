@@ -55,6 +55,23 @@ class Har:
         return index
 
 
+def request_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The request's body, read whole so the next request on this connection
+    starts where it should: by length, or chunked (wasi:http sends a body of
+    unknown length chunked)."""
+    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+        parts = []
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers, up to the blank line that ends the body
+                return b"".join(parts)
+            parts.append(handler.rfile.read(size + 2)[:size])  # the chunk without its CRLF
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
 class HarServer:
     """Serves HAR files on 127.0.0.1:`port` from a daemon thread until `close()`:
     a request the first file has no entry for is answered from the next
@@ -118,23 +135,8 @@ class HarServer:
             def log_message(self, *args):
                 pass
 
-            def read_body(self):
-                """Reads (and drops) the request body, so the next request on
-                this connection starts where it should: by length, or chunked
-                (wasi:http sends a body of unknown length chunked)."""
-                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        self.rfile.read(size + 2)  # the chunk and its CRLF
-                        if size == 0:
-                            break
-                    return
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-
             def handle_any(self):
-                self.read_body()
+                request_body(self)  # read (and dropped), so the next request starts where it should
                 status, headers, body = har.answer(self.command, self.path, self.headers.get("Accept-Encoding") or "")
                 # Not send_response: it adds this machine's `Date` (and a `Server`) ahead of the
                 # recorded ones, and the component would read today's month from it.
