@@ -103,6 +103,14 @@ fn assert_connected(out: &Ran, host: &str) {
     assert_eq!(only_message(out)["connectionStatus"]["status"], "SUCCEEDED", "{host}");
 }
 
+/// Refused without the CA, trusted with `--ca-cert` and with `SSL_CERT_FILE`; `run(args, env)`
+/// runs one host's command line.
+fn assert_trusted_only_when_told(host: &str, pki: &Pki, cfg: &str, run: impl Fn(&[&str], &[(&str, &Path)]) -> Ran) {
+    assert_refused(&run(&["check", "--config", cfg], &[]), host);
+    assert_connected(&run(&["--ca-cert", pki.ca.to_str().unwrap(), "check", "--config", cfg], &[]), &format!("{host} --ca-cert"));
+    assert_connected(&run(&["check", "--config", cfg], &[("SSL_CERT_FILE", &pki.ca)]), &format!("{host} with SSL_CERT_FILE"));
+}
+
 #[test]
 fn host_harness_trusts_a_private_ca_only_when_told() {
     let dir = scratch_dir("harness");
@@ -111,9 +119,7 @@ fn host_harness_trusts_a_private_ca_only_when_told() {
     let cfg = config.to_str().unwrap();
     let ca = pki.ca.to_str().unwrap();
 
-    assert_refused(&harness(&["check", "--config", cfg], &[]), "host-harness");
-    assert_connected(&harness(&["--ca-cert", ca, "check", "--config", cfg], &[]), "host-harness --ca-cert");
-    assert_connected(&harness(&["check", "--config", cfg], &[("SSL_CERT_FILE", &pki.ca)]), "host-harness with SSL_CERT_FILE");
+    assert_trusted_only_when_told("host-harness", &pki, cfg, harness);
 
     // A read and a recording through the CA; the recording replays with no network and no CA.
     let har = dir.join("recorded.har");
@@ -133,11 +139,7 @@ fn node_host_trusts_a_private_ca_only_when_told() {
     let dir = scratch_dir("node");
     let Some(pki) = or_skip("private_ca (Node host)", make_pki(&dir)) else { return };
     let (_server, config) = https_server(&pki, &dir);
-    let cfg = config.to_str().unwrap();
-    assert_refused(&hosts_node::run_node(&node, &["check", "--config", cfg], &[]), "node");
-    let with_flag = hosts_node::run_node(&node, &["--ca-cert", pki.ca.to_str().unwrap(), "check", "--config", cfg], &[]);
-    assert_connected(&with_flag, "node --ca-cert");
-    assert_connected(&hosts_node::run_node(&node, &["check", "--config", cfg], &[("SSL_CERT_FILE", &pki.ca)]), "node with SSL_CERT_FILE");
+    assert_trusted_only_when_told("node", &pki, config.to_str().unwrap(), |args, env| hosts_node::run_node(&node, args, env));
 }
 
 #[test]
@@ -148,9 +150,10 @@ fn python_host_trusts_a_private_ca_only_when_told() {
     let (_server, config) = https_server(&pki, &dir);
     let (cfg, ca) = (config.to_str().unwrap(), pki.ca.to_str().unwrap());
     let run = |args: &[&str], env: &[(&str, &Path)]| hosts_python::run_python_with(&script, args, env);
+    // Refused by wasmtime's own TLS; trusted through the forwarder.
+    assert_trusted_only_when_told("python", &pki, cfg, run);
 
-    // Refused by wasmtime's own TLS, and by the forwarder when the bundle is not the server's CA.
-    assert_refused(&run(&["check", "--config", cfg], &[]), "python");
+    // Refused by the forwarder when the bundle is not the server's CA, as host-harness reports it.
     let other_dir = dir.join("other");
     std::fs::create_dir_all(&other_dir).unwrap();
     let other = make_pki(&other_dir).expect("a second throw-away CA");
@@ -159,9 +162,6 @@ fn python_host_trusts_a_private_ca_only_when_told() {
     let error = &only_message(&wrong)["trace"]["error"];
     assert_eq!(error["failure_type"], "system_error", "as host-harness reports it: {error}");
     assert!(error["message"].as_str().unwrap().starts_with("GET /api/"), "names the request: {error}");
-
-    assert_connected(&run(&["--ca-cert", ca, "check", "--config", cfg], &[]), "python --ca-cert");
-    assert_connected(&run(&["check", "--config", cfg], &[("SSL_CERT_FILE", &pki.ca)]), "python with SSL_CERT_FILE");
 
     // A read through the forwarder gives host-harness's records (requests, headers and bodies forwarded).
     let python = run(&["--ca-cert", ca, "--log-level", "debug", "read", "--config", cfg], &[]);
