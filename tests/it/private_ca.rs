@@ -72,6 +72,15 @@ fn https_server(pki: &Pki, dir: &Path) -> (HarServer, PathBuf) {
     (server, path)
 }
 
+/// A throw-away CA in scratch dir `name` and the fixture served with it: (CA, server, config),
+/// or None (skipped, saying why) when the openssl CLI is missing.
+fn served_with_a_private_ca(name: &str, what: &str) -> Option<(Pki, HarServer, PathBuf)> {
+    let dir = scratch_dir(name);
+    let pki = or_skip(what, make_pki(&dir))?;
+    let (server, config) = https_server(&pki, &dir);
+    Some((pki, server, config))
+}
+
 fn harness(args: &[&str], env: &[(&str, &Path)]) -> Ran {
     let mut cmd = common::host_command(&common::component(), args);
     cmd.env_remove("SSL_CERT_FILE");
@@ -136,25 +145,21 @@ fn host_harness_trusts_a_private_ca_only_when_told() {
 #[test]
 fn node_host_trusts_a_private_ca_only_when_told() {
     let Some(node) = or_skip("private_ca (Node host)", hosts_node::node_cli()) else { return };
-    let dir = scratch_dir("node");
-    let Some(pki) = or_skip("private_ca (Node host)", make_pki(&dir)) else { return };
-    let (_server, config) = https_server(&pki, &dir);
+    let Some((pki, _server, config)) = served_with_a_private_ca("node", "private_ca (Node host)") else { return };
     assert_trusted_only_when_told("node", &pki, config.to_str().unwrap(), |args, env| hosts_node::run_node(&node, args, env));
 }
 
 #[test]
 fn python_host_trusts_a_private_ca_only_when_told() {
     let Some(script) = or_skip("private_ca (Python host)", hosts_python::python_host()) else { return };
-    let dir = scratch_dir("python");
-    let Some(pki) = or_skip("private_ca (Python host)", make_pki(&dir)) else { return };
-    let (_server, config) = https_server(&pki, &dir);
+    let Some((pki, _server, config)) = served_with_a_private_ca("python", "private_ca (Python host)") else { return };
     let (cfg, ca) = (config.to_str().unwrap(), pki.ca.to_str().unwrap());
     let run = |args: &[&str], env: &[(&str, &Path)]| hosts_python::run_python_with(&script, args, env);
     // Refused by wasmtime's own TLS; trusted through the forwarder.
     assert_trusted_only_when_told("python", &pki, cfg, run);
 
     // Refused by the forwarder when the bundle is not the server's CA, as host-harness reports it.
-    let other_dir = dir.join("other");
+    let other_dir = config.with_file_name("other");
     std::fs::create_dir_all(&other_dir).unwrap();
     let other = make_pki(&other_dir).expect("a second throw-away CA");
     let wrong = run(&["--ca-cert", other.ca.to_str().unwrap(), "check", "--config", cfg], &[]);
