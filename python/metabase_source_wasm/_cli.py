@@ -13,7 +13,10 @@ difference is in how, not in what comes out:
   `request_timeout_s` and `max_concurrent_requests` (the component applies
   them to its own requests) instead of capping them in the host;
 * `--replay F.har` serves the HAR on 127.0.0.1 (`_replay`) and points the
-  config there; there is no `--record`.
+  config there; there is no `--record`;
+* `--ca-cert FILE` (or `SSL_CERT_FILE`): wasmtime-py's TLS takes no roots,
+  so an https instance is reached through a forwarder on 127.0.0.1
+  (`_forward`) that trusts the bundle for the configured host only.
 
 Exit codes: 0 done (a check that reports FAILED included), 1 could not (a
 TRACE ERROR on stdout says why; in read, any failed stream), 2 bad command line.
@@ -24,6 +27,7 @@ import argparse
 import importlib.metadata
 import io
 import json
+import os
 import sys
 import time
 import traceback
@@ -34,6 +38,7 @@ from urllib.parse import urlsplit
 from . import _airbyte, _jsontext
 from ._airbyte import FAILURE_TYPES, InputError, Protocol, RowError
 from ._batches import ColumnError
+from ._forward import REFUSED_STATUS, CaBundleError, Forwarder, tls_context
 from ._replay import HarServer, pointed_at
 from ._runtime import Guest, HostFailure, Limits, default_cache_dir
 from ._source import ConnectorError, Source
@@ -42,6 +47,13 @@ LEVELS = ["error", "warn", "info", "debug", "trace"]
 # The component's defaults for the keys the host caps (its spec says the same).
 CAPPED_KEYS = {"request_timeout_s": ("request_timeout_s", 120), "max_concurrent_requests": ("max_concurrent_requests", 4)}
 MAX_STREAM_ERRORS = 10_000
+# What to do about a component error, for the stderr line (chosen on its typed cause).
+HINTS = {
+    "tls": "the server's certificate is not signed by a CA this host trusts (or is expired, or names another host): "
+           "if your Metabase uses a private certificate authority, pass --ca-cert FILE with its PEM certificate "
+           "(or set SSL_CERT_FILE)",
+}
+CA_HINT = "--ca-cert (or SSL_CERT_FILE) takes a PEM file of CA certificates, e.g. your company's root CA"
 
 EPILOG = """Examples:
   source-metabase-wasm spec
@@ -58,13 +70,15 @@ Exit codes: 0 done (a check reporting FAILED included), 1 could not (TRACE ERROR
 class Failure(Exception):
     """A reason to stop, written as one TRACE ERROR."""
 
-    def __init__(self, failure_type: str, message: str, internal: Optional[str] = None, stream: Optional[str] = None):
+    def __init__(self, failure_type: str, message: str, internal: Optional[str] = None, stream: Optional[str] = None,
+                 hint: Optional[str] = None):
         super().__init__(message)
         self.failure_type, self.message, self.internal, self.stream = failure_type, message, internal, stream
+        self.hint = hint
 
     @classmethod
     def of(cls, e: ConnectorError) -> "Failure":
-        return cls(FAILURE_TYPES[e.kind], e.message, e.detail, e.stream)
+        return cls(FAILURE_TYPES[e.kind], e.message, e.detail, e.stream, HINTS.get(e.cause))
 
     @classmethod
     def host(cls, e: HostFailure) -> "Failure":
@@ -99,6 +113,9 @@ def add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
                    help="upper bound of the config's request_timeout_s")
     p.add_argument("--max-concurrent-requests", metavar="N", type=_ranged(1, 1024), default=d(None),
                    help="upper bound of the config's max_concurrent_requests")
+    p.add_argument("--ca-cert", metavar="FILE", default=d(None),
+                   help="also trust the CA certificates in this PEM file, for the config's host only "
+                        "(default: $SSL_CERT_FILE)")
     p.add_argument("--cache-dir", metavar="DIR", default=d(None), help="where compiled components are cached")
     p.add_argument("--no-cache", action="store_true", default=d(False))
     p.add_argument("--quiet", action="store_true", default=d(False), help="only errors on stderr")
@@ -188,6 +205,7 @@ class Run:
     def __init__(self, args: argparse.Namespace, out: Protocol, log: Log):
         self.args, self.out, self.log = args, out, log
         self.guest: Optional[Guest] = None
+        self.forwarder: Optional[Forwarder] = None
 
     def start(self) -> Source:
         cache = None if self.args.no_cache else Path(self.args.cache_dir) if self.args.cache_dir else default_cache_dir()
@@ -204,15 +222,27 @@ class Run:
             return f(*a)
         except HostFailure as e:
             raise Failure.host(e)
+        except ConnectorError as e:
+            raise self.refused(e) or e
         finally:
             self.write_logs()
+
+    def refused(self, e: ConnectorError) -> Optional[ConnectorError]:
+        """The forwarder's refusal of a certificate (its status, and its record
+        of what it refused) as the component reports a refused certificate
+        when it makes the connection itself."""
+        refusal = self.forwarder and self.forwarder.refused
+        if not refusal or e.http_status != REFUSED_STATUS:
+            return None
+        message = "%s %s failed: the server's TLS certificate was not accepted" % (refusal.method, refusal.path)
+        return ConnectorError(kind="system", message=message, detail=refusal.reason, stream=e.stream, cause="tls")
 
     def write_logs(self) -> None:
         for level, message in (self.guest.take_logs() if self.guest else []):
             self.out.log("ERROR" if level == "error" else "WARN", message)
 
     def fail(self, f: Failure) -> None:
-        self.log("error", f.message)
+        self.log("error", "%s (hint: %s)" % (f.message, f.hint) if f.hint else f.message)
         if f.internal:
             self.log("debug", f.internal)
         self.out.trace_error(f.failure_type, f.message, f.internal, f.stream)
@@ -246,6 +276,10 @@ def run(args: argparse.Namespace, out: Protocol, log: Log) -> int:
             except (OSError, ValueError, KeyError) as e:
                 raise Failure("config_error", "--replay: %s: %s" % (args.replay, e))
             config = pointed_at(config, server.port)
+        else:
+            r.forwarder = forwarder_for(args, config, log)
+            if r.forwarder:
+                config = pointed_at(config, r.forwarder.port)
         source = r.start()
         if args.command == "check":
             return check(r, source, config)
@@ -260,8 +294,28 @@ def run(args: argparse.Namespace, out: Protocol, log: Log) -> int:
         r.fail(f)
         return 1
     finally:
-        if server:
-            server.close()
+        for closing in (server, r.forwarder):
+            if closing:
+                closing.close()
+
+
+def forwarder_for(args: argparse.Namespace, config: Dict[str, Any], log: Log) -> Optional[Forwarder]:
+    """With `--ca-cert` (or `$SSL_CERT_FILE`) and an https instance, the
+    forwarder that trusts the bundle for that host; else None (plain http
+    needs no CA, and wasmtime's own TLS is used)."""
+    ca_file = args.ca_cert or os.environ.get("SSL_CERT_FILE") or None
+    url = config.get("instance_api_url")
+    if not ca_file or not isinstance(url, str) or urlsplit(url).scheme.lower() != "https" or not urlsplit(url).hostname:
+        return None
+    try:
+        context = tls_context(ca_file)
+    except CaBundleError as e:
+        raise Failure("config_error", "--ca-cert %s" % e, hint=CA_HINT)
+    timeout = config.get("request_timeout_s", CAPPED_KEYS["request_timeout_s"][1])
+    forwarder = Forwarder(url, context, float(timeout) if isinstance(timeout, (int, float)) else 120.0)
+    log("debug", "tls: trusting the certificates of %s for %s, through 127.0.0.1:%d"
+        % (ca_file, forwarder.authority, forwarder.port))
+    return forwarder
 
 
 def _input(path: str, what: str, parse):

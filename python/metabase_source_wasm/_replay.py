@@ -5,10 +5,13 @@ the source tree without the package's dependencies).
 A request is answered by the HAR entry with the same method, path and query
 (parameters in any order; the host is ignored), entries in order and the
 last match reused once they run out, as host-harness's --replay does; the
-request's headers and body are not compared. The recorded headers are sent
+request's headers are not compared. The recorded headers are sent
 as recorded (no `Date` or `Server` of this server's own: the component reads
 the server's clock from `Date`, and a replayed Metabase's clock is the
-recording's, as under host-harness's --replay). No match: 404 `API endpoint
+recording's, as under host-harness's --replay). A request body must match
+the recorded one, as under host-harness: byte for byte, or as JSON with
+credential values masked on both sides (a recording holds REDACTED where
+the request had a password). No match: 404 `API endpoint
 does not exist.` (what Metabase says).
 
 The Python host replays through it: wasmtime-py gives a host no way to
@@ -27,6 +30,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "te",
               "trailer", "upgrade", "proxy-connection"}
+# Credential keys in request bodies (the config's secret keys, and `token`), as host-harness masks them.
+SECRET_BODY_KEYS = ("api_key", "session_token", "password", "token")
 
 
 def key(method, url):
@@ -43,16 +48,53 @@ class Har:
         self.keys = [key(e["request"]["method"], e["request"]["url"]) for e in self.entries]
         self.used = [False] * len(self.entries)
 
-    def match(self, k):
-        """The index of the entry answering request key `k`, or None."""
+    def match(self, k, body=b""):
+        """The index of the entry answering request key `k` with `body`, or None."""
         index = None
         for i, ek in enumerate(self.keys):
-            if ek == k:
+            if ek == k and bodies_match((self.entries[i]["request"].get("postData") or {}).get("text"), body):
                 if not self.used[i]:
                     self.used[i] = True
                     return i
                 index = i
         return index
+
+
+def bodies_match(recorded, body):
+    """Whether a recorded body (None: no postData) matches a request body."""
+    recorded = (recorded or "").encode("utf-8")
+    if recorded == body:
+        return True
+    try:
+        return masked(json.loads(recorded)) == masked(json.loads(body))
+    except ValueError:
+        return False
+
+
+def masked(value):
+    """`value` with the values of credential keys, at any depth, replaced."""
+    if isinstance(value, dict):
+        return {k: "<secret>" if k.lower() in SECRET_BODY_KEYS and v is not None else masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+def request_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The request's body, read whole so the next request on this connection
+    starts where it should: by length, or chunked (wasi:http sends a body of
+    unknown length chunked)."""
+    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+        parts = []
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers, up to the blank line that ends the body
+                return b"".join(parts)
+            parts.append(handler.rfile.read(size + 2)[:size])  # the chunk without its CRLF
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
 
 
 class HarServer:
@@ -80,19 +122,19 @@ class HarServer:
         self.server.shutdown()
         self.server.server_close()
 
-    def response(self, method, path):
+    def response(self, method, path, body=b""):
         """The HAR response answering this request, or None."""
         k = key(method, path)
         with self.lock:
             for har in self.hars:
-                index = har.match(k)
+                index = har.match(k, body)
                 if index is not None:
                     return har.entries[index]["response"]
         return None
 
-    def answer(self, method, path, accept_encoding):
-        """(status, headers, body) for one request."""
-        r = self.response(method, path)
+    def answer(self, method, path, accept_encoding, request=b""):
+        """(status, headers, body) for one request whose body is `request`."""
+        r = self.response(method, path, request)
         if r is None:
             sys.stderr.write("har_server: no entry for %s %s\n" % (method, path))
             return 404, [("Content-Type", "text/plain")], b"API endpoint does not exist."
@@ -118,24 +160,9 @@ class HarServer:
             def log_message(self, *args):
                 pass
 
-            def read_body(self):
-                """Reads (and drops) the request body, so the next request on
-                this connection starts where it should: by length, or chunked
-                (wasi:http sends a body of unknown length chunked)."""
-                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        self.rfile.read(size + 2)  # the chunk and its CRLF
-                        if size == 0:
-                            break
-                    return
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-
             def handle_any(self):
-                self.read_body()
-                status, headers, body = har.answer(self.command, self.path, self.headers.get("Accept-Encoding") or "")
+                request = request_body(self)
+                status, headers, body = har.answer(self.command, self.path, self.headers.get("Accept-Encoding") or "", request)
                 # Not send_response: it adds this machine's `Date` (and a `Server`) ahead of the
                 # recorded ones, and the component would read today's month from it.
                 self.send_response_only(status)

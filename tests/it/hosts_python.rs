@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The console script in `.venv/pyhost`, or why there is none.
-fn python_host() -> Result<PathBuf, String> {
+pub fn python_host() -> Result<PathBuf, String> {
     let python = common::venv_python("pyhost").map_err(|reason| format!("no Python-host venv: {reason}"))?;
     let script = python.with_file_name("source-metabase-wasm");
     if script.is_file() {
@@ -32,7 +32,13 @@ fn python_host() -> Result<PathBuf, String> {
 
 /// `source-metabase-wasm --component dist/metabase_source.wasm ARGS...`, in the repository.
 fn run_python(script: &Path, args: &[&str]) -> Ran {
+    run_python_with(script, args, &[])
+}
+
+/// [`run_python`] with extra environment, and no `SSL_CERT_FILE` but the one given.
+pub fn run_python_with(script: &Path, args: &[&str], env: &[(&str, &Path)]) -> Ran {
     let mut cmd = Command::new(script);
+    cmd.env_remove("SSL_CERT_FILE").envs(env.iter().map(|(k, v)| (k, v)));
     cmd.arg("--component")
         .arg(common::component())
         .arg("--cache-dir")

@@ -2,11 +2,12 @@
 //! openssl CLI) signs a certificate for 127.0.0.1, and `tests/python/har_server.py --tls` serves
 //! the bundled v0.50 fixture over https with it. Without `--ca-cert` the certificate is refused
 //! with an error that says so and how to trust it; with `--ca-cert` (or `SSL_CERT_FILE`) the
-//! hosts connect and read; a recording made through the CA replays. host-harness, and the Node
-//! host when it is built.
+//! hosts connect and read; a recording made through the CA replays. host-harness, the Python host
+//! (through its forwarder on 127.0.0.1) and the Node host, when they are built.
 
 use crate::common;
 use crate::hosts_node;
+use crate::hosts_python;
 
 use common::{or_skip, run_bounded, scratch_dir, write_json, HarServer, Ran};
 use serde_json::{json, Value};
@@ -71,6 +72,15 @@ fn https_server(pki: &Pki, dir: &Path) -> (HarServer, PathBuf) {
     (server, path)
 }
 
+/// A throw-away CA in scratch dir `name` and the fixture served with it: (CA, server, config),
+/// or None (skipped, saying why) when the openssl CLI is missing.
+fn served_with_a_private_ca(name: &str, what: &str) -> Option<(Pki, HarServer, PathBuf)> {
+    let dir = scratch_dir(name);
+    let pki = or_skip(what, make_pki(&dir))?;
+    let (server, config) = https_server(&pki, &dir);
+    Some((pki, server, config))
+}
+
 fn harness(args: &[&str], env: &[(&str, &Path)]) -> Ran {
     let mut cmd = common::host_command(&common::component(), args);
     cmd.env_remove("SSL_CERT_FILE");
@@ -102,6 +112,14 @@ fn assert_connected(out: &Ran, host: &str) {
     assert_eq!(only_message(out)["connectionStatus"]["status"], "SUCCEEDED", "{host}");
 }
 
+/// Refused without the CA, trusted with `--ca-cert` and with `SSL_CERT_FILE`; `run(args, env)`
+/// runs one host's command line.
+fn assert_trusted_only_when_told(host: &str, pki: &Pki, cfg: &str, run: impl Fn(&[&str], &[(&str, &Path)]) -> Ran) {
+    assert_refused(&run(&["check", "--config", cfg], &[]), host);
+    assert_connected(&run(&["--ca-cert", pki.ca.to_str().unwrap(), "check", "--config", cfg], &[]), &format!("{host} --ca-cert"));
+    assert_connected(&run(&["check", "--config", cfg], &[("SSL_CERT_FILE", &pki.ca)]), &format!("{host} with SSL_CERT_FILE"));
+}
+
 #[test]
 fn host_harness_trusts_a_private_ca_only_when_told() {
     let dir = scratch_dir("harness");
@@ -110,9 +128,7 @@ fn host_harness_trusts_a_private_ca_only_when_told() {
     let cfg = config.to_str().unwrap();
     let ca = pki.ca.to_str().unwrap();
 
-    assert_refused(&harness(&["check", "--config", cfg], &[]), "host-harness");
-    assert_connected(&harness(&["--ca-cert", ca, "check", "--config", cfg], &[]), "host-harness --ca-cert");
-    assert_connected(&harness(&["check", "--config", cfg], &[("SSL_CERT_FILE", &pki.ca)]), "host-harness with SSL_CERT_FILE");
+    assert_trusted_only_when_told("host-harness", &pki, cfg, harness);
 
     // A read and a recording through the CA; the recording replays with no network and no CA.
     let har = dir.join("recorded.har");
@@ -129,12 +145,46 @@ fn host_harness_trusts_a_private_ca_only_when_told() {
 #[test]
 fn node_host_trusts_a_private_ca_only_when_told() {
     let Some(node) = or_skip("private_ca (Node host)", hosts_node::node_cli()) else { return };
-    let dir = scratch_dir("node");
-    let Some(pki) = or_skip("private_ca (Node host)", make_pki(&dir)) else { return };
-    let (_server, config) = https_server(&pki, &dir);
-    let cfg = config.to_str().unwrap();
-    assert_refused(&hosts_node::run_node(&node, &["check", "--config", cfg], &[]), "node");
-    let with_flag = hosts_node::run_node(&node, &["--ca-cert", pki.ca.to_str().unwrap(), "check", "--config", cfg], &[]);
-    assert_connected(&with_flag, "node --ca-cert");
-    assert_connected(&hosts_node::run_node(&node, &["check", "--config", cfg], &[("SSL_CERT_FILE", &pki.ca)]), "node with SSL_CERT_FILE");
+    let Some((pki, _server, config)) = served_with_a_private_ca("node", "private_ca (Node host)") else { return };
+    assert_trusted_only_when_told("node", &pki, config.to_str().unwrap(), |args, env| hosts_node::run_node(&node, args, env));
+}
+
+#[test]
+fn python_host_trusts_a_private_ca_only_when_told() {
+    let Some(script) = or_skip("private_ca (Python host)", hosts_python::python_host()) else { return };
+    let Some((pki, _server, config)) = served_with_a_private_ca("python", "private_ca (Python host)") else { return };
+    let (cfg, ca) = (config.to_str().unwrap(), pki.ca.to_str().unwrap());
+    let run = |args: &[&str], env: &[(&str, &Path)]| hosts_python::run_python_with(&script, args, env);
+    // Refused by wasmtime's own TLS; trusted through the forwarder.
+    assert_trusted_only_when_told("python", &pki, cfg, run);
+
+    // Refused by the forwarder when the bundle is not the server's CA, as host-harness reports it.
+    let other_dir = config.with_file_name("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let other = make_pki(&other_dir).expect("a second throw-away CA");
+    let wrong = run(&["--ca-cert", other.ca.to_str().unwrap(), "check", "--config", cfg], &[]);
+    assert_refused(&wrong, "python --ca-cert (not the server's CA)");
+    let error = &only_message(&wrong)["trace"]["error"];
+    assert_eq!(error["failure_type"], "system_error", "as host-harness reports it: {error}");
+    assert!(error["message"].as_str().unwrap().starts_with("GET /api/"), "names the request: {error}");
+
+    // A read through the forwarder gives host-harness's records (requests, headers and bodies forwarded).
+    let python = run(&["--ca-cert", ca, "--log-level", "debug", "read", "--config", cfg], &[]);
+    let rust = harness(&["--ca-cert", ca, "read", "--config", cfg], &[]);
+    assert_eq!((python.code, rust.code), (0, 0), "{}\n{}", python.stderr, rust.stderr);
+    let records = |out: &Ran| -> Vec<Value> {
+        let mut r: Vec<Value> = out
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|m| m["type"] == "RECORD")
+            .map(|m| json!([m["record"]["stream"], m["record"]["data"]]))
+            .collect();
+        r.sort_by_key(|v| v.to_string());
+        r
+    };
+    assert!(!records(&rust).is_empty());
+    assert_eq!(records(&python), records(&rust));
+    let key = common::fixture_config("v050_api_key")["api_key"].as_str().unwrap().to_string();
+    assert!(!python.stderr.contains(&key), "the API key must not be logged:\n{}", python.stderr);
 }
