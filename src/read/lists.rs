@@ -29,8 +29,9 @@ pub struct SharedLists {
     ids: HashMap<&'static str, Vec<String>>,
     /// The configured questions, when chosen from the `cards` stream's list.
     questions: Option<Vec<Question>>,
-    /// The audit database's tables, once a usage stream found them.
-    pub audit_tables: Option<Vec<super::usage::AuditTable>>,
+    /// The audit database's tables, or why they could not be read, once a
+    /// usage stream asked (the others take the same answer).
+    pub audit_tables: Option<crate::error::Result<Vec<super::usage::AuditTable>>>,
 }
 
 impl SharedLists {

@@ -54,12 +54,12 @@ impl UsageRows {
     }
 
     /// The query export of the view, from the audit database's metadata
-    /// (asked once per read, shared by the usage streams).
+    /// (asked once per read, shared by the usage streams, whatever it answered).
     fn open<T: Transport>(&self, cx: &mut Context<T>) -> Result<QuestionRows> {
-        if cx.lists.audit_tables.is_none() {
-            cx.lists.audit_tables = Some(audit_tables(cx.client).map_err(|e| self.unavailable(e))?);
-        }
-        let tables = cx.lists.audit_tables.as_deref().unwrap_or_default();
+        // Its answer, a failure included (no audit database on open source), serves every usage
+        // stream of the read: nothing is asked twice.
+        let answer = cx.lists.audit_tables.get_or_insert_with(|| audit_tables(cx.client));
+        let tables = answer.as_deref().map_err(|e| self.unavailable(e.clone()))?;
         let table = tables.iter().find(|t| t.name == self.view).ok_or_else(|| {
             let e = Error::new(Cause::NotFound, format!("The audit database (GET /api/database/{AUDIT_DB_ID}/metadata) has no view `{}`.", self.view));
             self.unavailable(e)
