@@ -66,6 +66,15 @@ pub struct Variant {
 
 pub const ONE_REQUEST: &[Variant] = &[Variant { query: &[], gate: Gate::Always }];
 
+/// Every object, then, with `include_archived`, the archived ones
+/// (`archived=true`: collections, snippets, alerts, subscriptions).
+pub const WITH_ARCHIVED: &[Variant] =
+    &[Variant { query: &[], gate: Gate::Always }, Variant { query: &[("archived", "true")], gate: Gate::Archived }];
+
+/// The same, where the route spells it `f=archived` (cards, dashboards).
+pub const WITH_F_ARCHIVED: &[Variant] =
+    &[Variant { query: &[], gate: Gate::Always }, Variant { query: &[("f", "archived")], gate: Gate::Archived }];
+
 /// A per-item endpoint's items come from another stream's list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parent {
@@ -272,7 +281,7 @@ const SKIP_SAVED_QUESTIONS_DB: Parent = Parent { stream: "databases", skip_ids: 
 const METADATA: &[Variant] = &[Variant { query: &[("include_hidden", "true")], gate: Gate::Always }];
 /// `GET /api/card`, and the archived cards: the `cards` stream's source, and `lineage`'s.
 const CARDS_SOURCE: Source = Source {
-    variants: &[Variant { query: &[], gate: Gate::Always }, Variant { query: &[("f", "archived")], gate: Gate::Archived }],
+    variants: WITH_F_ARCHIVED,
     ..Source::list("card")
 };
 
@@ -351,10 +360,7 @@ pub static STREAMS: &[StreamDef] = &[
                       `id` is a string because of that root row. With `include_archived`, GET /api/collection?archived=true \
                       also lists the Trash (0.50+), kept as the row Metabase sends: its `type` is \"trash\".",
         source: Source {
-            variants: &[
-                Variant { query: &[], gate: Gate::Always },
-                Variant { query: &[("archived", "true")], gate: Gate::Archived },
-            ],
+            variants: WITH_ARCHIVED,
             ..Source::list("collection")
         },
         primary_key: &["id"],
@@ -392,10 +398,7 @@ pub static STREAMS: &[StreamDef] = &[
         name: "dashboards",
         description: "Dashboards, without their cards (GET /api/dashboard).",
         source: Source {
-            variants: &[
-                Variant { query: &[], gate: Gate::Always },
-                Variant { query: &[("f", "archived")], gate: Gate::Archived },
-            ],
+            variants: WITH_F_ARCHIVED,
             ..Source::list("dashboard")
         },
         primary_key: &["id"],
@@ -533,10 +536,7 @@ pub static STREAMS: &[StreamDef] = &[
         name: "native_query_snippets",
         description: "Reusable SQL snippets (GET /api/native-query-snippet).",
         source: Source {
-            variants: &[
-                Variant { query: &[], gate: Gate::Always },
-                Variant { query: &[("archived", "true")], gate: Gate::Archived },
-            ],
+            variants: WITH_ARCHIVED,
             ..Source::list("native-query-snippet")
         },
         primary_key: &["id"],
@@ -800,10 +800,7 @@ pub static STREAMS: &[StreamDef] = &[
                       which lists only the archived ones). From 0.54 Metabase synthesises them from notifications \
                       (ids are then notification ids, archived ones from inactive notifications); see `notifications`.",
         source: Source {
-            variants: &[
-                Variant { query: &[], gate: Gate::Always },
-                Variant { query: &[("archived", "true")], gate: Gate::Archived },
-            ],
+            variants: WITH_ARCHIVED,
             ..Source::list("alert")
         },
         cursor: Some("updated_at"),
@@ -1014,10 +1011,7 @@ pub static STREAMS: &[StreamDef] = &[
         // metabase/metabase src/metabase/api/pulse.clj (`GET /`: `archived`, `dashboard_id`,
         // `creator_or_recipient`; write-filtered, hydrated `can_write`).
         source: Source {
-            variants: &[
-                Variant { query: &[], gate: Gate::Always },
-                Variant { query: &[("archived", "true")], gate: Gate::Archived },
-            ],
+            variants: WITH_ARCHIVED,
             ..Source::list("pulse")
         },
         missing: Missing::Skip,
