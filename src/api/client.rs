@@ -54,6 +54,25 @@ pub struct ServerProperties {
     pub download_row_limit: Option<u64>,
     #[serde(rename = "csv-field-separator")]
     pub csv_field_separator: Option<String>,
+    /// The licence's features (`token-features`, a public setting): a
+    /// feature is on when its member is `true`.
+    #[serde(default, rename = "token-features", deserialize_with = "true_members")]
+    pub token_features: Vec<String>,
+}
+
+impl ServerProperties {
+    /// Whether the instance's licence has `feature` (`dependencies`…).
+    pub fn has_feature(&self, feature: &str) -> bool {
+        self.token_features.iter().any(|f| f == feature)
+    }
+}
+
+/// The names of an object's members whose value is `true` (nothing for
+/// anything else, so an odd `token-features` never hides the version).
+fn true_members<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    let v: Option<serde_json::Value> = serde::Deserialize::deserialize(d)?;
+    let Some(serde_json::Value::Object(m)) = v else { return Ok(Vec::new()) };
+    Ok(m.into_iter().filter(|(_, v)| *v == serde_json::Value::Bool(true)).map(|(k, _)| k).collect())
 }
 
 /// `version.tag`, or nothing when the version is not an object with a tag.

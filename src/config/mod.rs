@@ -101,6 +101,9 @@ pub struct Config {
     pub query_streams: Vec<QueryStream>,
     /// Months before the current one a first read of `query_executions` starts at.
     pub usage_lookback_months: u32,
+    /// Whether `lineage` may ask Metabase's dependency graph (`auto`) or
+    /// reads the cards' queries only (`parser`).
+    pub lineage_api: bool,
 }
 
 /// Which saved questions `discover` offers as result streams.
@@ -146,6 +149,7 @@ impl Config {
             question_streams: results::parse_question_streams(&obj)?,
             query_streams: results::parse_query_streams(&obj)?,
             usage_lookback_months: integer(&obj, &keys::USAGE_LOOKBACK_MONTHS)?,
+            lineage_api: choice(&obj, &keys::LINEAGE_SOURCE)? == "auto",
         })
     }
 }
@@ -195,6 +199,17 @@ fn boolean(obj: &Map<String, Value>, key: &keys::Boolean) -> Result<bool> {
         Some(Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => Ok(false),
         Some(other) => Err(key_error(key.name, format_args!("must be true or false, got {}", json_scan::kind_name(other)))),
     }
+}
+
+/// A word of the key's allowed ones (absent, `null` or blank: its default).
+fn choice(obj: &Map<String, Value>, key: &keys::Choice) -> Result<&'static str> {
+    let word = match obj.get(key.name) {
+        None | Some(Value::Null) => return Ok(key.default),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(key.default),
+        Some(Value::String(s)) => s.trim(),
+        Some(other) => return Err(key_error(key.name, format_args!("must be {}, got {}", one_of(key.allowed), json_scan::kind_name(other)))),
+    };
+    key.allowed.iter().copied().find(|w| *w == word).ok_or_else(|| key_error(key.name, format_args!("must be {}, got {word:?}", one_of(key.allowed))))
 }
 
 /// A list of card ids, under `name` (the id-list key, or `questions` itself).
@@ -491,7 +506,7 @@ mod tests {
             }
             checked += 1;
         }
-        assert_eq!(checked, 9, "keys with a default");
+        assert_eq!(checked, 10, "keys with a default");
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! [`mbql`] reads MBQL 4 and MBQL 5 queries (source tables and cards, joins,
 //! field, segment and metric references, template tags); [`sql`] finds the
 //! tables a native query names, best effort. [`card_rows`] turns one card
-//! into the stream's rows, one per dependency.
+//! into the stream's rows, one per dependency. [`graph`] merges them with
+//! Metabase's own dependency graph, on instances that have it.
 
+pub mod graph;
 pub mod mbql;
 pub mod sql;
 
@@ -120,18 +122,49 @@ impl Dependency {
     }
 }
 
+/// One card's lineage as its query gives it, with what the merge with
+/// Metabase's graph needs ([`graph::merge`]).
+#[derive(Debug, Clone)]
+pub struct CardLineage {
+    /// The card's id (raw JSON, as a parent id).
+    pub id: String,
+    /// `archived` is true: its graph is asked for with `archived=true`.
+    pub archived: bool,
+    /// `dependency_analysis_version`, where `GET /api/card` carries it (a
+    /// `report_card` column on the versions whose backfill uses it): 0 means
+    /// Metabase has not analysed the card yet.
+    pub analysis_version: Option<i64>,
+    /// The card's own columns (`card_id`, `card_type`, `card_archived`, `database_id`).
+    pub card: Map<String, Value>,
+    /// The parser's rows, one per dependency.
+    pub rows: Vec<Map<String, Value>>,
+}
+
 /// The `lineage` rows of one card (an element of `GET /api/card`), one per
 /// dependency; none for a card that is not a JSON object with an `id`.
 pub fn card_rows(card: &[u8]) -> Vec<Map<String, Value>> {
-    let Ok(card) = serde_json::from_slice::<Value>(card) else { return Vec::new() };
-    let Some(card_id) = card.get("id").and_then(Value::as_i64) else { return Vec::new() };
+    card_lineage(card).map(|c| c.rows).unwrap_or_default()
+}
+
+/// One card's lineage from its query; `None` for a card that is not a JSON
+/// object with an `id`.
+pub fn card_lineage(card: &[u8]) -> Option<CardLineage> {
+    let card = serde_json::from_slice::<Value>(card).ok()?;
+    let card_id = card.get("id").and_then(Value::as_i64)?;
     let query = card.get("dataset_query").unwrap_or(&Value::Null);
     let database_id = query.get("database").and_then(Value::as_i64).or_else(|| card.get("database_id").and_then(Value::as_i64));
-    mbql::dependencies(query)
+    let own = json!({
+        "card_id": card_id,
+        "card_type": card.get("type"),
+        "card_archived": card.get("archived"),
+        "database_id": database_id,
+    });
+    let Value::Object(own) = own else { return None };
+    let rows = mbql::dependencies(query)
         .into_iter()
         .map(|d| {
-            let row = json!({
-                "card_id": card_id,
+            let mut row = own.clone();
+            let dep = json!({
                 "dependency": d.key(),
                 "dependency_type": d.kind.as_str(),
                 "dependency_id": d.id,
@@ -142,17 +175,20 @@ pub fn card_rows(card: &[u8]) -> Vec<Map<String, Value>> {
                 "join_alias": d.join_alias,
                 "method": d.method.as_str(),
                 "best_effort": d.method == Method::Sql,
-                "card_type": card.get("type"),
-                "card_archived": card.get("archived"),
-                "database_id": database_id,
             });
-            if let Value::Object(m) = row {
-                m
-            } else {
-                Map::new()
+            if let Value::Object(m) = dep {
+                row.extend(m);
             }
+            row
         })
-        .collect()
+        .collect();
+    Some(CardLineage {
+        id: card_id.to_string(),
+        archived: card.get("archived").and_then(Value::as_bool).unwrap_or(false),
+        analysis_version: card.get("dependency_analysis_version").and_then(Value::as_i64),
+        card: own,
+        rows,
+    })
 }
 
 #[cfg(test)]

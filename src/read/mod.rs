@@ -8,6 +8,7 @@
 //! - [`lists`]: parent ids and the configured questions, fetched once per
 //!   read and shared;
 //! - [`objects`]: one object stream's answers, read into rows;
+//! - [`lineage_graph`]: `lineage` from Metabase's dependency graph, where the instance has it;
 //! - [`question`]: a saved question's export, as a stream;
 //! - [`state`]: incremental state and the cursor rule;
 //! - [`batch`]: rows into bounded batches, the same for every kind of stream.
@@ -19,6 +20,7 @@
 pub mod batch;
 pub mod columns;
 pub mod jobs;
+pub mod lineage_graph;
 pub mod lists;
 pub mod months;
 pub mod objects;

@@ -17,6 +17,7 @@
 use super::batch::{Rows, Step};
 use super::columns::{Cell, Columns};
 use super::jobs::Placement;
+use super::lineage_graph::GraphPhase;
 use super::lists::{Capture, IdCapture, SharedLists};
 use super::plan::{unquote, PageRead, Plan, PlannedRequest};
 use super::state::Cursor;
@@ -167,6 +168,8 @@ pub struct ObjectRows {
     queue: VecDeque<Step>,
     /// Where the outer stream's incremental read starts (UTC µs).
     since: Option<i64>,
+    /// `lineage`'s requests of Metabase's dependency graph, when `lineage` is read.
+    graph: Option<GraphPhase>,
 }
 
 impl ObjectRows {
@@ -190,7 +193,9 @@ impl ObjectRows {
                 Placement::Derived => derived.push(i + 1),
             }
         }
+        let graph = outputs.iter().position(|o| super::lineage_graph::serves(o.def)).map(GraphPhase::new);
         ObjectRows {
+            graph,
             names: outputs.iter().map(|o| o.def.name.to_string()).collect(),
             source: outer.0.source,
             also_read: 0,
@@ -213,18 +218,41 @@ impl ObjectRows {
     }
 
     /// Moves on to the outer stream's next `also` source; false when none is left.
-    fn next_source(&mut self) -> bool {
-        let Some(next) = self.outer().also.get(self.also_read) else { return false };
+    fn next_source(&mut self) -> Result<bool> {
+        let Some(next) = self.outer().also.get(self.also_read) else { return self.next_graph_source() };
         self.also_read += 1;
         self.source = *next;
         self.plan = None;
-        true
+        Ok(true)
+    }
+
+    /// Moves on to `lineage`'s graph requests, once the cards are read; at
+    /// their end, queues the rows of the cards left. False when nothing is left.
+    fn next_graph_source(&mut self) -> Result<bool> {
+        let Some(graph) = self.graph.as_mut() else { return Ok(false) };
+        if let Some(source) = graph.next_source() {
+            self.source = source;
+            self.plan = None;
+            return Ok(true);
+        }
+        let (slot, rows) = (graph.slot, graph.finish());
+        self.queue_graph_rows(slot, rows)
+    }
+
+    /// Queues `lineage` rows computed at the end of a graph answer (or for
+    /// the cards whose graph is not read); true when any were queued.
+    fn queue_graph_rows(&mut self, slot: usize, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<bool> {
+        let before = self.queue.len();
+        queue_rows(&mut self.outputs[slot], slot, rows, None, &mut self.queue)?;
+        Ok(self.queue.len() > before)
     }
 
     /// The plan, made on first use (listing the parents if needed).
     fn plan<T: Transport>(&mut self, cx: &mut Context<T>) -> Result<&mut Plan> {
         if self.plan.is_none() {
+            let graph_ids = self.graph.as_mut().filter(|_| GraphPhase::reads(&self.source)).map(GraphPhase::take_ids);
             let ids = match self.source.parent {
+                _ if graph_ids.is_some() => graph_ids,
                 Some(p) => Some(cx.lists.parent_ids(cx.client, p.stream)?),
                 None if self.source.paging == Paging::Months => {
                     let lookback = cx.client.config().usage_lookback_months;
@@ -257,6 +285,9 @@ impl ObjectRows {
                 let began = cx.client.first_date();
                 for out in &mut self.outputs {
                     out.cursor.read_began_at(began);
+                }
+                if let Some(graph) = self.graph.as_mut().filter(|_| GraphPhase::reads(&self.source)) {
+                    graph.begin_page();
                 }
                 let path = self.walk_path();
                 let reader = match self.outer().map_rows {
@@ -347,6 +378,9 @@ impl ObjectRows {
     /// it or switches to its fallback, a parent deleted meanwhile is
     /// skipped; anything else fails it.
     fn on_request_error<T: Transport>(&mut self, client: &mut Client<T>, e: Error, request: &PlannedRequest) -> Result<()> {
+        if GraphPhase::reads(&self.source) && !e.fatal {
+            return self.graph_refused(client, &e, request);
+        }
         let def = self.outer();
         let what = request.describe();
         if def.missing == Missing::Unavailable && (e.is(Cause::EndpointMissing) || e.status == Some(402)) {
@@ -391,6 +425,27 @@ impl ObjectRows {
         Err(e)
     }
 
+    /// A graph request was refused: without the feature or the permission
+    /// (402, 403, a missing endpoint) no more are made; otherwise only this
+    /// card's graph is missing. Either way the cards keep their parser's rows.
+    fn graph_refused<T: Transport>(&mut self, client: &mut Client<T>, e: &Error, request: &PlannedRequest) -> Result<()> {
+        let graph = self.graph.as_mut().expect("a graph source is read");
+        let what = request.describe();
+        let slot = graph.slot;
+        let rows = if e.is(Cause::EndpointMissing) || matches!(e.status, Some(402 | 403)) {
+            crate::log(LogLevel::Info, &format!("stream `lineage`: {what}: {}; the cards' own queries give the lineage", e.message));
+            let rows = graph.stop();
+            self.plan.as_mut().expect("a request was planned").finish();
+            self.cancel_stale(client);
+            rows
+        } else {
+            let level = if e.is(Cause::NotFound) { LogLevel::Info } else { LogLevel::Warn };
+            crate::log(level, &format!("stream `lineage`: {what}: {}; this card's own query gives its lineage", e.message));
+            graph.parser_rows(request.parent.as_deref().unwrap_or_default())
+        };
+        self.queue_graph_rows(slot, rows).map(|_| ())
+    }
+
     /// The next element of the open page, as a step.
     fn read_element<T: Transport>(&mut self, cx: &mut Context<T>, columns: &mut [Columns]) -> Result<Option<Step>> {
         let page = self.page.as_mut().expect("a page is open");
@@ -398,6 +453,14 @@ impl ObjectRows {
         match body.next_keyed() {
             Ok(Some((element, members, key))) => {
                 let bytes = element.len();
+                if let Some(graph) = self.graph.as_mut() {
+                    graph.active(cx.client.config().lineage_api, cx.client.server());
+                }
+                if let Some(graph) = self.graph.as_mut().filter(|_| GraphPhase::reads(&self.source)) {
+                    graph.element(key, element);
+                    page.rows += 1;
+                    return Ok(Some(Step::Read { slot: graph.slot, row: None, bytes }));
+                }
                 let slot = slot_of(&self.beside, &self.outputs, key);
                 if slot == 0 && self.outputs[0].def.derive.is_some() {
                     // A derived stream read alone: the element is its origin's record.
@@ -405,7 +468,8 @@ impl ObjectRows {
                     if page.request.variant == 0 {
                         self.capture.iter_mut().for_each(|c| c.element(element, members));
                     }
-                    derive_rows(&mut self.outputs[0], 0, element, &mut page.seen[0], page.retries > 0, &mut self.queue)?;
+                    let seen = (&mut page.seen[0], page.retries > 0);
+                    derive_rows(&mut self.outputs[0], 0, element, seen, self.graph.as_mut(), &mut self.queue)?;
                     return Ok(Some(Step::Read { slot: 0, row: None, bytes }));
                 }
                 let out = &mut self.outputs[slot];
@@ -423,7 +487,8 @@ impl ObjectRows {
                     self.capture.iter_mut().for_each(|c| c.element(element, members));
                 }
                 for &d in &self.derived {
-                    derive_rows(&mut self.outputs[d], d, element, &mut page.seen[d], page.retries > 0, &mut self.queue)?;
+                    let seen = (&mut page.seen[d], page.retries > 0);
+                    derive_rows(&mut self.outputs[d], d, element, seen, self.graph.as_mut(), &mut self.queue)?;
                 }
                 if !self.nested.is_empty() {
                     self.inner = Some(Inner {
@@ -436,7 +501,12 @@ impl ObjectRows {
                 Ok(Some(self.outputs[0].keep(0, &mut columns[0], bytes)))
             }
             Ok(None) => {
-                self.end_page(cx);
+                self.end_page(cx)?;
+                Ok(None)
+            }
+            // A graph without nodes or edges (`{}`): nothing to merge.
+            Err(JsonError::NoArray { .. }) if GraphPhase::reads(&self.source) => {
+                self.end_page(cx)?;
                 Ok(None)
             }
             Err(e) => self.body_broke(e).map(|()| None),
@@ -444,7 +514,7 @@ impl ObjectRows {
     }
 
     /// The page is read: tells the plan what it said about the next page.
-    fn end_page<T: Transport>(&mut self, cx: &mut Context<T>) {
+    fn end_page<T: Transport>(&mut self, cx: &mut Context<T>) -> Result<()> {
         let page = self.page.take().expect("a page is open");
         let body = page.body.as_ref().expect("its body is open");
         let documented = self.source.envelope == Envelope::Data;
@@ -459,10 +529,15 @@ impl ObjectRows {
         if let Some(plan) = self.plan.as_mut() {
             plan.page_read(&page.request, read);
         }
+        if let Some(graph) = self.graph.as_mut().filter(|_| GraphPhase::reads(&self.source)) {
+            let (slot, rows) = (graph.slot, graph.page_done(page.request.parent.as_deref().unwrap_or_default()));
+            self.queue_graph_rows(slot, rows)?;
+        }
         self.cancel_stale(cx.client);
         if page.request.variant == 0 && self.source.paging == Paging::None {
             self.keep_capture(cx.lists);
         }
+        Ok(())
     }
 
     /// The outer stream's own first list was read whole: what was watched
@@ -558,7 +633,7 @@ impl<T: Transport> Rows<T> for ObjectRows {
             if self.page.as_ref().is_none_or(|p| p.body.is_none()) && !self.open_page(cx)? {
                 self.keep_capture(cx.lists);
                 self.cancel_stale(cx.client);
-                if self.next_source() {
+                if self.next_source()? {
                     continue;
                 }
                 return Ok(Step::End);
@@ -594,15 +669,41 @@ impl<T: Transport> Rows<T> for ObjectRows {
 }
 
 /// Queues the rows `out`'s stream computes from one record of its origin
-/// (`StreamDef::derive`); on a page read again after a break, rows already
-/// read (by primary key) are not queued twice.
-fn derive_rows(out: &mut Output, slot: usize, element: &[u8], seen: &mut SeenKeys, retried: bool, queue: &mut VecDeque<Step>) -> Result<()> {
+/// (`StreamDef::derive`), or keeps the record for Metabase's dependency
+/// graph when that is read (`lineage`); on a page read again after a break,
+/// rows already read (by primary key) are not queued twice.
+fn derive_rows(
+    out: &mut Output,
+    slot: usize,
+    element: &[u8],
+    seen: (&mut SeenKeys, bool),
+    graph: Option<&mut GraphPhase>,
+    queue: &mut VecDeque<Step>,
+) -> Result<()> {
     let Some(derive) = out.def.derive else { return Ok(()) };
-    for record in (derive.rows)(element) {
+    if let Some(graph) = graph.filter(|g| g.slot == slot && g.is_active()) {
+        graph.stash(element);
+        return Ok(());
+    }
+    queue_rows(out, slot, (derive.rows)(element), Some(seen), queue)
+}
+
+/// Queues computed rows of `out`'s stream, through its mapping and cursor;
+/// with `seen`, rows already read before a page broke are not queued twice.
+fn queue_rows(
+    out: &mut Output,
+    slot: usize,
+    records: Vec<serde_json::Map<String, serde_json::Value>>,
+    mut seen: Option<(&mut SeenKeys, bool)>,
+    queue: &mut VecDeque<Step>,
+) -> Result<()> {
+    for record in records {
         let json = serde_json::Value::Object(record).to_string();
         let row = out.mapper.map_row(json.as_bytes()).map_err(|why| Error::system(format!("stream `{}`: {why}", out.def.name)))?;
-        if !out.pk_cols.is_empty() && !seen.insert(&row, &out.pk_cols) && retried {
-            continue;
+        if let Some((seen, retried)) = seen.as_mut() {
+            if !out.pk_cols.is_empty() && !seen.insert(&row, &out.pk_cols) && *retried {
+                continue;
+            }
         }
         let kept = out.cursor.keep(&row);
         queue.push_back(Step::Read { slot, row: kept.then_some(row), bytes: 0 });

@@ -181,6 +181,7 @@ pub const QUERY_STREAM_SCHEMA: &str = r#"{
   "oneOf": [{"required": ["sql"]}, {"required": ["mbql"]}]
 }"#;
 pub const USAGE_LOOKBACK_MONTHS: Integer = Integer { name: "usage_lookback_months", min: 0, max: 120, default: 3 };
+pub const LINEAGE_SOURCE: Choice = Choice { name: "lineage_source", allowed: &["auto", "parser"], default: "auto" };
 
 /// Every key, in the order a form shows them (the schema's `order`).
 pub const KEYS: &[Key] = &[
@@ -285,6 +286,12 @@ pub const KEYS: &[Key] = &[
         kind: Kind::Integer(USAGE_LOOKBACK_MONTHS),
         title: "Usage look-back (months)",
         description: Some("How many months before the current one a first read of `query_executions` starts at (0: the current month only). Later incremental reads start at the saved cursor's month. Metabase deletes query executions older than its retention setting, so months before it are empty."),
+        examples: &[],
+    },
+    Key {
+        kind: Kind::Choice(LINEAGE_SOURCE),
+        title: "Lineage source",
+        description: Some("Where `lineage` takes the dependencies Metabase knows by id: \"auto\" (default) asks Metabase's dependency graph (GET /api/ee/dependencies/graph, one request per card) when the instance has the `dependencies` feature, and reads each card's query otherwise; \"parser\" always reads the queries only, with no request of its own."),
         examples: &[],
     },
 ];

@@ -1,0 +1,200 @@
+//! `lineage` from Metabase's own dependency graph, where the instance has it.
+//!
+//! On an instance whose licence has the `dependencies` token feature
+//! (`token-features` of `GET /api/session/properties`, read once per run
+//! anyway) and with `lineage_source` `auto`, the `lineage` rows of each card
+//! are not emitted as its record of `GET /api/card` is read: the parser's
+//! rows are kept ([`GraphPhase::stash`]) and, once the cards are read, one
+//! `GET /api/ee/dependencies/graph?type=card&id=N` per card (with
+//! `archived=true` for an archived card: without it Metabase leaves out the
+//! edges of archived entities) is read through the same plan, prefetching
+//! and error handling as any per-parent request, and merged with them
+//! (`lineage::graph::merge`). Without the feature no such request is made.
+//!
+//! The graph is an addition, never a condition: an answer of 402 (no such
+//! feature in the licence), 403 or 404 `API endpoint does not exist.` ends
+//! the graph requests with an info log, and the cards not read yet keep
+//! their parser's rows; a card deleted meanwhile (404) or any other refusal
+//! of one card keeps that card's parser's rows.
+
+use crate::catalog::streams::{Envelope, Gate, Paging, Parent, Source, StreamDef, Variant};
+use crate::lineage::{self, graph::Graph, CardLineage};
+use crate::LogLevel;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// The graph of one card, as Metabase answers it; its nodes and edges are
+/// read under these two member names.
+pub const GRAPH: Source = graph_source(&[Variant { query: &[("type", "card"), ("id", "{id}")], gate: Gate::Always }]);
+
+/// The same, for an archived card.
+pub const GRAPH_ARCHIVED: Source =
+    graph_source(&[Variant { query: &[("type", "card"), ("id", "{id}"), ("archived", "true")], gate: Gate::Always }]);
+
+const fn graph_source(variants: &'static [Variant]) -> Source {
+    Source {
+        endpoint: "ee/dependencies/graph",
+        variants,
+        envelope: Envelope::Object,
+        paging: Paging::None,
+        parent: Some(Parent { stream: "cards", skip_ids: &[], column: None }),
+        path: &["nodes|edges"],
+    }
+}
+
+/// The token feature that puts Metabase's dependency graph in the licence.
+const FEATURE: &str = "dependencies";
+
+/// Whether `def` is the stream the graph serves (`lineage`).
+pub fn serves(def: &StreamDef) -> bool {
+    def.derive.is_some_and(|d| d.function == "lineage::card_rows")
+}
+
+/// The graph requests of one read of `lineage`, and the cards waiting for them.
+pub struct GraphPhase {
+    /// The `lineage` stream's slot in its job.
+    pub slot: usize,
+    /// Whether the graph is read (decided at the first card, once the
+    /// server's properties are known).
+    active: Option<bool>,
+    /// Cards whose rows wait for their graph, by id, in reading order.
+    waiting: HashMap<String, CardLineage>,
+    order: Vec<String>,
+    /// The graph sources not started yet.
+    sources: Vec<Source>,
+    /// The cards the current graph source asks about.
+    ids: Vec<String>,
+    /// The answer being read.
+    graph: Graph,
+    /// Cards read from the graph, and of those Metabase had not analysed.
+    merged: usize,
+    unanalysed: usize,
+}
+
+impl GraphPhase {
+    pub fn new(slot: usize) -> Self {
+        GraphPhase {
+            slot,
+            active: None,
+            waiting: HashMap::new(),
+            order: Vec::new(),
+            sources: vec![GRAPH_ARCHIVED, GRAPH],
+            ids: Vec::new(),
+            graph: Graph::default(),
+            merged: 0,
+            unanalysed: 0,
+        }
+    }
+
+    /// Whether cards wait for the graph: decided once, from the config and
+    /// the licence's features.
+    pub fn active(&mut self, lineage_api: bool, features: &crate::api::client::ServerProperties) -> bool {
+        *self.active.get_or_insert_with(|| {
+            let on = lineage_api && features.has_feature(FEATURE);
+            if on {
+                crate::log(
+                    LogLevel::Info,
+                    "stream `lineage`: this Metabase has the `dependencies` feature; each card's dependency graph is read (GET /api/ee/dependencies/graph)",
+                );
+            }
+            on
+        })
+    }
+
+    /// Whether cards wait for the graph (false until decided).
+    pub fn is_active(&self) -> bool {
+        self.active == Some(true)
+    }
+
+    /// Keeps one card (a record of `GET /api/card`) until its graph is read.
+    /// A card read again (a page requested again) replaces itself.
+    pub fn stash(&mut self, card: &[u8]) {
+        let Some(c) = lineage::card_lineage(card) else { return };
+        if !self.waiting.contains_key(&c.id) {
+            self.order.push(c.id.clone());
+        }
+        self.waiting.insert(c.id.clone(), c);
+    }
+
+    /// Whether `source` is one of the graph's.
+    pub fn reads(source: &Source) -> bool {
+        source.endpoint == GRAPH.endpoint
+    }
+
+    /// The next graph source (its cards: [`Self::take_ids`]; archived ones
+    /// are asked with `archived=true`), or `None` when the graph is read.
+    pub fn next_source(&mut self) -> Option<Source> {
+        if self.active != Some(true) {
+            return None;
+        }
+        while let Some(source) = self.sources.pop() {
+            let archived = source == GRAPH_ARCHIVED;
+            let ids: Vec<String> = self.order.iter().filter(|id| self.waiting.get(*id).is_some_and(|c| c.archived == archived)).cloned().collect();
+            if !ids.is_empty() {
+                self.ids = ids;
+                return Some(source);
+            }
+        }
+        None
+    }
+
+    /// The cards the current graph source asks about (its plan's parents).
+    pub fn take_ids(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.ids)
+    }
+
+    /// A graph answer begins (again, after a break): what was read of it is dropped.
+    pub fn begin_page(&mut self) {
+        self.graph = Graph::default();
+    }
+
+    /// One node or edge of the answer being read.
+    pub fn element(&mut self, key: &str, element: &[u8]) {
+        self.graph.element(key, element);
+    }
+
+    /// The answer about card `id` is read: its merged rows.
+    pub fn page_done(&mut self, id: &str) -> Vec<Map<String, Value>> {
+        let graph = std::mem::take(&mut self.graph);
+        let Some(card) = self.remove(id) else { return Vec::new() };
+        self.merged += 1;
+        if card.analysis_version == Some(0) {
+            self.unanalysed += 1;
+        }
+        let card_id = card.card.get("card_id").and_then(Value::as_i64).unwrap_or_default();
+        lineage::graph::merge(card.rows, &graph.direct(card_id), &card.card)
+    }
+
+    /// Card `id`'s parser's rows (its graph could not be read).
+    pub fn parser_rows(&mut self, id: &str) -> Vec<Map<String, Value>> {
+        self.remove(id).map(|c| c.rows).unwrap_or_default()
+    }
+
+    /// Stops the graph requests: every card left keeps its parser's rows
+    /// (returned in reading order).
+    pub fn stop(&mut self) -> Vec<Map<String, Value>> {
+        self.sources.clear();
+        let ids = std::mem::take(&mut self.order);
+        ids.iter().flat_map(|id| self.waiting.remove(id).map(|c| c.rows).unwrap_or_default()).collect()
+    }
+
+    /// At the end: how the graph served (an info log), and the rows of any
+    /// card still waiting.
+    pub fn finish(&mut self) -> Vec<Map<String, Value>> {
+        if self.active == Some(true) && self.merged > 0 {
+            let unanalysed = match self.unanalysed {
+                0 => String::new(),
+                n => format!("; {n} of them not analysed by Metabase yet (`dependency_analysis_version` 0), their rows are the parser's"),
+            };
+            crate::log(LogLevel::Info, &format!("stream `lineage`: {} cards merged with Metabase's dependency graph{unanalysed}", self.merged));
+            self.merged = 0;
+        }
+        self.stop()
+    }
+
+    /// Takes card `id` out of the waiting ones (`order` keeps it: the ids
+    /// there without a waiting card are skipped).
+    fn remove(&mut self, id: &str) -> Option<CardLineage> {
+        self.waiting.remove(id)
+    }
+}
