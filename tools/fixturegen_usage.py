@@ -188,7 +188,8 @@ LATER = [
 ]
 
 
-def fixtures(mf, v050):
+def ee_set(mf, v050):
+    """The 0.57 Enterprise server's bodies, from the v0.50 set."""
     ee = copy.deepcopy(v050)
     ee.update({"version": EE_VERSION, "properties": dict(mf.properties(None), version={
         "date": "2025-11-20", "tag": EE_VERSION, "hash": "5b2c8e1", "branch": "release-x.57.x"}),
@@ -198,6 +199,11 @@ def fixtures(mf, v050):
     fixturegen_streams.enrich(ee, "0.50")  # card 40 has its revisions too
     ee["query_executions"] = FIRST_RUN
     ee["usage_views"] = usage_views(first_run_only=True)
+    return ee
+
+
+def fixtures(mf, v050):
+    ee = ee_set(mf, v050)
     config = {"instance_api_url": mf.ORIGIN + "/api", "api_key": "mb_ZWUtdXNhZ2UtZml4dHVyZS1rZXk",
               "usage_lookback_months": 2}
     out = {}

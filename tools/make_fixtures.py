@@ -56,6 +56,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import fixturegen_usage
+import fixturegen_deps  # lineage from Metabase's dependency graph
 import fixturegen_streams  # the bodies and requests of issue 13's streams (segments ... permissions)
 import fixturegen_questions
 
@@ -595,6 +596,7 @@ STREAM_REQUESTS = {
 }
 
 STREAM_REQUESTS.update(fixturegen_usage.stream_requests(sys.modules[__name__]))
+STREAM_REQUESTS["lineage"] = fixturegen_deps.lineage_requests(sys.modules[__name__])
 
 # The object streams of the connector, in table order (set by main from discover's CATALOG).
 STREAMS = []
@@ -790,6 +792,8 @@ def fixtures():
     out.update(fixturegen_fixes.fixtures(sys.modules[__name__], v054))
     # 13, 14. A 0.57 Enterprise server: MBQL 5 cards and query executions (tools/fixturegen_usage.py).
     out.update(fixturegen_usage.fixtures(sys.modules[__name__], v050))
+    # 13. lineage from Metabase's dependency graph (tools/fixturegen_deps.py).
+    out.update(fixturegen_deps.fixtures(sys.modules[__name__], fixturegen_usage.ee_set(sys.modules[__name__], v050)))
     # 13. Questions with parameters, user queries and incremental result streams (tools/fixturegen_params.py).
     out.update(fixturegen_params.params_fixtures(v050, Har, Session))
 

@@ -430,17 +430,16 @@ impl ObjectRows {
     /// card's graph is missing. Either way the cards keep their parser's rows.
     fn graph_refused<T: Transport>(&mut self, client: &mut Client<T>, e: &Error, request: &PlannedRequest) -> Result<()> {
         let graph = self.graph.as_mut().expect("a graph source is read");
-        let what = request.describe();
         let slot = graph.slot;
         let rows = if e.is(Cause::EndpointMissing) || matches!(e.status, Some(402 | 403)) {
-            crate::log(LogLevel::Info, &format!("stream `lineage`: {what}: {}; the cards' own queries give the lineage", e.message));
+            crate::log(LogLevel::Info, &format!("stream `lineage`: {} The cards' own queries give the lineage.", e.message));
             let rows = graph.stop();
             self.plan.as_mut().expect("a request was planned").finish();
             self.cancel_stale(client);
             rows
         } else {
             let level = if e.is(Cause::NotFound) { LogLevel::Info } else { LogLevel::Warn };
-            crate::log(level, &format!("stream `lineage`: {what}: {}; this card's own query gives its lineage", e.message));
+            crate::log(level, &format!("stream `lineage`: {} This card's own query gives its lineage.", e.message));
             graph.parser_rows(request.parent.as_deref().unwrap_or_default())
         };
         self.queue_graph_rows(slot, rows).map(|_| ())
