@@ -33,6 +33,7 @@ mod streams_alerts;
 mod streams_fixes;
 mod streams_incremental;
 mod streams_lineage;
+mod streams_lineage_api;
 mod streams_more;
 mod streams_objects;
 mod streams_params;
