@@ -864,7 +864,10 @@ pub static STREAMS: &[StreamDef] = &[
                       native query's template tags (cards, snippets). Computed from the `dataset_query` of \
                       GET /api/card (MBQL 4 and MBQL 5), with no request of its own when `cards` is read too. The \
                       tables of native SQL are found by a best-effort parser (`method` `sql`, `best_effort` true): \
-                      they have a name, not an id. Archived cards (`include_archived`) are included, `card_archived` true.",
+                      they have a name, not an id. Archived cards (`include_archived`) are included, `card_archived` true. \
+                      Where the licence has the `dependencies` feature (Pro/Enterprise 0.57+), each card's \
+                      GET /api/ee/dependencies/graph is merged in: Metabase's tables (by id), cards and snippets win \
+                      (`method` `metabase`), the parser keeps fields, roles and what Metabase does not list.",
         source: CARDS_SOURCE,
         primary_key: &["card_id", "dependency"],
         permission: ANY_USER,

@@ -488,6 +488,17 @@ mod tests {
         assert_eq!(c.include_deactivated_users, keys::INCLUDE_DEACTIVATED_USERS.default);
         assert_eq!((c.questions, keys::QUESTIONS.default), (Questions::None, "none"));
         assert_eq!(c.usage_lookback_months, keys::USAGE_LOOKBACK_MONTHS.default);
+        assert!(c.lineage_api, "lineage_source is auto by default");
+    }
+
+    #[test]
+    fn lineage_source_is_one_of_its_words() {
+        assert!(!with("lineage_source", serde_json::json!("parser")).unwrap().lineage_api);
+        assert!(with("lineage_source", serde_json::json!(" auto ")).unwrap().lineage_api);
+        let e = with("lineage_source", serde_json::json!("graph")).unwrap_err();
+        assert_eq!(e.message, r#"config.lineage_source: must be "auto" or "parser", got "graph""#);
+        let e = with("lineage_source", serde_json::json!(true)).unwrap_err();
+        assert_eq!(e.message, r#"config.lineage_source: must be "auto" or "parser", got a boolean"#);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Lineage: what each card depends on, derived from the cards' own
-//! `dataset_query` (no request of its own: the `lineage` stream reads the
-//! answers of `GET /api/card`).
+//! `dataset_query` (the `lineage` stream reads the answers of `GET
+//! /api/card`), merged with Metabase's dependency graph where the instance
+//! has it (`read::lineage_graph`).
 //!
 //! [`mbql`] reads MBQL 4 and MBQL 5 queries (source tables and cards, joins,
 //! field, segment and metric references, template tags); [`sql`] finds the

@@ -198,3 +198,59 @@ impl GraphPhase {
         self.waiting.remove(id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::client::ServerProperties;
+
+    fn server(props: &str) -> ServerProperties {
+        serde_json::from_str(props).unwrap()
+    }
+
+    #[test]
+    fn the_feature_and_the_config_decide_once() {
+        let on = server(r#"{"version": {"tag": "v1.57.3"}, "token-features": {"dependencies": true, "audit_app": false}}"#);
+        assert!(on.has_feature("dependencies") && !on.has_feature("audit_app"));
+        let off = server(r#"{"token-features": {"dependencies": false}}"#);
+        let odd = server(r#"{"version": {"tag": "v0.50.5"}, "token-features": "yes"}"#);
+        assert_eq!((off.has_feature("dependencies"), odd.has_feature("dependencies"), odd.version.as_deref()), (false, false, Some("v0.50.5")));
+        let mut g = GraphPhase::new(1);
+        assert!(!g.active(false, &on), "lineage_source parser");
+        assert!(!g.active(true, &on), "decided at the first card");
+        assert!(GraphPhase::new(1).active(true, &on));
+        assert!(!GraphPhase::new(1).active(true, &off));
+    }
+
+    #[test]
+    fn archived_cards_are_asked_after_the_others_with_archived_true() {
+        let mut g = GraphPhase::new(0);
+        g.active(true, &server(r#"{"token-features": {"dependencies": true}}"#));
+        for card in [r#"{"id": 5, "archived": true}"#, r#"{"id": 3}"#, r#"{"id": 4, "archived": false}"#, r#"{"id": 3}"#] {
+            g.stash(card.as_bytes());
+        }
+        assert_eq!((g.next_source(), g.take_ids()), (Some(GRAPH), vec!["3".to_string(), "4".to_string()]));
+        assert_eq!((g.next_source(), g.take_ids()), (Some(GRAPH_ARCHIVED), vec!["5".to_string()]));
+        assert_eq!(g.next_source(), None);
+        assert!(GRAPH_ARCHIVED.variants[0].query.contains(&("archived", "true")));
+    }
+
+    #[test]
+    fn a_card_is_merged_once_and_the_rest_keep_the_parsers_rows() {
+        let mut g = GraphPhase::new(0);
+        g.active(true, &server(r#"{"token-features": {"dependencies": true}}"#));
+        let native = r#"{"id": 7, "dependency_analysis_version": 5, "dataset_query": {"type": "native", "database": 1, "native": {"query": "select * from orders"}}}"#;
+        g.stash(native.as_bytes());
+        g.stash(br#"{"id": 8, "dataset_query": {"type": "query", "query": {"source-table": 2}}}"#);
+        g.begin_page();
+        g.element("nodes", br#"{"id": 11, "type": "table", "data": {"name": "ORDERS", "schema": "PUBLIC"}}"#);
+        g.element("edges", br#"{"from_entity_type": "card", "from_entity_id": 7, "to_entity_type": "table", "to_entity_id": 11}"#);
+        let rows = g.page_done("7");
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0]["dependency"].as_str(), rows[0]["method"].as_str()), (Some("table/11"), Some("metabase")));
+        assert!(g.page_done("7").is_empty(), "nothing twice");
+        let left = g.finish();
+        assert_eq!(left.len(), 1);
+        assert_eq!((left[0]["card_id"].as_i64(), left[0]["method"].as_str()), (Some(8), Some("mbql4")));
+    }
+}
