@@ -113,12 +113,7 @@ fn lineage_of_mbql5_cards_is_that_of_the_same_cards_in_mbql4() {
 
 #[test]
 fn lineage_alone_reads_the_cards_and_gives_the_same_rows() {
-    let dir = scratch_dir("lineage_alone");
-    let discover = replay("v050_api_key", "discover", &[]);
-    discover.expect_code(0);
-    let path = dir.join("catalog.json");
-    write_json(&path, &configured_catalog(discover.catalog(), &["lineage"]));
-    let alone = replay("ee_usage", "read", &["--catalog", path.to_str().unwrap()]);
+    let alone = replay_streams("ee_usage", &["lineage"], "lineage_alone");
     alone.expect_code(0);
     assert!(alone.records("cards").is_empty(), "only the selected stream");
     let full = replay("ee_usage", "read", &[]);

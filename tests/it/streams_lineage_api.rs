@@ -103,12 +103,7 @@ fn metabase_graph_wins_for_entities_and_the_parser_keeps_the_rest() {
 
 #[test]
 fn lineage_alone_asks_the_same_graphs() {
-    let dir = scratch_dir("lineage_api_alone");
-    let discover = replay("v050_api_key", "discover", &[]);
-    discover.expect_code(0);
-    let path = dir.join("catalog.json");
-    write_json(&path, &configured_catalog(discover.catalog(), &["lineage"]));
-    let alone = replay("ee_dependencies", "read", &["--catalog", path.to_str().unwrap()]);
+    let alone = replay_streams("ee_dependencies", &["lineage"], "lineage_api_alone");
     alone.expect_code(0);
     assert!(alone.records("cards").is_empty(), "only the selected stream");
     assert_eq!(rows(&alone), merged_rows(), "{}", alone.describe());
@@ -117,13 +112,7 @@ fn lineage_alone_asks_the_same_graphs() {
 
 #[test]
 fn lineage_source_parser_asks_no_graph() {
-    let dir = scratch_dir("lineage_api_parser");
-    let mut config = fixture_config("ee_dependencies");
-    config["lineage_source"] = json!("parser");
-    let path = dir.join("config.json");
-    write_json(&path, &config);
-    let har = fixture("ee_dependencies.har").display().to_string();
-    let out = run_host(&["--replay", har.as_str(), "read", "--config", path.to_str().unwrap()]);
+    let out = replay_with_config("ee_dependencies", "lineage_api_parser", |c| c["lineage_source"] = json!("parser"));
     out.expect_code(0);
     assert_eq!(lineage_requests(&out), 2, "the card lists only\n{}", out.describe());
     assert!(out.records("lineage").iter().all(|r| r["method"] != "metabase"));
@@ -172,13 +161,7 @@ fn without_the_feature_no_graph_is_asked() {
 
 #[test]
 fn one_request_at_a_time_gives_the_same_rows() {
-    let dir = scratch_dir("lineage_api_sequential");
-    let mut config = fixture_config("ee_dependencies");
-    config["max_concurrent_requests"] = json!(1);
-    let path = dir.join("config.json");
-    write_json(&path, &config);
-    let har = fixture("ee_dependencies.har").display().to_string();
-    let out = run_host(&["--replay", har.as_str(), "read", "--config", path.to_str().unwrap()]);
+    let out = replay_with_config("ee_dependencies", "lineage_api_sequential", |c| c["max_concurrent_requests"] = json!(1));
     out.expect_code(0);
     assert_eq!(rows(&out), merged_rows(), "{}", out.describe());
     assert_eq!(lineage_requests(&out), 2 + 9, "{}", out.describe());

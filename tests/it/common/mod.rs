@@ -551,3 +551,23 @@ pub fn har_get_body(name: &str, path: &str) -> Value {
 pub fn write_json(path: &Path, v: &Value) {
     std::fs::write(path, serde_json::to_string_pretty(v).unwrap()).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
+
+/// A read of `fixture` selecting only `streams` (the catalog from `v050_api_key`'s discover,
+/// which every fixture's streams share), its catalog written under `scratch_dir(test)`.
+pub fn replay_streams(fixture: &str, streams: &[&str], test: &str) -> Output {
+    let discover = replay("v050_api_key", "discover", &[]);
+    discover.expect_code(0);
+    let path = scratch_dir(test).join("catalog.json");
+    write_json(&path, &configured_catalog(discover.catalog(), streams));
+    replay(fixture, "read", &["--catalog", path.to_str().unwrap()])
+}
+
+/// A read of `fixture` with its config changed by `edit`, written under `scratch_dir(test)`.
+pub fn replay_with_config(fixture: &str, test: &str, edit: impl FnOnce(&mut Value)) -> Output {
+    let mut config = fixture_config(fixture);
+    edit(&mut config);
+    let path = scratch_dir(test).join("config.json");
+    write_json(&path, &config);
+    let har = fixture(&format!("{fixture}.har")).display().to_string();
+    run_host(&["--replay", har.as_str(), "read", "--config", path.to_str().unwrap()])
+}
