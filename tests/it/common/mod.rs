@@ -562,12 +562,12 @@ pub fn replay_streams(fixture: &str, streams: &[&str], test: &str) -> Output {
     replay(fixture, "read", &["--catalog", path.to_str().unwrap()])
 }
 
-/// A read of `fixture` with its config changed by `edit`, written under `scratch_dir(test)`.
-pub fn replay_with_config(fixture: &str, test: &str, edit: impl FnOnce(&mut Value)) -> Output {
-    let mut config = fixture_config(fixture);
+/// A read of fixture `name` with its config changed by `edit`, written under `scratch_dir(test)`.
+pub fn replay_with_config(name: &str, test: &str, edit: impl FnOnce(&mut Value)) -> Output {
+    let mut config = fixture_config(name);
     edit(&mut config);
     let path = scratch_dir(test).join("config.json");
     write_json(&path, &config);
-    let har = fixture(&format!("{fixture}.har")).display().to_string();
+    let har = fixture(&format!("{name}.har")).display().to_string();
     run_host(&["--replay", har.as_str(), "read", "--config", path.to_str().unwrap()])
 }
