@@ -349,13 +349,10 @@ def read_subscriptions(sess, data, page_size, forbidden):
 
 
 def read_actions(sess, data, page_size, forbidden):
-    """Where `/api/action` is missing, the connector tries the per-model form (0.46's route needs
-    `model-id`) for each card, which is missing too; the requests after the first are already on
-    their way (started ahead) when it answers."""
-    if not _list(sess, data, "action"):
-        sess.get("/api/card", 200, data["card"])
-        for c in data["card"]:
-            _once(sess, "/api/action", 404, NO_ENDPOINT, [("model-id", c["id"])], mime=TEXT_CT)
+    """Where `/api/action` is missing (404 `API endpoint does not exist.`, before 0.46), the
+    connector skips the stream: the per-model form (`model-id`, which 0.46's route needs and
+    answers 400 without) is the same route, missing too."""
+    _list(sess, data, "action")
 
 
 def read_tasks(sess, data, page_size, forbidden):

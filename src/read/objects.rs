@@ -389,10 +389,15 @@ impl ObjectRows {
             return Err(Error { kind: Kind::Unavailable, message, ..e });
         }
         // A version whose route takes other parameters answers 400 (0.46's
-        // `GET /api/action` needs a `model-id`): its fallback may serve.
+        // `GET /api/action` needs a `model-id`): its fallback may serve. A
+        // missing endpoint switches only to a fallback at another endpoint
+        // (`/api/metric` for `/api/legacy-metric`): Metabase matches routes
+        // without their query, so the same path with other parameters is
+        // missing too (before 0.46, `GET /api/action?model-id=N`).
         let other_form = e.status == Some(400);
         if let Missing::Fallback(source) = def.missing {
-            if self.source == def.source && (other_form || e.is(Cause::EndpointMissing)) {
+            let elsewhere = source.endpoint != def.source.endpoint;
+            if self.source == def.source && (other_form || (elsewhere && e.is(Cause::EndpointMissing))) {
                 let why = if other_form { "answered 400 (this version's route takes other parameters)" } else { "does not exist on this Metabase" };
                 crate::log(LogLevel::Info, &format!("stream `{}`: {what} {why}; reading /api/{} instead", def.name, source.endpoint));
                 self.source = source;

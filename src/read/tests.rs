@@ -386,7 +386,7 @@ impl Reader<Scripted> {
         self.client.traffic()
     }
 
-    fn client_seen(&self) -> &[(String, String, Vec<(String, String)>, Option<String>)] {
+    pub(super) fn client_seen(&self) -> &[(String, String, Vec<(String, String)>, Option<String>)] {
         self.client.transport_ref().seen.as_slice()
     }
 }

@@ -72,3 +72,15 @@ fn a_route_wanting_other_parameters_falls_back_to_its_per_parent_form() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][0], Value::Integer(1));
 }
+
+#[test]
+fn a_missing_action_route_is_skipped_after_one_request() {
+    // Before 0.46 `/api/action` does not exist, with or without `model-id`.
+    let script = vec![Ok((200, PROPS)), Ok((404, "API endpoint does not exist.")), Ok((200, r#"[{"id":5}]"#))];
+    let selection = [crate::wit::SelectedStream { name: "actions".into(), sync_mode: crate::wit::SyncMode::FullRefresh }];
+    let mut r = Reader::open(Scripted::new(script), CFG, &selection, None, no_log).unwrap();
+    let out = super::tests::drain(&mut r);
+    assert!(out.iter().all(|b| b.as_ref().is_ok_and(|b| rows_of(b).is_empty())));
+    let paths: Vec<String> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(paths, ["/api/session/properties", "/api/action"], "no per-card request, no card list");
+}
