@@ -19,6 +19,7 @@
 //! not mean an absent dependency). A native table the parser found by name
 //! and Metabase gives by id becomes one row, Metabase's.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -29,15 +30,37 @@ pub struct Entity {
     /// `segment`, `measure`…
     pub kind: String,
     pub id: i64,
-    /// The node's `data` (name, schema, type…), when the answer has the node.
-    pub data: Option<Map<String, Value>>,
+    /// What the node's `data` says, when the answer has the node.
+    pub data: NodeData,
+}
+
+/// The members of a node's `data` the rows use (a node also carries a
+/// table's every field, a card's result metadata…: those are skipped
+/// unread, not kept).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct NodeData {
+    pub name: Option<String>,
+    pub schema: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Node {
+    id: i64,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    data: NodeData,
+}
+
+#[derive(Deserialize)]
+struct Edge {
+    from_entity_type: String,
+    from_entity_id: i64,
+    to_entity_type: String,
+    to_entity_id: i64,
 }
 
 impl Entity {
-    fn text(&self, member: &str) -> Option<&str> {
-        self.data.as_ref()?.get(member)?.as_str()
-    }
-
     fn key(&self) -> String {
         format!("{}/{}", self.kind, self.id)
     }
@@ -46,28 +69,23 @@ impl Entity {
 /// One graph answer, read element by element.
 #[derive(Debug, Default)]
 pub struct Graph {
-    nodes: HashMap<(String, i64), Map<String, Value>>,
+    nodes: HashMap<(String, i64), NodeData>,
     edges: Vec<(String, i64, String, i64)>,
 }
 
 impl Graph {
     /// One element of the answer, read under the member `key` (`nodes` or
-    /// `edges`); anything without the expected members is ignored.
+    /// `edges`); an element without the expected members is ignored.
     pub fn element(&mut self, key: &str, element: &[u8]) {
-        let Ok(Value::Object(mut e)) = serde_json::from_slice::<Value>(element) else { return };
-        let text = |e: &Map<String, Value>, k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
-        let int = |e: &Map<String, Value>, k: &str| e.get(k).and_then(Value::as_i64);
         match key {
             "nodes" => {
-                if let (Some(kind), Some(id), Some(Value::Object(data))) = (text(&e, "type"), int(&e, "id"), e.remove("data")) {
-                    self.nodes.insert((kind, id), data);
+                if let Ok(n) = serde_json::from_slice::<Node>(element) {
+                    self.nodes.insert((n.kind, n.id), n.data);
                 }
             }
             "edges" => {
-                let from = (text(&e, "from_entity_type"), int(&e, "from_entity_id"));
-                let to = (text(&e, "to_entity_type"), int(&e, "to_entity_id"));
-                if let ((Some(ft), Some(fi)), (Some(tt), Some(ti))) = (from, to) {
-                    self.edges.push((ft, fi, tt, ti));
+                if let Ok(e) = serde_json::from_slice::<Edge>(element) {
+                    self.edges.push((e.from_entity_type, e.from_entity_id, e.to_entity_type, e.to_entity_id));
                 }
             }
             _ => {}
@@ -81,7 +99,7 @@ impl Graph {
             .edges
             .iter()
             .filter(|(ft, fi, _, _)| ft == "card" && *fi == card_id)
-            .map(|(_, _, tt, ti)| Entity { kind: tt.clone(), id: *ti, data: self.nodes.get(&(tt.clone(), *ti)).cloned() })
+            .map(|(_, _, tt, ti)| Entity { kind: tt.clone(), id: *ti, data: self.nodes.get(&(tt.clone(), *ti)).cloned().unwrap_or_default() })
             .collect();
         out.sort_by(|a, b| (&a.kind, a.id).cmp(&(&b.kind, b.id)));
         out.dedup_by(|a, b| a.kind == b.kind && a.id == b.id);
@@ -139,7 +157,7 @@ fn matches_row(e: &Entity, row: &Map<String, Value>, all: &[Entity]) -> bool {
     }
     let named = |e: &Entity| {
         let same = |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
-        same(text("table"), e.text("name")) && (text("schema").is_none() || same(text("schema"), e.text("schema")))
+        same(text("table"), e.data.name.as_deref()) && (text("schema").is_none() || same(text("schema"), e.data.schema.as_deref()))
     };
     named(e) && all.iter().filter(|o| o.kind == "table" && named(o)).count() == 1
 }
@@ -153,12 +171,12 @@ fn metabase_row(e: &Entity, mut row: Map<String, Value>) -> Map<String, Value> {
         row.insert("dependency_type".into(), Value::String(e.kind.clone()));
     }
     row.insert("dependency_id".into(), Value::from(e.id));
-    let name = e.text("name").map(str::to_string);
+    let name = e.data.name.clone();
     if name.is_some() || !row.contains_key("dependency_name") {
         row.insert("dependency_name".into(), name.clone().map_or(Value::Null, Value::String));
     }
     if e.kind == "table" {
-        row.insert("schema".into(), e.text("schema").map_or(Value::Null, |s| Value::String(s.into())));
+        row.insert("schema".into(), e.data.schema.clone().map_or(Value::Null, Value::String));
         row.insert("table".into(), name.map_or(Value::Null, Value::String));
     } else if !row.contains_key("schema") {
         row.insert("schema".into(), Value::Null);
@@ -184,6 +202,10 @@ mod tests {
         g
     }
 
+    fn node(name: &str, schema: Option<&str>) -> NodeData {
+        NodeData { name: Some(name.into()), schema: schema.map(str::to_string) }
+    }
+
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
     }
@@ -199,8 +221,20 @@ mod tests {
         }));
         let d = g.direct(5);
         assert_eq!(d.iter().map(Entity::key).collect::<Vec<_>>(), ["card/4", "table/9"]);
-        assert_eq!(d[1].text("schema"), Some("PUBLIC"));
+        assert_eq!(d[1].data.schema.as_deref(), Some("PUBLIC"));
         assert!(g.direct(7).is_empty());
+    }
+
+    #[test]
+    fn odd_elements_are_ignored_and_other_data_skipped() {
+        let mut g = Graph::default();
+        g.element("nodes", br#"{"id": 3, "type": "table", "data": {"name": null, "fields": [{"id": 1}], "db": {"id": 2}}}"#);
+        g.element("nodes", br#"{"id": "x", "type": "table"}"#);
+        g.element("edges", br#"{"from_entity_type": "card", "from_entity_id": 1}"#);
+        g.element("edges", br#"{"from_entity_type": "card", "from_entity_id": 1, "to_entity_type": "table", "to_entity_id": 3}"#);
+        g.element("other", br#"{}"#);
+        let d = g.direct(1);
+        assert_eq!((d.len(), d[0].data.clone()), (1, NodeData::default()));
     }
 
     #[test]
@@ -219,8 +253,8 @@ mod tests {
             parsed("field/7", "field", json!(7), Value::Null, Value::Null, "field", "mbql4"),
         ];
         let entities = vec![
-            Entity { kind: "snippet".into(), id: 3, data: Some(obj(json!({"name": "s"}))) },
-            Entity { kind: "table".into(), id: 9, data: Some(obj(json!({"name": "ORDERS", "schema": "PUBLIC"}))) },
+            Entity { kind: "snippet".into(), id: 3, data: node("s", None) },
+            Entity { kind: "table".into(), id: 9, data: node("ORDERS", Some("PUBLIC")) },
         ];
         let out = merge(rows, &entities, &card);
         let keys: Vec<&str> = out.iter().map(|r| r["dependency"].as_str().unwrap()).collect();
@@ -237,7 +271,7 @@ mod tests {
         let card = obj(json!({"card_id": 1}));
         let mut row = card.clone();
         row.extend(obj(json!({"dependency": "table_name/orders", "dependency_type": "table", "dependency_id": null, "schema": null, "table": "orders"})));
-        let t = |id, schema: &str| Entity { kind: "table".into(), id, data: Some(obj(json!({"name": "orders", "schema": schema}))) };
+        let t = |id, schema: &str| Entity { kind: "table".into(), id, data: node("orders", Some(schema)) };
         let out = merge(vec![row], &[t(1, "a"), t(2, "b")], &card);
         assert_eq!(out.iter().map(|r| r["dependency"].as_str().unwrap()).collect::<Vec<_>>(), ["table_name/orders", "table/1", "table/2"]);
     }
@@ -247,7 +281,7 @@ mod tests {
         let card = obj(json!({"card_id": 1}));
         let mut row = card.clone();
         row.extend(obj(json!({"dependency": "metric/4", "dependency_type": "metric", "dependency_id": 4, "role": "metric"})));
-        let out = merge(vec![row], &[Entity { kind: "card".into(), id: 4, data: Some(obj(json!({"name": "Revenue", "type": "metric"}))) }], &card);
+        let out = merge(vec![row], &[Entity { kind: "card".into(), id: 4, data: node("Revenue", None) }], &card);
         assert_eq!(out.len(), 1);
         assert_eq!((out[0]["dependency"].as_str(), out[0]["method"].as_str()), (Some("metric/4"), Some("metabase")));
     }
