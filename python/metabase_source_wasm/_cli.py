@@ -24,13 +24,11 @@ TRACE ERROR on stdout says why; in read, any failed stream), 2 bad command line.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import io
 import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
 from urllib.parse import urlsplit
@@ -38,8 +36,8 @@ from urllib.parse import urlsplit
 from . import _airbyte, _jsontext
 from ._airbyte import FAILURE_TYPES, InputError, Protocol, RowError
 from ._batches import ColumnError
-from ._forward import REFUSED_STATUS, CaBundleError, Forwarder, tls_context
-from ._replay import HarServer, pointed_at
+# Imported where used, not here: `_forward` and `_replay` (http.server, ssl, email: about as
+# long to import as the rest of the host) serve only --ca-cert and --replay.
 from ._runtime import Guest, HostFailure, Limits, default_cache_dir
 from ._source import ConnectorError, Source
 
@@ -135,7 +133,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="source-metabase-wasm", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="Run the Metabase source component on wasmtime-py and speak the Airbyte protocol")
     add_globals(p, suppress=False)
-    p.add_argument("--version", action="version", version="%(prog)s " + _version())
+    p.add_argument("--version", action=_VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
     for name, text in (("spec", "print the config schema (SPEC)"), ("check", "try to connect and log in"),
                        ("discover", "list the streams (CATALOG)"), ("read", "read records (RECORD, STATE, TRACE)")):
@@ -157,10 +155,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
+    import importlib.metadata  # slow to import (zipfile, email, csv): only for --version
+
     try:
         return importlib.metadata.version("metabase-source-wasm")
     except importlib.metadata.PackageNotFoundError:
         return "(not installed)"
+
+
+class _VersionAction(argparse.Action):
+    """argparse's `version` action, with the version looked up only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help="show the version and exit"):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.exit(message="%s %s\n" % (parser.prog, _version()))
 
 
 def allow_entry(spec: str) -> tuple:
@@ -205,7 +215,7 @@ class Run:
     def __init__(self, args: argparse.Namespace, out: Protocol, log: Log):
         self.args, self.out, self.log = args, out, log
         self.guest: Optional[Guest] = None
-        self.forwarder: Optional[Forwarder] = None
+        self.forwarder = None  # a _forward.Forwarder with --ca-cert
 
     def start(self) -> Source:
         cache = None if self.args.no_cache else Path(self.args.cache_dir) if self.args.cache_dir else default_cache_dir()
@@ -232,7 +242,10 @@ class Run:
         of what it refused) as the component reports a refused certificate
         when it makes the connection itself."""
         refusal = self.forwarder and self.forwarder.refused
-        if not refusal or e.http_status != REFUSED_STATUS:
+        if not refusal:
+            return None
+        from ._forward import REFUSED_STATUS
+        if e.http_status != REFUSED_STATUS:
             return None
         message = "%s %s failed: the server's TLS certificate was not accepted" % (refusal.method, refusal.path)
         return ConnectorError(kind="system", message=message, detail=refusal.reason, stream=e.stream, cause="tls")
@@ -271,6 +284,7 @@ def run(args: argparse.Namespace, out: Protocol, log: Log) -> int:
         check_allowed(config, args.allow_host)
         config = capped(config, args)
         if args.replay:
+            from ._replay import HarServer, pointed_at
             try:
                 server = HarServer(args.replay)
             except (OSError, ValueError, KeyError) as e:
@@ -279,6 +293,7 @@ def run(args: argparse.Namespace, out: Protocol, log: Log) -> int:
         else:
             r.forwarder = forwarder_for(args, config, log)
             if r.forwarder:
+                from ._replay import pointed_at
                 config = pointed_at(config, r.forwarder.port)
         source = r.start()
         if args.command == "check":
@@ -299,7 +314,7 @@ def run(args: argparse.Namespace, out: Protocol, log: Log) -> int:
                 closing.close()
 
 
-def forwarder_for(args: argparse.Namespace, config: Dict[str, Any], log: Log) -> Optional[Forwarder]:
+def forwarder_for(args: argparse.Namespace, config: Dict[str, Any], log: Log):
     """With `--ca-cert` (or `$SSL_CERT_FILE`) and an https instance, the
     forwarder that trusts the bundle for that host; else None (plain http
     needs no CA, and wasmtime's own TLS is used)."""
@@ -307,6 +322,7 @@ def forwarder_for(args: argparse.Namespace, config: Dict[str, Any], log: Log) ->
     url = config.get("instance_api_url")
     if not ca_file or not isinstance(url, str) or urlsplit(url).scheme.lower() != "https" or not urlsplit(url).hostname:
         return None
+    from ._forward import CaBundleError, Forwarder, tls_context
     try:
         context = tls_context(ca_file)
     except CaBundleError as e:
@@ -497,6 +513,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception:  # a host bug: never die silently mid-protocol
+        import traceback
         out.trace_error("system_error", "internal error in source-metabase-wasm", traceback.format_exc(), None)
         log("error", traceback.format_exc())
         return 1
