@@ -8,7 +8,7 @@ import time
 from typing import IO, Any, Dict, List, Optional
 
 from . import _jsontext as jt
-from ._batches import Batch, Cell
+from ._batches import Batch, Cell, Column
 from ._source import SelectedStream, StreamInfo
 
 FAILURE_TYPES = {"config": "config_error", "transient": "transient_error", "system": "system_error",
@@ -53,9 +53,27 @@ def _cell_json(cell: Cell, scrub: jt.Scrubber) -> str:
 
 def record_lines(batch: Batch, emitted_at: int, scrub: jt.Scrubber) -> List[str]:
     """One RECORD line per row (with newline). A bad row raises RowError
-    carrying the lines of the rows before it (`.lines`)."""
+    carrying the lines of the rows before it (`.lines`).
+
+    A batch of columns is formatted a column at a time (each value's text
+    made by one expression over the column, secrets looked for once per
+    column); a column that holds a bad value is formatted again row by row,
+    which finds the first bad row and says what is wrong with it."""
     prefix = '{"type":"RECORD","record":{"stream":%s,"data":{' % jt.string(batch.stream)
     suffix = '},"emitted_at":%d}}\n' % emitted_at
+    if batch.data is not None:
+        try:
+            texts = [_column_texts(c, scrub) for c in batch.data]
+        except ValueError:
+            pass  # a bad value: the rows below find and report the first
+        else:
+            if not texts:
+                return [prefix + suffix] * batch.count
+            return [prefix + ",".join(parts) + suffix for parts in zip(*texts)]
+    return _row_lines(batch, prefix, suffix, scrub)
+
+
+def _row_lines(batch: Batch, prefix: str, suffix: str, scrub: jt.Scrubber) -> List[str]:
     keys = [jt.string(c) + ":" for c in batch.columns]
     lines: List[str] = []
     for index, row in enumerate(batch.rows):
@@ -75,6 +93,39 @@ def record_lines(batch: Batch, emitted_at: int, scrub: jt.Scrubber) -> List[str]
                 raise e
         lines.append(prefix + ",".join(parts) + suffix)
     return lines
+
+
+# The text of a non-null value of each kind, as `_cell_json` writes it (less its scrubbing of strings).
+_VALUE_TEXT = {
+    "integer": str,
+    "number": jt.number,
+    "boolean": lambda v: "true" if v else "false",
+    "timestamp": lambda v: '"%s"' % jt.timestamp_text(v),
+    "date": lambda v: '"%s"' % jt.date_text(v),
+}
+
+
+def _column_texts(column: Column, scrub: jt.Scrubber) -> List[str]:
+    """`"name":value` of every row of a column, as `_cell_json` writes each
+    value; ValueError on a bad JSON value."""
+    key = jt.string(column.name) + ":"
+    kind, values, valid = column.kind, column.values, column.valid
+    if kind in _VALUE_TEXT:
+        text = _VALUE_TEXT[kind]
+    elif kind == "string" and not scrub.may_hold(column.raw):
+        text = jt.string
+    else:  # strings holding a secret, and JSON text: what `_cell_json` does, value by value
+        if not scrub.may_hold(column.raw):
+            scrub = _NO_SECRETS
+        return [key + _cell_json(Cell(kind, v), scrub) if ok else key + "null"
+                for v, ok in zip(values, valid or _ALL_VALID * len(values))]
+    if valid is None:
+        return [key + text(v) for v in values]
+    return [key + text(v) if ok else key + "null" for v, ok in zip(values, valid)]
+
+
+_ALL_VALID = [True]
+_NO_SECRETS = jt.Scrubber()
 
 
 class Protocol:

@@ -6,7 +6,9 @@ floats in the shortest round-trip form serde_json prints (`1e16`, `1.0`,
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
+from functools import lru_cache
 from typing import Iterable, List, Tuple
 
 MICROS_PER_DAY = 86_400_000_000
@@ -25,12 +27,17 @@ def dumps(value) -> str:
     return _dumps(value)
 
 
-def string(s: str) -> str:
-    return _dumps(s)
+# What `_dumps` does with a str (ensure_ascii=False): the C escaper, without the encoder around it.
+string = json.encoder.encode_basestring
 
 
 def number(x: float) -> str:
     """An f64 as serde_json prints it; NaN and infinities are `null`."""
+    text = repr(float(x))
+    if "e" not in text and "n" not in text:
+        # Python's shortest round-trip digits in positional form (exponents -4 to 15):
+        # what serde_json prints for those, "1.0", "-0.0" and "0.0001" included.
+        return text
     if math.isnan(x) or math.isinf(x):
         return "null"
     if x == 0:
@@ -74,6 +81,7 @@ def civil_from_days(days: int) -> Tuple[int, int, int]:
     return y, m, d
 
 
+@lru_cache(maxsize=4096)
 def date_text(days: int) -> str:
     y, m, d = civil_from_days(days)
     year = "%04d" % y if 0 <= y <= 9999 else ("+" if y > 0 else "-") + "%06d" % abs(y)
@@ -117,6 +125,7 @@ class Scrubber:
 
     def __init__(self, values: Iterable[str] = ()):
         self.values: List[str] = []
+        self.encoded: List[bytes] = []
         for v in values:
             self.add(v)
 
@@ -124,6 +133,13 @@ class Scrubber:
         if len(value.encode("utf-8")) >= MIN_SECRET_LEN and value not in self.values:
             self.values.append(value)
             self.values.sort(key=len, reverse=True)
+            self.encoded = [v.encode("utf-8") for v in self.values]
+
+    def may_hold(self, raw: bytes) -> bool:
+        """False when no secret is in `raw` (UTF-8 text holding many values),
+        so none of its values needs scrubbing: one search of the buffer
+        instead of one per value."""
+        return any(v in raw for v in self.encoded)
 
     def add_from_config(self, config) -> None:
         if isinstance(config, dict):

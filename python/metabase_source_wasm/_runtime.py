@@ -36,6 +36,8 @@ WIT_PACKAGE = "ingest:source"
 # The WIT versions this host reads (`_batches` knows both batch formats).
 WIT_VERSIONS = ("0.3.0", "0.2.0")
 LEVELS = ("error", "warn", "info", "debug", "trace")
+# The calls whose results `_fastlift` lifts (the batches: nearly all of a read's values).
+FAST_CALLS = ("[method]reader.next",)
 # Epoch tick: the deadline's resolution.
 TICK_S = 0.05
 # How many compiled components the cache keeps (the most recently used), as host-harness.
@@ -257,6 +259,8 @@ class Guest:
             f = index and self.instance.get_func(self.store, index)
             if not f:
                 raise HostFailure("the component %s does not export %s from %s" % (self.path, name, self.source_interface))
+            if name in FAST_CALLS and _fastlift.LAYOUT is not None:
+                f = _fastlift.FastFunc(f, self.store)
             self._funcs[name] = f
         return self._funcs[name]
 
