@@ -3,6 +3,7 @@
 catalog, state) read as leniently as it reads them."""
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import IO, Any, Dict, List, Optional
@@ -28,27 +29,37 @@ class RowError(Exception):
         self.message, self.detail = message, detail
 
 
+def _json_value(text: str, scrub: jt.Scrubber) -> str:
+    """A json column's value: the component's JSON text, checked, on one line;
+    but a JSON string (a value of a column that fell back to JSON text) is
+    written as a string value is, as host-harness does: decoded, scrubbed,
+    escaped our way."""
+    if text.startswith('"'):
+        return jt.string(scrub(jt.json_string(text)))
+    return jt.one_line(jt.checked_json(scrub(text)))
+
+
+# The text of a non-null value, by kind: (writer, whether it takes the scrubber).
+_WRITERS = {
+    "string": (lambda v, scrub: jt.string(scrub(v)), True),
+    "integer": (str, False),
+    "number": (jt.number, False),
+    "boolean": (lambda v: "true" if v else "false", False),
+    "timestamp": (lambda v: '"%s"' % jt.timestamp_text(v), False),
+    "date": (lambda v: '"%s"' % jt.date_text(v), False),
+    "json": (_json_value, True),
+    # 0.2.0's arrays and objects: the component's JSON text, checked.
+    "array": (lambda v, scrub: jt.one_line(jt.checked_json(scrub(v))), True),
+    "object": (lambda v, scrub: jt.one_line(jt.checked_json(scrub(v))), True),
+}
+
+
 def _cell_json(cell: Cell, scrub: jt.Scrubber) -> str:
     kind, v = cell
     if kind == "null":
         return "null"
-    if kind == "string":
-        return jt.string(scrub(v))
-    if kind == "integer":
-        return str(v)
-    if kind == "number":
-        return jt.number(v)
-    if kind == "boolean":
-        return "true" if v else "false"
-    if kind == "timestamp":
-        return '"%s"' % jt.timestamp_text(v)
-    if kind == "date":
-        return '"%s"' % jt.date_text(v)
-    if kind == "json" and v.startswith('"'):
-        # A JSON string (a value of a column that fell back to JSON text) is written as a
-        # string value is, as host-harness does: decoded, scrubbed, escaped our way.
-        return jt.string(scrub(jt.json_string(v)))
-    return jt.one_line(jt.checked_json(scrub(v)))  # array, object: the component's JSON text, checked
+    write, scrubbed = _WRITERS[kind]
+    return write(v, scrub) if scrubbed else write(v)
 
 
 def record_lines(batch: Batch, emitted_at: int, scrub: jt.Scrubber) -> List[str]:
@@ -95,36 +106,25 @@ def _row_lines(batch: Batch, prefix: str, suffix: str, scrub: jt.Scrubber) -> Li
     return lines
 
 
-# The text of a non-null value of each kind, as `_cell_json` writes it (less its scrubbing of strings).
-_VALUE_TEXT = {
-    "integer": str,
-    "number": jt.number,
-    "boolean": lambda v: "true" if v else "false",
-    "timestamp": lambda v: '"%s"' % jt.timestamp_text(v),
-    "date": lambda v: '"%s"' % jt.date_text(v),
-}
-
-
 def _column_texts(column: Column, scrub: jt.Scrubber) -> List[str]:
     """`"name":value` of every row of a column, as `_cell_json` writes each
-    value; ValueError on a bad JSON value."""
+    value, by one expression over the column; ValueError on a bad JSON value."""
     key = jt.string(column.name) + ":"
-    kind, values, valid = column.kind, column.values, column.valid
-    if kind in _VALUE_TEXT:
-        text = _VALUE_TEXT[kind]
-    elif kind == "string" and not scrub.may_hold(column.raw):
-        text = jt.string
-    else:  # strings holding a secret, and JSON text: what `_cell_json` does, value by value
-        if not scrub.may_hold(column.raw):
-            scrub = _NO_SECRETS
-        return [key + _cell_json(Cell(kind, v), scrub) if ok else key + "null"
-                for v, ok in zip(values, valid or _ALL_VALID * len(values))]
+    values, valid = column.values, column.valid
+    write, scrubbed = _WRITERS[column.kind]
+    if scrubbed:
+        if scrub.may_hold(column.raw):
+            write = functools.partial(write, scrub=scrub)
+        elif column.kind == "string":
+            write = jt.string
+        else:
+            write = functools.partial(write, scrub=_NO_SECRETS)
     if valid is None:
-        return [key + text(v) for v in values]
-    return [key + text(v) if ok else key + "null" for v, ok in zip(values, valid)]
+        return [key + write(v) for v in values]
+    return [key + write(v) if ok else key + "null" for v, ok in zip(values, valid)]
 
 
-_ALL_VALID = [True]
+# Scrubs nothing: for a column whose buffer holds no secret.
 _NO_SECRETS = jt.Scrubber()
 
 

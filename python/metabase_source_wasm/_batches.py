@@ -104,7 +104,11 @@ def _column(column: Any, n: int) -> Column:
             raw = [bool(values[i >> 3] >> (i & 7) & 1) for i in range(n)]
         elif kind in ("string", "json"):
             offsets = struct.unpack("<%di" % (n + 1), _bytes(column.offsets))
-            raw = [values[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(n)]
+            if values.isascii():  # byte offsets are character offsets: one decode, then slices
+                text = values.decode("ascii")
+                raw = [text[offsets[i]:offsets[i + 1]] for i in range(n)]
+            else:
+                raw = [values[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(n)]
         else:
             raise ColumnError("column %s has an unknown kind %s" % (column.name, kind))
     except (struct.error, IndexError, UnicodeDecodeError) as e:
