@@ -129,22 +129,47 @@ def _ranged(lo: int, hi: Optional[int]):
     return parse
 
 
+class _TerminalWidth:
+    """argparse's formatters with the terminal's width looked up once: argparse
+    makes a formatter for every argument it adds (to check its help), and each
+    asked the terminal for its width (about a tenth of the host's start-up)."""
+
+    width: Optional[int] = None
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        if width is None:
+            if _TerminalWidth.width is None:
+                import shutil
+                _TerminalWidth.width = shutil.get_terminal_size().columns - 2
+            width = _TerminalWidth.width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _Formatter(_TerminalWidth, argparse.HelpFormatter):
+    pass
+
+
+class _RawDescriptionFormatter(_TerminalWidth, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="source-metabase-wasm", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = argparse.ArgumentParser(prog="source-metabase-wasm", epilog=EPILOG, formatter_class=_RawDescriptionFormatter,
                                 description="Run the Metabase source component on wasmtime-py and speak the Airbyte protocol")
     add_globals(p, suppress=False)
     p.add_argument("--version", action=_VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
     for name, text in (("spec", "print the config schema (SPEC)"), ("check", "try to connect and log in"),
                        ("discover", "list the streams (CATALOG)"), ("read", "read records (RECORD, STATE, TRACE)")):
-        c = sub.add_parser(name, help=text)
+        c = sub.add_parser(name, help=text, formatter_class=_Formatter)
         add_globals(c, suppress=True)
         if name != "spec":
             c.add_argument("--config", required=True, metavar="config.json")
         if name == "read":
             c.add_argument("--catalog", metavar="configured_catalog.json")
             c.add_argument("--state", metavar="state.json")
-    c = sub.add_parser("catalog", help="write a ConfiguredAirbyteCatalog (for read --catalog) from what discover finds")
+    c = sub.add_parser("catalog", help="write a ConfiguredAirbyteCatalog (for read --catalog) from what discover finds",
+                       formatter_class=_Formatter)
     add_globals(c, suppress=True)
     source = c.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", metavar="config.json", help="run discover with this config")
@@ -170,7 +195,8 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.exit(message="%s %s\n" % (parser.prog, _version()))
+        sys.stdout.write("%s %s\n" % (parser.prog, _version()))  # on stdout, as argparse's own action
+        parser.exit()
 
 
 def allow_entry(spec: str) -> tuple:
