@@ -30,7 +30,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 from urllib.parse import urlsplit
 
 from . import _airbyte, _jsontext
@@ -40,6 +40,9 @@ from ._batches import ColumnError
 # long to import as the rest of the host) serve only --ca-cert and --replay.
 from ._runtime import Guest, HostFailure, Limits, default_cache_dir
 from ._source import ConnectorError, Source
+
+if TYPE_CHECKING:
+    from ._forward import Forwarder
 
 LEVELS = ["error", "warn", "info", "debug", "trace"]
 # The component's defaults for the keys the host caps (its spec says the same).
@@ -131,8 +134,9 @@ def _ranged(lo: int, hi: Optional[int]):
 
 class _TerminalWidth:
     """argparse's formatters with the terminal's width looked up once: argparse
-    makes a formatter for every argument it adds (to check its help), and each
-    asked the terminal for its width (about a tenth of the host's start-up)."""
+    makes a formatter for every argument it adds (to check its help), 87 in
+    all, and each asked the terminal for its width (a system call and an
+    environment lookup each: a few ms of the host's start-up)."""
 
     width: Optional[int] = None
 
@@ -241,7 +245,7 @@ class Run:
     def __init__(self, args: argparse.Namespace, out: Protocol, log: Log):
         self.args, self.out, self.log = args, out, log
         self.guest: Optional[Guest] = None
-        self.forwarder = None  # a _forward.Forwarder with --ca-cert
+        self.forwarder: Optional[Forwarder] = None
 
     def start(self) -> Source:
         cache = None if self.args.no_cache else Path(self.args.cache_dir) if self.args.cache_dir else default_cache_dir()
@@ -340,7 +344,7 @@ def run(args: argparse.Namespace, out: Protocol, log: Log) -> int:
                 closing.close()
 
 
-def forwarder_for(args: argparse.Namespace, config: Dict[str, Any], log: Log):
+def forwarder_for(args: argparse.Namespace, config: Dict[str, Any], log: Log) -> Optional[Forwarder]:
     """With `--ca-cert` (or `$SSL_CERT_FILE`) and an https instance, the
     forwarder that trusts the bundle for that host; else None (plain http
     needs no CA, and wasmtime's own TLS is used)."""
