@@ -29,14 +29,20 @@ class RowError(Exception):
         self.message, self.detail = message, detail
 
 
+def _json_text(text: str, scrub: jt.Scrubber) -> str:
+    """The component's JSON text of a value (0.2.0's arrays and objects),
+    checked, on one line."""
+    return jt.one_line(jt.checked_json(scrub(text)))
+
+
 def _json_value(text: str, scrub: jt.Scrubber) -> str:
-    """A json column's value: the component's JSON text, checked, on one line;
-    but a JSON string (a value of a column that fell back to JSON text) is
-    written as a string value is, as host-harness does: decoded, scrubbed,
-    escaped our way."""
+    """A json column's value: its JSON text as `_json_text` writes it; but a
+    JSON string (a value of a column that fell back to JSON text) is written
+    as a string value is, as host-harness does: decoded, scrubbed, escaped
+    our way."""
     if text.startswith('"'):
         return jt.string(scrub(jt.json_string(text)))
-    return jt.one_line(jt.checked_json(scrub(text)))
+    return _json_text(text, scrub)
 
 
 # The text of a non-null value, by kind: (writer, whether it takes the scrubber).
@@ -48,9 +54,8 @@ _WRITERS = {
     "timestamp": (lambda v: '"%s"' % jt.timestamp_text(v), False),
     "date": (lambda v: '"%s"' % jt.date_text(v), False),
     "json": (_json_value, True),
-    # 0.2.0's arrays and objects: the component's JSON text, checked.
-    "array": (lambda v, scrub: jt.one_line(jt.checked_json(scrub(v))), True),
-    "object": (lambda v, scrub: jt.one_line(jt.checked_json(scrub(v))), True),
+    "array": (_json_text, True),
+    "object": (_json_text, True),
 }
 
 
