@@ -100,6 +100,28 @@ class Columns(unittest.TestCase):
             with self.assertRaises(_airbyte.RowError, msg=bad):
                 _airbyte.record_lines(b, 5, jt.Scrubber())
 
+    def test_rows_of_values_are_written_as_columns_are(self):
+        # WIT 0.2.0: rows of `value` variants, written row by row with the same writers.
+        v = lambda tag, payload=None: SimpleNamespace(tag=tag, payload=payload)  # noqa: E731
+        b = _batches.from_wit(SimpleNamespace(stream="s", columns=["i", "a", "n", "s"], checkpoint=None,
+                                              rows=[[v("integer", 7), v("array", '[1,\n 2]'), v("null"), v("string", "mb_key")]]))
+        self.assertIsNone(b.data)
+        lines = _airbyte.record_lines(b, 5, jt.Scrubber(["mb_key"]))
+        self.assertEqual(lines, ['{"type":"RECORD","record":{"stream":"s","data":{"i":7,"a":[1,  2],"n":null,'
+                                 '"s":"REDACTED"},"emitted_at":5}}\n'])
+
+    def test_a_bad_json_value_fails_its_row_with_the_rows_before_it_written(self):
+        good, bad = '{"x":1}', '{"x":'
+        b = self.batch(3, column("i", "integer", 3, struct.pack("<3q", 1, 2, 3)),
+                       column("j", "json", 3, (good + bad + good).encode(),
+                              struct.pack("<4i", 0, len(good), len(good + bad), len(good + bad + good))))
+        with self.assertRaises(_airbyte.RowError) as caught:
+            _airbyte.record_lines(b, 5, jt.Scrubber())
+        self.assertEqual(len(caught.exception.lines), 1)
+        self.assertIn('"j":{"x":1}', caught.exception.lines[0])
+        self.assertIn("column j", caught.exception.message)
+        self.assertIn("row 1", caught.exception.detail)
+
     def test_a_column_that_does_not_hold_its_rows_names_its_stream(self):
         with self.assertRaises(_batches.ColumnError) as caught:
             self.batch(3, column("i", "integer", 3, struct.pack("<2q", 1, 2)))
