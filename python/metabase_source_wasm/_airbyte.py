@@ -3,12 +3,13 @@
 catalog, state) read as leniently as it reads them."""
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import IO, Any, Dict, List, Optional
 
 from . import _jsontext as jt
-from ._batches import Batch, Cell
+from ._batches import Batch, Cell, Column
 from ._source import SelectedStream, StreamInfo
 
 FAILURE_TYPES = {"config": "config_error", "transient": "transient_error", "system": "system_error",
@@ -28,34 +29,67 @@ class RowError(Exception):
         self.message, self.detail = message, detail
 
 
+def _json_text(text: str, scrub: jt.Scrubber) -> str:
+    """The component's JSON text of a value (0.2.0's arrays and objects),
+    checked, on one line."""
+    return jt.one_line(jt.checked_json(scrub(text)))
+
+
+def _json_value(text: str, scrub: jt.Scrubber) -> str:
+    """A json column's value: its JSON text as `_json_text` writes it; but a
+    JSON string (a value of a column that fell back to JSON text) is written
+    as a string value is, as host-harness does: decoded, scrubbed, escaped
+    our way."""
+    if text.startswith('"'):
+        return jt.string(scrub(jt.json_string(text)))
+    return _json_text(text, scrub)
+
+
+# The text of a non-null value, by kind: (writer, whether it takes the scrubber).
+_WRITERS = {
+    "string": (lambda v, scrub: jt.string(scrub(v)), True),
+    "integer": (str, False),
+    "number": (jt.number, False),
+    "boolean": (lambda v: "true" if v else "false", False),
+    "timestamp": (lambda v: '"%s"' % jt.timestamp_text(v), False),
+    "date": (lambda v: '"%s"' % jt.date_text(v), False),
+    "json": (_json_value, True),
+    "array": (_json_text, True),
+    "object": (_json_text, True),
+}
+
+
 def _cell_json(cell: Cell, scrub: jt.Scrubber) -> str:
     kind, v = cell
     if kind == "null":
         return "null"
-    if kind == "string":
-        return jt.string(scrub(v))
-    if kind == "integer":
-        return str(v)
-    if kind == "number":
-        return jt.number(v)
-    if kind == "boolean":
-        return "true" if v else "false"
-    if kind == "timestamp":
-        return '"%s"' % jt.timestamp_text(v)
-    if kind == "date":
-        return '"%s"' % jt.date_text(v)
-    if kind == "json" and v.startswith('"'):
-        # A JSON string (a value of a column that fell back to JSON text) is written as a
-        # string value is, as host-harness does: decoded, scrubbed, escaped our way.
-        return jt.string(scrub(jt.json_string(v)))
-    return jt.one_line(jt.checked_json(scrub(v)))  # array, object: the component's JSON text, checked
+    write, scrubbed = _WRITERS[kind]
+    return write(v, scrub) if scrubbed else write(v)
 
 
 def record_lines(batch: Batch, emitted_at: int, scrub: jt.Scrubber) -> List[str]:
     """One RECORD line per row (with newline). A bad row raises RowError
-    carrying the lines of the rows before it (`.lines`)."""
+    carrying the lines of the rows before it (`.lines`).
+
+    A batch of columns is formatted a column at a time (each value's text
+    made by one expression over the column, secrets looked for once per
+    column); a column that holds a bad value is formatted again row by row,
+    which finds the first bad row and says what is wrong with it."""
     prefix = '{"type":"RECORD","record":{"stream":%s,"data":{' % jt.string(batch.stream)
     suffix = '},"emitted_at":%d}}\n' % emitted_at
+    if batch.data is not None:
+        try:
+            texts = [_column_texts(c, scrub) for c in batch.data]
+        except ValueError:
+            pass  # a bad value: the rows below find and report the first
+        else:
+            if not texts:
+                return [prefix + suffix] * batch.count
+            return [prefix + ",".join(parts) + suffix for parts in zip(*texts)]
+    return _row_lines(batch, prefix, suffix, scrub)
+
+
+def _row_lines(batch: Batch, prefix: str, suffix: str, scrub: jt.Scrubber) -> List[str]:
     keys = [jt.string(c) + ":" for c in batch.columns]
     lines: List[str] = []
     for index, row in enumerate(batch.rows):
@@ -75,6 +109,28 @@ def record_lines(batch: Batch, emitted_at: int, scrub: jt.Scrubber) -> List[str]
                 raise e
         lines.append(prefix + ",".join(parts) + suffix)
     return lines
+
+
+def _column_texts(column: Column, scrub: jt.Scrubber) -> List[str]:
+    """`"name":value` of every row of a column, as `_cell_json` writes each
+    value, by one expression over the column; ValueError on a bad JSON value."""
+    key = jt.string(column.name) + ":"
+    values, valid = column.values, column.valid
+    write, scrubbed = _WRITERS[column.kind]
+    if scrubbed:
+        if scrub.may_hold(column.raw):
+            write = functools.partial(write, scrub=scrub)
+        elif column.kind == "string":
+            write = jt.string
+        else:
+            write = functools.partial(write, scrub=_NO_SECRETS)
+    if valid is None:
+        return [key + write(v) for v in values]
+    return [key + write(v) if ok else key + "null" for v, ok in zip(values, valid)]
+
+
+# Scrubs nothing: for a column whose buffer holds no secret.
+_NO_SECRETS = jt.Scrubber()
 
 
 class Protocol:

@@ -24,24 +24,25 @@ TRACE ERROR on stdout says why; in read, any failed stream), 2 bad command line.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import io
 import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 from urllib.parse import urlsplit
 
 from . import _airbyte, _jsontext
 from ._airbyte import FAILURE_TYPES, InputError, Protocol, RowError
 from ._batches import ColumnError
-from ._forward import REFUSED_STATUS, CaBundleError, Forwarder, tls_context
-from ._replay import HarServer, pointed_at
+# Imported where used, not here: `_forward` and `_replay` (http.server, ssl, email: about as
+# long to import as the rest of the host) serve only --ca-cert and --replay.
 from ._runtime import Guest, HostFailure, Limits, default_cache_dir
 from ._source import ConnectorError, Source
+
+if TYPE_CHECKING:
+    from ._forward import Forwarder
 
 LEVELS = ["error", "warn", "info", "debug", "trace"]
 # The component's defaults for the keys the host caps (its spec says the same).
@@ -131,22 +132,48 @@ def _ranged(lo: int, hi: Optional[int]):
     return parse
 
 
+class _TerminalWidth:
+    """argparse's formatters with the terminal's width looked up once: argparse
+    makes a formatter for every argument it adds (to check its help), 87 in
+    all, and each asked the terminal for its width (a system call and an
+    environment lookup each: a few ms of the host's start-up)."""
+
+    width: Optional[int] = None
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        if width is None:
+            if _TerminalWidth.width is None:
+                import shutil
+                _TerminalWidth.width = shutil.get_terminal_size().columns - 2
+            width = _TerminalWidth.width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _Formatter(_TerminalWidth, argparse.HelpFormatter):
+    pass
+
+
+class _RawDescriptionFormatter(_TerminalWidth, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="source-metabase-wasm", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = argparse.ArgumentParser(prog="source-metabase-wasm", epilog=EPILOG, formatter_class=_RawDescriptionFormatter,
                                 description="Run the Metabase source component on wasmtime-py and speak the Airbyte protocol")
     add_globals(p, suppress=False)
-    p.add_argument("--version", action="version", version="%(prog)s " + _version())
+    p.add_argument("--version", action=_VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
     for name, text in (("spec", "print the config schema (SPEC)"), ("check", "try to connect and log in"),
                        ("discover", "list the streams (CATALOG)"), ("read", "read records (RECORD, STATE, TRACE)")):
-        c = sub.add_parser(name, help=text)
+        c = sub.add_parser(name, help=text, formatter_class=_Formatter)
         add_globals(c, suppress=True)
         if name != "spec":
             c.add_argument("--config", required=True, metavar="config.json")
         if name == "read":
             c.add_argument("--catalog", metavar="configured_catalog.json")
             c.add_argument("--state", metavar="state.json")
-    c = sub.add_parser("catalog", help="write a ConfiguredAirbyteCatalog (for read --catalog) from what discover finds")
+    c = sub.add_parser("catalog", help="write a ConfiguredAirbyteCatalog (for read --catalog) from what discover finds",
+                       formatter_class=_Formatter)
     add_globals(c, suppress=True)
     source = c.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", metavar="config.json", help="run discover with this config")
@@ -157,10 +184,23 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
+    import importlib.metadata  # slow to import (zipfile, email, csv): only for --version
+
     try:
         return importlib.metadata.version("metabase-source-wasm")
     except importlib.metadata.PackageNotFoundError:
         return "(not installed)"
+
+
+class _VersionAction(argparse.Action):
+    """argparse's `version` action, with the version looked up only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help="show the version and exit"):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write("%s %s\n" % (parser.prog, _version()))  # on stdout, as argparse's own action
+        parser.exit()
 
 
 def allow_entry(spec: str) -> tuple:
@@ -232,7 +272,10 @@ class Run:
         of what it refused) as the component reports a refused certificate
         when it makes the connection itself."""
         refusal = self.forwarder and self.forwarder.refused
-        if not refusal or e.http_status != REFUSED_STATUS:
+        if not refusal:
+            return None
+        from ._forward import REFUSED_STATUS
+        if e.http_status != REFUSED_STATUS:
             return None
         message = "%s %s failed: the server's TLS certificate was not accepted" % (refusal.method, refusal.path)
         return ConnectorError(kind="system", message=message, detail=refusal.reason, stream=e.stream, cause="tls")
@@ -271,6 +314,7 @@ def run(args: argparse.Namespace, out: Protocol, log: Log) -> int:
         check_allowed(config, args.allow_host)
         config = capped(config, args)
         if args.replay:
+            from ._replay import HarServer, pointed_at
             try:
                 server = HarServer(args.replay)
             except (OSError, ValueError, KeyError) as e:
@@ -279,6 +323,7 @@ def run(args: argparse.Namespace, out: Protocol, log: Log) -> int:
         else:
             r.forwarder = forwarder_for(args, config, log)
             if r.forwarder:
+                from ._replay import pointed_at
                 config = pointed_at(config, r.forwarder.port)
         source = r.start()
         if args.command == "check":
@@ -307,6 +352,7 @@ def forwarder_for(args: argparse.Namespace, config: Dict[str, Any], log: Log) ->
     url = config.get("instance_api_url")
     if not ca_file or not isinstance(url, str) or urlsplit(url).scheme.lower() != "https" or not urlsplit(url).hostname:
         return None
+    from ._forward import CaBundleError, Forwarder, tls_context
     try:
         context = tls_context(ca_file)
     except CaBundleError as e:
@@ -497,6 +543,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception:  # a host bug: never die silently mid-protocol
+        import traceback
         out.trace_error("system_error", "internal error in source-metabase-wasm", traceback.format_exc(), None)
         log("error", traceback.format_exc())
         return 1

@@ -5,11 +5,16 @@ floats in the shortest round-trip form serde_json prints (`1e16`, `1.0`,
 (years outside 0000-9999 with a sign and six digits), and secrets scrubbed."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import json.encoder
 import math
+from functools import lru_cache
 from typing import Iterable, List, Tuple
 
 MICROS_PER_DAY = 86_400_000_000
+_EPOCH = dt.datetime(1970, 1, 1)
+_MICROSECOND = dt.timedelta(microseconds=1)
 REDACTED = "REDACTED"
 # The config keys whose values are credentials (config-keys' `secret_keys`,
 # the keys the spec marks `airbyte_secret`; a test compares them).
@@ -25,12 +30,17 @@ def dumps(value) -> str:
     return _dumps(value)
 
 
-def string(s: str) -> str:
-    return _dumps(s)
+# What `_dumps` does with a str (ensure_ascii=False): the C escaper, without the encoder around it.
+string = json.encoder.encode_basestring
 
 
 def number(x: float) -> str:
     """An f64 as serde_json prints it; NaN and infinities are `null`."""
+    text = repr(float(x))
+    if "e" not in text and "n" not in text:
+        # Python's shortest round-trip digits in positional form (exponents -4 to 15):
+        # what serde_json prints for those, "1.0", "-0.0" and "0.0001" included.
+        return text
     if math.isnan(x) or math.isinf(x):
         return "null"
     if x == 0:
@@ -74,6 +84,7 @@ def civil_from_days(days: int) -> Tuple[int, int, int]:
     return y, m, d
 
 
+@lru_cache(maxsize=4096)
 def date_text(days: int) -> str:
     y, m, d = civil_from_days(days)
     year = "%04d" % y if 0 <= y <= 9999 else ("+" if y > 0 else "-") + "%06d" % abs(y)
@@ -81,6 +92,11 @@ def date_text(days: int) -> str:
 
 
 def timestamp_text(micros: int) -> str:
+    try:
+        # datetime's C code for the years 1 to 9999 (the same proleptic Gregorian calendar).
+        return (_EPOCH + _MICROSECOND * micros).isoformat(timespec="microseconds") + "Z"
+    except OverflowError:
+        pass
     days, in_day = divmod(micros, MICROS_PER_DAY)
     secs, frac = divmod(in_day, 1_000_000)
     return "%sT%02d:%02d:%02d.%06dZ" % (date_text(days), secs // 3600, secs // 60 % 60, secs % 60, frac)
@@ -95,17 +111,41 @@ def _reject_constant(name):
     raise ValueError("%s is not JSON" % name)
 
 
+# One strict JSON value, parsed by json's C scanner itself (what `json.loads(text,
+# parse_constant=_reject_constant)` runs, without making a decoder and matching
+# whitespace with regular expressions on every call).
+_SCAN = json.JSONDecoder(parse_constant=_reject_constant).scan_once
+_WHITESPACE = " \t\n\r"
+
+
+def _strict_value(text: str):
+    """(the value of `text`, `text` without surrounding whitespace) when it is
+    exactly one strict JSON value; json.JSONDecodeError otherwise, at the
+    position in `text` that `json.loads` reports."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    body = text.strip(_WHITESPACE)
+    start = len(text) - len(text.lstrip(_WHITESPACE))
+    try:
+        value, end = _SCAN(body, 0)
+    except StopIteration as e:
+        raise json.JSONDecodeError("Expecting value", text, start + e.value) from None
+    if end != len(body):
+        rest = body[end:]
+        raise json.JSONDecodeError("Extra data", text, start + end + len(rest) - len(rest.lstrip(_WHITESPACE)))
+    return value, body
+
+
 def checked_json(text: str) -> str:
     """`text` without surrounding whitespace, after checking it is exactly one
     strict JSON value (the component is untrusted); ValueError otherwise."""
-    json.loads(text, parse_constant=_reject_constant)
-    return text.strip(" \t\n\r")
+    return _strict_value(text)[1]
 
 
 def json_string(text: str) -> str:
     """The string that `text`, the JSON text of one string, holds; ValueError
     when it is not exactly one (the component is untrusted)."""
-    value = json.loads(text, parse_constant=_reject_constant)
+    value = _strict_value(text)[0]
     if not isinstance(value, str):
         raise ValueError("not a JSON string: %s" % text[:40])
     value.encode("utf-8")  # a lone surrogate escape (\ud800) is not text: UnicodeEncodeError
@@ -117,6 +157,7 @@ class Scrubber:
 
     def __init__(self, values: Iterable[str] = ()):
         self.values: List[str] = []
+        self.encoded: List[bytes] = []
         for v in values:
             self.add(v)
 
@@ -124,6 +165,13 @@ class Scrubber:
         if len(value.encode("utf-8")) >= MIN_SECRET_LEN and value not in self.values:
             self.values.append(value)
             self.values.sort(key=len, reverse=True)
+            self.encoded = [v.encode("utf-8") for v in self.values]
+
+    def may_hold(self, raw: bytes) -> bool:
+        """False when no secret is in `raw` (UTF-8 text holding many values),
+        so none of its values needs scrubbing: one search of the buffer
+        instead of one per value."""
+        return any(v in raw for v in self.encoded)
 
     def add_from_config(self, config) -> None:
         if isinstance(config, dict):

@@ -16,7 +16,6 @@ What wasmtime-py 50 lets a host enforce, and what it does not:
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 import sys
 import threading
@@ -37,8 +36,13 @@ WIT_PACKAGE = "ingest:source"
 # The WIT versions this host reads (`_batches` knows both batch formats).
 WIT_VERSIONS = ("0.3.0", "0.2.0")
 LEVELS = ("error", "warn", "info", "debug", "trace")
+# The calls whose results `_fastlift` lifts (the batches: nearly all of a read's values).
+FAST_CALLS = ("[method]reader.next",)
 # Epoch tick: the deadline's resolution.
 TICK_S = 0.05
+# How many compiled components the cache keeps (the most recently used), as host-harness.
+CACHE_ENTRIES = 8
+CACHE_SUFFIX = ".cwasm"
 
 
 @dataclass(frozen=True)
@@ -100,27 +104,78 @@ def engine() -> wasmtime.Engine:
 
 
 def load(path: Path, cache_dir: Optional[Path]) -> wc.Component:
-    """Compiles the component, or loads it compiled from the cache (keyed on
-    its bytes and wasmtime's version; a bad cache entry is compiled again)."""
+    """Compiles the component, or loads it compiled from the cache.
+
+    Compiling takes 0.3-0.6 s, loading compiled code a few ms, so compiled
+    components are cached as host-harness caches them: keyed by the
+    `.wasm`'s SHA-256 and wasmtime-py's version, written to a temporary file
+    and renamed (a reader never sees a partial entry), the most recently
+    used `CACHE_ENTRIES` kept. An entry that cannot be loaded (truncated,
+    corrupt, another wasmtime's: wasmtime checks its version and settings)
+    is compiled again and replaced; a cache that cannot be written is only
+    slower."""
     data = path.read_bytes()
     if cache_dir is None:
         return wc.Component(engine(), data)
-    key = hashlib.sha256(data + importlib.metadata.version("wasmtime").encode()).hexdigest()[:32]
-    cached = cache_dir / ("%s.cwasm" % key)
+    key = hashlib.sha256(data + wasmtime_version().encode()).hexdigest()[:32]
+    cached = cache_dir / (key + CACHE_SUFFIX)
     if cached.is_file():
         try:
-            return wc.Component.deserialize_file(engine(), str(cached))
+            component = wc.Component.deserialize_file(engine(), str(cached))
+            _mark_used(cached)
+            return component
         except wasmtime.WasmtimeError:
             pass
     component = wc.Component(engine(), data)
+    tmp = cache_dir / (".tmp-%d-%s" % (os.getpid(), cached.name))
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp%d" % os.getpid())
         tmp.write_bytes(bytes(component.serialize()))
         os.replace(tmp, cached)
+        _evict(cache_dir, CACHE_ENTRIES)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+    return component
+
+
+def wasmtime_version() -> str:
+    """wasmtime-py's version (part of the cache key), from its install
+    record next to the package (`wasmtime-<version>.dist-info`): reading it
+    through `importlib.metadata` would cost as long to import as wasmtime."""
+    site = Path(wasmtime.__file__).parent.parent
+    found = [d.name[len("wasmtime-"):-len(".dist-info")] for d in site.glob("wasmtime-*.dist-info")]
+    if len(found) == 1:
+        return found[0]
+    import importlib.metadata
+    return importlib.metadata.version("wasmtime")
+
+
+def _mark_used(entry: Path) -> None:
+    """The entry's modification time set to now, so that `_evict` keeps it."""
+    try:
+        os.utime(entry)
     except OSError:
         pass
-    return component
+
+
+def _evict(cache_dir: Path, keep: int) -> None:
+    """Deletes all but the `keep` most recently used entries; other files stay."""
+    entries = []
+    for entry in cache_dir.glob("*" + CACHE_SUFFIX):
+        if entry.name.startswith("."):
+            continue  # another process's entry being written
+        try:
+            entries.append((entry.stat().st_mtime_ns, entry.name, entry))
+        except OSError:
+            pass  # another host evicted it
+    for _, _, entry in sorted(entries, reverse=True)[keep:]:
+        try:
+            entry.unlink()
+        except OSError:
+            pass
 
 
 def wit_version(component: wc.Component) -> Optional[str]:
@@ -204,6 +259,8 @@ class Guest:
             f = index and self.instance.get_func(self.store, index)
             if not f:
                 raise HostFailure("the component %s does not export %s from %s" % (self.path, name, self.source_interface))
+            if name in FAST_CALLS and _fastlift.LAYOUT is not None:
+                f = _fastlift.FastFunc(f, self.store)
             self._funcs[name] = f
         return self._funcs[name]
 

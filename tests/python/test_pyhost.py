@@ -1,17 +1,25 @@
-"""Unit tests of the Python host's pure parts (python/metabase_source_wasm): JSON text as
-host-harness writes it, WIT 0.3.0 columns, input files, the allow-list. Run by
+"""Unit tests of the Python host's parts (python/metabase_source_wasm): JSON text as
+host-harness writes it, WIT 0.3.0 columns, input files, the allow-list, the fast lift and the
+compiled-component cache (these two with the built component). Run by
 tests/it/hosts_python.rs in .venv/pyhost: `python -m unittest tests/python/test_pyhost.py`.
 
 The float texts are serde_json 1.0.154's (the host's), printed by it for these values; the
 calendar cases are the civil-time crate's own tests.
 """
 import datetime as dt
+import os
 import struct
+import tempfile
 import unittest
+from pathlib import Path
 from types import SimpleNamespace
 
 from metabase_source_wasm import _airbyte, _batches, _cli, _fastlift, _jsontext as jt, _runtime, _values
 from metabase_source_wasm.dlt_source import cursor_text
+
+# The built component (the tests run from the repository's root).
+COMPONENT = "dist/metabase_source.wasm"
+CACHE = Path("target/test-component-cache-py")  # the hosts tests' cache
 
 
 class JsonText(unittest.TestCase):
@@ -92,6 +100,28 @@ class Columns(unittest.TestCase):
             with self.assertRaises(_airbyte.RowError, msg=bad):
                 _airbyte.record_lines(b, 5, jt.Scrubber())
 
+    def test_rows_of_values_are_written_as_columns_are(self):
+        # WIT 0.2.0: rows of `value` variants, written row by row with the same writers.
+        v = lambda tag, payload=None: SimpleNamespace(tag=tag, payload=payload)  # noqa: E731
+        b = _batches.from_wit(SimpleNamespace(stream="s", columns=["i", "a", "n", "s"], checkpoint=None,
+                                              rows=[[v("integer", 7), v("array", '[1,\n 2]'), v("null"), v("string", "mb_key")]]))
+        self.assertIsNone(b.data)
+        lines = _airbyte.record_lines(b, 5, jt.Scrubber(["mb_key"]))
+        self.assertEqual(lines, ['{"type":"RECORD","record":{"stream":"s","data":{"i":7,"a":[1,  2],"n":null,'
+                                 '"s":"REDACTED"},"emitted_at":5}}\n'])
+
+    def test_a_bad_json_value_fails_its_row_with_the_rows_before_it_written(self):
+        good, bad = '{"x":1}', '{"x":'
+        b = self.batch(3, column("i", "integer", 3, struct.pack("<3q", 1, 2, 3)),
+                       column("j", "json", 3, (good + bad + good).encode(),
+                              struct.pack("<4i", 0, len(good), len(good + bad), len(good + bad + good))))
+        with self.assertRaises(_airbyte.RowError) as caught:
+            _airbyte.record_lines(b, 5, jt.Scrubber())
+        self.assertEqual(len(caught.exception.lines), 1)
+        self.assertIn('"j":{"x":1}', caught.exception.lines[0])
+        self.assertIn("column j", caught.exception.message)
+        self.assertIn("row 1", caught.exception.detail)
+
     def test_a_column_that_does_not_hold_its_rows_names_its_stream(self):
         with self.assertRaises(_batches.ColumnError) as caught:
             self.batch(3, column("i", "integer", 3, struct.pack("<2q", 1, 2)))
@@ -108,10 +138,66 @@ class FastLift(unittest.TestCase):
         from wasmtime.component import _types
         self.assertTrue(_fastlift._installed)
         self.assertEqual(_types.ListType.convert_from_c.__module__, _fastlift.__name__)
-        size, offset = _fastlift._layout()
-        self.assertEqual(size, ctypes.sizeof(_fastlift.ffi.wasmtime_component_val_t))
-        self.assertLess(offset, size)
+        layout = _fastlift._layout()
+        self.assertEqual(layout["val"], ctypes.sizeof(_fastlift.ffi.wasmtime_component_val_t))
+        self.assertLess(layout["u8"], layout["val"])
         self.assertIsNotNone(_runtime)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.guest = _runtime.Guest(COMPONENT, cache_dir=CACHE)
+
+    def test_a_result_lifts_as_wasmtime_py_lifts_it(self):
+        # A config the component refuses before any request: `discover`'s result is an error
+        # record (enums, options, a variant), lifted once by wasmtime-py and once by FastFunc.
+        guest = self.guest
+        func = guest.func("discover")
+        config = '{"instance_api_url": "not a url"}'
+        slow = func(guest.store, config)
+        func.post_return(guest.store)
+        fast_func = _fastlift.FastFunc(func, guest.store)
+        fast = fast_func(guest.store, config)
+        fast_func.post_return(guest.store)
+        self.assertEqual(fast.tag, "err")
+        slow = slow.payload if isinstance(slow, _fastlift._types.Variant) else slow
+        self.assertEqual(vars(fast.payload), vars(slow))
+        self.assertEqual(vars(fast.payload)["retry"].tag, vars(slow)["retry"].tag)
+        self.assertIn("instance_api_url", fast.payload.message)
+
+    def test_reading_uses_the_fast_lift(self):
+        self.assertIsInstance(self.guest.func("[method]reader.next"), _fastlift.FastFunc)
+
+
+class CompiledCache(unittest.TestCase):
+    def test_an_entry_is_written_reused_and_replaced_when_it_cannot_be_loaded(self):
+        with tempfile.TemporaryDirectory() as d:
+            cache = Path(d)
+            _runtime.load(Path(COMPONENT), cache)
+            [entry] = list(cache.glob("*.cwasm"))
+            written = entry.read_bytes()
+            self.assertEqual(sorted(p.name for p in cache.iterdir()), [entry.name])  # no temporary file left
+            _runtime.load(Path(COMPONENT), cache)
+            self.assertEqual(entry.read_bytes(), written)
+            entry.write_bytes(written[: len(written) // 2])  # a partial (or corrupt) entry: compiled again
+            self.assertIsNotNone(_runtime.load(Path(COMPONENT), cache).type)
+            self.assertEqual(entry.read_bytes(), written)
+
+    def test_the_key_is_the_wasm_and_the_wasmtime_py_version(self):
+        import importlib.metadata
+        self.assertEqual(_runtime.wasmtime_version(), importlib.metadata.version("wasmtime"))
+
+    def test_only_the_most_recently_used_entries_are_kept(self):
+        with tempfile.TemporaryDirectory() as d:
+            cache = Path(d)
+            for i in range(_runtime.CACHE_ENTRIES + 3):
+                (cache / ("%02d.cwasm" % i)).write_bytes(b"x")
+                os.utime(cache / ("%02d.cwasm" % i), (1000 + i, 1000 + i))
+            (cache / "other.txt").write_bytes(b"x")
+            (cache / ".tmp-1-being-written.cwasm").write_bytes(b"x")
+            _runtime._evict(cache, _runtime.CACHE_ENTRIES)
+            kept = sorted(p.name for p in cache.iterdir())
+            self.assertEqual(kept, [".tmp-1-being-written.cwasm"] + ["%02d.cwasm" % i for i in range(3, _runtime.CACHE_ENTRIES + 3)]
+                             + ["other.txt"])
 
 
 class Inputs(unittest.TestCase):
