@@ -297,7 +297,9 @@ fn number(text: &str) -> Cell<'_> {
 /// when it has no escapes, else decoded into `scratch`.
 fn json_str<'a>(text: &'a str, scratch: &'a mut String) -> &'a str {
     let inner = &text[1..text.len() - 1];
-    if !inner.contains('\\') {
+    // Without escapes the first quote or backslash is the closing quote
+    // (found 16 bytes at a time; `contains` is a word loop in wasm).
+    if crate::scan::find_quote_or_backslash(text.as_bytes(), 1) == Some(text.len() - 1) {
         return inner;
     }
     *scratch = serde_json::from_str::<String>(text).unwrap_or_else(|_| inner.to_string());
