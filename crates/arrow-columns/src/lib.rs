@@ -581,6 +581,13 @@ impl<'a> View<'a> {
         self.rows
     }
 
+    /// Every value of a text column, one after another (empty for other
+    /// kinds): what a host checks once for the whole column, where a check
+    /// that finds nothing there holds for every value.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
     /// Row `i`'s value (`Null` past the end).
     #[inline]
     pub fn cell(&self, i: usize) -> Cell<'a> {
