@@ -191,7 +191,9 @@ impl ColumnBuilder {
         self.rows
     }
 
-    /// Appends one row.
+    /// Appends one row. (Inlined: called for every value a guest maps, and
+    /// the cell's kind is then known at the call.)
+    #[inline(always)]
     pub fn push(&mut self, cell: Cell<'_>) {
         let Some(kind) = cell.kind() else { return self.push_null() };
         match self.kind {
@@ -410,7 +412,7 @@ impl Columns {
     }
 
     /// Sets column `i` of the row being written (the last set wins).
-    #[inline]
+    #[inline(always)]
     pub fn set(&mut self, i: usize, cell: Cell<'_>) {
         if i >= self.cols.len() {
             self.cols.resize_with(i + 1, ColumnBuilder::default);
