@@ -158,8 +158,8 @@ impl<T: Transport> Reader<T> {
                     (self.log)(LogLevel::Info, &format!("reading stream `{}`", s.def.name));
                 }
                 // The list's ids are kept only for a child stream of this read.
-                let children = nested.iter().map(|(s, _)| s.def).chain(self.pending.iter().flat_map(Job::defs));
-                let capture_ids = children.into_iter().any(|child| lists::is_parent_of(outer.def, child));
+                let mut children = nested.iter().map(|(s, _)| s.def).chain(self.pending.iter().flat_map(Job::defs));
+                let capture_ids = children.any(|child| lists::is_parent_of(outer.def, child));
                 let nested: Vec<_> = nested.iter().map(|(s, place)| (s.def, *place, s.since)).collect();
                 Batcher::new(Box::new(ObjectRows::new((outer.def, outer.since), &nested, questions, capture_ids)))
             }
