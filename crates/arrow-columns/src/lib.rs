@@ -749,6 +749,32 @@ mod tests {
     }
 
     #[test]
+    fn nulls_added_in_bulk_read_back_as_nulls() {
+        // A column's first value after 9 null rows, gaps of absent rows
+        // across byte boundaries, and absent rows at the end: every kind.
+        let values = [Cell::Bool(true), Cell::Str("é"), Cell::Int(-7), Cell::Date(3), Cell::Json("[1]")];
+        let mut c = Columns::default();
+        for row in 0..20 {
+            if row % 6 == 3 && row > 8 {
+                for (i, v) in values.iter().enumerate() {
+                    c.set(i, *v);
+                }
+            }
+            c.end_row();
+        }
+        let names: Vec<String> = (0..values.len()).map(|i| i.to_string()).collect();
+        let (rows, cols) = c.finish(&names, &[]);
+        assert_eq!(rows, 20);
+        for (col, v) in cols.iter().zip(values) {
+            let view = View::new(col.kind, 20, col.null_count, &col.validity, &col.offsets, &col.values).unwrap();
+            let got: Vec<Cell> = (0..20).map(|i| view.cell(i)).collect();
+            let want: Vec<Cell> = (0..20).map(|i| if i % 6 == 3 && i > 8 { v } else { Cell::Null }).collect();
+            assert_eq!(got, want, "{:?}", col.kind);
+            assert_eq!(col.null_count, 18);
+        }
+    }
+
+    #[test]
     fn a_batch_after_another_starts_empty() {
         let mut c = Columns::default();
         c.push_row([Cell::Int(1), Cell::Str("first")]);
