@@ -25,11 +25,12 @@ use std::collections::VecDeque;
 pub const BATCH_ROWS: usize = 256;
 /// …or this many bytes of response body were read for it, whichever comes
 /// first. Since the host formats one batch while the guest reads the next,
-/// two batches are alive in the host at once: 512 KiB (~150 cards) keeps
-/// its peak RSS at 100,000 cards within ~5% of a 1,000-card read (1 MiB:
-/// ~15%), at the same speed; rows of a question (~85 bytes) still go 256 to
-/// a batch.
-pub const BATCH_BYTES: usize = 512 * 1024;
+/// two batches are alive in the host at once, and the allocators' high-water
+/// marks (the guest's linear memory never shrinks) grow with the batch over
+/// hundreds of them: 384 KiB (~110 cards) keeps the peak RSS at 100,000
+/// cards within ~5% of a 1,000-card read (512 KiB: ~10%, 1 MiB: ~15%), at
+/// the same CPU time; rows of a question (~85 bytes) still go 256 to a batch.
+pub const BATCH_BYTES: usize = 384 * 1024;
 
 /// What one step of a source produced.
 pub enum Step {

@@ -47,6 +47,17 @@ pub enum Job {
     Usage { def: &'static StreamDef, view: &'static str, since: Option<i64> },
 }
 
+impl Job {
+    /// The object streams the job reads (none for a question).
+    pub fn defs(&self) -> Vec<&'static StreamDef> {
+        match self {
+            Job::Objects { outer, nested } => std::iter::once(outer.def).chain(nested.iter().map(|(s, _)| s.def)).collect(),
+            Job::Question { .. } => Vec::new(),
+            Job::Usage { def, .. } => vec![def],
+        }
+    }
+}
+
 /// The jobs of a selection: unknown streams and bad state are config
 /// errors here, before any request.
 pub fn plan_jobs(config: &Config, selection: &[SelectedStream], state: Option<&str>, log: fn(LogLevel, &str)) -> Result<VecDeque<Job>> {

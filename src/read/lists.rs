@@ -81,13 +81,16 @@ impl Capture {
 
 /// Whether any stream (or fallback source) takes its ids from `def`.
 pub fn is_parent(def: &StreamDef) -> bool {
-    streams::STREAMS.iter().any(|s| {
-        let fallback = match s.missing {
-            Missing::Fallback(f) => f.parent,
-            _ => None,
-        };
-        s.sources().filter_map(|src| src.parent).chain(fallback).any(|p| p.stream == def.name)
-    })
+    streams::STREAMS.iter().any(|s| is_parent_of(def, s))
+}
+
+/// Whether `child` (or its fallback source) takes its ids from `parent`.
+pub fn is_parent_of(parent: &StreamDef, child: &StreamDef) -> bool {
+    let fallback = match child.missing {
+        Missing::Fallback(f) => f.parent,
+        _ => None,
+    };
+    child.sources().filter_map(|src| src.parent).chain(fallback).any(|p| p.stream == parent.name)
 }
 
 /// Collects the ids of a parent stream's list.

@@ -159,8 +159,11 @@ impl<T: Transport> Reader<T> {
                 for s in std::iter::once(&outer).chain(nested.iter().map(|(s, _)| s)) {
                     (self.log)(LogLevel::Info, &format!("reading stream `{}`", s.def.name));
                 }
+                // The list's ids are kept only for a child stream of this read.
+                let mut children = nested.iter().map(|(s, _)| s.def).chain(self.pending.iter().flat_map(Job::defs));
+                let capture_ids = children.any(|child| lists::is_parent_of(outer.def, child));
                 let nested: Vec<_> = nested.iter().map(|(s, place)| (s.def, *place, s.since)).collect();
-                Batcher::new(Box::new(ObjectRows::new((outer.def, outer.since), &nested, questions)))
+                Batcher::new(Box::new(ObjectRows::new((outer.def, outer.since), &nested, questions, capture_ids)))
             }
             Job::Question { stream, target, since } => {
                 (self.log)(LogLevel::Info, &format!("reading stream `{stream}` (the results of {})", target.describe()));

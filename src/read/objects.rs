@@ -90,7 +90,8 @@ impl Output {
                 columns.set(col, Value::String(v.clone()).cell());
             }
         }
-        self.keys.clear();
+        // Only these slots are ever written, so the others stay null: no
+        // clearing and refilling every row (a `resize` of ~20 values each).
         for col in self.pk_cols.iter().chain(&self.cursor_col).copied() {
             if self.keys.len() <= col {
                 self.keys.resize(col + 1, Value::Null);
@@ -176,12 +177,15 @@ impl ObjectRows {
     /// `outer`: the stream whose source is read; `shared`: the streams that
     /// share its responses and where their records are; each with its
     /// `since`. `questions`: choose the configured questions from this list too.
+    /// `capture_ids`: keep the list's ids for a child stream read later (a
+    /// string per element: ~5 MiB at 100,000 cards, so only when one is).
     pub fn new(
         outer: (&'static StreamDef, Option<i64>),
         shared: &[(&'static StreamDef, Placement, Option<i64>)],
         questions: Option<crate::questions::select::Chooser>,
+        capture_ids: bool,
     ) -> Self {
-        let ids = super::lists::is_parent(outer.0).then(|| Capture::Ids(outer.0.name, IdCapture::default()));
+        let ids = (capture_ids && super::lists::is_parent(outer.0)).then(|| Capture::Ids(outer.0.name, IdCapture::default()));
         let capture = questions.map(Capture::Questions).into_iter().chain(ids).collect();
         let mut outputs = vec![Output::new(outer.0, outer.1)];
         let (mut nest, mut beside, mut derived) = (Vec::new(), vec![0], Vec::new());

@@ -233,6 +233,25 @@ fn per_parent_streams_read_every_parent_and_skip_deleted_ones() {
 }
 
 #[test]
+fn a_parent_read_before_its_child_lends_it_its_list() {
+    // The parent's ids are kept from its own read only when a child follows
+    // (a parent read alone keeps none: they would only fill memory).
+    let answers = vec![
+        Ok((200, r#"[{"id":2,"name":"a"},{"id":7,"name":"b"}]"#)),
+        Ok((200, r#"{"id":2,"dashcards":[{"id":32,"dashboard_id":2}],"tabs":[]}"#)),
+        Ok((200, r#"{"id":7,"dashcards":[],"tabs":[]}"#)),
+    ];
+    let selection = [sel("dashboards", false), sel("dashboard_cards", false)];
+    let mut r = Reader::open(scripted(answers), CFG, &selection, None, no_log).unwrap();
+    let out = drain(&mut r);
+    assert!(out.iter().all(|b| b.is_ok()), "{out:?}");
+    assert_eq!(col(&out, "dashboards", "id"), vec![Value::Integer(2), Value::Integer(7)]);
+    assert_eq!(col(&out, "dashboard_cards", "id"), vec![Value::Integer(32)]);
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(paths, ["/api/session/properties", "/api/dashboard", "/api/dashboard/2", "/api/dashboard/7"]);
+}
+
+#[test]
 fn cards_and_tabs_of_a_dashboard_come_from_one_answer() {
     let detail = |id: i64, tab: i64| {
         format!(

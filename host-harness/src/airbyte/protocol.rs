@@ -282,13 +282,15 @@ pub fn format_records(
         })
         .collect();
 
+    let plans: Vec<Plan> = views.iter().map(|v| Plan::of(v.text(), secrets)).collect();
+
     let rows = batch.rows as usize;
     for row in 0..rows {
         let line_start = lines.len();
         lines.push_str(&prefix);
-        for (i, (key, view)) in keys.iter().zip(&views).enumerate() {
+        for (i, ((key, view), plan)) in keys.iter().zip(&views).zip(&plans).enumerate() {
             lines.push_str(key);
-            if let Err(e) = push_value(lines, view.cell(row), secrets) {
+            if let Err(e) = push_value(lines, view.cell(row), secrets, *plan) {
                 lines.truncate(line_start);
                 let e = RowError {
                     message: format!(
@@ -306,10 +308,39 @@ pub fn format_records(
     Ok(rows)
 }
 
-/// Appends one typed value as JSON.
-fn push_value(out: &mut String, value: Cell<'_>, secrets: &Scrubber) -> Result<(), String> {
+/// What a text column's values need, found once over all of them (a value
+/// holds only what the whole text holds), not value by value.
+#[derive(Clone, Copy)]
+struct Plan {
+    /// No secret anywhere: nothing to scrub.
+    clean: bool,
+    /// Nothing to escape anywhere (no `"`, `\` or control character).
+    plain: bool,
+    /// No raw line break anywhere.
+    one_line: bool,
+}
+
+impl Plan {
+    fn of(text: &str, secrets: &Scrubber) -> Plan {
+        let b = text.as_bytes();
+        Plan {
+            clean: secrets.is_clean(text),
+            plain: json_scan::find_string_special(b, 0).is_none(),
+            one_line: memchr::memchr2(b'\n', b'\r', b).is_none(),
+        }
+    }
+}
+
+/// Appends one typed value as JSON (`plan`: what its column needs).
+fn push_value(out: &mut String, value: Cell<'_>, secrets: &Scrubber, plan: Plan) -> Result<(), String> {
     match value {
         Cell::Null => out.push_str("null"),
+        Cell::Str(s) if plan.clean && plan.plain => {
+            out.push('"');
+            out.push_str(s);
+            out.push('"');
+        }
+        Cell::Str(s) if plan.clean => push_json_str(out, s),
         Cell::Str(s) => push_json_str(out, &secrets.scrub(s)),
         Cell::Int(i) => push_i64(out, i),
         Cell::Num(f) => match serde_json::Number::from_f64(f) {
@@ -336,9 +367,13 @@ fn push_value(out: &mut String, value: Cell<'_>, secrets: &Scrubber) -> Result<(
             let s: String = serde_json::from_str(j).map_err(|e| e.to_string())?;
             push_json_str(out, &secrets.scrub(&s));
         }
-        Cell::Json(j) => {
+        Cell::Json(j) if plan.clean && plan.one_line => {
             // The component is untrusted: its JSON text is checked (strictly,
             // one walk, no tree) before it is embedded in a line.
+            let span = json_scan::one_value(j).map_err(|e| e.to_string())?;
+            out.push_str(&j[span]);
+        }
+        Cell::Json(j) => {
             let scrubbed = secrets.scrub(j);
             let span = json_scan::one_value(&scrubbed).map_err(|e| e.to_string())?;
             out.push_str(&one_line(&scrubbed[span]));
@@ -457,6 +492,35 @@ pub(crate) mod tests {
                 "n":null,"s":"x\"y","i":-42,"f":1.5,"nan":null,"b":true,
                 "ts":"2024-06-19T11:57:35.859990Z","d":"2024-02-29","a":[1,2],"o":{"k":null}}}})
         );
+    }
+
+    #[test]
+    fn columns_checked_whole_still_scrub_and_escape_each_value() {
+        // Secrets and bytes to escape in some values of a column (so the
+        // whole-column check finds them), and a secret split across two
+        // values (found in the column, in neither value): every line is
+        // what formatting value by value gives.
+        let secrets = crate::diagnostics::secrets::Secrets::new();
+        secrets.add("hunter22");
+        let rows = vec![
+            vec![Cell::Str("plain"), Cell::Json("{\"a\":1}"), Cell::Str("clean")],
+            vec![Cell::Str("say \"hunter22\"\n"), Cell::Json("{\"k\":\n\"hunter22\"}"), Cell::Str("hunt")],
+            vec![Cell::Str("tab\there"), Cell::Json("[\"x\"]"), Cell::Str("er22")],
+        ];
+        let b = batch(&["s", "j", "split"], rows);
+        let mut lines = String::new();
+        format_records(&b, 5, &secrets.snapshot(), &mut lines).unwrap();
+        let data: Vec<serde_json::Value> =
+            lines.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["record"]["data"].clone()).collect();
+        assert_eq!(
+            data,
+            [
+                json!({"s": "plain", "j": {"a": 1}, "split": "clean"}),
+                json!({"s": "say \"REDACTED\"\n", "j": {"k": "REDACTED"}, "split": "hunt"}),
+                json!({"s": "tab\there", "j": ["x"], "split": "er22"}),
+            ]
+        );
+        assert!(lines.lines().all(|l| !l.contains("hunter22")), "{lines}");
     }
 
     #[test]

@@ -111,6 +111,11 @@ impl Scrubber {
         }
         out
     }
+
+    /// Whether `text` holds no secret ([`Self::scrub`] would borrow it).
+    pub fn is_clean(&self, text: &str) -> bool {
+        self.finders.iter().all(|f| f.find(text.as_bytes()).is_none())
+    }
 }
 
 /// Replaces every value of `values` found in `text` by [`REDACTED`].
