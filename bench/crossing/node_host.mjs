@@ -12,7 +12,7 @@
 // bitmap, Int32Array offsets + UTF-8 bytes, BigInt64Array, Float64Array,
 // Int32Array, bit-packed booleans). One JSON object per layout: least CPU
 // time of the process (user + system) over R runs. `--check` prints
-// per-column checksums instead (bench/crossing/checksum.md).
+// per-column checksums instead (bench/crossing/README.md).
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
@@ -203,7 +203,7 @@ function timeLayout(g, rows, layout, kinds, runs) {
   return { produce_s: produce, call_s: call, host_s: host };
 }
 
-// --- checksums (bench/crossing/checksum.md) ------------------------------------------------
+// --- checksums (bench/crossing/README.md) ------------------------------------------------
 
 const TAGS = { integer: 1, number: 2, boolean: 3, date: 4, string: 5, timestamp: 6, json: 7 };
 

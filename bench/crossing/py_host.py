@@ -13,7 +13,7 @@ JSON object per layout: least CPU time of the process over R runs.
 `--fastlift F` first installs the Python host's byte-list lift (the file
 python/metabase_source_wasm/_fastlift.py), loaded by path so the product's
 package is not imported. `--check` prints per-column checksums instead
-(bench/crossing/checksum.md).
+(bench/crossing/README.md).
 """
 import argparse
 import array
@@ -157,7 +157,7 @@ def time_layout(guest, rows, layout, kinds, runs):
 
 
 def canonical(arr, json_text):
-    """A column's values as the checksum's canonical bytes (bench/crossing/checksum.md)."""
+    """A column's values as the checksum's canonical bytes (bench/crossing/README.md)."""
     if isinstance(arr.type, pa.BaseExtensionType):  # IPC's JSON columns: arrow.json over utf8
         arr = arr.storage
     t = arr.type
