@@ -10,7 +10,7 @@
 //! work: every batch as arrow-rs arrays, as `read --output arrow` makes
 //! them). Prints one JSON object per layout: least CPU time of the calling
 //! thread over `R` runs of each. `--check` prints per-column checksums of
-//! the arrays instead (bench/crossing/checksum.md).
+//! the arrays instead (bench/crossing/README.md).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -291,7 +291,7 @@ fn time_layout(guest: &mut Guest, rows: u32, layout: Layout, kinds: &[DataType],
     Ok([produce, call, host])
 }
 
-/// Each column's checksum (bench/crossing/checksum.md) over a whole pass.
+/// Each column's checksum (bench/crossing/README.md) over a whole pass.
 fn check_layout(guest: &mut Guest, rows: u32, layout: Layout, kinds: &[DataType], columns: &[Column]) -> Result<BTreeMap<String, String>> {
     guest.reset(rows)?;
     let mut decoder = StreamDecoder::new();
@@ -312,7 +312,7 @@ fn first_columns(guest: &mut Guest) -> Result<Vec<Column>> {
     Ok(api.call_next_buffers(&mut guest.store).map_err(err)?.map(|b| b.columns).unwrap_or_default())
 }
 
-/// One value's canonical bytes (bench/crossing/checksum.md) into `crc`.
+/// One value's canonical bytes (bench/crossing/README.md) into `crc`.
 fn checksum(a: &ArrayRef, json: bool, crc: &mut flate2::Crc) {
     for i in 0..a.len() {
         if a.is_null(i) {
