@@ -133,6 +133,17 @@ def best(runs, one_pass):
     return least
 
 
+def arrays(guest, rows, layout, kinds):
+    """A pass over `rows`: each batch as the host's pyarrow arrays."""
+    guest.call("reset", rows)
+    ipc = IpcReader()
+    while True:
+        lifted = guest.call(NEXT[layout])
+        if lifted is None:
+            return
+        yield to_arrays(layout, lifted, kinds, ipc)
+
+
 def time_layout(guest, rows, layout, kinds, runs):
     def produce():
         guest.call("reset", rows)
@@ -145,13 +156,8 @@ def time_layout(guest, rows, layout, kinds, runs):
             pass
 
     def host():
-        guest.call("reset", rows)
-        ipc = IpcReader()
-        while True:
-            lifted = guest.call(NEXT[layout])
-            if lifted is None:
-                break
-            to_arrays(layout, lifted, kinds, ipc)
+        for _ in arrays(guest, rows, layout, kinds):
+            pass
 
     return best(runs, produce), best(runs, call), best(runs, host) if pa else None
 
@@ -186,13 +192,8 @@ def canonical(arr, json_text):
 def check_layout(guest, rows, layout, columns):
     kinds = [c.kind for c in columns]
     sums = [[0, 0] for _ in columns]
-    guest.call("reset", rows)
-    ipc = IpcReader()
-    while True:
-        lifted = guest.call(NEXT[layout])
-        if lifted is None:
-            break
-        for i, a in enumerate(to_arrays(layout, lifted, kinds, ipc)):
+    for batch in arrays(guest, rows, layout, kinds):
+        for i, a in enumerate(batch):
             sums[i][0] = zlib.crc32(canonical(a, kinds[i] == "json"), sums[i][0])
             sums[i][1] += len(a)
     return {c.name: "%08x:%d" % (crc, n) for c, (crc, n) in zip(columns, sums)}

@@ -24,7 +24,7 @@ use bindings::bench::crossing::types::{
     BufferBatch, Column, ColumnKind, Layout, RowBatch, TypedBatch, TypedColumn, TypedValues, Value,
 };
 use bindings::exports::bench::crossing::crossing::Guest;
-use sample::{Data, Kind, Sample};
+use sample::{Data, Kind, Sample, SampleColumn};
 use std::cell::RefCell;
 
 use arrow_array::{make_array, ArrayRef, RecordBatch, RecordBatchOptions};
@@ -69,17 +69,7 @@ fn with_next<T>(build: impl FnOnce(&mut State, &[usize]) -> T) -> Option<T> {
     })
 }
 
-fn wit_kind(kind: Kind) -> ColumnKind {
-    match kind {
-        Kind::String => ColumnKind::String,
-        Kind::Integer => ColumnKind::Integer,
-        Kind::Number => ColumnKind::Number,
-        Kind::Boolean => ColumnKind::Boolean,
-        Kind::Timestamp => ColumnKind::Timestamp,
-        Kind::Date => ColumnKind::Date,
-        Kind::Json => ColumnKind::Json,
-    }
-}
+arrow_columns::wit_conversions!(Column, ColumnKind);
 
 /// (a) A row of variants per element, as `ingest:source@0.2.0` carried them.
 fn rows_batch(state: &State, rows: &[usize]) -> RowBatch {
@@ -114,70 +104,66 @@ fn rows_batch(state: &State, rows: &[usize]) -> RowBatch {
     RowBatch { stream: state.sample.stream.clone(), columns: cols.iter().map(|c| c.name.clone()).collect(), rows: out }
 }
 
-/// (b) Columns as typed WIT lists.
-fn typed_batch(state: &State, rows: &[usize]) -> TypedBatch {
-    let columns = state
+/// Each sample column's rows of the batch, with their validity, as `build` makes a column of them.
+fn per_column<T>(state: &State, rows: &[usize], build: impl Fn(&SampleColumn, u32, Vec<u8>) -> T) -> Vec<T> {
+    state
         .sample
         .columns
         .iter()
         .map(|c| {
             let (null_count, validity) = c.validity(rows);
-            let values = match &c.data {
-                Data::Text { .. } => {
-                    let (offsets, bytes) = c.gather_text(rows);
-                    TypedValues::Text((offsets, bytes))
-                }
-                Data::I64(v) => TypedValues::Int64(rows.iter().map(|&r| v[r]).collect()),
-                Data::F64(v) => TypedValues::Float64(rows.iter().map(|&r| v[r]).collect()),
-                Data::Bool(v) => TypedValues::Bits(sample::bitmap(rows.iter().map(|&r| v[r]), rows.len())),
-                Data::I32(v) => TypedValues::Date32(rows.iter().map(|&r| v[r]).collect()),
-            };
-            TypedColumn { name: c.name.clone(), kind: wit_kind(c.kind), null_count, validity, values }
+            build(c, null_count, validity)
         })
-        .collect();
+        .collect()
+}
+
+/// (b) Columns as typed WIT lists.
+fn typed_batch(state: &State, rows: &[usize]) -> TypedBatch {
+    let columns = per_column(state, rows, |c, null_count, validity| {
+        let values = match &c.data {
+            Data::Text { .. } => TypedValues::Text(c.gather_text(rows)),
+            Data::I64(v) => TypedValues::Int64(rows.iter().map(|&r| v[r]).collect()),
+            Data::F64(v) => TypedValues::Float64(rows.iter().map(|&r| v[r]).collect()),
+            Data::Bool(v) => TypedValues::Bits(sample::bitmap(rows.iter().map(|&r| v[r]), rows.len())),
+            Data::I32(v) => TypedValues::Date32(rows.iter().map(|&r| v[r]).collect()),
+        };
+        TypedColumn { name: c.name.clone(), kind: c.kind.into(), null_count, validity, values }
+    });
     TypedBatch { stream: state.sample.stream.clone(), rows: rows.len() as u32, columns }
 }
 
 /// (c) The same buffers as `list<u8>`, Arrow's C data layout (`ingest:source@0.3.0`).
 fn buffer_batch(state: &State, rows: &[usize]) -> BufferBatch {
-    let columns = state
-        .sample
-        .columns
-        .iter()
-        .map(|c| {
-            let (null_count, validity) = c.validity(rows);
-            let (offsets, values) = c.gather_bytes(rows);
-            Column { name: c.name.clone(), kind: wit_kind(c.kind), null_count, validity, offsets, values }
-        })
-        .collect();
+    let columns = per_column(state, rows, |c, null_count, validity| {
+        let (offsets, values) = c.gather_bytes(rows);
+        Column { name: c.name.clone(), kind: c.kind.into(), null_count, validity, offsets, values }
+    });
     BufferBatch { stream: state.sample.stream.clone(), rows: rows.len() as u32, columns }
 }
 
-/// (d) The (c) buffers as an Arrow record batch, written as IPC stream bytes.
+/// (d) The (c) buffers, built as (c) builds them, as an Arrow record batch written as IPC stream bytes.
 fn ipc_bytes(state: &mut State, rows: &[usize]) -> Result<Vec<u8>, String> {
     let schema = state.sample.schema.clone();
-    let arrays = state
-        .sample
-        .columns
-        .iter()
+    let columns = buffer_batch(state, rows).columns;
+    let arrays: Vec<ArrayRef> = columns
+        .into_iter()
         .zip(schema.fields())
         .map(|(c, field)| {
-            let (null_count, validity) = c.validity(rows);
-            let (offsets, values) = c.gather_bytes(rows);
-            let nulls = (null_count > 0).then(|| Buffer::from_vec(validity));
-            let buffers = match c.data {
-                Data::Text { .. } => vec![Buffer::from_vec(offsets), Buffer::from_vec(values)],
-                _ => vec![Buffer::from_vec(values)],
+            let nulls = (c.null_count > 0).then(|| Buffer::from_vec(c.validity));
+            let buffers = match c.kind {
+                ColumnKind::String | ColumnKind::Json => vec![Buffer::from_vec(c.offsets), Buffer::from_vec(c.values)],
+                _ => vec![Buffer::from_vec(c.values)],
             };
             // SAFETY: the buffers are gathered from the sample's arrays, which arrow-ipc checked
             // when it read them (UTF-8, offsets, lengths): a guest writing its own columns
             // knows them valid and would not check every value again before encoding.
             let data = unsafe {
-                arrow_data::ArrayData::new_unchecked(field.data_type().clone(), rows.len(), Some(null_count as usize), nulls, 0, buffers, Vec::new())
+                let nulls_n = Some(c.null_count as usize);
+                arrow_data::ArrayData::new_unchecked(field.data_type().clone(), rows.len(), nulls_n, nulls, 0, buffers, Vec::new())
             };
-            Ok(make_array(data))
+            make_array(data)
         })
-        .collect::<Result<Vec<ArrayRef>, String>>()?;
+        .collect();
     let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
     let batch = RecordBatch::try_new_with_options(schema.clone(), arrays, &options).map_err(|e| e.to_string())?;
     if state.ipc.is_none() {

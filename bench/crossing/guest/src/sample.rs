@@ -7,16 +7,7 @@ use arrow_array::{Array, RecordBatch};
 use arrow_ipc::reader::StreamReader;
 use arrow_schema::{DataType, SchemaRef};
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kind {
-    String,
-    Integer,
-    Number,
-    Boolean,
-    Timestamp,
-    Date,
-    Json,
-}
+pub use arrow_columns::Kind;
 
 /// One column's values for every sample row (zero under a null row).
 pub enum Data {
