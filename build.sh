@@ -14,6 +14,7 @@
 #   ./build.sh wit      print the component's WIT world (installs wasm-tools if missing)
 #   ./build.sh bench    build (and the wheel into .venv/pyhost), then the performance benchmark
 #                       (bench/bench.py; extra arguments go to it)
+#                       BENCH_CROSSING=1 also runs bench/crossing/run.py (crossing cost per layout and host)
 #
 # Everything lands in ./target (one target dir, release only: the tests use the
 # same optimised host, so wasmtime is compiled once) and ./dist/metabase_source.wasm.
@@ -294,6 +295,9 @@ case "${1:-run}" in
         cli_artifact
         say "building the sandbox probe component (tests/guests/probe, used by tests/it/sandbox.rs)"
         cargo build --profile component --locked --target wasm32-wasip2 -p probe-guest
+        say "building the crossing bench's guest and driver (bench/crossing, used by tests/it/crossing_bench.rs)"
+        cargo build --locked --manifest-path bench/crossing/guest/Cargo.toml --target wasm32-wasip2 --release --target-dir target
+        cargo build --release --locked -p host-harness --example crossing
         say "running every test"
         cargo test --release --locked --workspace
         ;;
@@ -304,6 +308,8 @@ case "${1:-run}" in
         peer_venvs
         shift
         python3 bench/bench.py "$@"
+        # Optional (minutes): what crossing the boundary costs per layout and host (bench/crossing).
+        if [ -n "${BENCH_CROSSING:-}" ]; then python3 bench/crossing/run.py; fi
         ;;
     wit)
         build

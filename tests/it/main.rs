@@ -39,3 +39,4 @@ mod streams_objects;
 mod streams_params;
 mod streams_questions;
 mod questions_export;
+mod crossing_bench;
