@@ -77,13 +77,18 @@ def sample(name, server_cmd, stream, extra, cards=0):
     return path
 
 
-def build(node):
+def build():
     say("building the bench guest and host-harness's crossing example")
     subprocess.run(["cargo", "build", "--locked", "--manifest-path", os.path.join(HERE, "guest", "Cargo.toml"),
                     "--target", "wasm32-wasip2", "--release", "--target-dir", os.path.join(ROOT, "target")],
                    check=True, cwd=ROOT)
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "host-harness", "--example", "crossing"],
                    check=True, cwd=ROOT)
+
+
+def transpile(node):
+    """The Node driver's bindings, made from the built guest every run (a second or two): with
+    --no-build too, so they never lag behind the guest build.sh made (tests/it/crossing_bench.rs)."""
     if node:
         say("transpiling the bench guest for Node (jco, as build.sh does for hosts/node)")
         shutil.rmtree(NODE_DIR, ignore_errors=True)
@@ -189,7 +194,8 @@ def main():
         return
     node = shutil.which("node") is not None and os.path.isdir(os.path.join(ROOT, "hosts", "node", "node_modules"))
     if not args.no_build:
-        build(node)
+        build()
+    transpile(node)
     os.makedirs(WORK, exist_ok=True)
     cards_sample = sample("cards", None, "cards", {}, cards=600)
     question_sample = sample("question", [sys.executable, os.path.join(ROOT, "bench", "question_server.py"), "--port", "0",
