@@ -27,6 +27,11 @@
 
 use std::borrow::Cow;
 
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod walk_tests;
+
 /// Which open containers are objects: one bit per level, the first 64 in a
 /// register (wasm has no 128-bit shifts), deeper ones (never seen in practice) on the heap.
 struct Kinds {
@@ -148,6 +153,20 @@ mod wide {
             i += 16;
         }
         Err(i)
+    }
+
+    /// The first `"`, `\\` or control character in `b[i..i + 16]`, when
+    /// those 16 bytes exist and one is there; one step of [`search`], no loop.
+    #[inline(always)]
+    pub fn probe(b: &[u8], i: usize) -> Option<usize> {
+        if !ENABLED {
+            return None;
+        }
+        let block: &[u8; 16] = b.get(i..i + 16)?.try_into().expect("16 bytes");
+        match mask(block, true) {
+            0 => None,
+            m => Some(i + m.trailing_zeros() as usize),
+        }
     }
 
     /// How many bytes at the start are below 0x80, counted in whole
@@ -289,8 +308,19 @@ fn bad<T>(offset: usize, what: &'static str) -> Result<T, Invalid> {
     Err(Invalid { offset, what })
 }
 
+/// The first byte at or after `i` that is not white space. Metabase sends
+/// compact JSON, so one compare and no loop: in the component every loop
+/// head checks for interruption (wasmtime's epochs), taken or not.
 #[inline(always)]
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+fn skip_ws(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(&c) if c <= b' ' => skip_ws_run(b, i),
+        _ => i,
+    }
+}
+
+#[inline(never)]
+fn skip_ws_run(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
     }
@@ -304,8 +334,22 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// Inlined into the walk for the common case (the first special byte is
 /// the closing quote): a call per string, with its result returned through
 /// memory, cost more than the search itself in wasm.
+///
+/// The first 16 bytes are probed without a loop (most names and values end
+/// within them); a longer string, or one too near the end of `b`, goes out
+/// of line, so the walk's hot code has no loop of its own here.
 #[inline(always)]
 fn string_end(b: &[u8], i: usize) -> Result<(usize, bool), Invalid> {
+    match wide::probe(b, i + 1) {
+        Some(k) if b[k] == b'"' => Ok((k + 1, false)),
+        Some(_) => string_end_slow(b, i),
+        None => string_end_long(b, i),
+    }
+}
+
+/// [`string_end`] past its first 16 bytes.
+#[inline(never)]
+fn string_end_long(b: &[u8], i: usize) -> Result<(usize, bool), Invalid> {
     match find_string_special(b, i + 1) {
         Some(k) if b[k] == b'"' => Ok((k + 1, false)),
         _ => string_end_slow(b, i),
@@ -342,8 +386,31 @@ fn string_end_slow(b: &[u8], i: usize) -> Result<(usize, bool), Invalid> {
     }
 }
 
-#[inline]
-fn digits(b: &[u8], mut i: usize) -> usize {
+/// The first byte at or after `i` that is not a digit: eight bytes at once
+/// (SWAR), with no loop when the run is shorter than that (nearly always).
+#[inline(always)]
+fn digits(b: &[u8], i: usize) -> usize {
+    match b.get(i..i + 8) {
+        Some(w) => match non_digits(u64::from_le_bytes(w.try_into().expect("8 bytes"))) {
+            0 => digits_run(b, i + 8),
+            m => i + (m.trailing_zeros() / 8) as usize,
+        },
+        None => digits_run(b, i),
+    }
+}
+
+/// High bit set in every byte of `w` that is not an ASCII digit. The lowest
+/// set bit is exact (a byte of 0x8a or more carries into the bytes above
+/// it, which callers do not look at: they use `trailing_zeros`).
+#[inline(always)]
+fn non_digits(w: u64) -> u64 {
+    // A digit is 0..=9 after the XOR; adding 0x76 sets the high bit of 10..=0x7f.
+    let x = w ^ (LO * u64::from(b'0'));
+    (x.wrapping_add(LO * 0x76) | x) & HI
+}
+
+#[inline(never)]
+fn digits_run(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && b[i].is_ascii_digit() {
         i += 1;
     }
@@ -384,6 +451,22 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, Invalid> {
 
 #[inline(always)]
 fn literal(b: &[u8], i: usize, word: &'static [u8]) -> Result<usize, Invalid> {
+    // Its last four bytes compared as one integer (and the first of
+    // `false`): in the component a slice compare is a call to `memcmp`, a
+    // byte loop in its libc (LLVM does not expand it for wasm32).
+    let n = word.len();
+    if let Some(w) = b.get(i + n - 4..i + n) {
+        let tail = u32::from_le_bytes(word[n - 4..].try_into().expect("4 bytes"));
+        if u32::from_le_bytes(w.try_into().expect("4 bytes")) == tail && b[i] == word[0] {
+            return Ok(i + n);
+        }
+    }
+    literal_mismatch(b, i, word)
+}
+
+/// Why [`literal`] did not match.
+#[inline(never)]
+fn literal_mismatch(b: &[u8], i: usize, word: &'static [u8]) -> Result<usize, Invalid> {
     match b.get(i..i + word.len()) {
         Some(w) if w == word => Ok(i + word.len()),
         None if word.starts_with(&b[i..]) => bad(b.len(), "unexpected end"),
@@ -398,9 +481,27 @@ pub fn value_end(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
     walk(b, i, depth)
 }
 
-/// [`value_end`], inlined into [`element`]'s loop over members.
+/// [`value_end`], inlined into [`element`]'s loop over members: a string
+/// or a scalar is read here; a container by [`nested`], out of line (a
+/// smaller function keeps its values in registers in the component, where
+/// Cranelift spilled the walk's to the stack).
 #[inline(always)]
 fn walk(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
+    match b.get(i) {
+        Some(b'"') => Ok(string_end(b, i)?.0),
+        Some(b'{' | b'[') => nested(b, i, depth),
+        Some(b't') => literal(b, i, b"true"),
+        Some(b'f') => literal(b, i, b"false"),
+        Some(b'n') => literal(b, i, b"null"),
+        Some(b'-' | b'0'..=b'9') => number_end(b, i),
+        Some(_) => bad(i, "expected a value"),
+        None => bad(i, "unexpected end"),
+    }
+}
+
+/// [`walk`] of an object or an array at `b[i]`.
+#[inline(never)]
+fn nested(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
     let base = depth;
     let mut depth = depth;
     // Level `d - base` is an object or an array.
