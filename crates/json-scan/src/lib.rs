@@ -218,7 +218,7 @@ mod wide {
     /// Bit k set when byte k is `"` or `\` (or, with `ctl`, below 0x20).
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     #[inline(always)]
-    fn mask(block: &[u8; 16], ctl: bool) -> u32 {
+    pub(crate) fn mask(block: &[u8; 16], ctl: bool) -> u32 {
         use core::arch::wasm32::*;
         // SAFETY: 16 readable bytes; wasm loads need no alignment.
         let v = unsafe { v128_load(block.as_ptr().cast()) };
@@ -236,7 +236,7 @@ mod wide {
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn mask(block: &[u8; 16], ctl: bool) -> u32 {
+    pub(crate) fn mask(block: &[u8; 16], ctl: bool) -> u32 {
         use core::arch::x86_64::*;
         // SAFETY: SSE2 is part of x86_64; 16 readable bytes, unaligned load.
         unsafe {
@@ -258,7 +258,7 @@ mod wide {
 
     #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
     #[inline(always)]
-    fn mask(_: &[u8; 16], _: bool) -> u32 {
+    pub(crate) fn mask(_: &[u8; 16], _: bool) -> u32 {
         0
     }
 }
@@ -499,62 +499,325 @@ fn walk(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
     }
 }
 
-/// [`walk`] of an object or an array at `b[i]`.
+/// [`walk`] of an object or an array at `b[i]`. Two walks take turns on
+/// it: [`compact::run`], fast on compact JSON, goes as far as it can; the
+/// exact walk ([`exact_steps`]) then takes the next few tokens (white space,
+/// an escape, a long number, an error: whatever stopped the fast one) and
+/// hands back. Both move the same state the same way, and the fast walk
+/// stops before anything it does not check itself, so the outcome is the
+/// exact walk's, errors included.
 #[inline(never)]
 fn nested(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
-    let base = depth;
-    let mut depth = depth;
-    // Level `d - base` is an object or an array.
-    let mut kinds = Kinds { low: 0, high: Vec::new() };
-    let mut i = i;
-    'value: loop {
-        // A value at `i`.
-        match b.get(i) {
-            None => return bad(i, "unexpected end"),
-            Some(b'"') => i = string_end(b, i)?.0,
-            Some(&c @ (b'{' | b'[')) => {
-                let object = c == b'{';
-                kinds.set(depth - base, object);
-                depth += 1;
-                i = skip_ws(b, i + 1);
-                let close = if object { b'}' } else { b']' };
-                if b.get(i) == Some(&close) {
-                    i += 1;
-                    depth -= 1;
-                } else {
-                    if object {
-                        i = member_name(b, i)?;
-                    }
-                    continue 'value;
-                }
-            }
-            Some(b't') => i = literal(b, i, b"true")?,
-            Some(b'f') => i = literal(b, i, b"false")?,
-            Some(b'n') => i = literal(b, i, b"null")?,
-            Some(b'-' | b'0'..=b'9') => i = number_end(b, i)?,
-            Some(_) => return bad(i, "expected a value"),
+    let mut w = Walk { i, level: 0, at: At::Value, kinds: Kinds { low: 0, high: Vec::new() } };
+    loop {
+        if let Some(end) = compact::run(b, &mut w) {
+            return Ok(end);
         }
-        // After a value: a separator, or the end of containers.
-        loop {
-            if depth == base {
-                return Ok(i);
-            }
-            let object = kinds.object(depth - 1 - base);
-            i = skip_ws(b, i);
-            // Two compares, not a `match` (measured: a jump table was slower in wasm).
-            let Some(&c) = b.get(i) else { return bad(i, "unexpected end") };
-            if c == b',' {
-                i = skip_ws(b, i + 1);
-                if object {
-                    i = member_name(b, i)?;
+        if let Some(end) = exact_steps(b, &mut w, depth, 32)? {
+            return Ok(end);
+        }
+    }
+}
+
+/// Where a walk of a container is: at `i`, inside `level` containers
+/// (their kinds in `kinds`, level 0 the outermost), expecting `at`.
+struct Walk {
+    i: usize,
+    level: usize,
+    at: At,
+    kinds: Kinds,
+}
+
+/// What comes next in a [`Walk`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum At {
+    /// A value at `i`, after white space.
+    Value,
+    /// Just inside the container opened last: white space, then its end,
+    /// or its first member name (an object) or value (an array).
+    First,
+    /// A member name at `i`, after white space, then `:` and a value.
+    Name,
+    /// After a value: white space, then a separator or the end of containers.
+    After,
+}
+
+/// Up to `n` steps of the exact walk of a container from `w`: `Some(end)`
+/// when the outermost container ended, `None` when the steps ran out (`w`
+/// moved on). `depth` only shifts nothing: the levels are `w`'s own.
+#[inline(never)]
+fn exact_steps(b: &[u8], w: &mut Walk, depth: usize, n: usize) -> Result<Option<usize>, Invalid> {
+    let _ = depth;
+    let mut i = w.i;
+    let mut at = w.at;
+    for _ in 0..n {
+        match at {
+            At::First => {
+                let object = w.kinds.object(w.level - 1);
+                i = skip_ws(b, i);
+                if b.get(i) == Some(if object { &b'}' } else { &b']' }) {
+                    i += 1;
+                    w.level -= 1;
+                    at = At::After;
+                } else {
+                    at = if object { At::Name } else { At::Value };
                 }
-                continue 'value;
             }
-            if c != if object { b'}' } else { b']' } {
-                return bad(i, if object { "expected `,` or `}`" } else { "expected `,` or `]`" });
+            At::Name => {
+                i = member_name(b, skip_ws(b, i))?;
+                at = At::Value;
             }
-            i += 1;
-            depth -= 1;
+            At::Value => {
+                i = skip_ws(b, i);
+                match b.get(i) {
+                    None => return bad(i, "unexpected end"),
+                    Some(b'"') => i = string_end(b, i)?.0,
+                    Some(&c @ (b'{' | b'[')) => {
+                        w.kinds.set(w.level, c == b'{');
+                        w.level += 1;
+                        i += 1;
+                        at = At::First;
+                        continue;
+                    }
+                    Some(b't') => i = literal(b, i, b"true")?,
+                    Some(b'f') => i = literal(b, i, b"false")?,
+                    Some(b'n') => i = literal(b, i, b"null")?,
+                    Some(b'-' | b'0'..=b'9') => i = number_end(b, i)?,
+                    Some(_) => return bad(i, "expected a value"),
+                }
+                at = At::After;
+            }
+            At::After => {
+                if w.level == 0 {
+                    return Ok(Some(i));
+                }
+                let object = w.kinds.object(w.level - 1);
+                i = skip_ws(b, i);
+                let Some(&c) = b.get(i) else { return bad(i, "unexpected end") };
+                if c == b',' {
+                    i += 1;
+                    at = if object { At::Name } else { At::Value };
+                    continue;
+                }
+                if c != if object { b'}' } else { b']' } {
+                    return bad(i, if object { "expected `,` or `}`" } else { "expected `,` or `]`" });
+                }
+                i += 1;
+                w.level -= 1;
+            }
+        }
+    }
+    if at == At::After && w.level == 0 {
+        return Ok(Some(i));
+    }
+    w.i = i;
+    w.at = at;
+    Ok(None)
+}
+
+/// The walk of compact JSON (no white space between tokens) with strings
+/// that end within 32 bytes without an escape and numbers without an
+/// exponent or a run of 8 digits, in one loop with no call and no error:
+/// one loop head (one epoch check in the component) per member, and few
+/// enough live values for Cranelift to keep them in registers. Anything
+/// else (white space, a long string, an escape, an exponent, 63 levels,
+/// the last 128 bytes of `b`, an error) stops it where the exact walk can
+/// take over.
+pub(crate) mod compact {
+    use super::{non_digits, wide, At, Walk};
+
+    /// Bytes that must follow `i` for one pass of the loop to read without
+    /// running off `b`: it reads below `i + 71` (a name and a value of 34
+    /// bytes each, and a separator). The loop checks this once per pass,
+    /// and its reads go unchecked ([`Body`]): the bounds checks were a
+    /// third of its instructions in the component.
+    const MARGIN: usize = 128;
+
+    /// The input, read without bounds checks within the margin of the pass.
+    #[derive(Clone, Copy)]
+    struct Body<'a>(&'a [u8]);
+
+    impl Body<'_> {
+        #[inline(always)]
+        fn at(self, k: usize) -> u8 {
+            debug_assert!(k < self.0.len());
+            // SAFETY: `k` is within the pass's margin (see `MARGIN`), checked by `run`.
+            unsafe { *self.0.get_unchecked(k) }
+        }
+
+        #[inline(always)]
+        fn array<const N: usize>(self, k: usize) -> [u8; N] {
+            debug_assert!(k + N <= self.0.len());
+            // SAFETY: as `at`; `[u8; N]` has no alignment to keep.
+            unsafe { self.0.as_ptr().add(k).cast::<[u8; N]>().read() }
+        }
+
+        /// The first `"`, `\\` or control character in the 16 bytes at `k`.
+        #[inline(always)]
+        fn probe(self, k: usize) -> Option<usize> {
+            match wide::mask(&self.array::<16>(k), true) {
+                0 => None,
+                m => Some(k + m.trailing_zeros() as usize),
+            }
+        }
+    }
+
+    /// Runs from `w` until the outermost container ends (`Some(end)`) or
+    /// until it must stop (`None`, `w` where the exact walk goes on).
+    #[inline(never)]
+    pub(crate) fn run(bytes: &[u8], w: &mut Walk) -> Option<usize> {
+        let b = Body(bytes);
+        let mut i = w.i;
+        let mut level = w.level;
+        if level >= 63 || w.at == At::Name {
+            return None;
+        }
+        let mut k = w.kinds.low;
+        // After a value; just inside an array (where `]` may come).
+        let mut after = w.at == At::After;
+        let mut first = w.at == At::First;
+        let stop = |w: &mut Walk, i: usize, level: usize, at: At, k: u64| {
+            w.i = i;
+            w.level = level;
+            w.at = at;
+            w.kinds.low = k;
+            None
+        };
+        if first && w.kinds.object(level - 1) {
+            return None;
+        }
+        loop {
+            let at = if after {
+                At::After
+            } else if first {
+                At::First
+            } else {
+                At::Value
+            };
+            if i + MARGIN > bytes.len() {
+                return stop(w, i, level, at, k);
+            }
+            if after {
+                if level == 0 {
+                    w.level = 0;
+                    return Some(i);
+                }
+                let object = k >> (level - 1) & 1 == 1;
+                let c = b.at(i);
+                if c == b',' {
+                    if object {
+                        match name(b, i + 1) {
+                            Some(v) => i = v,
+                            None => return stop(w, i, level, At::After, k),
+                        }
+                    } else {
+                        i += 1;
+                    }
+                } else if c == if object { b'}' } else { b']' } {
+                    i += 1;
+                    level -= 1;
+                    continue;
+                } else {
+                    return stop(w, i, level, At::After, k);
+                }
+            }
+            // A value at `i`.
+            let c = b.at(i);
+            let end = match c {
+                b'"' => string(b, i),
+                b'{' | b'[' if level < 62 => {
+                    if b.at(i + 1) == c + 2 {
+                        // `{}` or `[]`: `}` and `]` are two after `{` and `[`.
+                        Some(i + 2)
+                    } else if c == b'{' {
+                        if let Some(v) = name(b, i + 1) {
+                            k |= 1 << level;
+                            level += 1;
+                            i = v;
+                            after = false;
+                            first = false;
+                            continue;
+                        }
+                        None
+                    } else {
+                        k &= !(1 << level);
+                        level += 1;
+                        i += 1;
+                        after = false;
+                        first = true;
+                        continue;
+                    }
+                }
+                b'n' => word(b, i, *b"null"),
+                b't' => word(b, i, *b"true"),
+                b'f' => word(b, i + 1, *b"alse"),
+                b'-' | b'0'..=b'9' => number(b, i),
+                _ => None,
+            };
+            match end {
+                Some(e) => i = e,
+                None => return stop(w, i, level, if first { At::First } else { At::Value }, k),
+            }
+            after = true;
+            first = false;
+        }
+    }
+
+    /// The string at `b[i]` (its opening quote), when it ends within 32
+    /// bytes without an escape: two probes, no loop.
+    #[inline(always)]
+    fn string(b: Body, i: usize) -> Option<usize> {
+        let q = match b.probe(i + 1) {
+            Some(q) => q,
+            None => b.probe(i + 17)?,
+        };
+        (b.at(q) == b'"').then_some(q + 1)
+    }
+
+    /// `"name":` at `b[i]`, as [`string`]: the offset of the value.
+    #[inline(always)]
+    fn name(b: Body, i: usize) -> Option<usize> {
+        if b.at(i) != b'"' {
+            return None;
+        }
+        let end = string(b, i)?;
+        (b.at(end) == b':').then_some(end + 1)
+    }
+
+    /// Four bytes at `b[i]` equal to `w` (compared as one integer): the offset past them.
+    #[inline(always)]
+    fn word(b: Body, i: usize, w: [u8; 4]) -> Option<usize> {
+        let got = u32::from_le_bytes(b.array(i));
+        (got == u32::from_le_bytes(w)).then_some(i + 4)
+    }
+
+    /// A number without an exponent whose runs of digits are shorter than 8.
+    #[inline(always)]
+    fn number(b: Body, i: usize) -> Option<usize> {
+        let mut j = i + usize::from(b.at(i) == b'-');
+        match b.at(j) {
+            b'0' => j += 1,
+            b'1'..=b'9' => j += 1 + digit_run(b, j + 1)?,
+            _ => return None,
+        }
+        if b.at(j) == b'.' {
+            match digit_run(b, j + 1)? {
+                0 => return None,
+                n => j += 1 + n,
+            }
+        }
+        if b.at(j) | 0x20 == b'e' {
+            return None;
+        }
+        Some(j)
+    }
+
+    /// How many digits start `b[i..]`, when fewer than 8.
+    #[inline(always)]
+    fn digit_run(b: Body, i: usize) -> Option<usize> {
+        match non_digits(u64::from_le_bytes(b.array(i))) {
+            0 => None,
+            m => Some((m.trailing_zeros() / 8) as usize),
         }
     }
 }
