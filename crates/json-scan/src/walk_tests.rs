@@ -382,7 +382,10 @@ mod bench {
                         break;
                     }
                     fast += w.i - from;
-                    if crate::exact_steps(e, &mut w, 0, 32).expect("valid").is_some() {
+                    if std::env::var_os("SHOW").is_some() {
+                        eprintln!("{:?} {:?}", w.at, String::from_utf8_lossy(&e[w.i..(w.i + 40).min(e.len())]));
+                    }
+                    if crate::exact_steps(e, &mut w, 0, 4).expect("valid").is_some() {
                         break;
                     }
                 }
