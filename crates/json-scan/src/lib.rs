@@ -845,6 +845,15 @@ pub(crate) mod compact {
 /// allowed); the value's span without that white space.
 #[inline]
 pub fn one_value(text: &str) -> Result<std::ops::Range<usize>, Invalid> {
+    one_value_with(text, value_end)
+}
+
+/// [`one_value`] over a given walk of one value (the tests give it the reference walk).
+#[inline(always)]
+fn one_value_with(
+    text: &str,
+    value_end: impl Fn(&[u8], usize, usize) -> Result<usize, Invalid>,
+) -> Result<std::ops::Range<usize>, Invalid> {
     let b = text.as_bytes();
     let start = skip_ws(b, 0);
     let end = value_end(b, start, 0)?;
@@ -933,6 +942,16 @@ pub fn element(b: &[u8], members: &mut Vec<Member>) -> Result<usize, Invalid> {
 /// an object. Offsets in `members` are relative to `text`.
 #[inline]
 pub fn object(text: &str, members: &mut Vec<Member>) -> Result<bool, Invalid> {
+    object_with(text, members, element)
+}
+
+/// [`object`] over a given walk of one element (the tests give it the reference walk).
+#[inline(always)]
+fn object_with(
+    text: &str,
+    members: &mut Vec<Member>,
+    element: impl Fn(&[u8], &mut Vec<Member>) -> Result<usize, Invalid>,
+) -> Result<bool, Invalid> {
     let b = text.as_bytes();
     let start = skip_ws(b, 0);
     let end = start + element(&b[start..], members)?;

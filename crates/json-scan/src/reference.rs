@@ -9,7 +9,7 @@ fn bad<T>(offset: usize, what: &'static str) -> Result<T, Invalid> {
 }
 
 #[inline(always)]
-pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
     }
