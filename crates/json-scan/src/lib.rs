@@ -480,9 +480,11 @@ fn literal_mismatch(b: &[u8], i: usize, word: &'static [u8]) -> Result<usize, In
 
 /// Validates one JSON value starting at `b[i]` (no leading white space),
 /// nested `depth` levels deep already; returns the offset just past it.
+/// (Nesting is not limited, so `depth` does not change the answer.)
 #[inline]
 pub fn value_end(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
-    walk(b, i, depth)
+    let _ = depth;
+    walk(b, i)
 }
 
 /// [`value_end`], inlined into [`element`]'s loop over members: a string
@@ -490,10 +492,10 @@ pub fn value_end(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
 /// smaller function keeps its values in registers in the component, where
 /// Cranelift spilled the walk's to the stack).
 #[inline(always)]
-fn walk(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
+fn walk(b: &[u8], i: usize) -> Result<usize, Invalid> {
     match b.get(i) {
         Some(b'"') => Ok(string_end(b, i)?.0),
-        Some(b'{' | b'[') => nested(b, i, depth),
+        Some(b'{' | b'[') => nested(b, i),
         Some(b't') => literal(b, i, b"true"),
         Some(b'f') => literal(b, i, b"false"),
         Some(b'n') => literal(b, i, b"null"),
@@ -512,13 +514,13 @@ fn walk(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
 /// stops before anything it does not check itself, so the outcome is the
 /// exact walk's, errors included.
 #[inline(never)]
-fn nested(b: &[u8], i: usize, depth: usize) -> Result<usize, Invalid> {
+fn nested(b: &[u8], i: usize) -> Result<usize, Invalid> {
     let mut w = Walk { i, level: 0, at: At::Value, kinds: Kinds { low: 0, high: Vec::new() } };
     loop {
         if let Some(end) = compact::run(b, &mut w) {
             return Ok(end);
         }
-        if let Some(end) = exact_steps(b, &mut w, depth, 4)? {
+        if let Some(end) = exact_steps(b, &mut w, 4)? {
             return Ok(end);
         }
     }
@@ -549,10 +551,9 @@ enum At {
 
 /// Up to `n` steps of the exact walk of a container from `w`: `Some(end)`
 /// when the outermost container ended, `None` when the steps ran out (`w`
-/// moved on). `depth` only shifts nothing: the levels are `w`'s own.
+/// moved on).
 #[inline(never)]
-fn exact_steps(b: &[u8], w: &mut Walk, depth: usize, n: usize) -> Result<Option<usize>, Invalid> {
-    let _ = depth;
+fn exact_steps(b: &[u8], w: &mut Walk, n: usize) -> Result<Option<usize>, Invalid> {
     let mut i = w.i;
     let mut at = w.at;
     for _ in 0..n {
@@ -925,7 +926,7 @@ pub fn element(b: &[u8], members: &mut Vec<Member>) -> Result<usize, Invalid> {
             return bad(j, "expected `:`");
         }
         let start = skip_ws(b, j + 1);
-        let end = walk(b, start, 1)?;
+        let end = walk(b, start)?;
         members.push(Member { key, escaped, value: start..end });
         i = skip_ws(b, end);
         match b.get(i) {

@@ -109,7 +109,7 @@ impl Gen {
             2 => self.number(out),
             3 => out.extend_from_slice(self.pick(&[&b"true"[..], b"false", b"null"])),
             4 | 5 if !deep => self.string(out),
-            4 | 5 | 6 => {
+            4..=6 => {
                 out.push(b'[');
                 self.ws(out);
                 for k in 0..self.below(if depth > 8 { 2 } else { 6 }) {
@@ -250,9 +250,9 @@ fn escapes_and_strings_across_block_boundaries() {
         for piece in pieces {
             for (open, close) in [(&b"{\"k\":\""[..], &b"\"}"[..]), (b"[\"", b"\"]"), (b"{\"", b"\":1}"), (b"\"", b"\"")] {
                 let mut doc = open.to_vec();
-                doc.extend(std::iter::repeat(b'a').take(pad));
+                doc.extend(std::iter::repeat_n(b'a', pad));
                 doc.extend_from_slice(piece);
-                doc.extend(std::iter::repeat(b'b').take(pad % 7));
+                doc.extend(std::iter::repeat_n(b'b', pad % 7));
                 doc.extend_from_slice(close);
                 // And long enough for the fast walk (256 bytes past it), inside an array.
                 let mut long = b"[".to_vec();
@@ -367,7 +367,7 @@ mod bench {
                         break;
                     }
                     fast += w.i - from;
-                    if crate::exact_steps(e, &mut w, 0, 4).expect("valid").is_some() {
+                    if crate::exact_steps(e, &mut w, 4).expect("valid").is_some() {
                         break;
                     }
                 }
