@@ -109,6 +109,12 @@ impl<T: Transport> Client<T> {
         (self.requests, self.limit.get())
     }
 
+    /// How many requests started ahead wait to be asked for.
+    #[cfg(test)]
+    pub fn waiting_ahead(&self) -> usize {
+        self.ahead.len()
+    }
+
     /// Starts `GET /api/<endpoint>?<query>` now, so its answer is on its way
     /// when [`Self::get`] asks for it; nothing when as many requests as the
     /// in-flight limit allows wait already, or this one does. Callers start

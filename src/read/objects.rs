@@ -351,6 +351,13 @@ impl ObjectRows {
         }
     }
 
+    /// Forgets every request this stream started ahead.
+    fn cancel_all<T: Transport>(&mut self, client: &mut Client<T>) {
+        for r in self.ahead.drain(..) {
+            client.cancel_prefetched_get(&r.endpoint, &r.query);
+        }
+    }
+
     /// Forgets requests started ahead that the plan no longer holds (a
     /// parent skipped, pages a short page made void, the end of the stream).
     fn cancel_stale<T: Transport>(&mut self, client: &mut Client<T>) {
@@ -612,25 +619,9 @@ impl ObjectRows {
     }
 }
 
-impl<T: Transport> Rows<T> for ObjectRows {
-    fn streams(&self) -> &[String] {
-        &self.names
-    }
-
-    /// A row of values, through [`Self::next_into`] (the batcher calls that).
-    fn next(&mut self, cx: &mut Context<T>) -> Result<Step> {
-        let mut columns: Vec<Columns> = self.outputs.iter().map(|_| Columns::default()).collect();
-        Ok(match self.next_into(cx, &mut columns)? {
-            Step::Wrote { slot, bytes } => {
-                let width = self.outputs[slot].mapper.columns().len();
-                let row = (0..width).map(|i| Value::from(columns[slot].cell(i, 0))).collect();
-                Step::Read { slot, row: Some(row), bytes }
-            }
-            step => step,
-        })
-    }
-
-    fn next_into(&mut self, cx: &mut Context<T>, columns: &mut [Columns]) -> Result<Step> {
+impl ObjectRows {
+    /// The next step of [`Rows::next_into`], which cleans up after an error.
+    fn step_into<T: Transport>(&mut self, cx: &mut Context<T>, columns: &mut [Columns]) -> Result<Step> {
         loop {
             if let Some(step) = self.queue.pop_front() {
                 return Ok(step);
@@ -652,6 +643,37 @@ impl<T: Transport> Rows<T> for ObjectRows {
                 }
             }
         }
+    }
+}
+
+impl<T: Transport> Rows<T> for ObjectRows {
+    fn streams(&self) -> &[String] {
+        &self.names
+    }
+
+    /// A row of values, through [`Self::next_into`] (the batcher calls that).
+    fn next(&mut self, cx: &mut Context<T>) -> Result<Step> {
+        let mut columns: Vec<Columns> = self.outputs.iter().map(|_| Columns::default()).collect();
+        Ok(match self.next_into(cx, &mut columns)? {
+            Step::Wrote { slot, bytes } => {
+                let width = self.outputs[slot].mapper.columns().len();
+                let row = (0..width).map(|i| Value::from(columns[slot].cell(i, 0))).collect();
+                Step::Read { slot, row: Some(row), bytes }
+            }
+            step => step,
+        })
+    }
+
+    /// A stream that ends with an error (unavailable, forbidden, a broken
+    /// answer) leaves none of its requests started ahead behind: they would
+    /// hold the client's in-flight room for the rest of the read, so every
+    /// later stream would wait for each answer in turn.
+    fn next_into(&mut self, cx: &mut Context<T>, columns: &mut [Columns]) -> Result<Step> {
+        let step = self.step_into(cx, columns);
+        if step.is_err() {
+            self.cancel_all(cx.client);
+        }
+        step
     }
 
     fn columns(&self, slot: usize) -> Vec<String> {

@@ -544,6 +544,29 @@ fn query_executions_ask_for_each_month_up_to_the_servers() {
     assert_eq!(paths, ["/api/session/properties", "/api/ee/logs/query_execution/2024-06"]);
 }
 
+/// A stream that ends unavailable after starting its next requests ahead
+/// (here the months of `query_executions`, each a 404 on open source) leaves
+/// none of them waiting: they would hold the in-flight room for the rest of
+/// the read, and every later stream would wait for each answer in turn.
+#[test]
+fn a_stream_ending_unavailable_leaves_no_request_started_ahead() {
+    let cfg = CFG.replace(r#""max_concurrent_requests":1"#, r#""max_concurrent_requests":4"#).replace('}', r#","usage_lookback_months":2}"#);
+    let missing = "API endpoint does not exist.";
+    let mut t = Scripted::by_path(&[
+        ("/api/ee/logs/query_execution/2024-04", 404, missing),
+        ("/api/ee/logs/query_execution/2024-05", 404, missing),
+        ("/api/ee/logs/query_execution/2024-06", 404, missing),
+    ]);
+    t.answers.push_back(Ok((200, vec![("Date".into(), "Mon, 03 Jun 2024 10:00:00 GMT".into())], PROPS.into())));
+    let mut r = Reader::open(t, &cfg, &[sel("query_executions", false)], None, no_log).unwrap();
+    let out = drain(&mut r);
+    let e = out.iter().find_map(|b| b.as_ref().err()).expect("the stream ends unavailable");
+    assert_eq!(e.kind, crate::error::Kind::Unavailable);
+    let months = r.client_seen().iter().filter(|s| s.1.contains("query_execution")).count();
+    assert!(months > 1, "the later months were started ahead ({months} asked)");
+    assert_eq!(r.client.waiting_ahead(), 0, "none of them is left waiting");
+}
+
 #[test]
 fn query_executions_are_unavailable_without_the_feature() {
     for (status, body) in [(404, "API endpoint does not exist."), (402, "This is a paid feature."), (403, "You don't have permissions to do that.")] {
