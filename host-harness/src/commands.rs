@@ -188,7 +188,7 @@ fn http_shared(cli: &Cli, config: Option<&serde_json::Value>) -> Result<HttpShar
             Failure::config(format!("--replay: {e}"), cause)
         })?)
     } else if let Some(p) = &cli.record {
-        Mode::Record(net::record::Recorder::new(p.clone()))
+        Mode::Record(net::record::Recorder::new(p.clone(), Duration::from_secs(cli.request_timeout_s)))
     } else {
         Mode::Live
     };

@@ -255,9 +255,25 @@ impl HttpShared {
             }
             Mode::Replay(r) => r.answer(&parts, &body, started.place).await.map(|res| (res, done_io())),
             Mode::Record(r) => {
-                let _slot = self.slot().await?;
-                r.send(started.seq, parts, body, options, self.ca.as_ref()).await
+                let slot = self.slot().await?;
+                let open = r.open();
+                // On its own task, so that the exchange is kept even if the
+                // guest drops this future (see `record`'s module doc).
+                let shared = self.clone();
+                let exchange = tokio::spawn(async move {
+                    let (_slot, _open) = (slot, open);
+                    shared.record(started.seq, parts, body, options).await
+                });
+                exchange.await.map_err(|e| Error::InternalError(Some(format!("record: {e}"))))?
             }
+        }
+    }
+
+    /// Record mode's exchange (the mode is checked by the caller).
+    async fn record(&self, seq: u64, parts: http::request::Parts, body: Bytes, options: RequestOptions) -> SendResult {
+        match &self.mode {
+            Mode::Record(r) => r.send(seq, parts, body, options, self.ca.as_ref()).await,
+            _ => Err(Error::InternalError(Some("record: not in record mode".into()))),
         }
     }
 

@@ -7,6 +7,13 @@
 //! does not depend on timing. The file is written once, when the command ends (also when it
 //! fails), atomically, after [`crate::net::har::redact_entry`] removed every
 //! credential.
+//!
+//! A recording is of the wire, not of what the guest chose to read: a request
+//! the guest started and then dropped (a stream that ended with an error drops
+//! the requests it had started ahead) has still reached the server. Each
+//! exchange therefore runs on its own task ([`crate::net::HttpShared`] spawns
+//! it) and is kept even when the guest no longer waits for it, and
+//! [`Recorder::write`] first waits, bounded, for the exchanges still open.
 
 use super::tls::PrivateCa;
 use super::{full_body, IoFuture, SendResult};
@@ -17,8 +24,8 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 use wasmtime_wasi_http::RequestOptions;
 
 pub struct Recorder {
@@ -27,6 +34,31 @@ pub struct Recorder {
     started: AtomicU64,
     /// Complete exchanges, each with its place.
     entries: Mutex<Vec<(u64, Entry)>>,
+    /// Exchanges sent and not yet kept.
+    open: Arc<OpenExchanges>,
+    /// How long [`Recorder::write`] waits for them (a request's own bound).
+    drain: Duration,
+}
+
+/// A count of exchanges under way, and a signal when it falls to zero.
+#[derive(Default)]
+struct OpenExchanges {
+    count: Mutex<usize>,
+    none_open: Condvar,
+}
+
+/// One open exchange: counted from [`Recorder::open`] until dropped, however
+/// the exchange ends (kept, failed, or its task cancelled).
+pub struct OpenExchange(Arc<OpenExchanges>);
+
+impl Drop for OpenExchange {
+    fn drop(&mut self) {
+        let mut n = self.0.count.lock().unwrap_or_else(|e| e.into_inner());
+        *n -= 1;
+        if *n == 0 {
+            self.0.none_open.notify_all();
+        }
+    }
 }
 
 fn header_list(headers: &http::HeaderMap) -> Vec<NameValue> {
@@ -49,8 +81,27 @@ fn version_of(v: http::Version) -> String {
 }
 
 impl Recorder {
-    pub fn new(path: PathBuf) -> Recorder {
-        Recorder { path, started: AtomicU64::new(0), entries: Mutex::new(Vec::new()) }
+    /// `drain`: how long [`Recorder::write`] waits for exchanges still open.
+    pub fn new(path: PathBuf, drain: Duration) -> Recorder {
+        Recorder { path, started: AtomicU64::new(0), entries: Mutex::new(Vec::new()), open: Arc::default(), drain }
+    }
+
+    /// Counts an exchange as open until the returned guard is dropped.
+    pub fn open(&self) -> OpenExchange {
+        *self.open.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        OpenExchange(self.open.clone())
+    }
+
+    /// Waits until no exchange is open, or `drain` passed; returns how many
+    /// are still open.
+    fn wait_for_open_exchanges(&self) -> usize {
+        let count = self.open.count.lock().unwrap_or_else(|e| e.into_inner());
+        let (count, _) = self
+            .open
+            .none_open
+            .wait_timeout_while(count, self.drain, |n| *n > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        *count
     }
 
     /// A request's place in the file: call when the guest starts it
@@ -137,8 +188,14 @@ impl Recorder {
         Ok((response, io))
     }
 
-    /// Redacts and writes every exchange recorded so far, in start order.
+    /// Redacts and writes every exchange recorded, in start order, once the
+    /// open ones are complete (or the wait's bound passed: they are left out,
+    /// with a warning).
     pub fn write(&self) -> Result<(), String> {
+        let open = self.wait_for_open_exchanges();
+        if open > 0 {
+            crate::diagnostics::logger::warning!("record: {open} exchange(s) still open after {:?} are not in the recording", self.drain);
+        }
         let mut placed = self.entries.lock().unwrap_or_else(|e| e.into_inner()).clone();
         placed.sort_by_key(|(place, _)| *place);
         let mut entries: Vec<Entry> = placed.into_iter().map(|(_, e)| e).collect();
