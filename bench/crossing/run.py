@@ -82,7 +82,7 @@ def build():
     subprocess.run(["cargo", "build", "--locked", "--manifest-path", os.path.join(HERE, "guest", "Cargo.toml"),
                     "--target", "wasm32-wasip2", "--release", "--target-dir", os.path.join(ROOT, "target")],
                    check=True, cwd=ROOT)
-    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "host-harness", "--example", "crossing"],
+    subprocess.run(["cargo", "build", "--release", "--locked", "--workspace", "--example", "crossing"],
                    check=True, cwd=ROOT)
 
 

@@ -23,7 +23,7 @@ fn built() -> Result<(), String> {
     let root = common::repo();
     for (path, how) in [
         ("target/wasm32-wasip2/release/crossing_guest.wasm", "python3 bench/crossing/run.py --check (or ./build.sh test) builds it"),
-        ("target/release/examples/crossing", "cargo build --release --locked -p host-harness --example crossing"),
+        ("target/release/examples/crossing", "cargo build --release --locked --workspace --example crossing"),
     ] {
         if !root.join(path).is_file() {
             return Err(format!("{path} is missing: {how}"));
