@@ -16,6 +16,10 @@ real-shaped cards, as Metabase serves it), then, in the same run:
     serves GET /api/card/27 (the real card capture, 16 columns) and the CSV export
     POST /api/card/27/query/csv, streamed (chunked); the same figures as for cards, the floor being
     the same POST fetched by the plain client;
+  - with 100,000 cards in --sizes (unless --no-threads): bench/threads.py, the CPU of one such read
+    per thread (the guest's, the formatter's, HTTP's) and of the server, and the two lower bounds
+    they put on the wall time (the busiest thread; all CPU over the cores), next to the wall the
+    3x-floor target asks for;
   - the .wasm size;
   - the hosts side by side (bench/hosts.py, unless --no-hosts): cold start and a full read of a
     bundled fixture served on loopback under host-harness, the Python host and the Node host;
@@ -365,6 +369,7 @@ def main():
     ap.add_argument("--no-latency", action="store_true", help="skip the latency section (about 2 minutes)")
     ap.add_argument("--latency-k", default="1,4,8", help="max_concurrent_requests of the latency runs (default 1,4,8)")
     ap.add_argument("--no-hosts", action="store_true", help="skip the hosts side by side (bench/hosts.py)")
+    ap.add_argument("--no-threads", action="store_true", help="skip the CPU budget per thread (bench/threads.py)")
     ap.add_argument("--host", help="the host-harness binary to measure (default target/release/host-harness)")
     ap.add_argument("--component", help="the component to measure (default dist/metabase_source.wasm); "
                     "with --host, compares another build (e.g. the one before a change) on the same machine")
@@ -418,6 +423,12 @@ def main():
             if 1000 in by_n:
                 flat = r["rss"] / by_n[1000]["rss"]
                 print("   peak RSS 100k / 1k = %.2f (target <= 1.10, flat: %s)" % (flat, "met" if flat <= 1.10 else "MISSED"))
+            if not a.no_threads:
+                import threads  # bench/threads.py; imports this module, so not at the top
+                print("== cards: where the CPU of a 100k-card read goes (bench/threads.py), and what it bounds")
+                _, busiest, spread = threads.section(HOST, WASM, 100000, 3, work)
+                print("   the 3x-floor target needs a wall <= %.3f s; the busiest thread alone takes %.1fx that, all CPU"
+                      " over the cores %.1fx" % (3 * r["floor_s"], busiest / (3 * r["floor_s"]), spread / (3 * r["floor_s"])))
 
         if a.question_rows > 0:
             print("== question: host read of one saved question's CSV export (%s) vs. the transfer floor" % QUESTION_STREAM)
