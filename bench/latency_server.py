@@ -276,6 +276,13 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # many connections may open at once
 
+    def handle_error(self, request, client_address):
+        # A client that closes a connection it no longer needs is no error here: the connector
+        # drops the requests a stream started ahead when that stream ends with an error.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
