@@ -33,6 +33,10 @@ pub struct Client<T: Transport> {
     limit: InFlightLimit,
     /// Requests sent in this run (each attempt counts).
     requests: u64,
+    /// Attempts whose answer was asked for in this run: [`Self::requests`]
+    /// less those started ahead and never taken. A stream's share of the
+    /// traffic is its difference of this, wherever its requests were started.
+    asked: u64,
     /// The `Date` header of the first 2xx answer that had one: when this
     /// run began, by the server's clock (see [`Self::first_date`]).
     first_date: Option<String>,
@@ -96,7 +100,7 @@ struct Ahead<F> {
 impl<T: Transport> Client<T> {
     pub fn new(transport: T, config: Config, log: fn(crate::LogLevel, &str)) -> Self {
         let limit = InFlightLimit::new(config.max_concurrent_requests);
-        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0, first_date: None, server_date: None, server: ServerProperties::default() }
+        Client { transport, config, session: None, log, ahead: Vec::new(), limit, requests: 0, asked: 0, first_date: None, server_date: None, server: ServerProperties::default() }
     }
 
     /// The server's public settings (empty until [`Self::log_version`] ran).
@@ -109,10 +113,20 @@ impl<T: Transport> Client<T> {
         (self.requests, self.limit.get())
     }
 
+    /// Attempts whose answers were asked for so far (see [`Self::asked`]).
+    pub fn asked(&self) -> u64 {
+        self.asked
+    }
+
     /// How many requests started ahead wait to be asked for.
-    #[cfg(test)]
-    pub fn waiting_ahead(&self) -> usize {
+    pub fn ahead_len(&self) -> usize {
         self.ahead.len()
+    }
+
+    /// Whether `GET /api/<endpoint>?<query>` was started ahead and waits to be asked for.
+    pub fn is_ahead(&self, endpoint: &str, query: &[(&str, String)]) -> bool {
+        let path = self.get_path(endpoint, query);
+        self.ahead.iter().any(|a| a.method == Method::Get && a.path == path)
     }
 
     /// Starts `GET /api/<endpoint>?<query>` now, so its answer is on its way
@@ -464,6 +478,7 @@ impl<T: Transport> Client<T> {
         let mut first = true;
         loop {
             let request = request(method, path, auth.clone(), body.as_ref());
+            self.asked += 1;
             // The first attempt may have been started ahead; a retry never is.
             let sent = if std::mem::take(&mut first) {
                 self.take_or_send(method, path, &auth, request)

@@ -96,7 +96,7 @@ impl<T: Transport> Batcher<T> {
     /// The next batch or stream error; `None` once every stream has ended.
     /// An error that ends the whole read (`fatal`) comes at once.
     pub fn next(&mut self, cx: &mut Context<T>) -> Option<Result<Batch>> {
-        self.requests_before.get_or_insert(cx.client.traffic().0);
+        self.requests_before.get_or_insert(cx.client.asked());
         while self.ready.is_empty() && !self.ended {
             match self.source.next_into(cx, &mut self.rows) {
                 Ok(Step::Read { slot, row, bytes }) => {
@@ -168,8 +168,8 @@ impl<T: Transport> Batcher<T> {
     /// Each stream's records, and the requests its job made with the
     /// in-flight limit at its end (lowered by throttling, see `api::limit`).
     fn log_counts(&self, cx: &Context<T>) {
-        let (requests, limit) = cx.client.traffic();
-        let made = requests - self.requests_before.unwrap_or(requests);
+        let (asked, limit) = (cx.client.asked(), cx.client.traffic().1);
+        let made = asked - self.requests_before.unwrap_or(asked);
         for (stream, n) in self.source.streams().iter().zip(&self.emitted) {
             (cx.log)(LogLevel::Info, &format!("stream `{stream}`: {n} records ({made} requests, up to {limit} in flight)"));
         }

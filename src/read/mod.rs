@@ -7,6 +7,7 @@
 //! - [`plan`]: the requests of one stream (parents × variants × pages);
 //! - [`lists`]: parent ids and the configured questions, fetched once per
 //!   read and shared;
+//! - [`jobs_ahead`]: the next jobs' first requests, started while a job ends;
 //! - [`objects`]: one object stream's answers, read into rows;
 //! - [`lineage_graph`]: `lineage` from Metabase's dependency graph, where the instance has it;
 //! - [`question`]: a saved question's export, as a stream;
@@ -20,6 +21,7 @@
 pub mod batch;
 pub mod columns;
 pub mod jobs;
+pub mod jobs_ahead;
 pub mod lineage_graph;
 pub mod lists;
 pub mod months;
@@ -69,6 +71,8 @@ pub struct Reader<T: Transport> {
     finished: bool,
     /// Whether the server's version was asked for (once per read).
     version_logged: bool,
+    /// The next jobs' first requests, started early.
+    jobs_ahead: jobs_ahead::JobsAhead,
     log: fn(LogLevel, &str),
 }
 
@@ -91,6 +95,7 @@ impl<T: Transport> Reader<T> {
             all_questions: false,
             finished: false,
             version_logged: false,
+            jobs_ahead: jobs_ahead::JobsAhead::default(),
             log,
         })
     }
@@ -114,7 +119,10 @@ impl<T: Transport> Reader<T> {
             }
             if self.current.is_none() {
                 match self.next_job() {
-                    Ok(Some(job)) => self.current = Some(self.start(job)),
+                    Ok(Some(job)) => {
+                        self.jobs_ahead.job_begins(&mut self.client);
+                        self.current = Some(self.start(job));
+                    }
                     Ok(None) => {
                         self.close();
                         return Ok(None);
@@ -124,7 +132,11 @@ impl<T: Transport> Reader<T> {
             }
             let batcher = self.current.as_mut().expect("a job is current");
             let mut cx = Context { client: &mut self.client, lists: &mut self.lists, log: self.log };
-            match batcher.next(&mut cx) {
+            let step = batcher.next(&mut cx);
+            if !matches!(step, Some(Err(_))) {
+                self.jobs_ahead.top_up(&mut self.client, &self.pending);
+            }
+            match step {
                 Some(Ok(batch)) => return Ok(Some(batch)),
                 Some(Err(e)) if e.fatal => return Err(self.end_with(e)),
                 Some(Err(e)) => return Err(e),

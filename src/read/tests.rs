@@ -564,7 +564,7 @@ fn a_stream_ending_unavailable_leaves_no_request_started_ahead() {
     assert_eq!(e.kind, crate::error::Kind::Unavailable);
     let months = r.client_seen().iter().filter(|s| s.1.contains("query_execution")).count();
     assert!(months > 1, "the later months were started ahead ({months} asked)");
-    assert_eq!(r.client.waiting_ahead(), 0, "none of them is left waiting");
+    assert_eq!(r.client.ahead_len(), 0, "none of them is left waiting");
 }
 
 #[test]

@@ -237,7 +237,7 @@ pub const KEYS: &[Key] = &[
     Key {
         kind: Kind::Integer(MAX_CONCURRENT_REQUESTS),
         title: "Requests in flight",
-        description: Some("How many requests of a stream may wait for Metabase at once (its parents' details, known pages). Answers are still read in order, so the output is the same for any value; halved for the rest of the run after a 429 or 503, then grows back one at a time."),
+        description: Some("How many requests may wait for Metabase at once (a stream's parents' details and known pages; the next streams' first requests while one ends). Answers are still read in order, so the output is the same for any value; halved for the rest of the run after a 429 or 503, then grows back one at a time."),
         examples: &[],
     },
     Key {
