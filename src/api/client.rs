@@ -113,7 +113,8 @@ impl<T: Transport> Client<T> {
         (self.requests, self.limit.get())
     }
 
-    /// Attempts whose answers were asked for so far (see [`Self::asked`]).
+    /// Attempts whose answers were asked for so far: requests started ahead
+    /// and never taken are not counted.
     pub fn asked(&self) -> u64 {
         self.asked
     }

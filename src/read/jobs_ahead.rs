@@ -38,6 +38,10 @@ pub struct JobsAhead {
     /// The number of the job begun last (0: none yet).
     begun: u64,
     started: Vec<Started>,
+    /// What the last top-up saw (job begun, requests waiting ahead, in-flight
+    /// limit): while they stay the same there is nothing new to start, so a
+    /// long stream's batches do not plan the next jobs again each time.
+    last_seen: Option<(u64, usize, u32)>,
 }
 
 impl JobsAhead {
@@ -58,10 +62,21 @@ impl JobsAhead {
     /// current one), as far as the in-flight limit leaves room, once the
     /// current job waits for no request of its own.
     pub fn top_up<T: Transport>(&mut self, client: &mut Client<T>, pending: &VecDeque<Job>) {
+        let seen = (self.begun, client.ahead_len(), client.traffic().1);
+        if self.last_seen.replace(seen) == Some(seen) {
+            return;
+        }
         let mine = self.started.iter().filter(|s| client.is_ahead(&s.endpoint, &s.query)).count();
         if client.ahead_len() > mine {
             return; // the current job's own requests come first
         }
+        self.start_following(client, pending);
+        self.last_seen = Some((self.begun, client.ahead_len(), client.traffic().1));
+    }
+
+    /// Starts the eligible jobs' first requests in job order, up to the first
+    /// job that is not eligible or until no room is left.
+    fn start_following<T: Transport>(&mut self, client: &mut Client<T>, pending: &VecDeque<Job>) {
         // One answer may be being read now, as in `ObjectRows::start_ahead`.
         let limit = client.traffic().1 as usize;
         for (i, job) in pending.iter().enumerate() {
