@@ -15,10 +15,15 @@
 //!   `{"lib/type": "mbql.stage/native", "native": "…", "template-tags": {…}}`.
 //!
 //! Both name other cards (`card__12`, `source-card`), segments
-//! (`["segment", 3]`) and metrics (`["metric", 4]`: a legacy metric before
-//! 0.50, a card of type `metric` from 0.50), and a native query's template
-//! tags name cards (`"type": "card"`), snippets (`"type": "snippet"`) and
-//! fields (`"dimension"`, a field filter).
+//! (`["segment", 3]`), metrics (`["metric", 4]`: a legacy metric before
+//! 0.50, a card of type `metric` from 0.50) and measures (`["measure", 5]`,
+//! `["measure", {opts}, 5]`: metabase/metabase `lib/schema/ref.cljc` and
+//! `legacy_mbql/schema.cljc` define the clause, and Metabase's own graph
+//! records it, `dependencies/calculation.clj` `lib/all-measure-ids`), and a
+//! native query's template tags name cards (`"type": "card"`), snippets
+//! (`"type": "snippet"`), tables (`"type": "table"`, with `table-id`, or
+//! `table-name` and `table-schema`: `lib/schema/template_tag.cljc`
+//! `::source-table`) and fields (`"dimension"`, a field filter).
 
 use super::sql::{self, Clause};
 use super::{Dependency, Kind, Method, Role};
@@ -29,11 +34,7 @@ use serde_json::{Map, Value};
 pub fn dependencies(dataset_query: &Value) -> Vec<Dependency> {
     let mut out = Deps::default();
     let Some(q) = dataset_query.as_object() else { return out.0 };
-    let method = if q.contains_key("stages") || q.get("lib/type").and_then(Value::as_str) == Some("mbql/query") {
-        Method::Mbql5
-    } else {
-        Method::Mbql4
-    };
+    let method = language(dataset_query);
     match method {
         Method::Mbql5 => stages(q.get("stages"), Role::Source, None, &mut out),
         _ => match q.get("type").and_then(Value::as_str) {
@@ -48,6 +49,17 @@ pub fn dependencies(dataset_query: &Value) -> Vec<Dependency> {
         }
     }
     out.0
+}
+
+/// The query language of `dataset_query`: MBQL 5 when it has stages (or
+/// says `mbql/query`), MBQL 4 otherwise.
+pub fn language(dataset_query: &Value) -> Method {
+    let mbql5 = dataset_query.get("stages").is_some() || dataset_query.get("lib/type").and_then(Value::as_str) == Some("mbql/query");
+    if mbql5 {
+        Method::Mbql5
+    } else {
+        Method::Mbql4
+    }
 }
 
 /// The dependencies found so far, each once.
@@ -151,13 +163,16 @@ fn native_sql(sql: Option<&str>, role: Role, out: &mut Deps) {
 }
 
 /// Template tags: `{"type": "card", "card-id": 12}`, `{"type": "snippet",
-/// "snippet-id": 3, "snippet-name": "…"}` (the dimension of a field filter
-/// is a field clause, found with the other clauses). A snippet named by id
-/// here replaces the same snippet found by name in the text.
+/// "snippet-id": 3, "snippet-name": "…"}`, `{"type": "table", "table-id":
+/// 9}` (the dimension of a field filter is a field clause, found with the
+/// other clauses). A snippet named by id here replaces the same snippet
+/// found by name in the text.
 fn template_tags(tags: Option<&Value>, out: &mut Deps) {
     for tag in tags.and_then(Value::as_object).into_iter().flat_map(Map::values) {
         let ty = tag.get("type").and_then(Value::as_str);
-        if ty == Some("card") {
+        if ty == Some("table") {
+            table_tag(tag, out);
+        } else if ty == Some("card") {
             if let Some(id) = tag.get("card-id").and_then(Value::as_i64) {
                 out.add(Dependency::new(Kind::Card, Some(id), None, Role::TemplateTag));
             }
@@ -172,7 +187,26 @@ fn template_tags(tags: Option<&Value>, out: &mut Deps) {
     }
 }
 
-/// Field, segment and metric clauses anywhere in the query.
+/// A `table` template tag (`{{orders}}` standing for a table): by
+/// `table-id`, as Metabase resolves it (`native-query-table-references` in
+/// metabase/metabase `lib/native.cljc`), or else by `table-name` (and
+/// `table-schema`), a name Metabase matches exactly, so not best effort.
+fn table_tag(tag: &Value, out: &mut Deps) {
+    if let Some(id) = tag.get("table-id").and_then(Value::as_i64) {
+        out.add(Dependency::new(Kind::Table, Some(id), None, Role::TemplateTag));
+        return;
+    }
+    let Some(table) = tag.get("table-name").and_then(Value::as_str).filter(|t| !t.is_empty()) else { return };
+    let schema = tag.get("table-schema").and_then(Value::as_str).filter(|s| !s.is_empty());
+    let name = schema.map_or_else(|| table.to_string(), |s| format!("{s}.{table}"));
+    out.add(Dependency {
+        schema: schema.map(str::to_string),
+        table: Some(table.to_string()),
+        ..Dependency::new(Kind::Table, None, Some(name), Role::TemplateTag)
+    });
+}
+
+/// Field, segment, metric and measure clauses anywhere in the query.
 fn clauses(v: &Value, method: Method, out: &mut Deps) {
     match v {
         Value::Array(items) => {
@@ -195,7 +229,7 @@ fn options(items: &[Value], method: Method) -> Option<&Map<String, Value>> {
     at.and_then(Value::as_object)
 }
 
-/// A field, segment or metric reference, if `items` is one.
+/// A field, segment, metric or measure reference, if `items` is one.
 fn clause(items: &[Value], method: Method) -> Option<Dependency> {
     let tag = items.first()?.as_str()?;
     // MBQL 5 puts the options second and the id or name last.
@@ -207,6 +241,7 @@ fn clause(items: &[Value], method: Method) -> Option<Dependency> {
         "field" | "field-id" | "field-literal" => (Kind::Field, Role::Field),
         "segment" => (Kind::Segment, Role::Segment),
         "metric" => (Kind::Metric, Role::Metric),
+        "measure" => (Kind::Measure, Role::Measure),
         _ => return None,
     };
     let alias = options(items, method).and_then(|o| o.get("join-alias")).and_then(Value::as_str).map(str::to_string);
@@ -313,6 +348,41 @@ mod tests {
     }
 
     #[test]
+    fn measures_in_both_languages() {
+        let q5 = json!({"lib/type": "mbql/query", "database": 1, "stages": [{"lib/type": "mbql.stage/mbql", "source-table": 9,
+            "aggregation": [["measure", {"lib/uuid": "a", "name": "Revenue"}, 5], ["metric", {"lib/uuid": "b"}, 30]]}]});
+        assert_eq!(keys(q5.clone()), ["table/9:source", "measure/5:measure", "metric/30:metric"]);
+        let deps = dependencies(&q5);
+        assert_eq!((deps[1].kind.as_str(), deps[1].id, deps[1].method), ("measure", Some(5), Method::Mbql5));
+        let q4 = json!({"type": "query", "database": 1, "query": {"source-table": 9, "aggregation": [["measure", 5]]}});
+        assert_eq!(keys(q4), ["table/9:source", "measure/5:measure"]);
+    }
+
+    #[test]
+    fn table_template_tags_by_id_or_by_name() {
+        let q = json!({"lib/type": "mbql/query", "database": 1, "stages": [{"lib/type": "mbql.stage/native",
+            "native": "select * from {{orders}} o join {{people}} p on p.id = o.user_id join {{items}} i on true where o.total > {{min}}",
+            "template-tags": {
+                "orders": {"type": "table", "name": "orders", "display-name": "Orders", "id": "1", "table-id": 9},
+                "people": {"type": "table", "name": "people", "display-name": "People", "id": "2", "table-name": "PEOPLE", "table-schema": "PUBLIC"},
+                "items": {"type": "table", "name": "items", "display-name": "Items", "id": "3", "table-name": "items"},
+                "min": {"type": "number", "name": "min", "display-name": "Min", "id": "4"}}}]});
+        assert_eq!(
+            keys(q.clone()),
+            // In the order of the tags' names.
+            ["table_name/items:template_tag", "table/9:template_tag", "table_name/PUBLIC.PEOPLE:template_tag"]
+        );
+        let deps = dependencies(&q);
+        assert_eq!((deps[2].schema.as_deref(), deps[2].table.as_deref()), (Some("PUBLIC"), Some("PEOPLE")));
+        assert_eq!((deps[0].schema.as_deref(), deps[0].table.as_deref()), (None, Some("items")));
+        assert!(deps.iter().all(|d| d.method == Method::Mbql5), "Metabase names them exactly: not best effort");
+        let legacy = json!({"type": "native", "native": {"query": "select * from {{t}}", "template-tags": {"t": {"type": "table", "table-id": 4}}}});
+        assert_eq!(keys(legacy), ["table/4:template_tag"]);
+        let empty = json!({"type": "native", "native": {"query": "select 1", "template-tags": {"t": {"type": "table", "table-name": ""}, "u": {"type": "table"}}}});
+        assert!(dependencies(&empty).is_empty());
+    }
+
+    #[test]
     fn odd_queries_give_nothing_or_what_they_name() {
         assert!(dependencies(&json!(null)).is_empty());
         assert!(dependencies(&json!({})).is_empty());
@@ -332,7 +402,7 @@ mod tests {
                 "field", "field-id", "field-literal", "segment", "metric", "card__3", "card__x", "source-table",
                 "source-card", "source-query", "joins", "stages", "native", "query", "type", "template-tags", "card",
                 "snippet", "card-id", "snippet-id", "snippet-name", "lib/type", "mbql/query", "mbql.stage/native",
-                "alias", "join-alias", "source-field", "select * from t join u on true", "{{#7}}",
+                "alias", "join-alias", "source-field", "measure", "table", "table-id", "table-name", "table-schema", "select * from t join u on true", "{{#7}}",
             ]);
             let leaf = prop_oneof![
                 Just(Value::Null),

@@ -25,6 +25,8 @@ pub enum Kind {
     /// A legacy metric before 0.50; a card of type `metric` from 0.50.
     Metric,
     Snippet,
+    /// A measure (a saved aggregation of a table, `["measure", {…}, N]`).
+    Measure,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Kind::Segment => "segment",
             Kind::Metric => "metric",
             Kind::Snippet => "snippet",
+            Kind::Measure => "measure",
         }
     }
 }
@@ -51,8 +54,11 @@ pub enum Role {
     Field,
     Segment,
     Metric,
-    /// A native query's template tag (`{{#12}}`, `{{snippet: …}}`).
+    Measure,
+    /// A native query's template tag (`{{#12}}`, `{{snippet: …}}`, `{{table}}`).
     TemplateTag,
+    /// A card whose values a parameter of the card offers (`parameters[].values_source_config.card_id`).
+    ParameterValues,
 }
 
 impl Role {
@@ -63,7 +69,9 @@ impl Role {
             Role::Field => "field",
             Role::Segment => "segment",
             Role::Metric => "metric",
+            Role::Measure => "measure",
             Role::TemplateTag => "template_tag",
+            Role::ParameterValues => "parameter_values",
         }
     }
 }
@@ -161,7 +169,13 @@ pub fn card_lineage(card: &[u8]) -> Option<CardLineage> {
         "database_id": database_id,
     });
     let Value::Object(own) = own else { return None };
-    let rows = mbql::dependencies(query)
+    let mut deps = mbql::dependencies(query);
+    for d in parameter_cards(&card, mbql::language(query)) {
+        if !deps.iter().any(|x| x.key() == d.key()) {
+            deps.push(d);
+        }
+    }
+    let rows = deps
         .into_iter()
         .map(|d| {
             let mut row = own.clone();
@@ -192,6 +206,21 @@ pub fn card_lineage(card: &[u8]) -> Option<CardLineage> {
     })
 }
 
+/// The cards whose values the card's parameters offer (a filter widget's
+/// list from a saved question or model), as Metabase's own graph counts
+/// them: every `parameters[].values_source_config.card_id`, whatever the
+/// `values_source_type` (metabase/metabase
+/// `enterprise/backend/src/metabase_enterprise/dependencies/calculation.clj`
+/// `upstream-deps:card`). `method` is the card's query language: the
+/// parameters are read beside the query, structurally.
+fn parameter_cards(card: &Value, method: Method) -> Vec<Dependency> {
+    let parameters = card.get("parameters").and_then(Value::as_array).into_iter().flatten();
+    parameters
+        .filter_map(|p| p.get("values_source_config")?.get("card_id")?.as_i64())
+        .map(|id| Dependency { method, ..Dependency::new(Kind::Card, Some(id), None, Role::ParameterValues) })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +244,20 @@ mod tests {
         assert_eq!(rows[0]["card_archived"], Value::Null, "as the card says (here: nothing)");
         assert_eq!(rows[0]["database_id"], 2);
         assert_eq!(rows[1]["role"], "join");
+    }
+
+    #[test]
+    fn cards_offering_parameter_values_are_dependencies() {
+        let card = br#"{"id": 5, "dataset_query": {"lib/type": "mbql/query", "database": 1, "stages": [{"lib/type": "mbql.stage/mbql", "source-card": 27}]},
+            "parameters": [{"id": "a", "type": "category", "values_source_type": "card", "values_source_config": {"card_id": 31, "value_field": ["field", 7, null]}},
+                           {"id": "b", "type": "category", "values_source_type": "static-list", "values_source_config": {"values": ["x"]}},
+                           {"id": "c", "type": "category", "values_source_type": "card", "values_source_config": {"card_id": 27}},
+                           {"id": "d", "type": "category"}]}"#;
+        let rows = card_rows(card);
+        let keys: Vec<(&str, &str, &str)> =
+            rows.iter().map(|r| (r["dependency"].as_str().unwrap(), r["role"].as_str().unwrap(), r["method"].as_str().unwrap())).collect();
+        assert_eq!(keys, [("card/27", "source", "mbql5"), ("card/31", "parameter_values", "mbql5")], "card 27 once, with its first role");
+        assert_eq!((rows[1]["dependency_type"].as_str(), rows[1]["dependency_id"].as_i64(), rows[1]["best_effort"].as_bool()), (Some("card"), Some(31), Some(false)));
     }
 
     #[test]
