@@ -137,8 +137,6 @@ impl Dependency {
 pub struct CardLineage {
     /// The card's id (raw JSON, as a parent id).
     pub id: String,
-    /// `archived` is true: its graph is asked for with `archived=true`.
-    pub archived: bool,
     /// `dependency_analysis_version`, where `GET /api/card` carries it (a
     /// `report_card` column on the versions whose backfill uses it): 0 means
     /// Metabase has not analysed the card yet.
@@ -199,7 +197,6 @@ pub fn card_lineage(card: &[u8]) -> Option<CardLineage> {
         .collect();
     Some(CardLineage {
         id: card_id.to_string(),
-        archived: card.get("archived").and_then(Value::as_bool).unwrap_or(false),
         analysis_version: card.get("dependency_analysis_version").and_then(Value::as_i64),
         card: own,
         rows,

@@ -5,11 +5,19 @@
 //! anyway) and with `lineage_source` `auto`, the `lineage` rows of each card
 //! are not emitted as its record of `GET /api/card` is read: the parser's
 //! rows are kept ([`GraphPhase::stash`]) and, once the cards are read, one
-//! `GET /api/ee/dependencies/graph?type=card&id=N` per card (with
-//! `archived=true` for an archived card: without it Metabase leaves out the
-//! edges of archived entities) is read through the same plan, prefetching
-//! and error handling as any per-parent request, and merged with them
-//! (`lineage::graph::merge`). Without the feature no such request is made.
+//! `GET /api/ee/dependencies/graph?type=card&id=N&archived=true` per card is
+//! read through the same plan, prefetching and error handling as any
+//! per-parent request, and merged with them (`lineage::graph::merge`).
+//! Without the feature no such request is made.
+//!
+//! `archived=true` on every card, live ones too: the versions of metabase/metabase
+//! `enterprise/backend/src/metabase_enterprise/dependencies/api.clj` whose `GET
+//! "/graph"` takes `archived` (`[:archived {:optional true} :boolean]`) read the graph
+//! with `{:include-archived-items (if archived :all :exclude)}`, and `:exclude` drops
+//! archived entities (cards, snippets, tables…) and those of archived collections
+//! (`visible-entities-filter-clause`) from the upstream graph of any card, a live one's
+//! too; the newer versions dropped the parameter
+//! (always `:all`) and their query schema is an open `:map`, which accepts it unread.
 //!
 //! The graph is an addition, never a condition: an answer of 402 (no such
 //! feature in the licence), 403 or 404 `API endpoint does not exist.` ends
@@ -23,24 +31,16 @@ use crate::LogLevel;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// The graph of one card, as Metabase answers it; its nodes and edges are
-/// read under these two member names.
-pub const GRAPH: Source = graph_source(&[Variant { query: &[("type", "card"), ("id", "{id}")], gate: Gate::Always }]);
-
-/// The same, for an archived card.
-pub const GRAPH_ARCHIVED: Source =
-    graph_source(&[Variant { query: &[("type", "card"), ("id", "{id}"), ("archived", "true")], gate: Gate::Always }]);
-
-const fn graph_source(variants: &'static [Variant]) -> Source {
-    Source {
-        endpoint: "ee/dependencies/graph",
-        variants,
-        envelope: Envelope::Object,
-        paging: Paging::None,
-        parent: Some(Parent { stream: "cards", skip_ids: &[], column: None }),
-        path: &["nodes|edges"],
-    }
-}
+/// The graph of one card, archived entities included, as Metabase answers
+/// it; its nodes and edges are read under these two member names.
+pub const GRAPH: Source = Source {
+    endpoint: "ee/dependencies/graph",
+    variants: &[Variant { query: &[("type", "card"), ("id", "{id}"), ("archived", "true")], gate: Gate::Always }],
+    envelope: Envelope::Object,
+    paging: Paging::None,
+    parent: Some(Parent { stream: "cards", skip_ids: &[], column: None }),
+    path: &["nodes|edges"],
+};
 
 /// The token feature that puts Metabase's dependency graph in the licence.
 const FEATURE: &str = "dependencies";
@@ -60,8 +60,8 @@ pub struct GraphPhase {
     /// Cards whose rows wait for their graph, by id, in reading order.
     waiting: HashMap<String, CardLineage>,
     order: Vec<String>,
-    /// The graph sources not started yet.
-    sources: Vec<Source>,
+    /// Whether the graph source is still to start.
+    pending: bool,
     /// The cards the current graph source asks about.
     ids: Vec<String>,
     /// The answer being read.
@@ -78,7 +78,7 @@ impl GraphPhase {
             active: None,
             waiting: HashMap::new(),
             order: Vec::new(),
-            sources: vec![GRAPH_ARCHIVED, GRAPH],
+            pending: true,
             ids: Vec::new(),
             graph: Graph::default(),
             merged: 0,
@@ -121,21 +121,14 @@ impl GraphPhase {
         source.endpoint == GRAPH.endpoint
     }
 
-    /// The next graph source (its cards: [`Self::take_ids`]; archived ones
-    /// are asked with `archived=true`), or `None` when the graph is read.
+    /// The graph source (its cards, in reading order: [`Self::take_ids`]),
+    /// or `None` when the graph is read or no card waits.
     pub fn next_source(&mut self) -> Option<Source> {
-        if self.active != Some(true) {
+        if self.active != Some(true) || !std::mem::take(&mut self.pending) {
             return None;
         }
-        while let Some(source) = self.sources.pop() {
-            let archived = source == GRAPH_ARCHIVED;
-            let ids: Vec<String> = self.order.iter().filter(|id| self.waiting.get(*id).is_some_and(|c| c.archived == archived)).cloned().collect();
-            if !ids.is_empty() {
-                self.ids = ids;
-                return Some(source);
-            }
-        }
-        None
+        self.ids = self.order.iter().filter(|id| self.waiting.contains_key(*id)).cloned().collect();
+        (!self.ids.is_empty()).then_some(GRAPH)
     }
 
     /// The cards the current graph source asks about (its plan's parents).
@@ -158,11 +151,12 @@ impl GraphPhase {
         let graph = std::mem::take(&mut self.graph);
         let Some(card) = self.remove(id) else { return Vec::new() };
         self.merged += 1;
-        if card.analysis_version == Some(0) {
+        let card_id = card.card.get("card_id").and_then(Value::as_i64).unwrap_or_default();
+        let direct = graph.direct(card_id);
+        if unanalysed(&card, direct.is_empty()) {
             self.unanalysed += 1;
         }
-        let card_id = card.card.get("card_id").and_then(Value::as_i64).unwrap_or_default();
-        lineage::graph::merge(card.rows, &graph.direct(card_id), &card.card)
+        lineage::graph::merge(card.rows, &direct, &card.card)
     }
 
     /// Card `id`'s parser's rows (its graph could not be read).
@@ -173,7 +167,7 @@ impl GraphPhase {
     /// Stops the graph requests: every card left keeps its parser's rows
     /// (returned in reading order).
     pub fn stop(&mut self) -> Vec<Map<String, Value>> {
-        self.sources.clear();
+        self.pending = false;
         let ids = std::mem::take(&mut self.order);
         ids.iter().flat_map(|id| self.waiting.remove(id).map(|c| c.rows).unwrap_or_default()).collect()
     }
@@ -197,6 +191,17 @@ impl GraphPhase {
     fn remove(&mut self, id: &str) -> Option<CardLineage> {
         self.waiting.remove(id)
     }
+}
+
+/// Whether Metabase has not analysed `card` yet: its
+/// `dependency_analysis_version` is 0 and its graph has no edge from it. Only
+/// the versions whose backfill writes that `report_card` column say so;
+/// newer ones keep the analysis state in their `dependency_status` table
+/// (metabase/metabase `enterprise/backend/src/metabase_enterprise/dependencies/models/dependency_status.clj`),
+/// so a card without the key, or with a column left at 0 whose graph has
+/// edges, is not counted.
+fn unanalysed(card: &CardLineage, no_edges: bool) -> bool {
+    card.analysis_version == Some(0) && no_edges
 }
 
 #[cfg(test)]
@@ -223,16 +228,19 @@ mod tests {
     }
 
     #[test]
-    fn archived_cards_are_asked_after_the_others_with_archived_true() {
+    fn every_card_is_asked_in_reading_order_with_archived_true() {
         let mut g = GraphPhase::new(0);
         g.active(true, &server(r#"{"token-features": {"dependencies": true}}"#));
         for card in [r#"{"id": 5, "archived": true}"#, r#"{"id": 3}"#, r#"{"id": 4, "archived": false}"#, r#"{"id": 3}"#] {
             g.stash(card.as_bytes());
         }
-        assert_eq!((g.next_source(), g.take_ids()), (Some(GRAPH), vec!["3".to_string(), "4".to_string()]));
-        assert_eq!((g.next_source(), g.take_ids()), (Some(GRAPH_ARCHIVED), vec!["5".to_string()]));
+        assert_eq!((g.next_source(), g.take_ids()), (Some(GRAPH), vec!["5".to_string(), "3".to_string(), "4".to_string()]));
         assert_eq!(g.next_source(), None);
-        assert!(GRAPH_ARCHIVED.variants[0].query.contains(&("archived", "true")));
+        assert_eq!(GRAPH.variants.len(), 1);
+        assert!(GRAPH.variants[0].query.contains(&("archived", "true")), "a live card's graph keeps its archived dependencies");
+        let mut none = GraphPhase::new(0);
+        none.active(true, &server(r#"{"token-features": {"dependencies": true}}"#));
+        assert_eq!(none.next_source(), None, "no card, no graph");
     }
 
     #[test]
@@ -252,5 +260,29 @@ mod tests {
         let left = g.finish();
         assert_eq!(left.len(), 1);
         assert_eq!((left[0]["card_id"].as_i64(), left[0]["method"].as_str()), (Some(8), Some("mbql4")));
+    }
+
+    #[test]
+    fn only_a_card_at_version_0_without_edges_counts_as_not_analysed() {
+        let mut g = GraphPhase::new(0);
+        g.active(true, &server(r#"{"token-features": {"dependencies": true}}"#));
+        let edge = |id: i64| format!(r#"{{"from_entity_type": "card", "from_entity_id": {id}, "to_entity_type": "table", "to_entity_id": 2}}"#);
+        // (card, its graph has an edge from it)
+        let cards = [
+            (r#"{"id": 1, "dependency_analysis_version": 0}"#, false),
+            (r#"{"id": 2, "dependency_analysis_version": 0}"#, true),
+            (r#"{"id": 3}"#, false),
+            (r#"{"id": 4, "dependency_analysis_version": 5}"#, false),
+        ];
+        for (card, with_edge) in cards {
+            g.stash(card.as_bytes());
+            let id = serde_json::from_str::<Value>(card).unwrap()["id"].as_i64().unwrap();
+            g.begin_page();
+            if with_edge {
+                g.element("edges", edge(id).as_bytes());
+            }
+            g.page_done(&id.to_string());
+        }
+        assert_eq!((g.merged, g.unanalysed), (4, 1), "card 1 only: card 2 has edges, card 3's Metabase keeps no such column");
     }
 }
