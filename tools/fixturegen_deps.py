@@ -4,7 +4,8 @@ A Metabase 0.57+ Enterprise instance whose licence has the `dependencies` token 
 (src/metabase/premium_features/settings.clj: `define-premium-feature ^{:added "0.57.0"}
 enable-dependencies?` :dependencies, listed in the public setting `token-features` of
 GET /api/session/properties) answers GET /api/ee/dependencies/graph?type=card&id=N[&archived=true]
-(enterprise/backend/src/metabase_enterprise/dependencies/api.clj, `defendpoint :get "/graph"`):
+(enterprise/backend/src/metabase_enterprise/dependencies/api.clj, `defendpoint :get "/graph"`; the
+connector always sends `archived=true`, see below):
 {"nodes": [...], "edges": [...]}, the card's node and its transitive upstream closure. A node is
 {"id", "type", "data", "dependents_count"}: `data` is the entity's columns selected by
 `entity-keys` (a table: name, description, display_name, db_id, schema, hydrated db and fields; a
@@ -14,9 +15,11 @@ name, description, created_at, creator_id, collection_id, creator, collection),
 `dependents_count` the number of direct dependents by type (a card counted as its card type). An
 edge is a row of the `dependency` table (models/dependency.clj): {"from_entity_type",
 "from_entity_id", "to_entity_type", "to_entity_id"}, `from` depending on `to`; the answer has
-every edge between its nodes. Without `archived=true` the edges of archived entities are left out
-(`visible-entities-filter-clause`, include-archived-items :exclude), so an archived card is asked
-with it. The table is filled when a card is saved with the feature on, or by the backfill task
+every edge between its nodes. On the versions whose query schema has `archived` (a boolean,
+default false), without `archived=true` archived entities are left out of any card's graph
+(`visible-entities-filter-clause`, include-archived-items :exclude); newer versions dropped the
+parameter (always :all, the open `:map` schema accepts it unread), so every card is asked with it.
+The table is filled when a card is saved with the feature on, or by the backfill task
 (task/backfill.clj) for cards whose `dependency_analysis_version` (a report_card column,
 returned by GET /api/card) is below `current-dependency-analysis-version`; a card at 0 was never
 analysed and has no edges yet.
@@ -29,7 +32,15 @@ analysed and has no edges yet.
   own node and no edge, so its parser's row (`Orders`, inside a CTE) is kept;
 - the native cards' tables resolved by id: card 29's `STG_payments`/`STG_orders` are tables 9
   and 15, card 40's `"PUBLIC"."STG_customers"` is table 16 (names matched case-insensitively:
-  the database is Postgres, its tables lower case).
+  the database is Postgres, its tables lower case);
+- card 40 (native) also depends on card 27's tables 10 and 12: Metabase compiles a native query
+  before scanning its tables (dependencies/native_validation.clj `native-query-deps`:
+  `lib/add-parameters-for-template-tags`, `qp.compile/compile-with-inline-parameters`, then
+  `driver/native-query-deps`, i.e. sql-tools/referenced-tables), and compiling substitutes the
+  `{{#27-…}}` tag with card 27's compiled SQL in parentheses and `{{snippet: …}}` with the
+  snippet's text (driver/sql/parameters/substitute.clj `substitute-card-query`,
+  `substitute-native-query-snippet`), so the tables of the card it reads are its own edges too
+  (snippet 1, `status = 'active'`, names no table).
 `ee_dependencies_402`: the same server whose licence lost the feature after the properties were
 read: every graph request answers 402 with the premium-feature error of
 enterprise/backend/src/metabase_enterprise/api_routes/routes.clj (`premium-handler` for
@@ -56,7 +67,8 @@ DIRECT = {
     30: [],
     31: [],
     32: [],  # never analysed (dependency_analysis_version 0)
-    40: [("card", 27), ("snippet", 1), ("table", 16)],
+    # Card 27's tables 10 and 12 through its {{#27}} tag's substituted SQL (see the module docs).
+    40: [("card", 27), ("snippet", 1), ("table", 16), ("table", 10), ("table", 12)],
     41: [("table", 9), ("card", 27)],
     42: [("table", 13)],
 }
@@ -159,13 +171,13 @@ def graph_answer(card_id, cards, snippets, tables, db):
 
 
 def read_graphs(data, sess):
-    """The graph requests after the cards: the listed cards in order, then the archived ones."""
+    """The graph requests after the cards, each with archived=true: the listed cards in order, then
+    the archived ones."""
     graph = data.get("dependency_graph")
     if graph is None:
         return
-    listed = [(c, ()) for c in data["card"]] + [(c, (("archived", "true"),)) for c in data.get("card_archived", [])]
-    for card, extra in listed:
-        query = [("type", "card"), ("id", card["id"])] + list(extra)
+    for card in data["card"] + data.get("card_archived", []):
+        query = [("type", "card"), ("id", card["id"]), ("archived", "true")]
         if graph == "402":
             sess.get(GRAPH_PATH, 402, {"message": PAID, "status": "error-premium-feature-not-available"}, query=query)
             continue

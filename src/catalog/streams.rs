@@ -860,8 +860,9 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "lineage",
         description: "What each card depends on, one row per dependency: its source table or card (`card__N`, \
-                      models), joined tables and cards, the fields, segments and metrics its query names, and a \
-                      native query's template tags (cards, snippets). Computed from the `dataset_query` of \
+                      models), joined tables and cards, the fields, segments, metrics and measures its query names, \
+                      a native query's template tags (cards, snippets, tables) and the cards its parameters take \
+                      their values from. Computed from the `dataset_query` of \
                       GET /api/card (MBQL 4 and MBQL 5), with no request of its own when `cards` is read too. The \
                       tables of native SQL are found by a best-effort parser (`method` `sql`, `best_effort` true): \
                       they have a name, not an id. Archived cards (`include_archived`) are included, `card_archived` true. \

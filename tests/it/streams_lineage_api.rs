@@ -1,8 +1,9 @@
 //! `lineage` from Metabase's own dependency graph, through the real host replaying the fixtures
 //! (tools/fixturegen_deps.py):
 //! - `ee_dependencies`: a 0.57 Enterprise server whose `token-features` has `dependencies`; each
-//!   card's `GET /api/ee/dependencies/graph?type=card&id=N` (archived card 42 with
-//!   `archived=true`) answers its upstream graph; card 32 was never analysed (empty graph);
+//!   card's `GET /api/ee/dependencies/graph?type=card&id=N&archived=true` (every card, live ones
+//!   too) answers its upstream graph; card 32 was never analysed (empty graph); native card 40's
+//!   graph has card 27's tables too (Metabase scans the SQL with `{{#27}}` substituted);
 //! - `ee_dependencies_402`: the same server answering every graph request 402;
 //! - every other fixture: no `dependencies` feature, so no graph request at all.
 
@@ -58,6 +59,9 @@ fn merged_rows() -> BTreeSet<(i64, String, String, String)> {
         row(40, "table/16", "join", "metabase"),
         row(40, "card/27", "template_tag", "metabase"),
         row(40, "snippet/1", "template_tag", "metabase"),
+        // Card 27's tables, in card 40's compiled SQL: only Metabase gives them (role null).
+        row(40, "table/10", "(none)", "metabase"),
+        row(40, "table/12", "(none)", "metabase"),
         row(41, "table/9", "source", "metabase"),
         row(41, "card/27", "join", "metabase"),
         row(41, "field/75", "field", "mbql5"),
@@ -73,7 +77,7 @@ fn metabase_graph_wins_for_entities_and_the_parser_keeps_the_rest() {
     let out = replay("ee_dependencies", "read", &[]);
     out.expect_code(0);
     assert_eq!(rows(&out), merged_rows(), "{}", out.describe());
-    assert_eq!(out.records("lineage").len(), 17, "one row per (card, dependency)");
+    assert_eq!(out.records("lineage").len(), 19, "one row per (card, dependency)");
     assert_eq!(out.stream_statuses("lineage").last().map(String::as_str), Some("COMPLETE"));
 
     let sql = lineage_row(&out, 29, "table/15");
@@ -82,6 +86,8 @@ fn metabase_graph_wins_for_entities_and_the_parser_keeps_the_rest() {
     assert!(out.records("lineage").iter().all(|r| !r["dependency"].as_str().unwrap().starts_with("table_name/STG")), "no name row beside its id row");
     let quoted = lineage_row(&out, 40, "table/16");
     assert_eq!((quoted["schema"].clone(), quoted["table"].clone()), (json!("public"), json!("stg_customers")));
+    let through_tag = lineage_row(&out, 40, "table/10");
+    assert_eq!((through_tag["role"].clone(), through_tag["best_effort"].clone(), through_tag["card_type"].clone()), (Value::Null, json!(false), json!("question")));
 
     let join = lineage_row(&out, 41, "card/27");
     assert_eq!((join["join_alias"].clone(), join["dependency_name"].clone()), (json!("Orders with customers"), json!("Orders + Customers")));
@@ -131,7 +137,7 @@ fn a_402_falls_back_to_the_parser_quietly() {
     assert_eq!(lineage_row(&out, 40, "table_name/PUBLIC.STG_customers")["best_effort"], true);
     assert_eq!(lineage_row(&out, 42, "table/13")["method"], "mbql5");
     let info = out.stderr.lines().any(|l| {
-        l.starts_with("INFO stream `lineage`: GET /api/ee/dependencies/graph?type=card&id=27 answered 402 (Dependency Tracking is a paid feature")
+        l.starts_with("INFO stream `lineage`: GET /api/ee/dependencies/graph?type=card&id=27&archived=true answered 402 (Dependency Tracking is a paid feature")
             && l.ends_with("The cards' own queries give the lineage.")
     });
     assert!(info, "an info log names the answer\n{}", out.describe());
@@ -165,4 +171,23 @@ fn one_request_at_a_time_gives_the_same_rows() {
     out.expect_code(0);
     assert_eq!(rows(&out), merged_rows(), "{}", out.describe());
     assert_eq!(lineage_requests(&out), 2 + 9, "{}", out.describe());
+}
+
+#[test]
+fn every_graph_request_keeps_archived_dependencies() {
+    // The HAR answers only `…&archived=true`; a request without it would find no entry.
+    let out = replay("ee_dependencies", "read", &[]);
+    out.expect_code(0);
+    assert!(!out.stderr.contains("no entry"), "{}", out.describe());
+    let har = std::fs::read_to_string(fixture("ee_dependencies.har")).unwrap();
+    let har: Value = serde_json::from_str(&har).unwrap();
+    let graphs: Vec<&str> = har["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["request"]["url"].as_str())
+        .filter(|u| u.contains("/api/ee/dependencies/graph"))
+        .collect();
+    assert_eq!(graphs.len(), 9);
+    assert!(graphs.iter().all(|u| u.ends_with("&archived=true")), "{graphs:?}");
 }
