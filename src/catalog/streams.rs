@@ -208,6 +208,12 @@ pub struct StreamDef {
     /// the audit database's metadata, its `source`) and reads its CSV export,
     /// as `read::usage` does; the stream's `cursor` is a column of the view.
     pub audit_view: Option<&'static str>,
+    /// The cursor is when a query started, but Metabase writes the row when
+    /// it ends (`query_execution`: process_userland_query.clj saves it "when
+    /// a query is finished"): the checkpoint stays the longest query run
+    /// (`usage_query_margin_minutes`) further below the read's start, so a
+    /// query running then is read by the next run.
+    pub cursor_is_start: bool,
 }
 
 impl StreamDef {
@@ -238,6 +244,7 @@ const LIST: StreamDef = StreamDef {
     query_columns: &[],
     map_rows: None,
     audit_view: None,
+    cursor_is_start: false,
 };
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {
@@ -900,6 +907,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: Source { paging: Paging::Months, ..Source::list("ee/logs/query_execution/{id}") },
         missing: Missing::Unavailable,
         cursor: Some("started_at"),
+        cursor_is_start: true,
         permission: "an admin account on Metabase Pro or Enterprise",
         // metabase/metabase `query_execution` (models/query_execution.clj and its migrations), selected whole by
         // enterprise/backend/src/metabase_enterprise/advanced_config/api/logs.clj.
@@ -1244,6 +1252,7 @@ pub static STREAMS: &[StreamDef] = &[
         missing: Missing::Unavailable,
         primary_key: &["entity_id"],
         cursor: Some("started_at"),
+        cursor_is_start: true,
         permission: AUDIT_PERMISSION,
         fields: &[
             int("entity_id"),
