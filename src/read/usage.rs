@@ -204,3 +204,40 @@ fn declared_name(def: &StreamDef, column: String) -> String {
         None => column,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::drain;
+    use super::super::Reader;
+    use crate::api::client::tests::Scripted;
+    use crate::wit::{SelectedStream, SyncMode};
+
+    const CFG: &str = r#"{"instance_api_url":"https://mb.example.com","api_key":"mb_k","max_concurrent_requests":1}"#;
+
+    /// `query_log` read from `state` on a server whose clock is 2024-06-20 10:00:30 and whose view
+    /// has no row at or after the cursor; the checkpoint of its last batch.
+    fn checkpoint_without_rows(state: &str) -> String {
+        let mut t = Scripted::new(vec![]);
+        let metadata = r#"{"id":13371337,"tables":[{"id":305,"name":"v_query_log","fields":[{"id":1,"name":"entity_id"},{"id":2,"name":"started_at"}]}]}"#;
+        let cols = r#"{"status":"completed","data":{"rows":[],"cols":[{"name":"entity_id","display_name":"Entity ID","base_type":"type/Integer"},{"name":"started_at","display_name":"Started At","base_type":"type/DateTimeWithLocalTZ"}]}}"#;
+        for (status, body, mime) in [(200, r#"{"version":{"tag":"v1.57.3"}}"#, "application/json"), (200, metadata, "application/json"), (202, cols, "application/json"), (200, "Entity ID,Started At\r\n", "text/csv")] {
+            let headers = vec![("Content-Type".to_string(), mime.to_string()), ("Date".to_string(), "Thu, 20 Jun 2024 10:00:30 GMT".to_string())];
+            t.answers.push_back(Ok((status, headers, body.to_string())));
+        }
+        let selected = [SelectedStream { name: "query_log".into(), sync_mode: SyncMode::Incremental }];
+        let mut r = Reader::open(t, CFG, &selected, Some(state), |_, _| {}).unwrap();
+        let out = drain(&mut r);
+        let last = out.last().unwrap().as_ref().unwrap_or_else(|e| panic!("{e:?}"));
+        last.checkpoint.clone().unwrap()
+    }
+
+    #[test]
+    fn a_saved_cursor_ahead_of_the_server_moves_back_without_rows() {
+        // Ahead of the server (its clock was wrong once): back to the Date less a minute and the
+        // longest query run (20 minutes by default).
+        let ahead = checkpoint_without_rows(r#"{"query_log":{"started_at":"2024-06-21T00:00:00.000000Z"}}"#);
+        assert_eq!(ahead, r#"{"started_at":"2024-06-20T09:39:30.000000Z"}"#);
+        let behind = checkpoint_without_rows(r#"{"query_log":{"started_at":"2024-06-20T08:00:00.000000Z"}}"#);
+        assert_eq!(behind, r#"{"started_at":"2024-06-20T08:00:00.000000Z"}"#, "an older one stays");
+    }
+}
