@@ -31,16 +31,20 @@ import json
 import fixturegen_streams
 import hashlib
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 EE_VERSION = "v1.57.3"
 LOG_PATH = "/api/ee/logs/query_execution/"
 
 
 def months_to_read(clock, lookback):
-    """The months a first read requests: `lookback` months before the clock's month, up to it."""
+    """The months a first read requests: `lookback` months before the clock's (UTC) month, up to the
+    month of the clock plus 14 hours (Metabase splits months in its application database's zone,
+    which may be as far as UTC+14: logs.clj `date_part('month', started_at)`)."""
     index = clock.year * 12 + clock.month - 1
-    return ["%04d-%02d" % (i // 12, i % 12 + 1) for i in range(index - lookback, index + 1)]
+    end = clock + timedelta(hours=14)
+    last = end.year * 12 + end.month - 1
+    return ["%04d-%02d" % (i // 12, i % 12 + 1) for i in range(index - lookback, last + 1)]
 
 
 def read_query_executions(mf):
@@ -228,8 +232,9 @@ def fixtures(mf, v050):
 # columns, in position order: resources/instance_analytics/databases/Internal Metabase Database/schemas/
 # public/tables/v_*/fields/*.yaml (base types) and `expected-view-schemas` in
 # enterprise/backend/test/metabase_enterprise/audit_app/analytics_dev_test.clj. A read of a usage stream:
-# - GET /api/database/13371337/metadata (warehouses_rest/api.clj `db-metadata`: the database with its
-#   tables, each with its fields); on open source the database does not exist: 404 "Not found.";
+# - GET /api/database/13371337/metadata?include_hidden=true (warehouses_rest/api.clj `db-metadata`: the
+#   database with its tables, each with its fields, hidden ones included); on open source the database
+#   does not exist: 404 "Not found.";
 # - POST /api/dataset with {"source-table": <the view's id>} limited to one row (its `cols`), then
 #   POST /api/dataset/csv with the same query (form fields query, visualization_settings, format_rows), as
 #   fixturegen_params models; with a saved cursor both carry the filter [">=", ["field", id, null], cursor].
@@ -242,6 +247,7 @@ import fixturegen_questions
 
 AUDIT_DB = 13371337
 AUDIT_METADATA_PATH = "/api/database/%d/metadata" % AUDIT_DB
+AUDIT_METADATA_QUERY = [("include_hidden", "true")]
 TZ = "type/DateTimeWithLocalTZ"
 # view: (table id, [(column, base type, semantic type)]), in position order.
 VIEWS = {
@@ -363,9 +369,9 @@ def read_usage_view(mf, stream):
         # The connector asks for the audit database's metadata once per read, whatever the answer
         # (the usage streams share it, a 404 included).
         if usage is None:
-            fixturegen_streams._once(sess, AUDIT_METADATA_PATH, 404, mf.NOT_FOUND, mime=mf.TEXT_CT)
+            fixturegen_streams._once(sess, AUDIT_METADATA_PATH, 404, mf.NOT_FOUND, query=AUDIT_METADATA_QUERY, mime=mf.TEXT_CT)
             return
-        fixturegen_streams._once(sess, AUDIT_METADATA_PATH, 200, audit_metadata())
+        fixturegen_streams._once(sess, AUDIT_METADATA_PATH, 200, audit_metadata(), query=AUDIT_METADATA_QUERY)
         view_requests(sess, view, usage["rows"][stream])
         since = usage.get("since", {}).get(stream)
         if since is not None:

@@ -204,10 +204,16 @@ pub struct StreamDef {
     /// The answer is a map of maps, not a list: how it becomes rows.
     pub map_rows: Option<&'static MapRows>,
     /// A usage-analytics view of Metabase's audit database (Pro/Enterprise
-    /// 0.50+): the stream runs an MBQL query on that table (found by name in
+    /// 0.48+): the stream runs an MBQL query on that table (found by name in
     /// the audit database's metadata, its `source`) and reads its CSV export,
     /// as `read::usage` does; the stream's `cursor` is a column of the view.
     pub audit_view: Option<&'static str>,
+    /// The cursor is when a query started, but Metabase writes the row when
+    /// it ends (`query_execution`: process_userland_query.clj saves it "when
+    /// a query is finished"): the checkpoint stays the longest query run
+    /// (`usage_query_margin_minutes`) further below the read's start, so a
+    /// query running then is read by the next run.
+    pub cursor_is_start: bool,
 }
 
 impl StreamDef {
@@ -238,6 +244,7 @@ const LIST: StreamDef = StreamDef {
     query_columns: &[],
     map_rows: None,
     audit_view: None,
+    cursor_is_start: false,
 };
 
 pub fn find(name: &str) -> Option<&'static StreamDef> {
@@ -896,11 +903,13 @@ pub static STREAMS: &[StreamDef] = &[
         description: "Every query Metabase ran (the `query_execution` table): who ran which card, dashboard or ad-hoc \
                       query, when, for how long, how many rows, from the cache or not, and the error if any. \
                       GET /api/ee/logs/query_execution/:yyyy-mm, one request per month, incremental on `started_at` \
-                      (from the saved cursor's month; a first read starts `usage_lookback_months` before the current \
-                      month). Pro/Enterprise only, admins only: elsewhere the stream is unavailable (a warning).",
+                      (from the saved cursor's month in any time zone; a first read starts `usage_lookback_months` \
+                      before the current month; kept `usage_query_margin_minutes` further back: a query is logged when \
+                      it ends). Pro/Enterprise only, admins only: elsewhere the stream is unavailable (a warning).",
         source: Source { paging: Paging::Months, ..Source::list("ee/logs/query_execution/{id}") },
         missing: Missing::Unavailable,
         cursor: Some("started_at"),
+        cursor_is_start: true,
         permission: "an admin account on Metabase Pro or Enterprise",
         // metabase/metabase `query_execution` (models/query_execution.clj and its migrations), selected whole by
         // enterprise/backend/src/metabase_enterprise/advanced_config/api/logs.clj.
@@ -1196,7 +1205,7 @@ pub static STREAMS: &[StreamDef] = &[
         ..LIST
     },
     // ---- Usage analytics: the views of Metabase's internal audit database
-    // (Pro/Enterprise 0.50+), read by an MBQL query on the view, exported as
+    // (Pro/Enterprise 0.48+: Liquibase changesets v48.00-0*, "Added 0.48.0 - new view …"), read by an MBQL query on the view, exported as
     // CSV (`read::usage`). Their columns: metabase/metabase
     // resources/instance_analytics/databases/Internal Metabase Database/schemas/public/tables/v_*/fields/*.yaml
     // and enterprise/backend/test/metabase_enterprise/audit_app/analytics_dev_test.clj (`expected-view-schemas`).
@@ -1204,7 +1213,7 @@ pub static STREAMS: &[StreamDef] = &[
         name: "view_log",
         description: "Who viewed which card, dashboard, table or collection, and when (the audit database's \
                       `v_view_log` view, as Metabase's usage analytics read it), incremental on `timestamp`. \
-                      Pro/Enterprise 0.50+ with access to the audit database: elsewhere unavailable (a warning).",
+                      Pro/Enterprise 0.48+ with access to the audit database: elsewhere unavailable (a warning).",
         source: AUDIT_METADATA,
         missing: Missing::Unavailable,
         cursor: Some("timestamp"),
@@ -1217,7 +1226,7 @@ pub static STREAMS: &[StreamDef] = &[
         name: "activity",
         description: "What happened in Metabase: the audit log's events (created, updated, deleted, logged in…) \
                       with their details (the audit database's `v_audit_log` view, Metabase's `Activity log` \
-                      model), incremental on `timestamp`. Pro/Enterprise 0.50+ with access to the audit database.",
+                      model), incremental on `timestamp`. Pro/Enterprise 0.48+ with access to the audit database.",
         source: AUDIT_METADATA,
         missing: Missing::Unavailable,
         cursor: Some("timestamp"),
@@ -1240,11 +1249,13 @@ pub static STREAMS: &[StreamDef] = &[
         name: "query_log",
         description: "Every query run, as usage analytics show it (the audit database's `v_query_log` view: the \
                       `query_execution` table with qualified ids, running time in seconds and the query), \
-                      incremental on `started_at`. Pro/Enterprise 0.50+ with access to the audit database.",
+                      incremental on `started_at` (kept `usage_query_margin_minutes` further back: a query is logged when it ends). \
+                      Pro/Enterprise 0.48+ with access to the audit database.",
         source: AUDIT_METADATA,
         missing: Missing::Unavailable,
         primary_key: &["entity_id"],
         cursor: Some("started_at"),
+        cursor_is_start: true,
         permission: AUDIT_PERMISSION,
         fields: &[
             int("entity_id"),
@@ -1283,7 +1294,7 @@ const AUDIT_METADATA: Source = Source {
     variants: METADATA,
     ..Source::list("database/13371337/metadata")
 };
-const AUDIT_PERMISSION: &str = "Metabase Pro or Enterprise 0.50+ and view access to the audit database (`Internal \
+const AUDIT_PERMISSION: &str = "Metabase Pro or Enterprise 0.48+ and view access to the audit database (`Internal \
                                 Metabase Database`, admins by default)";
 
 /// The columns of Metabase's `segment` and `metric` tables (the same model

@@ -101,6 +101,9 @@ pub struct Config {
     pub query_streams: Vec<QueryStream>,
     /// Months before the current one a first read of `query_executions` starts at.
     pub usage_lookback_months: u32,
+    /// The longest a query runs in Metabase, minutes: how much further back
+    /// the cursors on a query's start stay (`StreamDef::cursor_is_start`).
+    pub usage_query_margin_minutes: u32,
     /// Whether `lineage` may ask Metabase's dependency graph (`auto`) or
     /// reads the cards' queries only (`parser`).
     pub lineage_api: bool,
@@ -149,6 +152,7 @@ impl Config {
             question_streams: results::parse_question_streams(&obj)?,
             query_streams: results::parse_query_streams(&obj)?,
             usage_lookback_months: integer(&obj, &keys::USAGE_LOOKBACK_MONTHS)?,
+            usage_query_margin_minutes: integer(&obj, &keys::USAGE_QUERY_MARGIN_MINUTES)?,
             lineage_api: choice(&obj, &keys::LINEAGE_SOURCE)? == "auto",
         })
     }
@@ -488,6 +492,7 @@ mod tests {
         assert_eq!(c.include_deactivated_users, keys::INCLUDE_DEACTIVATED_USERS.default);
         assert_eq!((c.questions, keys::QUESTIONS.default), (Questions::None, "none"));
         assert_eq!(c.usage_lookback_months, keys::USAGE_LOOKBACK_MONTHS.default);
+        assert_eq!((c.usage_query_margin_minutes, keys::USAGE_QUERY_MARGIN_MINUTES.default), (20, 20), "Metabase's query timeout");
         assert!(c.lineage_api, "lineage_source is auto by default");
     }
 
@@ -517,7 +522,7 @@ mod tests {
             }
             checked += 1;
         }
-        assert_eq!(checked, 10, "keys with a default");
+        assert_eq!(checked, 11, "keys with a default");
     }
 
     #[test]

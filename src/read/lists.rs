@@ -32,6 +32,9 @@ pub struct SharedLists {
     /// The audit database's tables, or why they could not be read, once a
     /// usage stream asked (the others take the same answer).
     pub audit_tables: Option<crate::error::Result<Vec<super::usage::AuditTable>>>,
+    /// Whether the read warned that the server sends no usable `Date` (so
+    /// cursors are not capped, `state::read_began`): once per read.
+    pub warned_no_date: bool,
 }
 
 impl SharedLists {

@@ -1,15 +1,23 @@
 //! Month-partitioned endpoints (`GET /api/ee/logs/query_execution/:yyyy-mm`):
 //! which months a read requests.
 //!
-//! A read goes from the month of the saved cursor (an incremental read), or
-//! `usage_lookback_months` before the current month (a first read), up to
-//! the current month. "Current" is the server's: the month of the `Date`
-//! header of its latest answer (the version probe that opens every read),
-//! so a host whose clock is off, or a replayed recording, asks for the
-//! months the server had.
+//! Metabase splits the months in its application database's time zone
+//! (`advanced_config/api/logs.clj`: `date_part('month', started_at)`, or
+//! `MONTH(started_at)`, evaluated in the database session's zone), which the
+//! connector cannot know; every zone is within 14 hours of UTC. So a read
+//! goes from the month of the saved cursor less 14 hours (an incremental
+//! read), or `usage_lookback_months` before the current UTC month (a first
+//! read), up to the month of the server's time plus 14 hours; the rows are
+//! still filtered by the cursor. The server's time is the `Date` header of
+//! its latest answer (the version probe that opens every read), so a host
+//! whose clock is off, or a replayed recording, asks for the months the
+//! server had.
 
 use crate::error::{Error, Result};
-use civil_time::civil_from_days;
+use civil_time::{civil_from_days, parse_http_date_micros};
+
+/// The most a time zone is away from UTC (UTC+14, Line Islands; UTC−12).
+const ZONE_SPREAD_MICROS: i64 = 14 * 3600 * 1_000_000;
 
 /// A calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,29 +50,18 @@ impl Month {
     }
 }
 
-/// The month of an HTTP date (`Thu, 20 Jun 2024 06:10:00 GMT`, RFC 9110's
-/// IMF-fixdate, the form every server sends).
-pub fn month_of_http_date(date: &str) -> Option<Month> {
-    const NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-    let mut words = date.split_whitespace().skip(1);
-    let _day: u32 = words.next()?.parse().ok()?;
-    let name = words.next()?.to_ascii_lowercase();
-    let month = NAMES.iter().position(|n| *n == name)? as u32 + 1;
-    let year: i64 = words.next()?.parse().ok()?;
-    Some(Month { year, month })
-}
-
 /// The months to request, oldest first, as `yyyy-mm` ids.
 pub fn to_read(since: Option<i64>, lookback: u32, server_date: Option<&str>) -> Result<Vec<String>> {
-    let Some(now) = server_date.and_then(month_of_http_date) else {
+    let Some(now) = server_date.and_then(parse_http_date_micros) else {
         return Err(Error::system(format!(
             "the server's answers carry no usable Date header ({}), so the current month is unknown",
             server_date.unwrap_or("none")
         )));
     };
-    let first = since.map_or(now.minus(lookback), Month::of_micros).min(now);
+    let end = Month::of_micros(now + ZONE_SPREAD_MICROS);
+    let first = since.map_or(Month::of_micros(now).minus(lookback), |s| Month::of_micros(s - ZONE_SPREAD_MICROS)).min(end);
     let mut months = vec![first];
-    while let Some(&last) = months.last().filter(|m| **m < now) {
+    while let Some(&last) = months.last().filter(|m| **m < end) {
         months.push(last.next());
     }
     Ok(months.into_iter().map(Month::id).collect())
@@ -76,15 +73,6 @@ mod tests {
     use civil_time::parse_timestamp_micros;
 
     const DATE: &str = "Thu, 20 Jun 2024 06:10:00 GMT";
-
-    #[test]
-    fn http_dates_give_their_month() {
-        assert_eq!(month_of_http_date(DATE), Some(Month { year: 2024, month: 6 }));
-        assert_eq!(month_of_http_date("Sun, 01 Dec 2024 00:00:00 GMT"), Some(Month { year: 2024, month: 12 }));
-        assert_eq!(month_of_http_date("yesterday"), None);
-        assert_eq!(month_of_http_date("Thu, 20 Foo 2024 06:10:00 GMT"), None);
-        assert_eq!(month_of_http_date(""), None);
-    }
 
     #[test]
     fn a_first_read_looks_back_across_years() {
@@ -99,6 +87,20 @@ mod tests {
         // A cursor ahead of the server's clock reads the current month.
         let ahead = parse_timestamp_micros("2024-09-01T00:00:00Z");
         assert_eq!(to_read(ahead, 12, Some(DATE)).unwrap(), ["2024-06"]);
+    }
+
+    #[test]
+    fn months_are_those_of_any_zone_the_server_may_split_them_in() {
+        // 02:00Z on the 1st is still May west of UTC−2: May is asked too.
+        let since = parse_timestamp_micros("2024-06-01T02:00:00Z");
+        assert_eq!(to_read(since, 12, Some(DATE)).unwrap(), ["2024-05", "2024-06"]);
+        let later = parse_timestamp_micros("2024-06-01T14:00:00Z");
+        assert_eq!(to_read(later, 12, Some(DATE)).unwrap(), ["2024-06"], "14 hours in: June everywhere");
+        // 20:00Z on the 30th is already July east of UTC+4: July is asked too (once).
+        let end = "Sun, 30 Jun 2024 20:00:00 GMT";
+        assert_eq!(to_read(parse_timestamp_micros("2024-06-15T00:00:00Z"), 12, Some(end)).unwrap(), ["2024-06", "2024-07"]);
+        assert_eq!(to_read(None, 1, Some(end)).unwrap(), ["2024-05", "2024-06", "2024-07"], "the look-back counts from the UTC month");
+        assert_eq!(to_read(None, 0, Some("Sun, 30 Jun 2024 09:00:00 GMT")).unwrap(), ["2024-06"]);
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl Output {
     fn new(def: &'static StreamDef, since: Option<i64>) -> Self {
         let mapper = RowMapper::with_options(&def.declared(), def.aliases, def.drop);
         let cursor_col = def.cursor.and_then(|c| mapper.column_index(c));
-        let cursor = Cursor::new(def.cursor, cursor_col, since);
+        let cursor = Cursor::of_stream(def, cursor_col, since);
         let mut pk_cols: Vec<usize> = def.primary_key.iter().filter_map(|k| mapper.column_index(k)).collect();
         if pk_cols.len() != def.primary_key.len() {
             pk_cols.clear();
@@ -286,10 +286,7 @@ impl ObjectRows {
             Ok(response) => {
                 // The run's start, not this answer's: the parent list this
                 // stream's ids came from may have been read long before.
-                let began = cx.client.first_date();
-                for out in &mut self.outputs {
-                    out.cursor.read_began_at(began);
-                }
+                super::state::read_began(cx, self.outputs.iter_mut().map(|out| &mut out.cursor));
                 if let Some(graph) = self.graph.as_mut().filter(|_| GraphPhase::reads(&self.source)) {
                     graph.begin_page();
                 }

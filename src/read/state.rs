@@ -12,13 +12,23 @@
 //!   object changed while the pages are read (and so perhaps missed, as a
 //!   paged list shifts under it) has a later `updated_at`, and the next run
 //!   reads it;
+//!   A cursor on a query's start (`StreamDef::cursor_is_start`: Metabase
+//!   writes the row when the query ends) stays the longest query run
+//!   (`usage_query_margin_minutes`) further back;
 //! - a record whose cursor equals the saved one is emitted again, since
 //!   another object may share that instant and have been missed; a host
 //!   deduplicating on the primary key keeps one of each.
+//!
+//! Without a usable `Date` there is no ceiling, the first point no longer
+//! holds, and the run says so once ([`read_began`]).
 
+use super::Context;
+use crate::api::transport::Transport;
+use crate::catalog::streams::StreamDef;
 use crate::error::{Cause, Error, Result};
 use civil_time::{format_timestamp_micros, parse_http_date_micros, parse_timestamp_micros};
 use crate::wit::Value;
+use crate::LogLevel;
 
 /// The state object: `{"<stream>": {"<cursor>": "<timestamp>"}, …}`.
 pub type State = serde_json::Map<String, serde_json::Value>;
@@ -57,6 +67,32 @@ pub fn stream_cursor(state: &State, stream: &str, cursor: &str) -> Result<Option
 /// are read once more by the next run.
 pub const SAFETY_MARGIN_MICROS: i64 = 60 * 1_000_000;
 
+/// Notes the run's start on `cursors` ([`Cursor::read_began_at`]), with the
+/// longest query run the config allows. Without a usable `Date` the
+/// checkpoints are not capped, and an update made while the read ran may be
+/// missed by the next one: a warning, once per run, when a cursor keeps state.
+pub fn read_began<'c, T: Transport>(cx: &mut Context<T>, cursors: impl IntoIterator<Item = &'c mut Cursor>) {
+    let date = cx.client.first_date().map(str::to_string);
+    let longest_run = i64::from(cx.client.config().usage_query_margin_minutes) * 60 * 1_000_000;
+    let mut keeps_state = false;
+    for cursor in cursors {
+        cursor.read_began_at(date.as_deref(), longest_run);
+        keeps_state |= cursor.name.is_some();
+    }
+    if keeps_state && !cx.lists.warned_no_date && date.as_deref().and_then(parse_http_date_micros).is_none() {
+        cx.lists.warned_no_date = true;
+        (cx.log)(LogLevel::Warn, &no_date_warning(date.as_deref()));
+    }
+}
+
+fn no_date_warning(date: Option<&str>) -> String {
+    let got = date.map_or_else(|| "none".to_string(), |d| format!("{d:?}"));
+    format!(
+        "the server's first answer carries no usable Date header ({got}): the incremental state is not kept below the server's \
+         time when the read began, so a change made while this read ran may be missed by the next one (docs/types-and-state.md)"
+    )
+}
+
 /// The cursor of a stream being read: filters rows, tracks the newest value.
 #[derive(Debug, Clone, Default)]
 pub struct Cursor {
@@ -72,20 +108,35 @@ pub struct Cursor {
     ceiling: Option<i64>,
     /// Whether the stream's first answer arrived (only its `Date` counts).
     answered: bool,
+    /// The cursor is a query's start, its row written when the query ends:
+    /// the ceiling stays the longest query run further back.
+    starts: bool,
 }
 
 impl Cursor {
     pub fn new(name: Option<&'static str>, column: Option<usize>, since: Option<i64>) -> Self {
-        Cursor { name, column, since, newest: since, ceiling: None, answered: false }
+        Cursor { name, column, since, newest: since, ceiling: None, answered: false, starts: false }
+    }
+
+    /// The cursor of `def`'s stream (its cursor field, at `column`).
+    pub fn of_stream(def: &StreamDef, column: Option<usize>, since: Option<i64>) -> Self {
+        Cursor { starts: def.cursor_is_start, ..Cursor::new(def.cursor, column, since) }
+    }
+
+    /// The column of the cursor, once the rows' columns are known.
+    pub fn locate(&mut self, column: Option<usize>) {
+        self.column = column;
     }
 
     /// Notes, at the stream's first answer, the server's `Date` when the
-    /// read began: it sets the ceiling. Without one (or unreadable), the
+    /// read began: it sets the ceiling, `longest_run` (µs) lower for a
+    /// cursor on a query's start. Without one (or unreadable), the
     /// checkpoint is the newest value seen.
-    pub fn read_began_at(&mut self, date: Option<&str>) {
+    pub fn read_began_at(&mut self, date: Option<&str>, longest_run: i64) {
         if !self.answered {
             self.answered = true;
-            self.ceiling = date.and_then(parse_http_date_micros).map(|t| t - SAFETY_MARGIN_MICROS);
+            let extra = if self.starts { longest_run } else { 0 };
+            self.ceiling = date.and_then(parse_http_date_micros).map(|t| t - SAFETY_MARGIN_MICROS - extra);
         }
     }
 
@@ -144,17 +195,17 @@ mod tests {
     #[test]
     fn the_checkpoint_stays_below_the_server_time_the_read_began() {
         let mut c = cursor(None);
-        c.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
-        c.read_began_at(Some("Thu, 20 Jun 2024 11:00:00 GMT"));
+        c.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"), 0);
+        c.read_began_at(Some("Thu, 20 Jun 2024 11:00:00 GMT"), 0);
         c.keep(&[ts("2024-06-20T10:00:10Z")]);
         assert_eq!(c.checkpoint(), r#"{"updated_at":"2024-06-20T09:59:30.000000Z"}"#, "the first Date, less a minute");
         c.keep(&[ts("2024-06-20T09:00:00Z")]);
         let mut old = cursor(None);
-        old.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
+        old.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"), 0);
         old.keep(&[ts("2024-06-20T09:00:00Z")]);
         assert_eq!(old.checkpoint(), r#"{"updated_at":"2024-06-20T09:00:00.000000Z"}"#, "older than the ceiling: itself");
         let mut ahead = cursor(Some("2024-06-20T12:00:00Z"));
-        ahead.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
+        ahead.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"), 0);
         assert_eq!(ahead.checkpoint(), r#"{"updated_at":"2024-06-20T09:59:30.000000Z"}"#, "a saved cursor ahead of the server moves back");
     }
 
@@ -162,12 +213,27 @@ mod tests {
     fn without_a_date_the_newest_value_is_the_checkpoint() {
         for date in [None, Some("yesterday")] {
             let mut c = cursor(None);
-            c.read_began_at(date);
+            c.read_began_at(date, 0);
             c.keep(&[ts("2024-06-20T10:00:10Z")]);
             assert_eq!(c.checkpoint(), r#"{"updated_at":"2024-06-20T10:00:10.000000Z"}"#);
         }
         let mut empty = cursor(None);
-        empty.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"));
+        empty.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"), 0);
         assert_eq!(empty.checkpoint(), "{}", "nothing seen, nothing saved");
+    }
+
+    #[test]
+    fn a_cursor_on_a_query_start_stays_the_longest_run_further_back() {
+        let def = crate::catalog::streams::find("query_executions").unwrap();
+        let twenty_minutes = 20 * 60 * 1_000_000;
+        let mut start = Cursor::of_stream(def, Some(0), None);
+        start.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"), twenty_minutes);
+        start.keep(&[ts("2024-06-20T09:55:00Z")]);
+        assert_eq!(start.checkpoint(), r#"{"started_at":"2024-06-20T09:39:30.000000Z"}"#, "a minute and 20 below the Date");
+        let objects = crate::catalog::streams::find("cards").unwrap();
+        let mut updated = Cursor::of_stream(objects, Some(0), None);
+        updated.read_began_at(Some("Thu, 20 Jun 2024 10:00:30 GMT"), twenty_minutes);
+        updated.keep(&[ts("2024-06-20T09:55:00Z")]);
+        assert_eq!(updated.checkpoint(), r#"{"updated_at":"2024-06-20T09:55:00.000000Z"}"#, "an update time keeps the minute alone");
     }
 }

@@ -534,14 +534,21 @@ fn query_executions_ask_for_each_month_up_to_the_servers() {
     assert_eq!(paths, ["/api/session/properties", "/api/ee/logs/query_execution/2024-05", "/api/ee/logs/query_execution/2024-06"]);
     assert_eq!(out.last().unwrap().as_ref().unwrap().checkpoint.as_deref(), Some(r#"{"started_at":"2024-06-02T00:00:00.000000Z"}"#));
 
-    // With state: from the cursor's month, rows at or after it only (the one at the saved
+    // With state: from the cursor's month in any zone (00:00Z on June 1st is still May west of
+    // UTC, where Metabase may split the months), rows at or after it only (the one at the saved
     // cursor is read again, see `read::state`).
     let state = r#"{"query_executions":{"started_at":"2024-06-01T00:00:00.000000Z"}}"#;
-    let t = dated("Mon, 03 Jun 2024 10:00:00 GMT", &answers[1..]);
+    let t = dated("Mon, 03 Jun 2024 10:00:00 GMT", &answers);
     let mut r = Reader::open(t, &cfg, &[sel("query_executions", true)], Some(state), no_log).unwrap();
     assert_eq!(ids(&drain(&mut r)), [3, 2]);
     let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
-    assert_eq!(paths, ["/api/session/properties", "/api/ee/logs/query_execution/2024-06"]);
+    assert_eq!(paths, ["/api/session/properties", "/api/ee/logs/query_execution/2024-05", "/api/ee/logs/query_execution/2024-06"]);
+    let state = r#"{"query_executions":{"started_at":"2024-06-01T14:00:00.000000Z"}}"#;
+    let t = dated("Mon, 03 Jun 2024 10:00:00 GMT", &answers[1..]);
+    let mut r = Reader::open(t, &cfg, &[sel("query_executions", true)], Some(state), no_log).unwrap();
+    assert_eq!(ids(&drain(&mut r)), [3]);
+    let paths: Vec<_> = r.client_seen().iter().map(|s| s.1.clone()).collect();
+    assert_eq!(paths, ["/api/session/properties", "/api/ee/logs/query_execution/2024-06"], "June in every zone");
 }
 
 /// A stream that ends unavailable after starting its next requests ahead

@@ -38,5 +38,6 @@ mod streams_more;
 mod streams_objects;
 mod streams_params;
 mod streams_questions;
+mod streams_usage;
 mod questions_export;
 mod crossing_bench;

@@ -181,6 +181,11 @@ pub const QUERY_STREAM_SCHEMA: &str = r#"{
   "oneOf": [{"required": ["sql"]}, {"required": ["mbql"]}]
 }"#;
 pub const USAGE_LOOKBACK_MONTHS: Integer = Integer { name: "usage_lookback_months", min: 0, max: 120, default: 3 };
+/// Metabase writes a `query_execution` row when the query ends, stamped with
+/// its start: the usage cursors on a start time stay this far further back.
+/// Metabase's own query timeout (`db-query-timeout-minutes`,
+/// `MB_DB_QUERY_TIMEOUT_MINUTES`) is 20 minutes by default.
+pub const USAGE_QUERY_MARGIN_MINUTES: Integer = Integer { name: "usage_query_margin_minutes", min: 0, max: 10080, default: 20 };
 pub const LINEAGE_SOURCE: Choice = Choice { name: "lineage_source", allowed: &["auto", "parser"], default: "auto" };
 
 /// Every key, in the order a form shows them (the schema's `order`).
@@ -286,6 +291,12 @@ pub const KEYS: &[Key] = &[
         kind: Kind::Integer(USAGE_LOOKBACK_MONTHS),
         title: "Usage look-back (months)",
         description: Some("How many months before the current one a first read of `query_executions` starts at (0: the current month only). Later incremental reads start at the saved cursor's month. Metabase deletes query executions older than its retention setting, so months before it are empty."),
+        examples: &[],
+    },
+    Key {
+        kind: Kind::Integer(USAGE_QUERY_MARGIN_MINUTES),
+        title: "Longest query run (minutes)",
+        description: Some("How long a query may run in Metabase (its query timeout, MB_DB_QUERY_TIMEOUT_MINUTES, 20 by default). Metabase logs a query when it ends, stamped with its start, so the state of `query_executions` and `query_log` stays this much (plus a minute) below the server's time when a read begins: a query still running then is read by the next run. Set it to your Metabase's timeout if you raised it."),
         examples: &[],
     },
     Key {
