@@ -37,8 +37,9 @@ const fn graph_source(variants: &'static [Variant]) -> Source {
         variants,
         envelope: Envelope::Object,
         paging: Paging::None,
-        parent: Some(Parent { stream: "cards", skip_ids: &[], column: None }),
+        parent: Some(Parent { stream: "cards", skip_ids: &[], column: None, archived_too: false }),
         path: &["nodes|edges"],
+        path_optional: false,
     }
 }
 
