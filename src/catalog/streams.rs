@@ -9,7 +9,8 @@
 //! Declared fields are every top-level key seen in real responses of
 //! Metabase 0.4x, 0.50 and 0.52 (the captures under
 //! `tests/fixtures/captures/`) plus the keys Metabase's source adds in later
-//! versions. Keys a server sends beyond these still arrive, as extra columns.
+//! versions. Keys a server sends beyond these still arrive, as extra columns
+//! (but for a row that is `declared_only`: `api_keys`).
 
 pub use crate::decode::map_rows::MapRows;
 use crate::wit::FieldType;
@@ -616,7 +617,7 @@ pub static STREAMS: &[StreamDef] = &[
         name: "dashboard_tabs",
         description: "The tabs of each dashboard (`tabs` of GET /api/dashboard/:id, Metabase 0.47+; read from the same \
                       answers as `dashboard_cards`, whose `dashboard_tab_id` names them, so no further view is \
-                      counted). Empty for dashboards without tabs.",
+                      counted). Empty for dashboards without tabs, and before 0.47.",
         // Before 0.47 the answer has no `tabs`: no tabs, not a broken answer.
         source: Source { parent: Some(EVERY_DASHBOARD), path_optional: true, ..Source::per_parent("dashboard/{id}", "dashboards", &["tabs"]) },
         cursor: Some("updated_at"),
@@ -1147,8 +1148,9 @@ pub static STREAMS: &[StreamDef] = &[
     StreamDef {
         name: "revisions",
         description: "The edit history of every card and dashboard (GET /api/revision?entity=card|dashboard&id=N \
-                      per card, then per dashboard). `model` and `model_id` name the edited object (Metabase drops \
-                      them from the answer); `diff` and `description` compare each revision with the one before.",
+                      per card, then per dashboard, archived ones too with `include_archived`). `model` and \
+                      `model_id` name the edited object (Metabase drops them from the answer); `diff` and \
+                      `description` compare each revision with the one before.",
         // metabase/metabase src/metabase/api/revision.clj (`GET /`: entity, id; read-check) and
         // models/revision.clj (`revisions+details`: newest first, without model, model_id, user_id, object).
         source: revisions_of(REVISIONS_OF_CARDS),
