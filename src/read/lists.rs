@@ -215,4 +215,28 @@ mod tests {
         }
         assert_eq!(ids.into_ids(), [r#""root""#, "7", "9"]);
     }
+
+    #[test]
+    fn archived_children_watch_every_list_each_parent_once() {
+        let dashboards = streams::find("dashboards").unwrap();
+        let mut captures = id_captures(dashboards);
+        assert_eq!(captures.len(), 1, "every child of dashboards wants its archived ones too");
+        let capture = &mut captures[0];
+        for (variant, body) in [(0, &br#"[{"id":1},{"id":2}]"#[..]), (1, br#"[{"id":7},{"id":2}]"#)] {
+            let mut body = ElementStream::new(body);
+            while let Some((e, m)) = body.next_split().unwrap() {
+                capture.element(variant, e, m);
+            }
+            assert!(!capture.complete(false), "kept only when every list was read");
+        }
+        let mut lists = SharedLists::default();
+        captures.pop().unwrap().keep(&mut lists);
+        assert_eq!(lists.ids[&("dashboards", true)], ["1", "2", "7"]);
+        // Cards: revisions want the archived cards, 0.46's per-card actions the listed ones.
+        let kinds: Vec<bool> = id_captures(streams::find("cards").unwrap())
+            .iter()
+            .map(|c| matches!(c, Capture::Ids { archived_too: true, .. }))
+            .collect();
+        assert_eq!(kinds, [false, true]);
+    }
 }

@@ -135,6 +135,11 @@ fn revisions_name_the_object_they_belong_to() {
     assert_eq!((edit["model_id"].clone(), edit["is_creation"].clone(), edit["most_recent"].clone()), (json!(27), json!(false), json!(true)));
     assert_eq!(edit["timestamp"], "2024-06-20T05:55:59.117538Z");
     assert_eq!(edit["user"]["id"], 1);
+    // A creation revision has no diff (nothing before it); 0.48+ revisions name the version
+    // that wrote them (revision.clj `diff-map`, `define-before-insert`).
+    let creation = by_key(&out, "revisions", "id", json!(1));
+    assert_eq!((&creation["is_creation"], &creation["diff"], &creation["metabase_version"]), (&json!(true), &Value::Null, &json!("v0.50.5")));
+    assert_eq!(edit["metabase_version"], "v0.50.5");
     assert_eq!(out.states_of("revisions").last().unwrap()["stream"]["stream_state"], json!({"timestamp": "2024-06-20T06:01:34.470497Z"}));
 }
 
