@@ -104,7 +104,8 @@ impl Capture {
 /// The id captures `def`'s read keeps for the streams that take their ids
 /// from it: one per kind of list its children want.
 pub fn id_captures(def: &StreamDef) -> Vec<Capture> {
-    let mut kinds: Vec<bool> = streams::STREAMS.iter().flat_map(|s| parents_of(s)).filter(|p| p.stream == def.name).map(|p| p.archived_too).collect();
+    let children = streams::STREAMS.iter().flat_map(|s| parents_of(s));
+    let mut kinds: Vec<bool> = children.filter(|p| p.stream == def.name).map(|p| p.archived_too).collect();
     kinds.sort_unstable();
     kinds.dedup();
     kinds.into_iter().map(|archived_too| Capture::Ids { stream: def.name, archived_too, ids: IdCapture::default() }).collect()
