@@ -184,30 +184,45 @@ def revisions(data, era, ts):
     updated_at) too."""
     out = {}
     rid = 0
-    for entity, objects in (("card", data["card"]), ("dashboard", data["dashboard"])):
+    version = data.get("version") or "v%s.0" % era
+    for entity, objects in _revised(data):
         for o in objects:
-            revs = []
-            rid += 1
-            revs.append(_revision(rid, o["created_at"], True, {"before": None, "after": {"name": o["name"]}},
-                                  "created this.", data, era))
-            if o["updated_at"] != o["created_at"]:
-                rid += 1
-                revs.append(_revision(rid, o["updated_at"], False,
-                                      {"before": {"description": None}, "after": {"description": o.get("description")}},
-                                      "edited the description.", data, era))
-            revs.reverse()
-            if revs and era != "0.4x":
-                revs[0]["most_recent"] = True
-            out[(entity, o["id"])] = revs
+            rid, out[(entity, o["id"])] = object_revisions(rid, o, _user(data), era, version)
     return out
 
 
-def _revision(rid, at, creation, diff, description, data, era):
-    r = {"is_reversion": False, "is_creation": creation, "message": None, "user": _user(data), "diff": diff,
+def _revised(data):
+    """The cards, then the dashboards, each with the archived ones (which the connector reads with
+    `include_archived`: Metabase's default lists leave them out, its revisions route does not)."""
+    return [(entity, data[entity] + data.get(entity + "_archived", [])) for entity in ("card", "dashboard")]
+
+
+def object_revisions(rid, o, user, era, version):
+    """One object's revisions, newest first, ids from rid + 1: (the last id, the revisions).
+    A creation revision's `diff` is null (revision/diff.clj `diff-map`: `(when o1 ...)`, no
+    previous object); 0.48+ revisions carry `metabase_version` (`define-before-insert`: the
+    version that wrote them) and `most_recent`, true on the newest only."""
+    revs = []
+    rid += 1
+    revs.append(_revision(rid, o["created_at"], True, None, "created this.", user, era, version))
+    if o["updated_at"] != o["created_at"]:
+        rid += 1
+        revs.append(_revision(rid, o["updated_at"], False,
+                              {"before": {"description": None}, "after": {"description": o.get("description")}},
+                              "edited the description.", user, era, version))
+    revs.reverse()
+    if revs and era != "0.4x":
+        revs[0]["most_recent"] = True
+    return rid, revs
+
+
+def _revision(rid, at, creation, diff, description, user, era, version):
+    r = {"is_reversion": False, "is_creation": creation, "message": None, "user": user, "diff": diff,
          "description": description, "id": rid, "timestamp": at}
     if era != "0.4x":
         r["has_multiple_changes"] = False
         r["most_recent"] = False
+        r["metabase_version"] = version
     return r
 
 
@@ -371,10 +386,11 @@ def read_tasks(sess, data, page_size, forbidden):
 
 
 def read_revisions(sess, data, page_size, forbidden):
-    """Per card (the cards stream's list), then per dashboard."""
-    sess.get("/api/card", 200, data["card"])
-    sess.get("/api/dashboard", 200, data["dashboard"])
-    for entity, objects in (("card", data["card"]), ("dashboard", data["dashboard"])):
+    """Per card (the cards stream's lists, archived ones too), then per dashboard."""
+    for entity in ("card", "dashboard"):
+        sess.get("/api/" + entity, 200, data[entity])
+        sess.get("/api/" + entity, 200, data.get(entity + "_archived", []), query=[("f", "archived")])
+    for entity, objects in _revised(data):
         for o in objects:
             _once(sess, "/api/revision", 200, data["more"]["revisions"][(entity, o["id"])],
                   [("entity", entity), ("id", o["id"])])
@@ -393,3 +409,50 @@ STREAM_REQUESTS = {
     "permissions_graph": _admin("permissions/graph"),
     "collection_permissions": _admin("collection/graph"),
 }
+
+
+# ------------------------------------------------------------------------------------------------
+# The archived_objects fixture: the children of archived parents
+# ------------------------------------------------------------------------------------------------
+
+def dashboard_detail(d, collections, tabs, dashcards):
+    """GET /api/dashboard/:id on 0.50 (src/metabase/api/dashboard.clj `get-dashboard`: the row
+    hydrated with :dashcards, :tabs, :collection, :can_write, :param_fields, :param_values,
+    :collection_authority_level, :last_used_param_values). An archived dashboard answers too
+    (`read-check` only)."""
+    collection = next((c for c in collections if c["id"] == d.get("collection_id")), None)
+    return dict(d, dashcards=dashcards, tabs=tabs, param_values=None, param_fields=None, can_write=True,
+                collection=collection, collection_authority_level=None, last_used_param_values={})
+
+
+def text_dashcard(dc_id, dashboard, tab_id, text):
+    """A text card (0.50 `report_dashboardcard` row: no card, `virtual_card` settings)."""
+    at = dashboard["updated_at"]
+    return {"id": dc_id, "dashboard_id": dashboard["id"], "dashboard_tab_id": tab_id, "card_id": None,
+            "card": None, "row": 0, "col": 0, "size_x": 12, "size_y": 2, "series": [], "parameter_mappings": [],
+            "visualization_settings": {"text": text, "virtual_card": {"name": None, "display": "text",
+                                                                      "visualization_settings": {},
+                                                                      "dataset_query": {}, "archived": False}},
+            "action_id": None, "entity_id": entity_id("0.50/dashcard/%d" % dc_id),
+            "collection_authority_level": None, "created_at": at, "updated_at": at}
+
+
+def archived_parents_reads(sess, cards, dashboards, archived_dashboards, collections, user):
+    """The requests of dashboard_cards, dashboard_tabs and revisions with `include_archived`: each
+    dashboard's detail and each card's and dashboard's revisions, the archived ones' too (the
+    fixture server has one archived dashboard, 7, with one tab holding a text card; the others
+    have neither). Metabase reads an archived object's detail and history like any other's."""
+    for d in dashboards + archived_dashboards:
+        tabs, dashcards = [], []
+        if d["archived"]:
+            tabs = [{"id": 1, "dashboard_id": d["id"], "name": "Steps", "position": 0,
+                     "entity_id": entity_id("0.50/tab/1"), "created_at": d["created_at"],
+                     "updated_at": d["updated_at"]}]
+            dashcards = [text_dashcard(1, d, 1, "Retired in February")]
+        sess.get("/api/dashboard/%d" % d["id"], 200, dashboard_detail(d, collections, tabs, dashcards))
+    summary = {k: user[k] for k in ("id", "first_name", "last_name", "common_name")}
+    rid = 0
+    for entity, objects in (("card", cards), ("dashboard", dashboards + archived_dashboards)):
+        for o in objects:
+            rid, revs = object_revisions(rid, o, summary, "0.50", "v0.50.5")
+            sess.get("/api/revision", 200, revs, query=[("entity", entity), ("id", o["id"])])

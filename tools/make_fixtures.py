@@ -693,8 +693,9 @@ def fixtures():
                               "session_token": "8d2f6b1c-0e4a-4f7b-b3c5-6a9e1d0f2c47"})
 
     # 7. Archived and deactivated objects, from the fixture server (no capture has any): a read of
-    #    cards, collections, dashboards, users and snippets with their archived variants. The
-    #    server has one archived collection, dashboard and snippet each and one deactivated user.
+    #    cards, collections, dashboards, users and snippets with their archived variants, then the
+    #    dashboards' cards and tabs and the revisions, of the archived dashboard too. The server
+    #    has one archived collection, dashboard and snippet each and one deactivated user.
     fs = "fixture-server"
     props = load(fs, "api", "session-properties.json")
     har = Har(datetime(2024, 6, 20, 7, 0, 0, tzinfo=timezone.utc), "v0.50.5")
@@ -711,6 +712,10 @@ def fixtures():
     sess.get("/api/native-query-snippet", 200, snippets())
     sess.get("/api/native-query-snippet", 200, load(fs, "api", "archived", "native-query-snippet.json"),
              query=[("archived", "true")])
+    # ... and dashboard_cards, dashboard_tabs and revisions, of the archived dashboard too.
+    fixturegen_streams.archived_parents_reads(sess, load(fs, "api", "card.json"), load(fs, "api", "dashboard.json"),
+                                              load(fs, "api", "archived", "dashboard.json"),
+                                              load(fs, "api", "collection.json"), users[0])
     out["archived_objects"] = (har, {"instance_api_url": ORIGIN + "/api", "api_key": "mb_YXJjaGl2ZWQtb2JqZWN0cy1rZXk"})
 
     # 8. Incremental, second run: the v0.50 full sync after a few objects changed. The ONLY edits

@@ -9,7 +9,8 @@
 //! Declared fields are every top-level key seen in real responses of
 //! Metabase 0.4x, 0.50 and 0.52 (the captures under
 //! `tests/fixtures/captures/`) plus the keys Metabase's source adds in later
-//! versions. Keys a server sends beyond these still arrive, as extra columns.
+//! versions. Keys a server sends beyond these still arrive, as extra columns
+//! (but for a row that is `declared_only`: `api_keys`).
 
 pub use crate::decode::map_rows::MapRows;
 use crate::wit::FieldType;
@@ -78,12 +79,18 @@ pub const WITH_F_ARCHIVED: &[Variant] =
 /// A per-item endpoint's items come from another stream's list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parent {
-    /// The stream whose list gives the ids (its first variant is requested).
+    /// The stream whose list gives the ids.
     pub stream: &'static str,
     /// Ids never requested (the virtual saved-questions database `-1337`).
     pub skip_ids: &'static [&'static str],
     /// A declared column that receives the parent's id on every row.
     pub column: Option<&'static str>,
+    /// With `include_archived`, the ids of every variant the parent stream
+    /// reads (its archived objects too), each once; otherwise its first
+    /// variant's only. Metabase's default lists leave archived objects out
+    /// (`GET /api/card` and `/api/dashboard`: `:archived false`), so the
+    /// history, tabs and dashcards of archived ones need their archived list.
+    pub archived_too: bool,
 }
 
 /// Where a stream's records come from.
@@ -98,11 +105,15 @@ pub struct Source {
     /// Where the records are inside the response (see `json_stream`):
     /// empty for a list or a `data` envelope.
     pub path: &'static [&'static str],
+    /// An answer without the member at `path` holds no records (a version
+    /// before the member existed: `tabs` before 0.47), rather than being a
+    /// broken answer. An error object (`error`, `message`) is still an error.
+    pub path_optional: bool,
 }
 
 impl Source {
     pub const fn list(endpoint: &'static str) -> Source {
-        Source { endpoint, variants: ONE_REQUEST, envelope: Envelope::BareArray, paging: Paging::None, parent: None, path: &[] }
+        Source { endpoint, variants: ONE_REQUEST, envelope: Envelope::BareArray, paging: Paging::None, parent: None, path: &[], path_optional: false }
     }
 
     /// One object per id of the `parent` stream's list (`GET /api/dashboard/:id`,
@@ -113,8 +124,9 @@ impl Source {
             variants: ONE_REQUEST,
             envelope: Envelope::Object,
             paging: Paging::None,
-            parent: Some(Parent { stream: parent, skip_ids: &[], column: None }),
+            parent: Some(Parent { stream: parent, skip_ids: &[], column: None, archived_too: false }),
             path,
+            path_optional: false,
         }
     }
 
@@ -123,7 +135,7 @@ impl Source {
     /// records (`["tables", "*", "fields"]` in `["tables"]`: `["fields"]`).
     /// Such streams are read from one response.
     pub fn nested_in(&self, outer: &Source) -> Option<&'static [&'static str]> {
-        let same_requests = Source { path: outer.path, ..*self } == *outer;
+        let same_requests = Source { path: outer.path, path_optional: outer.path_optional, ..*self } == *outer;
         let n = outer.path.len();
         let through = self.path.len() > n + 1 && self.path[..n] == *outer.path && self.path[n] == "*";
         (same_requests && through).then(|| &self.path[n + 1..])
@@ -134,7 +146,7 @@ impl Source {
     /// (`["tabs"]` beside `["dashcards|ordered_cards"]`). Such streams are
     /// read from one response, their records told apart by that name.
     pub fn beside(&self, other: &Source) -> bool {
-        let same_requests = Source { path: other.path, ..*self } == *other;
+        let same_requests = Source { path: other.path, path_optional: other.path_optional, ..*self } == *other;
         let (Some((last, prefix)), Some((other_last, other_prefix))) = (self.path.split_last(), other.path.split_last()) else {
             return false;
         };
@@ -193,6 +205,11 @@ pub struct StreamDef {
     pub aliases: &'static [(&'static str, &'static str)],
     /// Keys not emitted (another stream carries them).
     pub drop: &'static [&'static str],
+    /// Only the declared fields are emitted: the one exception to
+    /// "undeclared keys arrive as extra columns", for a stream whose
+    /// answers may carry a secret (`api_keys`: a key Metabase adds later
+    /// must never reach the output).
+    pub declared_only: bool,
     /// Computed from another stream's records (its `source` is that stream's).
     pub derive: Option<Derive>,
     /// Further sources read after `source`, their records emitted too (the
@@ -239,6 +256,7 @@ const LIST: StreamDef = StreamDef {
     fields: &[],
     aliases: &[],
     drop: &[],
+    declared_only: false,
     derive: None,
     also: &[],
     query_columns: &[],
@@ -277,7 +295,10 @@ const fn num(name: &'static str) -> Field {
 }
 
 /// The databases, but the virtual saved-questions database `-1337`, which has no metadata of its own.
-const SKIP_SAVED_QUESTIONS_DB: Parent = Parent { stream: "databases", skip_ids: &["-1337"], column: None };
+const SKIP_SAVED_QUESTIONS_DB: Parent = Parent { stream: "databases", skip_ids: &["-1337"], column: None, archived_too: false };
+
+/// Every dashboard, the archived ones too with `include_archived`: their dashcards and tabs.
+const EVERY_DASHBOARD: Parent = Parent { stream: "dashboards", skip_ids: &[], column: None, archived_too: true };
 
 /// `GET /api/database/:id/metadata` leaves out hidden, technical and cruft
 /// tables and sensitive fields unless `include_hidden=true`, a parameter of
@@ -572,7 +593,7 @@ pub static STREAMS: &[StreamDef] = &[
                       `dashcards` of GET /api/dashboard/:id (`ordered_cards` before 0.47) for every dashboard. \
                       `card_id` is null for text, heading and link cards. Metabase counts each of these reads as a \
                       view of the dashboard in its usage analytics: the route has no way to read it without one.",
-        source: Source::per_parent("dashboard/{id}", "dashboards", &["dashcards|ordered_cards"]),
+        source: Source { parent: Some(EVERY_DASHBOARD), ..Source::per_parent("dashboard/{id}", "dashboards", &["dashcards|ordered_cards"]) },
         cursor: Some("updated_at"),
         permission: ANY_USER,
         fields: &[
@@ -603,8 +624,9 @@ pub static STREAMS: &[StreamDef] = &[
         name: "dashboard_tabs",
         description: "The tabs of each dashboard (`tabs` of GET /api/dashboard/:id, Metabase 0.47+; read from the same \
                       answers as `dashboard_cards`, whose `dashboard_tab_id` names them, so no further view is \
-                      counted). Empty for dashboards without tabs.",
-        source: Source::per_parent("dashboard/{id}", "dashboards", &["tabs"]),
+                      counted). Empty for dashboards without tabs, and before 0.47.",
+        // Before 0.47 the answer has no `tabs`: no tabs, not a broken answer.
+        source: Source { parent: Some(EVERY_DASHBOARD), path_optional: true, ..Source::per_parent("dashboard/{id}", "dashboards", &["tabs"]) },
         cursor: Some("updated_at"),
         permission: ANY_USER,
         // metabase/metabase `dashboard_tab` (migration 47): id, dashboard_id, name, position, entity_id, timestamps.
@@ -630,8 +652,9 @@ pub static STREAMS: &[StreamDef] = &[
             variants: &[Variant { query: &[("show_dashboard_questions", "true")], gate: Gate::Always }],
             envelope: Envelope::Data,
             paging: Paging::LimitOffset,
-            parent: Some(Parent { stream: "collections", skip_ids: &[], column: Some("parent_collection_id") }),
+            parent: Some(Parent { stream: "collections", skip_ids: &[], column: Some("parent_collection_id"), archived_too: false }),
             path: &[],
+            path_optional: false,
         },
         primary_key: &["parent_collection_id", "model", "id"],
         permission: ANY_USER,
@@ -1060,7 +1083,7 @@ pub static STREAMS: &[StreamDef] = &[
         source: Source::list("action"),
         missing: Missing::Fallback(Source {
             variants: &[Variant { query: &[("model-id", "{id}")], gate: Gate::Always }],
-            parent: Some(Parent { stream: "cards", skip_ids: &[], column: None }),
+            parent: Some(Parent { stream: "cards", skip_ids: &[], column: None, archived_too: false }),
             ..Source::list("action")
         }),
         cursor: Some("updated_at"),
@@ -1101,7 +1124,9 @@ pub static STREAMS: &[StreamDef] = &[
         cursor: Some("updated_at"),
         permission: "an admin account",
         fields: &[int("id"), text("name"), obj("group"), obj("updated_by"), ts("created_at"), ts("updated_at")],
-        drop: &["masked_key", "unmasked_key", "unhashed_key", "key", "key_prefix"],
+        // An allow-list, not a block list: `masked_key`, `unmasked_key`, `prefix` (which
+        // `PUT /:id/regenerate` returns) or any key a later version adds is never emitted.
+        declared_only: true,
         ..LIST
     },
     StreamDef {
@@ -1109,12 +1134,13 @@ pub static STREAMS: &[StreamDef] = &[
         description: "Metabase's background task history (GET /api/task, paged, newest first). The cursor is \
                       `ended_at`: a task still running (0.51+ `status` `started`) has none and is read every \
                       time until it ends.",
-        // metabase/metabase src/metabase/api/task.clj (`GET /`: superuser, offset paging,
-        // {total, limit, offset, data}).
+        // metabase/metabase src/metabase/api/task.clj, now src/metabase/task_history/api.clj (`GET /`:
+        // `check-has-application-permission :monitoring`, offset paging, {total, limit, offset, data};
+        // `::TaskHistory` has `run_id`, the task run a task belongs to, in recent versions).
         source: Source { envelope: Envelope::Data, paging: Paging::LimitOffset, ..Source::list("task") },
         missing: Missing::Skip,
         cursor: Some("ended_at"),
-        permission: "an admin account",
+        permission: "an admin account, or on Pro/Enterprise a group with the Monitoring application permission",
         fields: &[
             int("id"),
             text("task"),
@@ -1125,14 +1151,16 @@ pub static STREAMS: &[StreamDef] = &[
             obj("task_details"),
             text("status"),
             arr("logs"),
+            int("run_id"),
         ],
         ..LIST
     },
     StreamDef {
         name: "revisions",
         description: "The edit history of every card and dashboard (GET /api/revision?entity=card|dashboard&id=N \
-                      per card, then per dashboard). `model` and `model_id` name the edited object (Metabase drops \
-                      them from the answer); `diff` and `description` compare each revision with the one before.",
+                      per card, then per dashboard, archived ones too with `include_archived`). `model` and \
+                      `model_id` name the edited object (Metabase drops them from the answer); `diff` and \
+                      `description` compare each revision with the one before.",
         // metabase/metabase src/metabase/api/revision.clj (`GET /`: entity, id; read-check) and
         // models/revision.clj (`revisions+details`: newest first, without model, model_id, user_id, object).
         source: revisions_of(REVISIONS_OF_CARDS),
@@ -1337,7 +1365,7 @@ const REVISIONS_OF_DASHBOARDS: (&[Variant], &str) =
 const fn revisions_of((variants, parent): (&'static [Variant], &'static str)) -> Source {
     Source {
         variants,
-        parent: Some(Parent { stream: parent, skip_ids: &[], column: Some("model_id") }),
+        parent: Some(Parent { stream: parent, skip_ids: &[], column: Some("model_id"), archived_too: true }),
         ..Source::list("revision")
     }
 }

@@ -21,6 +21,8 @@ pub struct RowMapper {
     index: HashMap<String, usize>,
     /// Keys never emitted.
     drop: Vec<String>,
+    /// Only declared columns are emitted: no key becomes an extra column.
+    declared_only: bool,
     /// The previous element's keys by position, with their column (`None`:
     /// dropped): the guess for the next element's keys.
     order: Vec<(Box<str>, Option<usize>)>,
@@ -32,7 +34,7 @@ pub struct RowMapper {
 
 impl RowMapper {
     pub fn new(declared: &[(&str, FieldType)]) -> Self {
-        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new(), drop: Vec::new(), order: Vec::new(), scratch: Vec::new(), unescaped: String::new() };
+        let mut m = RowMapper { columns: Vec::new(), types: Vec::new(), index: HashMap::new(), drop: Vec::new(), declared_only: false, order: Vec::new(), scratch: Vec::new(), unescaped: String::new() };
         for (name, ty) in declared {
             m.push_column(name, Some(*ty));
         }
@@ -50,6 +52,12 @@ impl RowMapper {
         }
         m.drop = drop.iter().map(|d| d.to_string()).collect();
         m
+    }
+
+    /// The same mapper, emitting its declared columns only: keys it does
+    /// not declare are dropped, whatever a later version adds.
+    pub fn declared_only(self) -> Self {
+        RowMapper { declared_only: true, ..self }
     }
 
     fn push_column(&mut self, name: &str, ty: Option<FieldType>) -> usize {
@@ -157,7 +165,7 @@ impl RowMapper {
                 _ => {
                     let slot = match self.index.get(name.as_ref()) {
                         Some(&i) => Some(i),
-                        None if self.drop.iter().any(|d| d == name.as_ref()) => None,
+                        None if self.declared_only || self.drop.iter().any(|d| d == name.as_ref()) => None,
                         None => Some(self.push_column(&name, None)),
                     };
                     if p < self.order.len() {
@@ -390,5 +398,13 @@ mod tests {
         assert_eq!(r3.len(), 4);
         assert!(m.map_row(b"[1]").unwrap_err().contains("not a JSON object"));
         assert!(m.map_row(br#"{"id":1,"#).unwrap_err().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn a_declared_only_mapper_never_adds_a_column() {
+        let mut m = RowMapper::new(&[("id", FieldType::Integer)]).declared_only();
+        let r = m.map_row(br#"{"prefix":"mb_AbCd","id":1,"k\u0065y":"secret"}"#).unwrap();
+        assert_eq!(m.columns(), &["id"]);
+        assert_eq!(r, vec![Value::Integer(1)]);
     }
 }

@@ -38,8 +38,9 @@ pub const GRAPH: Source = Source {
     variants: &[Variant { query: &[("type", "card"), ("id", "{id}"), ("archived", "true")], gate: Gate::Always }],
     envelope: Envelope::Object,
     paging: Paging::None,
-    parent: Some(Parent { stream: "cards", skip_ids: &[], column: None }),
+    parent: Some(Parent { stream: "cards", skip_ids: &[], column: None, archived_too: false }),
     path: &["nodes|edges"],
+    path_optional: false,
 };
 
 /// The token feature that puts Metabase's dependency graph in the licence.

@@ -9,24 +9,27 @@
 //!
 //! Both are taken from the stream that lists them (`dashboards`,
 //! `cards`…) when it was read earlier in the same run, from its first
-//! request and before any cursor filter ([`Capture`]); otherwise the list
-//! is requested once, here or in `questions::list`, and kept.
+//! request (or, for a child whose [`Parent::archived_too`], from every
+//! request it made: its archived objects too) and before any cursor filter
+//! ([`Capture`]); otherwise the list is requested once, here or in
+//! `questions::list`, and kept.
 
-use super::plan::describe_get;
+use super::plan::{describe_get, Query};
 use crate::api::client::Client;
 use crate::questions::{select::Chooser, Question};
 use crate::error::{Error, Result};
 use crate::api::transport::Transport;
 use crate::decode::json_list::ElementStream;
 use crate::scan::Member;
-use crate::catalog::streams::{self, Missing, StreamDef};
-use std::collections::HashMap;
+use crate::catalog::streams::{self, Missing, Parent, StreamDef};
+use std::collections::{HashMap, HashSet};
 
 /// The shared lists of one read.
 #[derive(Default)]
 pub struct SharedLists {
-    /// Parent ids (raw JSON: `2`, `"root"`) by parent stream.
-    ids: HashMap<&'static str, Vec<String>>,
+    /// Parent ids (raw JSON: `2`, `"root"`) by parent stream and
+    /// whether they include its archived objects ([`Parent::archived_too`]).
+    ids: HashMap<(&'static str, bool), Vec<String>>,
     /// The configured questions, when chosen from the `cards` stream's list.
     questions: Option<Vec<Question>>,
     /// The audit database's tables, or why they could not be read, once a
@@ -38,13 +41,14 @@ pub struct SharedLists {
 }
 
 impl SharedLists {
-    /// The ids of `stream`'s list: kept, or requested now.
-    pub fn parent_ids<T: Transport>(&mut self, client: &mut Client<T>, stream: &'static str) -> Result<Vec<String>> {
-        if let Some(ids) = self.ids.get(stream) {
+    /// The ids of `parent`'s list: kept, or requested now.
+    pub fn parent_ids<T: Transport>(&mut self, client: &mut Client<T>, parent: &Parent) -> Result<Vec<String>> {
+        let key = (parent.stream, parent.archived_too);
+        if let Some(ids) = self.ids.get(&key) {
             return Ok(ids.clone());
         }
-        let ids = list_ids(client, stream)?;
-        self.ids.insert(stream, ids.clone());
+        let ids = list_ids(client, parent)?;
+        self.ids.insert(key, ids.clone());
         Ok(ids)
     }
 
@@ -54,32 +58,60 @@ impl SharedLists {
     }
 }
 
-/// What a stream's first request is watched for while the stream is read.
+/// What a stream's requests are watched for while the stream is read.
 pub enum Capture {
-    /// The ids of a parent stream's list.
-    Ids(&'static str, IdCapture),
-    /// The configured questions, among the cards.
+    /// The ids of a parent stream's list: of its first request, or with
+    /// `archived_too` of every request (each id once).
+    Ids { stream: &'static str, archived_too: bool, ids: IdCapture },
+    /// The configured questions, among the cards of the first request.
     Questions(Chooser),
 }
 
 impl Capture {
-    /// One element of the list.
-    pub fn element(&mut self, element: &[u8], members: &[Member]) {
+    /// One element of the list, from the request of variant `variant`.
+    pub fn element(&mut self, variant: usize, element: &[u8], members: &[Member]) {
         match self {
-            Capture::Ids(_, ids) => ids.element(element, members),
-            Capture::Questions(chooser) => chooser.card(element),
+            Capture::Ids { archived_too, ids, .. } if variant == 0 || *archived_too => ids.element(element, members),
+            Capture::Questions(chooser) if variant == 0 => chooser.card(element),
+            _ => {}
         }
+    }
+
+    /// Whether what was watched for is whole: after the first request, or
+    /// only at the stream's end (`all_read`) for ids of every request.
+    pub fn complete(&self, all_read: bool) -> bool {
+        all_read || !matches!(self, Capture::Ids { archived_too: true, .. })
     }
 
     /// The list was read to its end: keep what it gave.
     pub fn keep(self, lists: &mut SharedLists) {
         match self {
-            Capture::Ids(stream, ids) => {
-                lists.ids.entry(stream).or_insert(ids.into_ids());
+            Capture::Ids { stream, archived_too, ids } => {
+                lists.ids.insert((stream, archived_too), ids.into_ids());
             }
             Capture::Questions(chooser) => lists.questions = Some(chooser.finish()),
         }
     }
+
+    /// Part of the lists was read whole: keep the ids so far, so that if a
+    /// later request of the stream fails (an archived list a server does
+    /// not answer) its children still read the parents listed, without
+    /// asking for the list again. A later keep replaces them.
+    pub fn keep_so_far(&self, lists: &mut SharedLists) {
+        if let Capture::Ids { stream, archived_too, ids } = self {
+            lists.ids.insert((stream, *archived_too), ids.ids.clone());
+        }
+    }
+}
+
+/// The id captures `def`'s read keeps for the streams that take their ids
+/// from it: one per kind of list its children want.
+pub fn id_captures(def: &StreamDef) -> Vec<Capture> {
+    let children = streams::STREAMS.iter().flat_map(|s| parents_of(s));
+    let mut kinds: Vec<bool> = children.filter(|p| p.stream == def.name).map(|p| p.archived_too).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds.into_iter().map(|archived_too| Capture::Ids { stream: def.name, archived_too, ids: IdCapture::default() }).collect()
 }
 
 /// Whether any stream (or fallback source) takes its ids from `def`.
@@ -89,24 +121,33 @@ pub fn is_parent(def: &StreamDef) -> bool {
 
 /// Whether `child` (or its fallback source) takes its ids from `parent`.
 pub fn is_parent_of(parent: &StreamDef, child: &StreamDef) -> bool {
+    parents_of(child).any(|p| p.stream == parent.name)
+}
+
+/// The parents of `child`'s sources and of its fallback source.
+fn parents_of(child: &StreamDef) -> impl Iterator<Item = Parent> + '_ {
     let fallback = match child.missing {
         Missing::Fallback(f) => f.parent,
         _ => None,
     };
-    child.sources().filter_map(|src| src.parent).chain(fallback).any(|p| p.stream == parent.name)
+    child.sources().filter_map(|src| src.parent).chain(fallback)
 }
 
 /// Collects the ids of a parent stream's list.
 #[derive(Default)]
 pub struct IdCapture {
     ids: Vec<String>,
+    known: HashSet<String>,
 }
 
 impl IdCapture {
-    /// Notes the `id` member of one element of the list.
+    /// Notes the `id` member of one element of the list (once: an object
+    /// in two of the lists read is one parent).
     pub fn element(&mut self, element: &[u8], members: &[Member]) {
         if let Some(id) = id_member(element, members) {
-            self.ids.push(id);
+            if self.known.insert(id.clone()) {
+                self.ids.push(id);
+            }
         }
     }
 
@@ -123,21 +164,37 @@ fn id_member(element: &[u8], members: &[Member]) -> Option<String> {
     Some(text[m.value.clone()].to_string())
 }
 
-/// The ids of a parent stream's list (its first variant), as raw JSON.
-fn list_ids<T: Transport>(client: &mut Client<T>, stream: &'static str) -> Result<Vec<String>> {
-    let def = streams::find(stream).expect("parents are streams");
-    let query: Vec<(&str, String)> =
-        def.source.variants.first().map(|v| v.query).unwrap_or(&[]).iter().map(|(k, v)| (*k, v.to_string())).collect();
+/// The ids of a parent stream's list, as raw JSON: its first variant's, or
+/// with `archived_too` those of every variant the config opens.
+fn list_ids<T: Transport>(client: &mut Client<T>, parent: &Parent) -> Result<Vec<String>> {
+    let def = streams::find(parent.stream).expect("parents are streams");
+    let variants = def.source.variants.iter();
+    let mut queries: Vec<Query> = match parent.archived_too {
+        true => variants.filter(|v| super::plan::gate_open(v.gate, client.config())).map(|v| v.query).collect(),
+        false => variants.take(1).map(|v| v.query).collect(),
+    };
+    if queries.is_empty() {
+        queries.push(&[]);
+    }
+    let mut ids = IdCapture::default();
+    for query in queries {
+        list_variant_ids(client, def, query, &mut ids)?;
+    }
+    Ok(ids.into_ids())
+}
+
+/// Notes the ids of one request of a parent stream's list.
+fn list_variant_ids<T: Transport>(client: &mut Client<T>, def: &StreamDef, query: Query, ids: &mut IdCapture) -> Result<()> {
+    let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, v.to_string())).collect();
     let request = describe_get(def.source.endpoint, &query);
     let response = client
         .get(def.source.endpoint, &query)
-        .map_err(|e| Error { message: format!("listing the parents ({stream}): {}", e.message), ..e })?;
+        .map_err(|e| Error { message: format!("listing the parents ({}): {}", def.name, e.message), ..e })?;
     let mut body = ElementStream::with_path(response.body, def.source.path);
-    let mut ids = IdCapture::default();
     loop {
         match body.next_split() {
             Ok(Some((element, members))) => ids.element(element, members),
-            Ok(None) => return Ok(ids.into_ids()),
+            Ok(None) => return Ok(()),
             Err(e) => return Err(super::objects::json_error(&request, e)),
         }
     }
@@ -161,5 +218,29 @@ mod tests {
             ids.element(e, m);
         }
         assert_eq!(ids.into_ids(), [r#""root""#, "7", "9"]);
+    }
+
+    #[test]
+    fn archived_children_watch_every_list_each_parent_once() {
+        let dashboards = streams::find("dashboards").unwrap();
+        let mut captures = id_captures(dashboards);
+        assert_eq!(captures.len(), 1, "every child of dashboards wants its archived ones too");
+        let capture = &mut captures[0];
+        for (variant, body) in [(0, &br#"[{"id":1},{"id":2}]"#[..]), (1, br#"[{"id":7},{"id":2}]"#)] {
+            let mut body = ElementStream::new(body);
+            while let Some((e, m)) = body.next_split().unwrap() {
+                capture.element(variant, e, m);
+            }
+            assert!(!capture.complete(false), "kept only when every list was read");
+        }
+        let mut lists = SharedLists::default();
+        captures.pop().unwrap().keep(&mut lists);
+        assert_eq!(lists.ids[&("dashboards", true)], ["1", "2", "7"]);
+        // Cards: revisions want the archived cards, 0.46's per-card actions the listed ones.
+        let kinds: Vec<bool> = id_captures(streams::find("cards").unwrap())
+            .iter()
+            .map(|c| matches!(c, Capture::Ids { archived_too: true, .. }))
+            .collect();
+        assert_eq!(kinds, [false, true]);
     }
 }

@@ -18,7 +18,7 @@ use super::batch::{Rows, Step};
 use super::columns::{Cell, Columns};
 use super::jobs::Placement;
 use super::lineage_graph::GraphPhase;
-use super::lists::{Capture, IdCapture, SharedLists};
+use super::lists::{Capture, SharedLists};
 use super::plan::{unquote, PageRead, Plan, PlannedRequest};
 use super::state::Cursor;
 use super::Context;
@@ -60,6 +60,7 @@ struct Output {
 impl Output {
     fn new(def: &'static StreamDef, since: Option<i64>) -> Self {
         let mapper = RowMapper::with_options(&def.declared(), def.aliases, def.drop);
+        let mapper = if def.declared_only { mapper.declared_only() } else { mapper };
         let cursor_col = def.cursor.and_then(|c| mapper.column_index(c));
         let cursor = Cursor::of_stream(def, cursor_col, since);
         let mut pk_cols: Vec<usize> = def.primary_key.iter().filter_map(|k| mapper.column_index(k)).collect();
@@ -185,7 +186,7 @@ impl ObjectRows {
         questions: Option<crate::questions::select::Chooser>,
         capture_ids: bool,
     ) -> Self {
-        let ids = (capture_ids && super::lists::is_parent(outer.0)).then(|| Capture::Ids(outer.0.name, IdCapture::default()));
+        let ids = if capture_ids { super::lists::id_captures(outer.0) } else { Vec::new() };
         let capture = questions.map(Capture::Questions).into_iter().chain(ids).collect();
         let mut outputs = vec![Output::new(outer.0, outer.1)];
         let (mut nest, mut beside, mut derived) = (Vec::new(), vec![0], Vec::new());
@@ -257,7 +258,7 @@ impl ObjectRows {
             let graph_ids = self.graph.as_mut().filter(|_| GraphPhase::reads(&self.source)).map(GraphPhase::take_ids);
             let ids = match self.source.parent {
                 _ if graph_ids.is_some() => graph_ids,
-                Some(p) => Some(cx.lists.parent_ids(cx.client, p.stream)?),
+                Some(p) => Some(cx.lists.parent_ids(cx.client, &p)?),
                 None if self.source.paging == Paging::Months => {
                     let lookback = cx.client.config().usage_lookback_months;
                     Some(super::months::to_read(self.since, lookback, cx.client.server_date())?)
@@ -460,6 +461,7 @@ impl ObjectRows {
 
     /// The next element of the open page, as a step.
     fn read_element<T: Transport>(&mut self, cx: &mut Context<T>, columns: &mut [Columns]) -> Result<Option<Step>> {
+        let path_optional = self.path_optional();
         let page = self.page.as_mut().expect("a page is open");
         let body = page.body.as_mut().expect("its body is open");
         match body.next_keyed() {
@@ -477,9 +479,8 @@ impl ObjectRows {
                 if slot == 0 && self.outputs[0].def.derive.is_some() {
                     // A derived stream read alone: the element is its origin's record.
                     page.rows += 1;
-                    if page.request.variant == 0 {
-                        self.capture.iter_mut().for_each(|c| c.element(element, members));
-                    }
+                    let variant = page.request.variant;
+                    self.capture.iter_mut().for_each(|c| c.element(variant, element, members));
                     let seen = (&mut page.seen[0], page.retries > 0);
                     derive_rows(&mut self.outputs[0], 0, element, seen, self.graph.as_mut(), &mut self.queue)?;
                     return Ok(Some(Step::Read { slot: 0, row: None, bytes }));
@@ -495,9 +496,8 @@ impl ObjectRows {
                 if slot != 0 {
                     return Ok(Some(out.keep(slot, &mut columns[slot], bytes)));
                 }
-                if page.request.variant == 0 {
-                    self.capture.iter_mut().for_each(|c| c.element(element, members));
-                }
+                let variant = page.request.variant;
+                self.capture.iter_mut().for_each(|c| c.element(variant, element, members));
                 for &d in &self.derived {
                     let seen = (&mut page.seen[d], page.retries > 0);
                     derive_rows(&mut self.outputs[d], d, element, seen, self.graph.as_mut(), &mut self.queue)?;
@@ -521,8 +521,20 @@ impl ObjectRows {
                 self.end_page(cx)?;
                 Ok(None)
             }
+            // An answer without the member, where the stream's path may be
+            // absent (`tabs` before 0.47): no records for this parent.
+            Err(JsonError::NoArray { ref members }) if path_optional && error_said(members).is_none() => {
+                self.end_page(cx)?;
+                Ok(None)
+            }
             Err(e) => self.body_broke(e).map(|()| None),
         }
+    }
+
+    /// Whether an answer may lack the member of every stream read from it
+    /// (`Source::path_optional`).
+    fn path_optional(&self) -> bool {
+        self.source.path_optional && self.beside[1..].iter().all(|&slot| self.outputs[slot].def.source.path_optional)
     }
 
     /// The page is read: tells the plan what it said about the next page.
@@ -546,18 +558,22 @@ impl ObjectRows {
             self.queue_graph_rows(slot, rows)?;
         }
         self.cancel_stale(cx.client);
-        if page.request.variant == 0 && self.source.paging == Paging::None {
-            self.keep_capture(cx.lists);
+        if self.source.paging == Paging::None {
+            self.keep_capture(cx.lists, false);
         }
         Ok(())
     }
 
-    /// The outer stream's own first list was read whole: what was watched
-    /// for in it is kept for the rest of the read (even if a later request
-    /// of the stream fails).
-    fn keep_capture(&mut self, lists: &mut SharedLists) {
+    /// One of the outer stream's own lists (or, `all_read`, all of them)
+    /// was read whole: what was watched for and is complete is kept for the
+    /// rest of the read (even if a later request of the stream fails), and
+    /// what is still watched for is kept as far as it goes.
+    fn keep_capture(&mut self, lists: &mut SharedLists, all_read: bool) {
         if self.source == self.outer().source {
-            std::mem::take(&mut self.capture).into_iter().for_each(|c| c.keep(lists));
+            let (done, watching) = std::mem::take(&mut self.capture).into_iter().partition(|c| c.complete(all_read));
+            self.capture = watching;
+            done.into_iter().for_each(|c: Capture| c.keep(lists));
+            self.capture.iter().for_each(|c| c.keep_so_far(lists));
         }
     }
 
@@ -627,7 +643,7 @@ impl ObjectRows {
                 return Ok(step);
             }
             if self.page.as_ref().is_none_or(|p| p.body.is_none()) && !self.open_page(cx)? {
-                self.keep_capture(cx.lists);
+                self.keep_capture(cx.lists, true);
                 self.cancel_stale(cx.client);
                 if self.next_source()? {
                     continue;
@@ -769,6 +785,15 @@ fn parent_value(raw: &str, ty: Option<FieldType>) -> Value {
     }
 }
 
+/// Metabase's own words in an object without the expected list: a
+/// query-style failure (`{"status":"failed","error":…}`) or an error object.
+fn error_said(members: &[(String, String)]) -> Option<String> {
+    ["error", "message"]
+        .iter()
+        .find_map(|k| members.iter().find(|(mk, _)| mk == k))
+        .map(|(_, v)| crate::api::client::message_from_body(v))
+}
+
 /// A body that broke or is not the JSON list we expected.
 pub fn json_error(request: &str, e: JsonError) -> Error {
     let cause = e.cause();
@@ -783,11 +808,7 @@ fn json_error_kind(request: &str, e: JsonError) -> Error {
         JsonError::NoArray { ref members } => {
             // A query-style failure (`{"status":"failed","error":…}`) or an
             // error object: show Metabase's own words.
-            let said = ["error", "message"]
-                .iter()
-                .find_map(|k| members.iter().find(|(mk, _)| mk == k))
-                .map(|(_, v)| crate::api::client::message_from_body(v));
-            match said {
+            match error_said(members) {
                 Some(said) => Error::system(format!("{request}: Metabase answered an error object: {said}")),
                 None => Error::system(message),
             }

@@ -78,6 +78,10 @@ fn v050_new_streams_arrive_typed() {
     let tasks: Vec<Value> = data(&out, "tasks").iter().map(|t| t["id"].clone()).collect();
     assert_eq!(tasks, [json!(4), json!(3), json!(2), json!(1)]);
     assert_eq!(by_key(&out, "tasks", "id", json!(1))["ended_at"], "2024-06-19T12:20:01.851000Z");
+    // Recent versions' task runs: declared, so typed even where no row has one.
+    let catalog = replay("v050_api_key", "discover", &[]);
+    let run_id = catalog_stream(catalog.catalog(), "tasks")["json_schema"]["properties"]["run_id"].clone();
+    assert_eq!(run_id["type"], json!(["null", "integer"]), "{run_id}");
 }
 
 /// An API key's metadata arrives; no form of a key does, not even the masked one Metabase sends.
@@ -98,6 +102,24 @@ fn api_keys_never_carry_a_key() {
     assert!(props.get("masked_key").is_none(), "{props}");
 }
 
+/// `api_keys` emits its declared fields only: a key member Metabase adds (the `prefix` that
+/// `PUT /api/api-key/:id/regenerate` returns, a full `key`) never becomes an extra column.
+#[test]
+fn api_keys_emit_only_declared_fields() {
+    let key = json!({"id": 3, "name": "ETL", "group": {"id": 2, "name": "Administrators"},
+        "updated_by": {"common_name": "Ada Thompson", "id": 1}, "created_at": "2025-09-01T08:00:00Z",
+        "updated_at": "2025-09-02T08:00:00Z", "masked_key": "mb_Zq7v****", "prefix": "mb_Zq7v",
+        "key": "mb_Zq7vSECRETSECRETSECRET", "unmasked_key": "mb_Zq7vSECRETSECRETSECRET", "key_hint": "mb_Zq7v"});
+    let routes = vec![(String::from("/api/api-key"), 200, JSON_CT, json!([key]).to_string())];
+    let out = read_loopback("api_keys_allow_list", routes, &["api_keys"]);
+    out.expect_code(0);
+    let record = by_key(&out, "api_keys", "id", json!(3));
+    let mut keys: Vec<&str> = record.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["created_at", "group", "id", "name", "updated_at", "updated_by"], "{record}");
+    assert!(!out.stdout.contains("mb_Zq7v"), "a key or its prefix reached the output");
+}
+
 /// Revisions of every card, then of every dashboard, each naming its object.
 #[test]
 fn revisions_name_the_object_they_belong_to() {
@@ -113,6 +135,11 @@ fn revisions_name_the_object_they_belong_to() {
     assert_eq!((edit["model_id"].clone(), edit["is_creation"].clone(), edit["most_recent"].clone()), (json!(27), json!(false), json!(true)));
     assert_eq!(edit["timestamp"], "2024-06-20T05:55:59.117538Z");
     assert_eq!(edit["user"]["id"], 1);
+    // A creation revision has no diff (nothing before it); 0.48+ revisions name the version
+    // that wrote them (revision.clj `diff-map`, `define-before-insert`).
+    let creation = by_key(&out, "revisions", "id", json!(1));
+    assert_eq!((&creation["is_creation"], &creation["diff"], &creation["metabase_version"]), (&json!(true), &Value::Null, &json!("v0.50.5")));
+    assert_eq!(edit["metabase_version"], "v0.50.5");
     assert_eq!(out.states_of("revisions").last().unwrap()["stream"]["stream_state"], json!({"timestamp": "2024-06-20T06:01:34.470497Z"}));
 }
 
@@ -194,6 +221,33 @@ fn dashboard_tabs_arrive_with_their_cards() {
     assert_eq!(placed, [(json!(27), json!(1)), (json!(28), json!(1)), (json!(29), json!(2))]);
 }
 
+/// Before 0.47 a dashboard has no tabs: GET /api/dashboard/:id has no `tabs` member
+/// (metabase/metabase migration 47 added `dashboard_tab`), so `dashboard_tabs` read alone gives
+/// no records and completes, rather than failing on each answer.
+#[test]
+fn dashboard_tabs_alone_before_047_are_none() {
+    let dir = scratch_dir("tabs_alone_legacy");
+    let catalog = replay("legacy_password", "discover", &[]);
+    let path = dir.join("catalog.json");
+    write_json(&path, &configured_catalog(catalog.catalog(), &["dashboard_tabs"]));
+    let served = har_get_body("legacy_password", "/api/dashboard/1");
+    assert!(served.get("tabs").is_none() && served.get("dashcards").is_some(), "a pre-0.47 dashboard answer");
+    let out = replay("legacy_password", "read", &["--catalog", path.to_str().unwrap()]);
+    out.expect_code(0);
+    assert!(out.trace_errors().is_empty(), "{}", out.describe());
+    assert_eq!((count(&out, "dashboard_tabs"), last_status(&out, "dashboard_tabs")), (0, "COMPLETE".to_string()));
+}
+
+/// A member that may be absent is not a licence to swallow an error object: a dashboard answer
+/// holding Metabase's `message` and no `tabs` still fails the stream, with Metabase's words.
+#[test]
+fn dashboard_tabs_still_fail_on_an_error_object() {
+    let routes = vec![(String::from("/api/dashboard/2"), 200, JSON_CT, json!({"message": "Dashboard detail broke"}).to_string())];
+    let out = read_loopback("tabs_error_object", routes, &["dashboard_tabs"]);
+    assert_eq!(last_status(&out, "dashboard_tabs"), "INCOMPLETE", "{}", out.describe());
+    assert!(out.stderr.contains("GET /api/dashboard/2: Metabase answered an error object: Dashboard detail broke"), "{}", out.stderr);
+}
+
 /// A non-admin: the admin-only streams end unavailable with a warning naming the permission,
 /// the others arrive, and the run exits 0.
 #[test]
@@ -204,55 +258,23 @@ fn non_admin_gets_the_admin_streams_unavailable() {
         assert_eq!(last_status(&out, stream), "INCOMPLETE", "{stream}");
         let warning = format!("stream {stream} unavailable: Permission denied");
         assert!(out.stderr.contains(&warning), "{warning}\n{}", out.stderr);
-        assert!(out.stderr.contains(&format!("Reading `{stream}` needs an admin account.")), "{}", out.stderr);
+        assert!(out.stderr.contains(&format!("Reading `{stream}` needs an admin account")), "{}", out.stderr);
     }
+    // Task history is the Monitoring application permission's (task_history/api.clj).
+    assert!(out.stderr.contains("Reading `tasks` needs an admin account, or on Pro/Enterprise a group with the Monitoring application permission."), "{}", out.stderr);
     for stream in ["segments", "timelines", "dashboard_subscriptions", "revisions"] {
         assert_eq!(last_status(&out, stream), "COMPLETE", "{stream}");
     }
 }
 
-/// Newer shapes (0.57+) from a loopback Metabase: legacy metrics and `/api/pulse` gone (404 as a
-/// JSON string, as newer versions write it), a 403 as JSON (≥0.59), a task still running
-/// (`status` `started`, no `ended_at`: kept), the collection graph without `none` entries
-/// (0.56.13+), a sandboxed table and an impersonated database in the data graph. Every stream
-/// ends complete or unavailable with a warning, and the run exits 0.
-#[test]
-fn newer_versions_skip_or_report_unavailable() {
+/// Reads `streams` (full refresh) from a loopback Metabase answering `routes` first.
+fn read_loopback(name: &str, routes: Vec<(String, u16, &'static str, String)>, streams: &[&str]) -> Output {
     use common::server::{self, Options, Server};
-    const JSON: &str = "application/json;charset=utf-8";
-    let missing = r#""API endpoint does not exist.""#.to_string();
-    let route = |path: &str, status: u16, body: Value| (path.to_string(), status, JSON, body.to_string());
-    let routes = vec![
-        route("/api/segment", 200, json!([])),
-        (String::from("/api/legacy-metric"), 404, JSON, missing.clone()),
-        (String::from("/api/metric"), 404, JSON, missing.clone()),
-        (String::from("/api/pulse"), 404, JSON, missing),
-        route("/api/timeline", 200, json!([{"id": 4, "name": "Launches", "collection_id": 7, "archived": false, "entity_id": "Qw3rTy5uIo9pAs1dFg7hJ",
-            "events": [{"id": 9, "timeline_id": 4, "name": "GA", "timestamp": "2025-10-01T00:00:00Z", "time_matters": false, "timezone": "UTC",
-                        "archived": false, "created_at": "2025-10-02T10:00:00.5Z", "updated_at": "2025-10-02T10:00:00.5Z"}],
-            "created_at": "2025-09-30T10:00:00Z", "updated_at": "2025-09-30T10:00:00Z"}])),
-        route("/api/action", 200, json!([])),
-        route("/api/api-key", 403, json!({"message": "You don't have permissions to do that."})),
-        route("/api/task", 200, json!({"total": 1, "limit": 1000, "offset": 0, "data": [
-            {"id": 7, "task": "sync", "db_id": 1, "started_at": "2025-10-02T10:00:00Z", "ended_at": null, "duration": null,
-             "task_details": null, "status": "started", "logs": []}]})),
-        route("/api/revision", 200, json!([])),
-        route("/api/permissions/graph", 200, json!({"revision": 12, "groups": {
-            "2": {"1": {"view-data": "unrestricted", "create-queries": "query-builder-and-native", "download": {"schemas": "full"},
-                        "data-model": {"schemas": "all"}, "details": "yes"}},
-            "3": {"1": {"view-data": {"PUBLIC": {"5": "sandboxed", "6": "unrestricted"}}, "create-queries": "query-builder"},
-                  "4": {"view-data": "impersonated", "create-queries": "query-builder-and-native"}}}})),
-        route("/api/collection/graph", 200, json!({"revision": 9, "groups": {"1": {"root": "read"}, "2": {"root": "write", "7": "write"}}})),
-    ];
     let srv = Server::start(Options { routes, ..Options::default() });
-    let dir = scratch_dir("streams_more_newer");
+    let dir = scratch_dir(name);
     let config = json!({"instance_api_url": srv.api_url(), "api_key": server::API_KEY, "max_concurrent_requests": 1});
     let config_path = dir.join("config.json");
     write_json(&config_path, &config);
-    let streams = [
-        "segments", "legacy_metrics", "timelines", "timeline_events", "dashboard_subscriptions", "actions", "api_keys", "tasks",
-        "revisions", "permissions_graph", "collection_permissions",
-    ];
     let selected: Vec<Value> = streams
         .iter()
         .map(|s| json!({"stream": {"name": s, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
@@ -262,6 +284,59 @@ fn newer_versions_skip_or_report_unavailable() {
     write_json(&catalog, &json!({"streams": selected}));
     let out = run_host(&["read", "--config", config_path.to_str().unwrap(), "--catalog", catalog.to_str().unwrap()]);
     drop(srv.finish());
+    out
+}
+
+const JSON_CT: &str = "application/json;charset=utf-8";
+
+/// Newer shapes (0.57+) from a loopback Metabase: legacy metrics gone (404 as a JSON string, as
+/// newer versions write it), `/api/pulse` still serving dashboard subscriptions (deprecated, not
+/// removed: metabase/metabase src/metabase/api_routes/routes.clj maps "/pulse" to
+/// `metabase.pulse.api/pulse-routes`, whose `GET /` in src/metabase/pulse/api/pulse.clj returns
+/// `retrieve-pulses` hydrated with `can_write`), a 403 as JSON (≥0.59), a task still running
+/// (`status` `started`, no `ended_at`: kept), the collection graph without `none` entries
+/// (0.56.13+), a sandboxed table and an impersonated database in the data graph. Every stream
+/// ends complete or unavailable with a warning, and the run exits 0.
+#[test]
+fn newer_versions_skip_or_report_unavailable() {
+    let missing = r#""API endpoint does not exist.""#.to_string();
+    let route = |path: &str, status: u16, body: Value| (path.to_string(), status, JSON_CT, body.to_string());
+    let pulse = json!({"id": 5, "name": "Weekly KPIs", "dashboard_id": 3, "collection_id": null, "collection_position": null,
+        "archived": false, "skip_if_empty": true, "parameters": [], "can_write": true, "entity_id": "Lp0sT7uBq2WcXe4RyN8aZ",
+        "creator_id": 1, "creator": {"id": 1, "common_name": "Ada Thompson", "email": "admin@example.com"},
+        "cards": [{"id": 12, "name": "Revenue", "display": "line", "dashboard_card_id": 40, "dashboard_id": 3,
+                   "include_csv": false, "include_xls": false, "format_rows": true, "pivot_results": false}],
+        "channels": [{"id": 5, "pulse_id": 5, "channel_type": "email", "schedule_type": "weekly", "schedule_hour": 8,
+                      "schedule_day": "mon", "enabled": true, "recipients": [{"id": 1, "email": "admin@example.com"}]}],
+        "created_at": "2025-09-01T08:00:00.25Z", "updated_at": "2025-10-01T08:00:00.5Z"});
+    let routes = vec![
+        route("/api/segment", 200, json!([])),
+        (String::from("/api/legacy-metric"), 404, JSON_CT, missing.clone()),
+        (String::from("/api/metric"), 404, JSON_CT, missing),
+        route("/api/pulse", 200, json!([pulse])),
+        route("/api/pulse?archived=true", 200, json!([])),
+        route("/api/timeline", 200, json!([{"id": 4, "name": "Launches", "collection_id": 7, "archived": false, "entity_id": "Qw3rTy5uIo9pAs1dFg7hJ",
+            "events": [{"id": 9, "timeline_id": 4, "name": "GA", "timestamp": "2025-10-01T00:00:00Z", "time_matters": false, "timezone": "UTC",
+                        "archived": false, "created_at": "2025-10-02T10:00:00.5Z", "updated_at": "2025-10-02T10:00:00.5Z"}],
+            "created_at": "2025-09-30T10:00:00Z", "updated_at": "2025-09-30T10:00:00Z"}])),
+        route("/api/action", 200, json!([])),
+        route("/api/api-key", 403, json!({"message": "You don't have permissions to do that."})),
+        route("/api/task", 200, json!({"total": 1, "limit": 1000, "offset": 0, "data": [
+            {"id": 7, "task": "sync", "db_id": 1, "started_at": "2025-10-02T10:00:00Z", "ended_at": null, "duration": null,
+             "task_details": null, "status": "started", "logs": [], "run_id": 3}]})),
+        route("/api/revision", 200, json!([])),
+        route("/api/permissions/graph", 200, json!({"revision": 12, "groups": {
+            "2": {"1": {"view-data": "unrestricted", "create-queries": "query-builder-and-native", "download": {"schemas": "full"},
+                        "data-model": {"schemas": "all"}, "details": "yes"}},
+            "3": {"1": {"view-data": {"PUBLIC": {"5": "sandboxed", "6": "unrestricted"}}, "create-queries": "query-builder"},
+                  "4": {"view-data": "impersonated", "create-queries": "query-builder-and-native"}}}})),
+        route("/api/collection/graph", 200, json!({"revision": 9, "groups": {"1": {"root": "read"}, "2": {"root": "write", "7": "write"}}})),
+    ];
+    let streams = [
+        "segments", "legacy_metrics", "timelines", "timeline_events", "dashboard_subscriptions", "actions", "api_keys", "tasks",
+        "revisions", "permissions_graph", "collection_permissions",
+    ];
+    let out = read_loopback("streams_more_newer", routes, &streams);
     out.expect_code(0);
 
     for stream in streams.iter().filter(|s| **s != "api_keys") {
@@ -269,12 +344,15 @@ fn newer_versions_skip_or_report_unavailable() {
     }
     assert_eq!(last_status(&out, "api_keys"), "INCOMPLETE");
     assert!(out.stderr.contains("stream api_keys unavailable: Permission denied") && out.stderr.contains("Reading `api_keys` needs an admin account."), "{}", out.stderr);
-    for skipped in ["stream `legacy_metrics` skipped", "stream `dashboard_subscriptions` skipped"] {
-        assert!(out.stderr.contains(skipped), "{skipped}\n{}", out.stderr);
-    }
+    assert!(out.stderr.contains("stream `legacy_metrics` skipped"), "{}", out.stderr);
+    // The subscription arrives once, typed as declared.
+    assert_eq!(count(&out, "dashboard_subscriptions"), 1);
+    let sub = by_key(&out, "dashboard_subscriptions", "id", json!(5));
+    assert_eq!((&sub["dashboard_id"], &sub["skip_if_empty"], &sub["updated_at"]), (&json!(3), &json!(true), &json!("2025-10-01T08:00:00.500000Z")));
+    assert_eq!((sub["cards"][0]["id"].clone(), sub["channels"][0]["schedule_day"].clone()), (json!(12), json!("mon")));
     assert_eq!(by_key(&out, "timeline_events", "id", json!(9))["timestamp"], "2025-10-01T00:00:00.000000Z");
     let task = by_key(&out, "tasks", "id", json!(7));
-    assert_eq!((&task["status"], &task["ended_at"]), (&json!("started"), &Value::Null));
+    assert_eq!((&task["status"], &task["ended_at"], &task["run_id"]), (&json!("started"), &Value::Null, &json!(3)));
     let sandboxed = by_key(&out, "permissions_graph", "key", json!("[3,1,\"PUBLIC\",5]"));
     assert_eq!(sandboxed["view_data"], "sandboxed");
     assert_eq!(by_key(&out, "permissions_graph", "key", json!("[3,4]"))["view_data"], "impersonated");
@@ -286,4 +364,16 @@ fn newer_versions_skip_or_report_unavailable() {
         .collect();
     collections.sort();
     assert_eq!(collections, [(1, "root:read".to_string()), (2, "7:write".to_string()), (2, "root:write".to_string())]);
+}
+
+/// Should a later Metabase remove `/api/pulse` (a 404 `API endpoint does not exist.`), the
+/// subscriptions are skipped with an info log, not failed.
+#[test]
+fn a_removed_pulse_route_skips_the_subscriptions() {
+    let missing = r#""API endpoint does not exist.""#.to_string();
+    let routes = vec![(String::from("/api/pulse"), 404, JSON_CT, missing)];
+    let out = read_loopback("streams_more_no_pulse", routes, &["dashboard_subscriptions"]);
+    out.expect_code(0);
+    assert_eq!((count(&out, "dashboard_subscriptions"), last_status(&out, "dashboard_subscriptions")), (0, "COMPLETE".to_string()));
+    assert!(out.stderr.contains("stream `dashboard_subscriptions` skipped"), "{}", out.stderr);
 }

@@ -293,7 +293,7 @@ fn a_parent_deleted_meanwhile_is_skipped_with_a_warning() {
 #[test]
 fn archived_and_deactivated_objects_arrive_with_their_flags() {
     let dir = scratch_dir("archived_objects");
-    let selection = ["cards", "collections", "dashboards", "users", "native_query_snippets"];
+    let selection = ["cards", "collections", "dashboards", "users", "native_query_snippets", "dashboard_cards", "dashboard_tabs", "revisions"];
     let catalog = replay("v050_api_key", "discover", &[]);
     let path = dir.join("catalog.json");
     write_json(&path, &configured_catalog(catalog.catalog(), &selection));
@@ -330,4 +330,20 @@ fn archived_and_deactivated_objects_arrive_with_their_flags() {
     let inactive: Vec<&&Value> = got.iter().filter(|u| u["is_active"] == json!(false)).collect();
     assert_eq!(inactive.len(), 1, "one deactivated user");
     assert_eq!(inactive[0]["id"], json!(8));
+
+    // The archived dashboard's tabs, cards and history are read too: Metabase's default lists
+    // leave archived objects out, so its children come from the archived list.
+    let archived_dashboard = items(capture(fs, "api/archived/dashboard.json"))[0]["id"].clone();
+    let tabs = out.records("dashboard_tabs");
+    assert_eq!(tabs.iter().map(|t| t["dashboard_id"].clone()).collect::<Vec<_>>(), [archived_dashboard.clone()], "{}", out.describe());
+    let dashcards = out.records("dashboard_cards");
+    assert_eq!(dashcards.iter().map(|c| (c["dashboard_id"].clone(), c["dashboard_tab_id"].clone())).collect::<Vec<_>>(), [(archived_dashboard.clone(), tabs[0]["id"].clone())]);
+    let dashboards = items(capture(fs, "api/dashboard.json")).len() + 1;
+    let revised: BTreeSet<(String, String)> =
+        out.records("revisions").iter().map(|r| (r["model"].as_str().unwrap().to_string(), r["model_id"].to_string())).collect();
+    assert!(revised.contains(&("dashboard".to_string(), archived_dashboard.to_string())), "{revised:?}");
+    assert_eq!(revised.len(), cards.len() + dashboards, "every card and dashboard, each once: {revised:?}");
+    for stream in ["dashboard_cards", "dashboard_tabs", "revisions"] {
+        assert_eq!(out.stream_statuses(stream).last().map(String::as_str), Some("COMPLETE"), "{stream}");
+    }
 }

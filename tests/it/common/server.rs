@@ -102,7 +102,8 @@ pub struct Options {
     pub expire_after: Option<usize>,
     /// Session ids handed out by logins start with this (a sentinel for secret scans).
     pub session_prefix: Option<String>,
-    /// Extra (path, status, content type, body) answers, before the built-in routes.
+    /// Extra (path, status, content type, body) answers, before the built-in routes; a path
+    /// with a query (`/api/pulse?archived=true`) answers that exact query only.
     pub routes: Vec<(String, u16, &'static str, String)>,
 }
 
@@ -256,8 +257,10 @@ const TEXT: &str = "text/plain;charset=utf-8";
 /// What a healthy Metabase answers.
 fn normal_answer(st: &mut State, req: &Request) -> Answer {
     let path = req.path().to_string();
-    for (p, status, ct, body) in &st.options.routes {
-        if *p == path {
+    // A route naming a query (`/api/pulse?archived=true`) wins over the path alone.
+    let with_query = format!("{path}?{}", req.query());
+    for wanted in [&with_query, &path] {
+        if let Some((_, status, ct, body)) = st.options.routes.iter().find(|(p, ..)| p == wanted) {
             return answer(*status, ct, body.clone());
         }
     }
