@@ -112,7 +112,7 @@ fn fixtures_hold_the_connector_request_sequence() {
         "GET /api/collection/graph",
         // view_log, activity, query_log: open source has no audit database; the 404 is asked for
         // once and shared, as an answer that found it would be.
-        "GET /api/database/13371337/metadata",
+        "GET /api/database/13371337/metadata?include_hidden=true",
     ]);
     let with_login = |inner: &[String]| -> Vec<String> {
         let mut v = vec!["POST /api/session".to_string()];
@@ -175,7 +175,7 @@ fn failure_fixtures_answer_like_metabase() {
             assert_eq!(e["response"]["status"], 403);
             assert_eq!(e["response"]["content"]["text"], "You don't have permissions to do that.");
             assert_eq!(e["response"]["content"]["mimeType"], "text/plain;charset=utf-8");
-        } else if p == "/api/database/13371337/metadata" {
+        } else if p == "/api/database/13371337/metadata?include_hidden=true" {
             // Open source: no audit database (api/read-check: 404 before any permission check).
             assert_eq!(e["response"]["status"], 404, "{m} {p}");
             assert_eq!(e["response"]["content"]["text"], "Not found.");
