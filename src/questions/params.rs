@@ -55,6 +55,20 @@ pub struct DatasetQuery {
 }
 
 impl DatasetQuery {
+    /// The template tags of its native query: `native.template-tags` in
+    /// MBQL 4, the first stage's `template-tags` in MBQL 5, which `GET
+    /// /api/card/:id` returns from 0.57 (`docs/developers-guide/api-changelog.md`
+    /// of metabase/metabase, 0.57.0: queries serialized as MBQL 5 in REST
+    /// responses; a native stage is `{"lib/type": "mbql.stage/native",
+    /// "native": "…", "template-tags": {…}}`, `metabase.lib.schema`).
+    fn template_tags(&self) -> Option<BTreeMap<String, TemplateTag>> {
+        if let Some(tags) = self.native.as_ref().and_then(|n| n.template_tags.as_ref()) {
+            return Some(tags.clone());
+        }
+        let stage = self.stages.as_ref()?.first()?;
+        serde_json::from_value(stage.get("template-tags")?.clone()).ok()
+    }
+
     /// The row limit the question itself sets: an export of exactly that
     /// many rows is whole.
     pub fn own_limit(&self) -> Option<u64> {
@@ -72,8 +86,8 @@ struct Native {
 /// The card's parameters: `parameters`, then the template tags it lacks.
 pub fn card_parameters(parameters: &[CardParameter], query: Option<&DatasetQuery>) -> Vec<CardParameter> {
     let mut out = parameters.to_vec();
-    let tags = query.and_then(|q| q.native.as_ref()).and_then(|n| n.template_tags.as_ref());
-    for (key, tag) in tags.into_iter().flatten() {
+    let tags = query.and_then(DatasetQuery::template_tags);
+    for (key, tag) in tags.iter().flatten() {
         if out.iter().any(|p| p.id.is_some() && p.id == tag.id) {
             continue;
         }
@@ -255,6 +269,28 @@ mod tests {
         assert_eq!(slugs, [("status", "category"), ("min_order_id", "number/="), ("since", "date/all-options")]);
         assert_eq!(p[2].target, Some(json!(["dimension", ["template-tag", "since"]])));
         assert_eq!(find(&p, "t-2").and_then(|p| p.slug.as_deref()), Some("min_order_id"), "found by id too");
+    }
+
+    #[test]
+    fn template_tags_of_an_mbql5_native_stage_are_parameters_too() {
+        // GET /api/card/:id from 0.57: the same native query as one MBQL 5 stage.
+        let tags = json!({
+            "status": {"id": "t-1", "name": "status", "type": "text"},
+            "min_order_id": {"id": "t-2", "name": "min_order_id", "type": "number"},
+            "since": {"id": "t-3", "name": "since", "type": "dimension", "widget-type": "date/all-options"},
+            "snip": {"id": "t-4", "name": "snippet: x", "type": "snippet"}
+        });
+        let query: DatasetQuery = serde_json::from_value(json!({"lib/type": "mbql/query", "database": 1, "stages": [
+            {"lib/type": "mbql.stage/native", "native": "select 1", "template-tags": tags}
+        ]}))
+        .unwrap();
+        let saved: Vec<CardParameter> = serde_json::from_value(json!([
+            {"id": "t-1", "type": "category", "target": ["variable", ["template-tag", "status"]], "name": "Status", "slug": "status"}
+        ]))
+        .unwrap();
+        assert_eq!(card_parameters(&saved, Some(&query)), params(), "the same parameters as the MBQL 4 card");
+        let mbql: DatasetQuery = serde_json::from_value(json!({"stages": [{"lib/type": "mbql.stage/mbql", "source-table": 9}]})).unwrap();
+        assert_eq!(card_parameters(&saved, Some(&mbql)), saved, "an MBQL stage has no tags");
     }
 
     #[test]
