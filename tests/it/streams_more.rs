@@ -366,14 +366,17 @@ fn newer_versions_skip_or_report_unavailable() {
     assert_eq!(collections, [(1, "root:read".to_string()), (2, "7:write".to_string()), (2, "root:write".to_string())]);
 }
 
-/// Should a later Metabase remove `/api/pulse` (a 404 `API endpoint does not exist.`), the
-/// subscriptions are skipped with an info log, not failed.
+/// Should a later Metabase remove `/api/pulse` or `/api/alert` (a 404 `API endpoint does not
+/// exist.`; both announced for removal since 0.52), their streams are skipped with an info log,
+/// not failed.
 #[test]
-fn a_removed_pulse_route_skips_the_subscriptions() {
+fn removed_pulse_and_alert_routes_skip_their_streams() {
     let missing = r#""API endpoint does not exist.""#.to_string();
-    let routes = vec![(String::from("/api/pulse"), 404, JSON_CT, missing)];
-    let out = read_loopback("streams_more_no_pulse", routes, &["dashboard_subscriptions"]);
+    let routes = vec![(String::from("/api/pulse"), 404, JSON_CT, missing.clone()), (String::from("/api/alert"), 404, JSON_CT, missing)];
+    let out = read_loopback("streams_more_no_pulse", routes, &["dashboard_subscriptions", "alerts"]);
     out.expect_code(0);
-    assert_eq!((count(&out, "dashboard_subscriptions"), last_status(&out, "dashboard_subscriptions")), (0, "COMPLETE".to_string()));
-    assert!(out.stderr.contains("stream `dashboard_subscriptions` skipped"), "{}", out.stderr);
+    for stream in ["dashboard_subscriptions", "alerts"] {
+        assert_eq!((count(&out, stream), last_status(&out, stream)), (0, "COMPLETE".to_string()), "{stream}");
+        assert!(out.stderr.contains(&format!("stream `{stream}` skipped")), "{stream}\n{}", out.stderr);
+    }
 }
