@@ -41,6 +41,7 @@ use crate::catalog::streams::{StreamDef, AUDIT_DB_ID};
 use crate::config::{QueryStream, UserQuery};
 use crate::error::{Cause, Error, Kind, Result};
 use crate::questions::Target;
+use crate::questions::export::display_formatted;
 use serde::Deserialize;
 use civil_time::format_timestamp_micros;
 use crate::catalog::streams::Source;
@@ -69,6 +70,9 @@ impl UsageRows {
     /// The query export of the view, from the audit database's metadata
     /// (asked once per read, shared by the usage streams, whatever it answered).
     fn open<T: Transport>(&self, cx: &mut Context<T>) -> Result<QuestionRows> {
+        if display_formatted(cx.client.server()) {
+            return Err(Error::unavailable(formatted_exports(self.def, cx.client.server().version.as_deref())));
+        }
         // Its answer, a failure included (no audit database on open source), serves every usage
         // stream of the read: nothing is asked twice.
         let source = &self.def.source;
@@ -102,6 +106,19 @@ impl UsageRows {
         let message = format!("{} `{}` reads Metabase's usage analytics; it needs {}.", e.message, self.def.name, self.def.permission);
         Error { kind: Kind::Unavailable, message, ..e }
     }
+}
+
+/// Why a usage stream is not read on 0.49.0-0.49.2: their exports write
+/// every value formatted for display (no `format_rows` before 0.49.3,
+/// `questions::export::display_formatted`), so the view's timestamps would
+/// be text, unfit for its declared types and its cursor.
+fn formatted_exports(def: &StreamDef, version: Option<&str>) -> String {
+    format!(
+        "Metabase {} exports query results formatted for display (`format_rows` exists from 0.49.3 on), so the view's \
+         timestamps cannot be typed or followed by the cursor: `{}` needs 0.49.3 or later",
+        version.unwrap_or("?"),
+        def.name
+    )
 }
 
 /// `{"source-table": id}`, and the cursor's filter of an incremental read.
@@ -229,6 +246,26 @@ mod tests {
         let out = drain(&mut r);
         let last = out.last().unwrap().as_ref().unwrap_or_else(|e| panic!("{e:?}"));
         last.checkpoint.clone().unwrap()
+    }
+
+    #[test]
+    fn exports_formatted_for_display_make_the_views_unavailable() {
+        // 0.49.0-0.49.2 export display text (no `format_rows`): nothing is asked of the audit
+        // database, and the stream ends unavailable, saying why.
+        for (tag, unavailable) in [("v1.49.1", true), ("v1.49.3", false)] {
+            let mut t = Scripted::new(vec![]);
+            let props = format!(r#"{{"version":{{"tag":"{tag}"}}}}"#);
+            t.answers.push_back(Ok((200, vec![("Content-Type".into(), "application/json".into())], props)));
+            t.answers.push_back(Ok((404, vec![("Content-Type".into(), "text/plain".into())], "Not found.".into())));
+            let selected = [SelectedStream { name: "view_log".into(), sync_mode: SyncMode::FullRefresh }];
+            let mut r = Reader::open(t, CFG, &selected, None, |_, _| {}).unwrap();
+            let out = drain(&mut r);
+            let e = out.iter().find_map(|b| b.as_ref().err()).expect("the stream ends unavailable");
+            assert_eq!((e.kind, e.stream.as_deref()), (crate::error::Kind::Unavailable, Some("view_log")), "{tag}");
+            assert_eq!(e.message.contains("formatted for display"), unavailable, "{tag}: {}", e.message);
+            let metadata = r.client_seen().iter().filter(|s| s.1.contains("13371337")).count();
+            assert_eq!(metadata, usize::from(!unavailable), "{tag}: the audit metadata asked only where exports are typed");
+        }
     }
 
     #[test]
