@@ -140,6 +140,12 @@ pub struct Error {
     pub status: Option<u16>,
     /// The server's `Retry-After`, in seconds, when it sent one.
     pub retry_after_s: Option<u32>,
+    /// For [`Cause::QueryFailed`]: Metabase's `error_type` of the failed
+    /// query (`timed-out`, `db`, `invalid-query`,
+    /// `missing-required-permissions`…: metabase/metabase
+    /// `query_processor/error_type.clj`), when it gave a known one. A
+    /// refusal thrown before the query runs often has none.
+    pub error_type: Option<String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -160,6 +166,7 @@ impl Error {
             fatal: false,
             status: None,
             retry_after_s: None,
+            error_type: None,
         }
     }
 
@@ -187,6 +194,12 @@ impl Error {
     /// The same error with a more precise cause; the kind stays.
     pub fn with_cause(mut self, cause: Cause) -> Self {
         self.cause = cause;
+        self
+    }
+
+    /// A failed query's `error_type`, as Metabase wrote it.
+    pub fn with_error_type(mut self, error_type: Option<String>) -> Self {
+        self.error_type = error_type;
         self
     }
 

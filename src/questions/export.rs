@@ -285,8 +285,9 @@ pub fn failed_query(request: &str, text: &str) -> Error {
     match serde_json::from_str::<Failed>(text.trim()) {
         Ok(f) if f.status.as_deref() == Some("failed") || f.error.is_some() || f.message.is_some() || f.cause.is_some() => {
             let said = f.error.or(f.message).or(f.cause).map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())).unwrap_or_default();
-            let kind = f.error_type.map(|t| format!(" ({t})")).unwrap_or_default();
+            let kind = f.error_type.as_ref().map(|t| format!(" ({t})")).unwrap_or_default();
             Error::new(Cause::QueryFailed, format!("{request}: the question failed in Metabase{kind}: {}", message_from_body(&said)))
+                .with_error_type(f.error_type)
         }
         _ => Error::system(format!("{request}: expected CSV, got a JSON answer ({})", message_from_body(text))),
     }

@@ -150,6 +150,7 @@ fn columns_of_result(stream: &str, text: &str) -> Result<ExportColumns> {
     struct Answer {
         status: Option<String>,
         error: Option<Value>,
+        error_type: Option<String>,
         data: Option<Data>,
     }
     #[derive(serde::Deserialize)]
@@ -163,7 +164,8 @@ fn columns_of_result(stream: &str, text: &str) -> Result<ExportColumns> {
         let said = answer.error.map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string())).unwrap_or_default();
         // The query is the user's own: fixing it is theirs.
         return Err(Error::config(format!("query stream `{stream}`: the query failed in Metabase: {}", crate::api::client::message_from_body(&said)))
-            .with_cause(Cause::QueryFailed));
+            .with_cause(Cause::QueryFailed)
+            .with_error_type(answer.error_type));
     }
     match answer.data.and_then(|d| d.cols) {
         Some(cols) if !cols.is_empty() => Ok(ExportColumns::new(&cols, None)),

@@ -92,6 +92,18 @@ impl UsageRows {
         Ok(QuestionRows::new(self.def.name.to_string(), Target::Query(q), None, Vec::new()))
     }
 
+    /// Whether `e` is Metabase refusing the query on the view, before it
+    /// ran: a failed query before any row, with no `error_type` (the audit
+    /// database's permission checks throw plain `ex-info`s whose data is
+    /// the query, so no known type: `query_processor/middleware/permissions.clj`
+    /// `check-audit-db-permissions`, `audit_app/permissions.clj`) or
+    /// `missing-required-permissions`. A query that ran and failed (timed
+    /// out, a database error) or failed after rows stays an error.
+    fn refused(&self, e: &Error) -> bool {
+        let type_says_refused = e.error_type.as_deref().is_none_or(|t| t == "missing-required-permissions");
+        e.is(Cause::QueryFailed) && !self.located && type_says_refused
+    }
+
     /// A missing audit database, view or licence, a 403, or a query on the
     /// view that Metabase refused (a failed query: typed by its cause, the
     /// message is Metabase's), as unavailable.
@@ -99,7 +111,7 @@ impl UsageRows {
         if e.kind == Kind::Unavailable {
             return e;
         }
-        let missing = e.is(Cause::NotFound) || e.is(Cause::EndpointMissing) || e.is(Cause::QueryFailed) || e.status == Some(402);
+        let missing = e.is(Cause::NotFound) || e.is(Cause::EndpointMissing) || self.refused(&e) || e.status == Some(402);
         if !missing {
             return e.forbidden_as_unavailable(self.def.name, self.def.permission);
         }

@@ -54,6 +54,9 @@ struct UsageServer {
     hidden: bool,
     /// The request (`/api/dataset` or `/api/dataset/csv`) Metabase refuses as a failed query.
     refuse: Option<&'static str>,
+    /// The `error_type` of that failed query: none for the audit database's refusals (plain
+    /// `ex-info`s), `timed-out` for a query that ran out of time.
+    error_type: Option<&'static str>,
     seen: Vec<String>,
 }
 
@@ -87,7 +90,7 @@ fn form_value(body: &str, key: &str) -> Option<String> {
 
 impl UsageServer {
     fn new(executions: Vec<(i64, i64, i64)>) -> Self {
-        UsageServer { clock: START, executions, date: true, upper: false, hidden: false, refuse: None, seen: Vec::new() }
+        UsageServer { clock: START, executions, date: true, upper: false, hidden: false, refuse: None, error_type: None, seen: Vec::new() }
     }
 
     fn name(&self, n: &str) -> String {
@@ -124,8 +127,9 @@ impl UsageServer {
     fn answer(&mut self, req: &Request, stream: &mut TcpStream) {
         self.clock += 1;
         self.seen.push(format!("{} {}", req.method, req.target));
-        let refused = json!({"status": "failed", "class": "clojure.lang.ExceptionInfo", "error": "You do not have access to the audit database",
-                             "stacktrace": [], "error_type": null, "row_count": 0, "running_time": 0, "data": {"rows": [], "cols": []}});
+        let said = if self.error_type.is_some() { "Timed out after 20.0 mins." } else { "You do not have access to the audit database" };
+        let refused = json!({"status": "failed", "class": "clojure.lang.ExceptionInfo", "error": said,
+                             "stacktrace": [], "error_type": self.error_type, "row_count": 0, "running_time": 0, "data": {"rows": [], "cols": []}});
         let (status, body, mime) = match req.path() {
             "/api/session/properties" => (200, json!({"version": {"tag": "v1.57.3"}}).to_string(), "application/json"),
             // No cards: `cards` is an object stream with a cursor of its own.
@@ -179,6 +183,13 @@ impl Fixture {
 
     /// A read of `streams` (incremental), with `config` added and the state of `previous`.
     fn read(&self, streams: &[&str], config: Value, previous: Option<&Output>) -> Output {
+        let out = self.run(streams, config, previous);
+        out.expect_code(0);
+        out
+    }
+
+    /// [`Self::read`], whatever its exit code.
+    fn run(&self, streams: &[&str], config: Value, previous: Option<&Output>) -> Output {
         let mut c = json!({"instance_api_url": format!("http://127.0.0.1:{}/api", self.loopback.port), "api_key": "mb_dXNhZ2Uta2V5",
                            "max_concurrent_requests": 1, "usage_lookback_months": 0});
         for (k, v) in config.as_object().unwrap() {
@@ -194,9 +205,7 @@ impl Fixture {
             write_json(&state_path, &Value::Array(p.states().into_iter().cloned().collect()));
             args.extend(["--state", state_path.to_str().unwrap()]);
         }
-        let out = run_host(&args);
-        out.expect_code(0);
-        out
+        run_host(&args)
     }
 
     fn catalog(&self, streams: &[&str]) -> PathBuf {
@@ -299,6 +308,21 @@ fn a_refused_audit_query_makes_the_stream_unavailable() {
         // The run goes on.
         assert_eq!(keys(&out, "query_executions", "id"), [201], "{refused}");
     }
+}
+
+/// A query on the view that ran and failed (it has a known `error_type`) is an error of the
+/// stream, not an unavailable stream: the run says so, and the next one tries again.
+#[test]
+fn a_usage_query_that_runs_and_fails_fails_its_stream() {
+    let server = UsageServer { refuse: Some("/api/dataset"), error_type: Some("timed-out"), ..UsageServer::new(vec![(201, at("2024-08-05T08:00:00Z"), 3)]) };
+    let f = Fixture::start("usage_timed_out", server);
+    let out = f.run(&["query_log", "query_executions"], json!({}), None);
+    assert_ne!(out.code, 0, "{}", out.describe());
+    assert!(out.records("query_log").is_empty());
+    assert!(!warned(&out, "query_log", "Timed out"), "not a warning\n{}", out.describe());
+    let errors = out.trace_errors();
+    assert!(errors.iter().any(|e| e.to_string().contains("Timed out after 20.0 mins.")), "Metabase's message in the error\n{}", out.describe());
+    assert_eq!(keys(&out, "query_executions", "id"), [201], "the other streams are read");
 }
 
 #[test]
