@@ -19,6 +19,11 @@ use civil_time::{civil_from_days, parse_http_date_micros};
 /// The most a time zone is away from UTC (UTC+14, Line Islands; UTC−12).
 const ZONE_SPREAD_MICROS: i64 = 14 * 3600 * 1_000_000;
 
+/// No month before Metabase's first release (2015) holds a query
+/// execution: a saved cursor older than that (a state written by hand)
+/// starts here rather than asking for every month since.
+const FIRST_MONTH: Month = Month { year: 2015, month: 1 };
+
 /// A calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Month {
@@ -59,7 +64,8 @@ pub fn to_read(since: Option<i64>, lookback: u32, server_date: Option<&str>) -> 
         )));
     };
     let end = Month::of_micros(now + ZONE_SPREAD_MICROS);
-    let first = since.map_or(Month::of_micros(now).minus(lookback), |s| Month::of_micros(s - ZONE_SPREAD_MICROS)).min(end);
+    let first = since.map_or(Month::of_micros(now).minus(lookback), |s| Month::of_micros(s.saturating_sub(ZONE_SPREAD_MICROS)));
+    let first = first.max(FIRST_MONTH).min(end);
     let mut months = vec![first];
     while let Some(&last) = months.last().filter(|m| **m < end) {
         months.push(last.next());
@@ -101,6 +107,17 @@ mod tests {
         assert_eq!(to_read(parse_timestamp_micros("2024-06-15T00:00:00Z"), 12, Some(end)).unwrap(), ["2024-06", "2024-07"]);
         assert_eq!(to_read(None, 1, Some(end)).unwrap(), ["2024-05", "2024-06", "2024-07"], "the look-back counts from the UTC month");
         assert_eq!(to_read(None, 0, Some("Sun, 30 Jun 2024 09:00:00 GMT")).unwrap(), ["2024-06"]);
+    }
+
+    #[test]
+    fn a_cursor_from_before_metabase_starts_in_2015() {
+        // A state written by hand: no overflow, and not one request per month since year 1.
+        for since in [i64::MIN, parse_timestamp_micros("0001-01-01T00:00:00Z").unwrap(), parse_timestamp_micros("2014-12-31T23:00:00Z").unwrap()] {
+            let months = to_read(Some(since), 0, Some(DATE)).unwrap();
+            assert_eq!((months.first().map(String::as_str), months.len()), (Some("2015-01"), 114), "{since}");
+        }
+        let lookback = to_read(None, 1_000, Some(DATE)).unwrap();
+        assert_eq!(lookback.first().map(String::as_str), Some("2015-01"));
     }
 
     #[test]
