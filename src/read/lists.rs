@@ -42,12 +42,26 @@ pub struct SharedLists {
 
 impl SharedLists {
     /// The ids of `parent`'s list: kept, or requested now.
+    /// The first request's list is kept on its own too, so a child that
+    /// wants it alone does not ask for it again.
     pub fn parent_ids<T: Transport>(&mut self, client: &mut Client<T>, parent: &Parent) -> Result<Vec<String>> {
         let key = (parent.stream, parent.archived_too);
         if let Some(ids) = self.ids.get(&key) {
             return Ok(ids.clone());
         }
-        let ids = list_ids(client, parent)?;
+        let def = streams::find(parent.stream).expect("parents are streams");
+        let first = match self.ids.get(&(parent.stream, false)) {
+            Some(ids) => ids.clone(),
+            None => {
+                let ids = first_list_ids(client, def)?;
+                self.ids.insert((parent.stream, false), ids.clone());
+                ids
+            }
+        };
+        if !parent.archived_too {
+            return Ok(first);
+        }
+        let ids = with_other_lists(client, def, first);
         self.ids.insert(key, ids.clone());
         Ok(ids)
     }
@@ -145,9 +159,14 @@ impl IdCapture {
     /// in two of the lists read is one parent).
     pub fn element(&mut self, element: &[u8], members: &[Member]) {
         if let Some(id) = id_member(element, members) {
-            if self.known.insert(id.clone()) {
-                self.ids.push(id);
-            }
+            self.push(id);
+        }
+    }
+
+    /// Notes `id`, unless it is noted already.
+    fn push(&mut self, id: String) {
+        if self.known.insert(id.clone()) {
+            self.ids.push(id);
         }
     }
 
@@ -164,23 +183,29 @@ fn id_member(element: &[u8], members: &[Member]) -> Option<String> {
     Some(text[m.value.clone()].to_string())
 }
 
-/// The ids of a parent stream's list, as raw JSON: its first variant's, or
-/// with `archived_too` those of every variant the config opens.
-fn list_ids<T: Transport>(client: &mut Client<T>, parent: &Parent) -> Result<Vec<String>> {
-    let def = streams::find(parent.stream).expect("parents are streams");
-    let variants = def.source.variants.iter();
-    let mut queries: Vec<Query> = match parent.archived_too {
-        true => variants.filter(|v| super::plan::gate_open(v.gate, client.config())).map(|v| v.query).collect(),
-        false => variants.take(1).map(|v| v.query).collect(),
-    };
-    if queries.is_empty() {
-        queries.push(&[]);
-    }
+/// The ids of a parent stream's first list (its first variant), as raw JSON.
+fn first_list_ids<T: Transport>(client: &mut Client<T>, def: &StreamDef) -> Result<Vec<String>> {
+    let query = def.source.variants.first().map_or(&[][..], |v| v.query);
     let mut ids = IdCapture::default();
-    for query in queries {
-        list_variant_ids(client, def, query, &mut ids)?;
-    }
+    list_variant_ids(client, def, query, &mut ids)?;
     Ok(ids.into_ids())
+}
+
+/// `first` and the ids of the parent stream's other lists the config opens
+/// (the archived ones), each id once. A later list that fails is logged and
+/// left out: the children still read the parents listed, as they do when
+/// the parent stream itself was read and its archived list failed.
+fn with_other_lists<T: Transport>(client: &mut Client<T>, def: &StreamDef, first: Vec<String>) -> Vec<String> {
+    let mut ids = IdCapture::default();
+    first.into_iter().for_each(|id| ids.push(id));
+    let open = def.source.variants.iter().skip(1).filter(|v| super::plan::gate_open(v.gate, client.config()));
+    let queries: Vec<Query> = open.map(|v| v.query).collect();
+    for query in queries {
+        if let Err(e) = list_variant_ids(client, def, query, &mut ids) {
+            crate::log(crate::LogLevel::Warn, &format!("{}; the children of `{}` read the parents listed before it", e.message, def.name));
+        }
+    }
+    ids.into_ids()
 }
 
 /// Notes the ids of one request of a parent stream's list.

@@ -84,3 +84,29 @@ fn a_missing_action_route_is_skipped_after_one_request() {
     let paths: Vec<String> = r.client_seen().iter().map(|s| s.1.clone()).collect();
     assert_eq!(paths, ["/api/session/properties", "/api/action"], "no per-card request, no card list");
 }
+
+/// `revisions` alone with `include_archived`: its parents are the live and the archived cards.
+/// An archived list Metabase refuses leaves it the live cards, with a warning, and the live list
+/// is asked once (the script answers each path once).
+#[test]
+fn a_refused_archived_list_leaves_the_children_the_parents_listed() {
+    let mut t = Scripted::by_path(&[
+        ("/api/card", 200, r#"[{"id":1},{"id":2}]"#),
+        ("/api/card?f=archived", 403, "You don't have permissions to do that."),
+        ("/api/revision?entity=card&id=1", 200, r#"[{"id":10,"timestamp":"2024-06-20T05:55:59Z"}]"#),
+        ("/api/revision?entity=card&id=2", 200, "[]"),
+        ("/api/dashboard", 200, r#"[{"id":5}]"#),
+        ("/api/dashboard?f=archived", 200, r#"[{"id":5},{"id":6}]"#),
+        ("/api/revision?entity=dashboard&id=5", 200, "[]"),
+        ("/api/revision?entity=dashboard&id=6", 200, r#"[{"id":11,"timestamp":"2024-06-20T05:55:59Z"}]"#),
+    ]);
+    t.answers.push_back(Ok((200, vec![], PROPS.into())));
+    let cfg = CFG.replace(r#""include_archived":false"#, r#""include_archived":true"#);
+    let selection = [crate::wit::SelectedStream { name: "revisions".into(), sync_mode: crate::wit::SyncMode::FullRefresh }];
+    let mut r = Reader::open(t, &cfg, &selection, None, no_log).unwrap();
+    let out = super::tests::drain(&mut r);
+    let batches: Vec<&Batch> = out.iter().map(|b| b.as_ref().unwrap_or_else(|e| panic!("{e:?}"))).collect();
+    let ids: Vec<Value> = batches.iter().flat_map(|b| rows_of(b)).map(|row| row[0].clone()).collect();
+    assert_eq!(ids, [Value::Integer(10), Value::Integer(11)], "card 1's revision, and archived dashboard 6's (dashboard 5 once)");
+    assert!(r.client.transport_ref().by_path.is_empty(), "every parent's revisions were asked");
+}
