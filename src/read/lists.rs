@@ -74,8 +74,9 @@ impl SharedLists {
 
 /// What a stream's requests are watched for while the stream is read.
 pub enum Capture {
-    /// The ids of a parent stream's list: of its first request, or with
-    /// `archived_too` of every request (each id once).
+    /// The ids of a parent stream's lists: its first request's, and with
+    /// `archived_too` (a child wants them, [`Parent::archived_too`]) every
+    /// request's, each id once. Both lists are kept from the one capture.
     Ids { stream: &'static str, archived_too: bool, ids: IdCapture },
     /// The configured questions, among the cards of the first request.
     Questions(Chooser),
@@ -85,7 +86,7 @@ impl Capture {
     /// One element of the list, from the request of variant `variant`.
     pub fn element(&mut self, variant: usize, element: &[u8], members: &[Member]) {
         match self {
-            Capture::Ids { archived_too, ids, .. } if variant == 0 || *archived_too => ids.element(element, members),
+            Capture::Ids { archived_too, ids, .. } if variant == 0 || *archived_too => ids.element(variant, element, members),
             Capture::Questions(chooser) if variant == 0 => chooser.card(element),
             _ => {}
         }
@@ -100,9 +101,7 @@ impl Capture {
     /// The list was read to its end: keep what it gave.
     pub fn keep(self, lists: &mut SharedLists) {
         match self {
-            Capture::Ids { stream, archived_too, ids } => {
-                lists.ids.insert((stream, archived_too), ids.into_ids());
-            }
+            Capture::Ids { stream, archived_too, ids } => ids.keep(stream, archived_too, lists),
             Capture::Questions(chooser) => lists.questions = Some(chooser.finish()),
         }
     }
@@ -113,19 +112,19 @@ impl Capture {
     /// asking for the list again. A later keep replaces them.
     pub fn keep_so_far(&self, lists: &mut SharedLists) {
         if let Capture::Ids { stream, archived_too, ids } = self {
-            lists.ids.insert((stream, *archived_too), ids.ids.clone());
+            ids.clone().keep(stream, *archived_too, lists);
         }
     }
 }
 
-/// The id captures `def`'s read keeps for the streams that take their ids
-/// from it: one per kind of list its children want.
-pub fn id_captures(def: &StreamDef) -> Vec<Capture> {
-    let children = streams::STREAMS.iter().flat_map(|s| parents_of(s));
-    let mut kinds: Vec<bool> = children.filter(|p| p.stream == def.name).map(|p| p.archived_too).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    kinds.into_iter().map(|archived_too| Capture::Ids { stream: def.name, archived_too, ids: IdCapture::default() }).collect()
+/// The id capture `def`'s read keeps for the streams that take their ids
+/// from it (none when no stream does): of every list when a child wants the
+/// archived parents too.
+pub fn id_captures(def: &StreamDef) -> Option<Capture> {
+    let mut wants = streams::STREAMS.iter().flat_map(|s| parents_of(s)).filter(|p| p.stream == def.name).peekable();
+    wants.peek()?;
+    let archived_too = wants.any(|p| p.archived_too);
+    Some(Capture::Ids { stream: def.name, archived_too, ids: IdCapture::default() })
 }
 
 /// Whether any stream (or fallback source) takes its ids from `def`.
@@ -147,20 +146,30 @@ fn parents_of(child: &StreamDef) -> impl Iterator<Item = Parent> + '_ {
     child.sources().filter_map(|src| src.parent).chain(fallback)
 }
 
-/// Collects the ids of a parent stream's list.
-#[derive(Default)]
+/// Collects the ids of a parent stream's lists: a string per id, and a set
+/// of them only once a second list begins (one list has each id once).
+#[derive(Default, Clone)]
 pub struct IdCapture {
     ids: Vec<String>,
+    /// How many ids the first list gave, once a later one began.
+    first: Option<usize>,
     known: HashSet<String>,
 }
 
 impl IdCapture {
-    /// Notes the `id` member of one element of the list (once: an object
-    /// in two of the lists read is one parent).
-    pub fn element(&mut self, element: &[u8], members: &[Member]) {
-        if let Some(id) = id_member(element, members) {
-            self.push(id);
+    /// Notes the `id` member of one element of list `variant` (once: an
+    /// object in two of the lists read is one parent).
+    pub fn element(&mut self, variant: usize, element: &[u8], members: &[Member]) {
+        let Some(id) = id_member(element, members) else { return };
+        if variant == 0 {
+            self.ids.push(id);
+            return;
         }
+        if self.first.is_none() {
+            self.first = Some(self.ids.len());
+            self.known = self.ids.iter().cloned().collect();
+        }
+        self.push(id);
     }
 
     /// Notes `id`, unless it is noted already.
@@ -173,9 +182,18 @@ impl IdCapture {
     pub fn into_ids(self) -> Vec<String> {
         self.ids
     }
+
+    /// Keeps the first list's ids for `stream`, and with `archived_too`
+    /// every list's.
+    fn keep(self, stream: &'static str, archived_too: bool, lists: &mut SharedLists) {
+        let first = self.first.unwrap_or(self.ids.len());
+        lists.ids.insert((stream, false), self.ids[..first].to_vec());
+        if archived_too {
+            lists.ids.insert((stream, true), self.ids);
+        }
+    }
 }
 
-/// The raw JSON of an element's `id` member.
 fn id_member(element: &[u8], members: &[Member]) -> Option<String> {
     // The vector ASCII check first (std's alone was ~4% of a cards read).
     let text = crate::scan::utf8(element).ok()?;
@@ -187,7 +205,7 @@ fn id_member(element: &[u8], members: &[Member]) -> Option<String> {
 fn first_list_ids<T: Transport>(client: &mut Client<T>, def: &StreamDef) -> Result<Vec<String>> {
     let query = def.source.variants.first().map_or(&[][..], |v| v.query);
     let mut ids = IdCapture::default();
-    list_variant_ids(client, def, query, &mut ids)?;
+    list_variant_ids(client, def, 0, query, &mut ids)?;
     Ok(ids.into_ids())
 }
 
@@ -196,20 +214,20 @@ fn first_list_ids<T: Transport>(client: &mut Client<T>, def: &StreamDef) -> Resu
 /// left out: the children still read the parents listed, as they do when
 /// the parent stream itself was read and its archived list failed.
 fn with_other_lists<T: Transport>(client: &mut Client<T>, def: &StreamDef, first: Vec<String>) -> Vec<String> {
-    let mut ids = IdCapture::default();
-    first.into_iter().for_each(|id| ids.push(id));
+    let mut ids = IdCapture { first: Some(first.len()), known: first.iter().cloned().collect(), ids: first };
     let open = def.source.variants.iter().skip(1).filter(|v| super::plan::gate_open(v.gate, client.config()));
     let queries: Vec<Query> = open.map(|v| v.query).collect();
     for query in queries {
-        if let Err(e) = list_variant_ids(client, def, query, &mut ids) {
+        if let Err(e) = list_variant_ids(client, def, 1, query, &mut ids) {
             crate::log(crate::LogLevel::Warn, &format!("{}; the children of `{}` read the parents listed before it", e.message, def.name));
         }
     }
     ids.into_ids()
 }
 
-/// Notes the ids of one request of a parent stream's list.
-fn list_variant_ids<T: Transport>(client: &mut Client<T>, def: &StreamDef, query: Query, ids: &mut IdCapture) -> Result<()> {
+/// Notes the ids of one request of a parent stream's list (`variant` 0:
+/// the first list; any other: a later one).
+fn list_variant_ids<T: Transport>(client: &mut Client<T>, def: &StreamDef, variant: usize, query: Query, ids: &mut IdCapture) -> Result<()> {
     let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, v.to_string())).collect();
     let request = describe_get(def.source.endpoint, &query);
     let response = client
@@ -218,7 +236,7 @@ fn list_variant_ids<T: Transport>(client: &mut Client<T>, def: &StreamDef, query
     let mut body = ElementStream::with_path(response.body, def.source.path);
     loop {
         match body.next_split() {
-            Ok(Some((element, members))) => ids.element(element, members),
+            Ok(Some((element, members))) => ids.element(variant, element, members),
             Ok(None) => return Ok(()),
             Err(e) => return Err(super::objects::json_error(&request, e)),
         }
@@ -240,7 +258,7 @@ mod tests {
         let mut body = ElementStream::new(&br#"[{"name":"x","id":"root"},{"id":7},{"no":1},{"\u0069d":9}]"#[..]);
         let mut ids = IdCapture::default();
         while let Some((e, m)) = body.next_split().unwrap() {
-            ids.element(e, m);
+            ids.element(0, e, m);
         }
         assert_eq!(ids.into_ids(), [r#""root""#, "7", "9"]);
     }
@@ -248,9 +266,8 @@ mod tests {
     #[test]
     fn archived_children_watch_every_list_each_parent_once() {
         let dashboards = streams::find("dashboards").unwrap();
-        let mut captures = id_captures(dashboards);
-        assert_eq!(captures.len(), 1, "every child of dashboards wants its archived ones too");
-        let capture = &mut captures[0];
+        let mut capture = id_captures(dashboards).expect("dashboards has children");
+        assert!(matches!(capture, Capture::Ids { archived_too: true, .. }), "every child of dashboards wants its archived ones too");
         for (variant, body) in [(0, &br#"[{"id":1},{"id":2}]"#[..]), (1, br#"[{"id":7},{"id":2}]"#)] {
             let mut body = ElementStream::new(body);
             while let Some((e, m)) = body.next_split().unwrap() {
@@ -259,13 +276,13 @@ mod tests {
             assert!(!capture.complete(false), "kept only when every list was read");
         }
         let mut lists = SharedLists::default();
-        captures.pop().unwrap().keep(&mut lists);
+        capture.keep(&mut lists);
         assert_eq!(lists.ids[&("dashboards", true)], ["1", "2", "7"]);
-        // Cards: revisions want the archived cards, 0.46's per-card actions the listed ones.
-        let kinds: Vec<bool> = id_captures(streams::find("cards").unwrap())
-            .iter()
-            .map(|c| matches!(c, Capture::Ids { archived_too: true, .. }))
-            .collect();
-        assert_eq!(kinds, [false, true]);
+        assert_eq!(lists.ids[&("dashboards", false)], ["1", "2"], "the first list, for a child that wants it alone");
+        // Cards: revisions want the archived cards, 0.46's per-card actions the listed ones: one
+        // capture serves both.
+        let cards = id_captures(streams::find("cards").unwrap());
+        assert!(matches!(cards, Some(Capture::Ids { archived_too: true, .. })));
+        assert!(id_captures(streams::find("users").unwrap()).is_none(), "no stream takes its ids from users");
     }
 }

@@ -179,14 +179,15 @@ impl ObjectRows {
     /// share its responses and where their records are; each with its
     /// `since`. `questions`: choose the configured questions from this list too.
     /// `capture_ids`: keep the list's ids for a child stream read later (a
-    /// string per element: ~5 MiB at 100,000 cards, so only when one is).
+    /// string per element: ~5 MiB at 100,000 cards, and a set of them too
+    /// once an archived list is read, so only when a child is selected).
     pub fn new(
         outer: (&'static StreamDef, Option<i64>),
         shared: &[(&'static StreamDef, Placement, Option<i64>)],
         questions: Option<crate::questions::select::Chooser>,
         capture_ids: bool,
     ) -> Self {
-        let ids = if capture_ids { super::lists::id_captures(outer.0) } else { Vec::new() };
+        let ids = if capture_ids { super::lists::id_captures(outer.0) } else { None };
         let capture = questions.map(Capture::Questions).into_iter().chain(ids).collect();
         let mut outputs = vec![Output::new(outer.0, outer.1)];
         let (mut nest, mut beside, mut derived) = (Vec::new(), vec![0], Vec::new());
@@ -788,7 +789,8 @@ fn parent_value(raw: &str, ty: Option<FieldType>) -> Value {
 /// Metabase's own words in an object without the expected list: a
 /// query-style failure (`{"status":"failed","error":…}`) or an error object.
 fn error_said(members: &[(String, String)]) -> Option<String> {
-    ["error", "message"]
+    // `cause`: an exception as `Throwable->map` writes it (`write-error!`).
+    ["error", "message", "cause"]
         .iter()
         .find_map(|k| members.iter().find(|(mk, _)| mk == k))
         .map(|(_, v)| crate::api::client::message_from_body(v))
