@@ -112,7 +112,9 @@ impl Capture {
     /// asking for the list again. A later keep replaces them.
     pub fn keep_so_far(&self, lists: &mut SharedLists) {
         if let Capture::Ids { stream, archived_too, ids } = self {
-            ids.clone().keep(stream, *archived_too, lists);
+            // The ids and where the first list ends; the set stays with the capture.
+            let so_far = IdCapture { ids: ids.ids.clone(), first: ids.first, known: HashSet::new() };
+            so_far.keep(stream, *archived_too, lists);
         }
     }
 }
@@ -148,7 +150,7 @@ fn parents_of(child: &StreamDef) -> impl Iterator<Item = Parent> + '_ {
 
 /// Collects the ids of a parent stream's lists: a string per id, and a set
 /// of them only once a second list begins (one list has each id once).
-#[derive(Default, Clone)]
+#[derive(Default)]
 pub struct IdCapture {
     ids: Vec<String>,
     /// How many ids the first list gave, once a later one began.
